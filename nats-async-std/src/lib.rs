@@ -1,0 +1,5 @@
+//! NATS client for the `async-std` runtime.
+//!
+//! This crate will be a thin adapter: a `Runtime` implementation for `async-std` (TCP connect,
+//! timer, spawn), a `connect()` function and re-exports of the `nats-client` API, so that
+//! an application depends on this one crate. Nothing is implemented here yet.

@@ -1,0 +1,207 @@
+//! The outbound buffer: encoded ops waiting to be written, as a `bytes::Buf` of chunks.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+/// Payloads at least this large are queued as their own chunk instead of being copied.
+pub const DEFAULT_CHUNK_THRESHOLD: usize = 16 * 1024;
+
+/// Encoded ops waiting to be written: small ops are copied into one growing tail buffer
+/// (no allocation per op once it has grown: its space is reused after every drain), and
+/// payloads of at least [`chunk_threshold`](Self::chunk_threshold) bytes are queued as
+/// their own `Bytes` chunk, so a vectored write sends them without a copy.
+///
+/// It implements [`Buf`]: write [`chunks_vectored`](Buf::chunks_vectored) (or
+/// [`chunk`](Buf::chunk)) to the transport, then [`advance`](Buf::advance) by what was
+/// written.
+#[derive(Debug)]
+pub struct OutBuffer {
+    /// Frozen chunks that come before `tail`.
+    chunks: VecDeque<Bytes>,
+    /// Bytes in `chunks`.
+    chunks_len: usize,
+    /// Where small writes go.
+    tail: BytesMut,
+    chunk_threshold: usize,
+}
+
+impl Default for OutBuffer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OutBuffer {
+    /// An empty buffer with the default chunk threshold.
+    pub fn new() -> Self {
+        Self::with_chunk_threshold(DEFAULT_CHUNK_THRESHOLD)
+    }
+
+    /// An empty buffer that queues payloads of `threshold` bytes or more as chunks.
+    pub fn with_chunk_threshold(threshold: usize) -> Self {
+        Self {
+            chunks: VecDeque::new(),
+            chunks_len: 0,
+            tail: BytesMut::with_capacity(8 * 1024),
+            chunk_threshold: threshold,
+        }
+    }
+
+    /// The chunk threshold.
+    pub fn chunk_threshold(&self) -> usize {
+        self.chunk_threshold
+    }
+
+    /// Bytes waiting to be written.
+    pub fn len(&self) -> usize {
+        self.chunks_len + self.tail.len()
+    }
+
+    /// Whether nothing waits to be written.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops everything not yet written.
+    pub fn clear(&mut self) {
+        self.chunks.clear();
+        self.chunks_len = 0;
+        self.tail.clear();
+    }
+
+    /// Appends a payload: copied when small, queued as its own chunk when large.
+    pub fn put_payload(&mut self, payload: &Bytes) {
+        if payload.len() >= self.chunk_threshold {
+            if !self.tail.is_empty() {
+                let head = self.tail.split().freeze();
+                self.chunks_len += head.len();
+                self.chunks.push_back(head);
+            }
+            self.chunks_len += payload.len();
+            self.chunks.push_back(payload.clone());
+        } else {
+            self.tail.put_slice(payload);
+        }
+    }
+
+    /// The buffer small writes go to.
+    pub(crate) fn tail(&mut self) -> &mut BytesMut {
+        &mut self.tail
+    }
+
+    /// Copies everything into one `Vec` (tests and diagnostics).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        for chunk in &self.chunks {
+            out.extend_from_slice(chunk);
+        }
+        out.extend_from_slice(&self.tail);
+        out
+    }
+
+    /// How many chunks a vectored write would need (tests and diagnostics).
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len() + usize::from(!self.tail.is_empty())
+    }
+}
+
+impl Buf for OutBuffer {
+    fn remaining(&self) -> usize {
+        self.len()
+    }
+
+    fn chunk(&self) -> &[u8] {
+        match self.chunks.front() {
+            Some(chunk) => chunk,
+            None => &self.tail,
+        }
+    }
+
+    fn advance(&mut self, mut cnt: usize) {
+        assert!(cnt <= self.len(), "advance past the end of the OutBuffer");
+        while cnt > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                self.tail.advance(cnt);
+                return;
+            };
+            if cnt >= front.len() {
+                cnt -= front.len();
+                self.chunks_len -= front.len();
+                self.chunks.pop_front();
+            } else {
+                front.advance(cnt);
+                self.chunks_len -= cnt;
+                return;
+            }
+        }
+    }
+
+    fn chunks_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for chunk in self.chunks.iter().map(|c| &c[..]).chain(std::iter::once(&self.tail[..])) {
+            if n == dst.len() {
+                break;
+            }
+            if !chunk.is_empty() {
+                dst[n] = IoSlice::new(chunk);
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_payloads_are_copied_large_ones_chunked() {
+        let mut out = OutBuffer::with_chunk_threshold(4);
+        out.tail().put_slice(b"PUB a 3\r\n");
+        out.put_payload(&Bytes::from_static(b"abc"));
+        out.tail().put_slice(b"\r\nPUB b 5\r\n");
+        out.put_payload(&Bytes::from_static(b"large"));
+        out.tail().put_slice(b"\r\n");
+        assert_eq!(out.to_vec(), b"PUB a 3\r\nabc\r\nPUB b 5\r\nlarge\r\n");
+        assert_eq!(out.chunk_count(), 3);
+        let mut slices = [IoSlice::new(&[]); 8];
+        let n = out.chunks_vectored(&mut slices);
+        assert_eq!(n, 3);
+        assert_eq!(&*slices[1], b"large");
+    }
+
+    #[test]
+    fn advance_across_chunks() {
+        let mut out = OutBuffer::with_chunk_threshold(2);
+        out.tail().put_slice(b"ab");
+        out.put_payload(&Bytes::from_static(b"cdef"));
+        out.tail().put_slice(b"gh");
+        let mut read = Vec::new();
+        while out.has_remaining() {
+            let take = out.chunk().len().min(3);
+            read.extend_from_slice(&out.chunk()[..take]);
+            out.advance(take);
+        }
+        assert_eq!(read, b"abcdefgh");
+        assert!(out.is_empty());
+        assert_eq!(out.chunk_count(), 0);
+    }
+
+    #[test]
+    fn tail_space_is_reused_after_drain() {
+        let mut out = OutBuffer::new();
+        let start = out.tail.as_ptr() as usize;
+        let capacity = out.tail.capacity();
+        for _ in 0..100 {
+            out.tail().put_slice(&[b'x'; 1000]);
+            out.advance(1000);
+        }
+        out.tail().put_slice(b"y");
+        let now = out.tail.as_ptr() as usize;
+        assert!((start..start + capacity).contains(&now), "the tail allocation was not reused");
+        assert_eq!(out.to_vec(), b"y");
+    }
+}
