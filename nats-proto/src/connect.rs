@@ -12,7 +12,6 @@ use crate::secret::Secret;
 /// shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-#[non_exhaustive]
 pub struct ConnectInfo {
     /// Ask the server to acknowledge every op with `+OK`.
     pub verbose: bool,

@@ -13,10 +13,9 @@ where
 }
 
 /// The server's `INFO` message. Unknown fields are ignored; missing or `null` fields take
-/// their default. Construct with `ServerInfo::default()` and set fields (test servers).
+/// their default. Construct with `..ServerInfo::default()` for the fields you don't set.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
-#[non_exhaustive]
 pub struct ServerInfo {
     /// The server's unique id.
     #[serde(deserialize_with = "nullable")]
