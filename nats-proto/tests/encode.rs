@@ -3,7 +3,7 @@
 use bytes::{Buf, Bytes};
 use nats_proto::{
     ClientOp, ConnectInfo, HeaderMap, HeaderName, HeaderValue, Msg, OutBuffer, Pub, QueueGroup, ServerError,
-    ServerInfo, ServerOp, Sid, StatusCode, Subject,
+    ServerOp, Sid, StatusCode, Subject,
 };
 
 fn subject(s: &str) -> Subject {
