@@ -31,15 +31,24 @@ fn drain(decoder: &mut ServerDecoder, buf: &mut BytesMut, ops: &mut Vec<ServerOp
 pub fn decode_server(data: &[u8]) {
     let mut decoder = ServerDecoder::with_limits(FUZZ_LIMITS);
     let mut buf = BytesMut::from(data);
-    let mut ops = Vec::new();
-    let error = drain(&mut decoder, &mut buf, &mut ops);
-    for op in &ops {
-        if let ServerOp::Msg(msg) = op {
-            let header_len = msg.headers.as_ref().map_or(0, HeaderMap::encoded_len);
-            assert!(msg.payload.len() <= FUZZ_LIMITS.max_payload);
-            assert!(msg.header_error.is_some() || header_len + msg.payload.len() <= FUZZ_LIMITS.max_payload);
+    // The limit applies to the frame as sent, so measure each message's frame as consumed
+    // from the input: a re-encoded header block (`HeaderMap::encoded_len`) can be longer
+    // than the tolerated LF-only or `Name:value` form on the wire.
+    let mut consumed = 0;
+    let error = loop {
+        let before = buf.len();
+        match decoder.decode(&mut buf) {
+            Ok(Some(op)) => {
+                let frame = &data[consumed..consumed + before - buf.len()];
+                consumed += frame.len();
+                if let ServerOp::Msg(msg) = op {
+                    check_msg_frame(&msg, frame);
+                }
+            }
+            Ok(None) => break None,
+            Err(e) => break Some(e),
         }
-    }
+    };
     match error {
         Some(_) => assert_eq!(decoder.decode(&mut buf), Err(DecodeError::Failed), "an error must be final"),
         // Whatever is left is an incomplete op, which can never be longer than the limits
@@ -47,6 +56,18 @@ pub fn decode_server(data: &[u8]) {
         None => {
             assert!(buf.len() <= FUZZ_LIMITS.max_control_line + 2 + FUZZ_LIMITS.max_payload + 2)
         }
+    }
+}
+
+/// A decoded message is its frame: a control line, at most `max_payload` bytes whose tail
+/// is the payload (all of them without headers), then CRLF.
+fn check_msg_frame(msg: &Msg, frame: &[u8]) {
+    let line_len = frame.iter().position(|&b| b == b'\n').expect("a frame starts with a line") + 1;
+    let body = frame[line_len..].strip_suffix(b"\r\n").expect("a frame ends with CRLF");
+    assert!(body.len() <= FUZZ_LIMITS.max_payload, "frame larger than the limit");
+    assert!(body.ends_with(&msg.payload), "the payload is the end of the frame");
+    if msg.headers.is_none() {
+        assert_eq!(body.len(), msg.payload.len(), "a MSG is all payload");
     }
 }
 

@@ -64,15 +64,19 @@
 //! against a real `nats-server`.
 #![forbid(unsafe_code)]
 
+mod auth;
 mod connect;
+mod connection;
 mod decode;
 mod encode;
 mod headers;
 mod info;
 mod op;
+mod options;
 mod out_buffer;
 mod queue_group;
 mod secret;
+mod server_addr;
 mod server_error;
 mod sid;
 mod status_code;
@@ -82,14 +86,21 @@ mod subject;
 #[doc(hidden)]
 pub mod fuzzing;
 
+pub use auth::{Auth, AuthError};
 pub use connect::ConnectInfo;
+pub use connection::{
+    Action, Connection, ConnectionError, Event, Expected, FlushError, FlushId, PendingLimits, PublishError,
+    RequestId, RequestOutcome, State, Statistics, SubscribeError, TransportError, TransportErrorKind,
+};
 pub use decode::{ClientDecoder, DecodeError, DecoderLimits, ServerDecoder};
 pub use headers::{HeaderError, HeaderMap, HeaderName, HeaderValue};
 pub use info::ServerInfo;
 pub use op::{ClientOp, Msg, Pub, ServerOp};
+pub use options::{Options, OptionsError};
 pub use out_buffer::{OutBuffer, DEFAULT_CHUNK_THRESHOLD};
 pub use queue_group::{QueueGroup, QueueGroupError};
 pub use secret::Secret;
+pub use server_addr::{ServerAddr, ServerAddrError, DEFAULT_PORT};
 pub use server_error::{PermissionOperation, ServerError, ServerErrorKind};
 pub use sid::Sid;
 pub use status_code::{InvalidStatusCode, StatusCode};

@@ -74,15 +74,53 @@ impl OutBuffer {
     /// Appends a payload: copied when small, queued as its own chunk when large.
     pub fn put_payload(&mut self, payload: &Bytes) {
         if payload.len() >= self.chunk_threshold {
-            if !self.tail.is_empty() {
-                let head = self.tail.split().freeze();
-                self.chunks_len += head.len();
-                self.chunks.push_back(head);
-            }
+            self.freeze_tail();
             self.chunks_len += payload.len();
             self.chunks.push_back(payload.clone());
         } else {
             self.tail.put_slice(payload);
+        }
+    }
+
+    /// Moves everything in `other` to the end of this buffer, without copying payloads.
+    pub fn append(&mut self, other: &mut OutBuffer) {
+        if other.is_empty() {
+            return;
+        }
+        self.freeze_tail();
+        self.chunks_len += other.len();
+        self.chunks.append(&mut other.chunks);
+        if !other.tail.is_empty() {
+            self.chunks.push_back(other.tail.split().freeze());
+        }
+        other.chunks_len = 0;
+    }
+
+    /// Copies the bytes at `start..end` (offsets from the first unwritten byte) to the end
+    /// of `dst`.
+    ///
+    /// # Panics
+    /// If the range is out of bounds.
+    pub fn copy_range_into(&self, start: usize, end: usize, dst: &mut OutBuffer) {
+        assert!(start <= end && end <= self.len(), "range out of bounds");
+        let mut offset = 0;
+        for chunk in self.chunks.iter().map(|c| &c[..]).chain(std::iter::once(&self.tail[..])) {
+            let (chunk_start, chunk_end) = (offset, offset + chunk.len());
+            offset = chunk_end;
+            if chunk_end <= start || chunk_start >= end {
+                continue;
+            }
+            let from = start.max(chunk_start) - chunk_start;
+            let to = end.min(chunk_end) - chunk_start;
+            dst.tail.put_slice(&chunk[from..to]);
+        }
+    }
+
+    fn freeze_tail(&mut self) {
+        if !self.tail.is_empty() {
+            let head = self.tail.split().freeze();
+            self.chunks_len += head.len();
+            self.chunks.push_back(head);
         }
     }
 
@@ -171,6 +209,30 @@ mod tests {
         let n = out.chunks_vectored(&mut slices);
         assert_eq!(n, 3);
         assert_eq!(&*slices[1], b"large");
+    }
+
+    #[test]
+    fn append_and_copy_ranges() {
+        let mut a = OutBuffer::with_chunk_threshold(4);
+        a.tail().put_slice(b"ab");
+        a.put_payload(&Bytes::from_static(b"cdef"));
+        a.tail().put_slice(b"gh");
+        let mut b = OutBuffer::new();
+        b.tail().put_slice(b"12");
+        b.append(&mut a);
+        assert!(a.is_empty());
+        assert_eq!(b.to_vec(), b"12abcdefgh");
+        assert_eq!(b.len(), 10);
+        let mut c = OutBuffer::new();
+        for (start, end) in [(0, 10), (1, 4), (3, 9), (5, 5)] {
+            c.clear();
+            b.copy_range_into(start, end, &mut c);
+            assert_eq!(c.to_vec(), &b"12abcdefgh"[start..end], "{start}..{end}");
+        }
+        b.advance(3);
+        c.clear();
+        b.copy_range_into(0, 2, &mut c);
+        assert_eq!(c.to_vec(), b"bc");
     }
 
     #[test]

@@ -1,0 +1,230 @@
+//! The server pool: which server to try next, and when.
+
+use std::time::Instant;
+
+use super::rng::Rng;
+use crate::{options::Options, server_addr::ServerAddr};
+
+/// One server and its attempt history.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) addr: ServerAddr,
+    /// Learned from `connect_urls` rather than configured.
+    pub(crate) implicit: bool,
+    /// Failed attempts since the last successful connection to it.
+    pub(crate) failures: u32,
+    /// When it was last tried.
+    pub(crate) last_attempt: Option<Instant>,
+}
+
+/// The servers, in the order they will be tried: the front is next, a tried server moves
+/// to the back.
+#[derive(Debug, Clone)]
+pub(crate) struct Pool {
+    entries: Vec<Entry>,
+}
+
+/// What to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Try this server at this time.
+    Try { at: Instant },
+    /// Every server is exhausted.
+    Exhausted,
+}
+
+impl Pool {
+    pub(crate) fn new(options: &Options, rng: &mut Rng) -> Self {
+        let mut entries: Vec<Entry> = options
+            .servers
+            .iter()
+            .map(|addr| Entry { addr: addr.clone(), implicit: false, failures: 0, last_attempt: None })
+            .collect();
+        if options.randomize {
+            rng.shuffle(&mut entries);
+        }
+        Self { entries }
+    }
+
+    /// All servers.
+    pub(crate) fn servers(&self) -> impl Iterator<Item = &ServerAddr> {
+        self.entries.iter().map(|e| &e.addr)
+    }
+
+    /// The servers learned from `connect_urls`.
+    pub(crate) fn discovered(&self) -> impl Iterator<Item = &ServerAddr> {
+        self.entries.iter().filter(|e| e.implicit).map(|e| &e.addr)
+    }
+
+    /// Drops servers that used up their attempts; says when to try the front one.
+    ///
+    /// A server never tried is tried at once; one tried before waits `reconnect_wait`
+    /// doubled for each consecutive failure (capped at `reconnect_backoff_max`) from its
+    /// last attempt, plus jitter. A server that was connected to long ago is thus retried
+    /// at once, while one that keeps dropping connections right after they open is not
+    /// hammered.
+    pub(crate) fn next(&mut self, now: Instant, options: &Options, rng: &mut Rng) -> Next {
+        if let Some(max) = options.max_reconnect_attempts {
+            self.entries.retain(|e| e.failures < max.max(1));
+        }
+        let Some(entry) = self.entries.first() else { return Next::Exhausted };
+        let Some(last) = entry.last_attempt else { return Next::Try { at: now } };
+        let doublings = entry.failures.saturating_sub(1).min(20);
+        let backoff =
+            options.reconnect_wait.saturating_mul(1 << doublings).min(options.reconnect_backoff_max);
+        let jitter_max = if entry.addr.tls() || options.tls_required {
+            options.reconnect_jitter_tls
+        } else {
+            options.reconnect_jitter
+        };
+        let at = last + backoff + rng.duration_below(jitter_max);
+        Next::Try { at: at.max(now) }
+    }
+
+    /// Marks the front server as being tried now and moves it to the back; returns it.
+    pub(crate) fn start_attempt(&mut self, now: Instant) -> ServerAddr {
+        let mut entry = self.entries.remove(0);
+        entry.last_attempt = Some(now);
+        let addr = entry.addr.clone();
+        self.entries.push(entry);
+        addr
+    }
+
+    /// Records the outcome of an attempt to `addr`.
+    pub(crate) fn record(&mut self, addr: &ServerAddr, success: bool) {
+        if let Some(entry) = self.entries.iter_mut().find(|e| e.addr.same_endpoint(addr)) {
+            entry.failures = if success { 0 } else { entry.failures.saturating_add(1) };
+        }
+    }
+
+    /// Moves `addr` to the back so that other servers are tried first (lame duck).
+    pub(crate) fn demote(&mut self, addr: &ServerAddr) {
+        if let Some(i) = self.entries.iter().position(|e| e.addr.same_endpoint(addr)) {
+            let entry = self.entries.remove(i);
+            self.entries.push(entry);
+        }
+    }
+
+    /// Whether any server other than `addr` is known.
+    pub(crate) fn has_other_than(&self, addr: &ServerAddr) -> bool {
+        self.entries.iter().any(|e| !e.addr.same_endpoint(addr))
+    }
+
+    /// Whether every server has been tried at least once without success since it was
+    /// last connected to (the end of an initial connection pass).
+    pub(crate) fn all_failed(&self) -> bool {
+        self.entries.iter().all(|e| e.failures > 0)
+    }
+
+    /// Adds the servers of `connect_urls` that are not known yet, with the scheme and
+    /// credentials of `current`; returns the added ones.
+    pub(crate) fn discover(
+        &mut self,
+        urls: &[String],
+        current: &ServerAddr,
+        randomize: bool,
+        rng: &mut Rng,
+    ) -> Vec<ServerAddr> {
+        let mut added = Vec::new();
+        for url in urls {
+            let with_scheme = format!("{}://{}", if current.tls() { "tls" } else { "nats" }, url.trim());
+            let Ok(mut addr) = with_scheme.parse::<ServerAddr>() else { continue };
+            if self.entries.iter().any(|e| e.addr.same_endpoint(&addr))
+                || added.iter().any(|a: &ServerAddr| a.same_endpoint(&addr))
+            {
+                continue;
+            }
+            addr.inherit_credentials(current);
+            added.push(addr);
+        }
+        if randomize {
+            rng.shuffle(&mut added);
+        }
+        self.entries.extend(added.iter().map(|addr| Entry {
+            addr: addr.clone(),
+            implicit: true,
+            failures: 0,
+            last_attempt: None,
+        }));
+        added
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn options(urls: &str) -> Options {
+        Options { randomize: false, ..Options::new(urls).unwrap() }
+    }
+
+    #[test]
+    fn round_robin_with_backoff_and_jitter() {
+        let opts = Options { reconnect_jitter: Duration::from_millis(100), ..options("a:1,b:2") };
+        let mut rng = Rng::new(Some(1));
+        let mut pool = Pool::new(&opts, &mut rng);
+        let t0 = Instant::now();
+        assert_eq!(pool.next(t0, &opts, &mut rng), Next::Try { at: t0 });
+        let a = pool.start_attempt(t0);
+        assert_eq!(a.port(), 1);
+        pool.record(&a, false);
+        assert_eq!(pool.next(t0, &opts, &mut rng), Next::Try { at: t0 }, "b was never tried");
+        let b = pool.start_attempt(t0);
+        pool.record(&b, false);
+        // a failed once: reconnect_wait (2 s) + jitter below 100 ms after its attempt.
+        let Next::Try { at } = pool.next(t0, &opts, &mut rng) else { panic!() };
+        assert!(at >= t0 + Duration::from_secs(2) && at < t0 + Duration::from_millis(2100), "{:?}", at - t0);
+        assert!(pool.all_failed());
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let opts = Options { reconnect_jitter: Duration::ZERO, ..options("a") };
+        let mut rng = Rng::new(Some(1));
+        let mut pool = Pool::new(&opts, &mut rng);
+        let t0 = Instant::now();
+        let mut waits = Vec::new();
+        for _ in 0..5 {
+            let addr = pool.start_attempt(t0);
+            pool.record(&addr, false);
+            let Next::Try { at } = pool.next(t0, &opts, &mut rng) else { panic!() };
+            waits.push((at - t0).as_secs());
+        }
+        assert_eq!(waits, [2, 4, 8, 8, 8]);
+    }
+
+    #[test]
+    fn exhausted_after_max_attempts() {
+        let opts = Options { max_reconnect_attempts: Some(2), ..options("a") };
+        let mut rng = Rng::new(Some(1));
+        let mut pool = Pool::new(&opts, &mut rng);
+        let t0 = Instant::now();
+        for _ in 0..2 {
+            assert!(matches!(pool.next(t0, &opts, &mut rng), Next::Try { .. }));
+            let addr = pool.start_attempt(t0);
+            pool.record(&addr, false);
+        }
+        assert_eq!(pool.next(t0, &opts, &mut rng), Next::Exhausted);
+    }
+
+    #[test]
+    fn discovery_dedupes_and_inherits() {
+        let opts = options("nats://u:p@127.0.0.1:4222");
+        let mut rng = Rng::new(Some(1));
+        let mut pool = Pool::new(&opts, &mut rng);
+        let current = opts.servers[0].clone();
+        let urls = [
+            "127.0.0.1:4222".to_owned(),
+            "127.0.0.1:4223".to_owned(),
+            "bad url:x".to_owned(),
+            "127.0.0.1:4223".to_owned(),
+        ];
+        let added = pool.discover(&urls, &current, false, &mut rng);
+        assert_eq!(added.len(), 1);
+        assert_eq!(added[0].port(), 4223);
+        assert_eq!(added[0].user(), Some("u"));
+        assert!(pool.has_other_than(&current));
+        assert_eq!(pool.servers().count(), 2);
+    }
+}

@@ -1,0 +1,224 @@
+//! Connection options: servers, identity, auth, timing, reconnect policy and limits.
+
+use std::time::Duration;
+
+use crate::{
+    auth::{Auth, AuthError},
+    decode::DecoderLimits,
+    server_addr::{ServerAddr, ServerAddrError},
+    subject::{Subject, SubjectError},
+};
+
+/// Why options are unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OptionsError {
+    /// A server URL is invalid, or there is none.
+    #[error(transparent)]
+    Server(#[from] ServerAddrError),
+    /// The credentials are unusable.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The inbox prefix is not a valid literal subject.
+    #[error("invalid inbox prefix: {0}")]
+    InboxPrefix(SubjectError),
+    /// A value is out of range.
+    #[error("invalid option {name}: {reason}")]
+    Invalid {
+        /// The option.
+        name: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+/// Everything that shapes a connection. Build with [`Options::new`] and struct update
+/// syntax, or by setting fields; the connection validates them once, at construction.
+///
+/// Defaults follow the seed client and the official clients: randomised server order,
+/// 2 s connect timeout, PING every 2 minutes with 2 outstanding allowed, reconnect with
+/// 60 attempts per server, 2 s wait growing exponentially to 8 s (plus up to 100 ms
+/// jitter, 1 s for TLS), an 8 MiB reconnect buffer, `_INBOX` prefix, 30 s drain timeout.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The servers to connect to, tried in order when `randomize` is off.
+    pub servers: Vec<ServerAddr>,
+    /// Shuffle the server list (once, at start) to spread clients over a cluster.
+    /// The seed client's `dont_randomize` is `randomize: false`.
+    pub randomize: bool,
+    /// The client's name, shown in the server's monitoring.
+    pub name: Option<String>,
+    /// Deliver this connection's own publishes to its matching subscriptions.
+    pub echo: bool,
+    /// Ask the server to acknowledge every op with `+OK`.
+    pub verbose: bool,
+    /// Ask the server for strict subject checking.
+    pub pedantic: bool,
+    /// Use headers (`HPUB`/`HMSG`) when the server supports them.
+    pub headers: bool,
+    /// Ask for 503 status replies to requests nobody listens to (needs headers).
+    pub no_responders: bool,
+    /// Credentials (URL credentials take precedence for their server).
+    pub auth: Auth,
+    /// Require TLS on every connection, whatever the server says.
+    pub tls_required: bool,
+    /// Start TLS before the server's `INFO` (server option `handshake_first`, 2.10.4+).
+    pub tls_first: bool,
+    /// How long one connection attempt (transport, TLS and handshake) may take.
+    pub connect_timeout: Duration,
+    /// Send a PING after this long.
+    pub ping_interval: Duration,
+    /// Declare the connection stale when this many PINGs are unanswered.
+    pub max_pings_outstanding: u32,
+    /// Reconnect after losing a connection.
+    pub allow_reconnect: bool,
+    /// Keep retrying the initial connection as if it were a reconnect, instead of failing
+    /// after one pass over the servers.
+    pub retry_on_initial_connect: bool,
+    /// Attempts per server before it is dropped from the pool (`None`: never).
+    pub max_reconnect_attempts: Option<u32>,
+    /// The wait before reconnecting to a server just tried (the seed's
+    /// `reconnect_time_wait`); doubled after each failed attempt up to
+    /// `reconnect_backoff_max`.
+    pub reconnect_wait: Duration,
+    /// The cap of the exponential backoff.
+    pub reconnect_backoff_max: Duration,
+    /// Random extra wait, up to this much, for plain connections.
+    pub reconnect_jitter: Duration,
+    /// Random extra wait, up to this much, for TLS connections.
+    pub reconnect_jitter_tls: Duration,
+    /// Bytes of publishes kept while disconnected; past it, publishing fails.
+    pub reconnect_buffer_size: usize,
+    /// The prefix of request inboxes.
+    pub inbox_prefix: String,
+    /// How long a drain may take before the connection is closed anyway.
+    pub drain_timeout: Duration,
+    /// Limits on what the server may send.
+    pub decoder_limits: DecoderLimits,
+    /// The seed of the random number generator (server order, jitter, inbox names).
+    /// Fixed seeds make tests deterministic; the client layer seeds it randomly.
+    pub rng_seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            servers: Vec::new(),
+            randomize: true,
+            name: None,
+            echo: true,
+            verbose: false,
+            pedantic: false,
+            headers: true,
+            no_responders: true,
+            auth: Auth::None,
+            tls_required: false,
+            tls_first: false,
+            connect_timeout: Duration::from_secs(2),
+            ping_interval: Duration::from_secs(120),
+            max_pings_outstanding: 2,
+            allow_reconnect: true,
+            retry_on_initial_connect: false,
+            max_reconnect_attempts: Some(60),
+            reconnect_wait: Duration::from_secs(2),
+            reconnect_backoff_max: Duration::from_secs(8),
+            reconnect_jitter: Duration::from_millis(100),
+            reconnect_jitter_tls: Duration::from_secs(1),
+            reconnect_buffer_size: 8 * 1024 * 1024,
+            inbox_prefix: "_INBOX".to_owned(),
+            drain_timeout: Duration::from_secs(30),
+            decoder_limits: DecoderLimits::default(),
+            rng_seed: 0x5eed,
+        }
+    }
+}
+
+impl Options {
+    /// Default options for a comma-separated list of server URLs.
+    ///
+    /// # Errors
+    /// [`OptionsError::Server`] for an invalid URL or an empty list.
+    pub fn new(urls: &str) -> Result<Self, OptionsError> {
+        Ok(Self { servers: ServerAddr::parse_list(urls)?, ..Self::default() })
+    }
+
+    /// Checks the options; returns the inbox prefix as a subject.
+    pub(crate) fn validate(&self) -> Result<Subject, OptionsError> {
+        if self.servers.is_empty() {
+            return Err(ServerAddrError::Empty.into());
+        }
+        self.auth.validate()?;
+        let prefix = Subject::new(self.inbox_prefix.as_str()).map_err(OptionsError::InboxPrefix)?;
+        prefix.validate_publish().map_err(OptionsError::InboxPrefix)?;
+        let positive = |name, d: Duration| {
+            if d.is_zero() {
+                Err(OptionsError::Invalid { name, reason: "must be greater than zero" })
+            } else {
+                Ok(())
+            }
+        };
+        positive("connect_timeout", self.connect_timeout)?;
+        positive("ping_interval", self.ping_interval)?;
+        positive("drain_timeout", self.drain_timeout)?;
+        if self.max_pings_outstanding == 0 {
+            return Err(OptionsError::Invalid {
+                name: "max_pings_outstanding",
+                reason: "must be at least 1",
+            });
+        }
+        if self.reconnect_backoff_max < self.reconnect_wait {
+            return Err(OptionsError::Invalid {
+                name: "reconnect_backoff_max",
+                reason: "must not be less than reconnect_wait",
+            });
+        }
+        if self.decoder_limits.max_control_line < 512 {
+            return Err(OptionsError::Invalid {
+                name: "decoder_limits.max_control_line",
+                reason: "must be at least 512",
+            });
+        }
+        Ok(prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    #[test]
+    fn new_parses_servers_and_validates() {
+        let options = Options::new("nats://a:1,b").unwrap();
+        assert_eq!(options.servers.len(), 2);
+        assert_eq!(options.validate().unwrap(), "_INBOX");
+        assert!(Options::new("").is_err());
+        assert!(Options::default().validate().is_err(), "no servers");
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let base = Options::new("a").unwrap();
+        let bad = [
+            Options { inbox_prefix: "in box".into(), ..base.clone() },
+            Options { inbox_prefix: "_INBOX.*".into(), ..base.clone() },
+            Options { ping_interval: Duration::ZERO, ..base.clone() },
+            Options { max_pings_outstanding: 0, ..base.clone() },
+            Options { reconnect_backoff_max: Duration::from_millis(1), ..base.clone() },
+            Options { auth: Auth::NKey(Secret::new("not a seed")), ..base.clone() },
+        ];
+        for options in bad {
+            assert!(options.validate().is_err(), "{options:?}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let options = Options {
+            auth: Auth::Token(Secret::new("tok-secret")),
+            ..Options::new("nats://u:pw-secret@host").unwrap()
+        };
+        let debug = format!("{options:?}");
+        assert!(!debug.contains("secret"), "{debug}");
+    }
+}
