@@ -1,26 +1,118 @@
 //! The NATS client protocol without IO.
 //!
-//! `nats-proto` turns bytes into protocol operations and operations into bytes. It opens
-//! no sockets, spawns nothing, reads no clock and depends on no async runtime, so any IO
-//! stack (blocking `std::net`, tokio, smol, async-std, an embedded loop) can drive it.
+//! `nats-proto` is a NATS client connection as a pure state machine. It opens no sockets,
+//! spawns nothing, reads no clock and depends on no async runtime, so any IO stack
+//! (blocking `std::net`, tokio, smol, async-std, an embedded loop) can drive it.
 //!
-//! What it holds today:
-//!
-//! - **Decoding** with [`ServerDecoder`] (what a client reads: `INFO`, `MSG`, `HMSG`,
-//!   `PING`, `PONG`, `+OK`, `-ERR`) and [`ClientDecoder`] (what a server reads: `CONNECT`,
-//!   `PUB`, `HPUB`, `SUB`, `UNSUB`, `PING`, `PONG`). Both are streaming: incomplete input
-//!   is `Ok(None)`, never an error; payloads are zero-copy [`bytes::Bytes`] slices of the
-//!   read buffer; sizes are checked against [`DecoderLimits`] before anything is
-//!   allocated; any [`DecodeError`] is final until the decoder is reset.
-//! - **Encoding** into an [`OutBuffer`], a [`bytes::Buf`] of chunks: small ops are copied
-//!   into one reused buffer, large payloads are queued as their own chunk for vectored
-//!   writes.
-//! - **Validated types**: [`Subject`], [`QueueGroup`], [`Sid`], [`HeaderName`],
-//!   [`HeaderValue`], [`HeaderMap`], [`StatusCode`], plus [`ServerInfo`],
+//! - [`Connection`] owns the whole protocol: handshake and authentication (user/password,
+//!   token, nkey, JWT), keepalive, subscriptions with auto-unsubscribe, request/reply on a
+//!   shared inbox, flush, the server pool with discovery, reconnect with backoff and
+//!   jitter, the reconnect buffer, lame duck mode, drain and close.
+//! - The codec underneath: [`ServerDecoder`] and [`ClientDecoder`] (streaming; incomplete
+//!   input is `Ok(None)`, never an error; zero-copy payloads; sizes checked against
+//!   [`DecoderLimits`] before anything is allocated; any [`DecodeError`] is final until
+//!   reset) and the [`OutBuffer`] encoder (a [`bytes::Buf`] of chunks: small ops copied
+//!   into one reused buffer, large payloads queued as their own chunk for vectored
+//!   writes). Test servers and fuzzers use both directions.
+//! - Validated types: [`Subject`], [`QueueGroup`], [`Sid`], [`HeaderName`],
+//!   [`HeaderValue`], [`HeaderMap`], [`StatusCode`], [`ServerAddr`], plus [`ServerInfo`],
 //!   [`ConnectInfo`] and the classified [`ServerError`]. Invalid values are rejected when
 //!   constructed, with a typed error; secrets are [`Secret`]s that `Debug` never shows.
 //!
-//! # Example: one round of the protocol
+//! # The run loop
+//!
+//! The caller owns the IO and the clock. Method names say their kind: `handle_*` feeds an
+//! input, commands (`publish`, `subscribe`, `request`, `flush`, `drain`, `close`, ...)
+//! only change state, `poll_*` drains outputs. Every call that depends on time takes
+//! `now`. The loop:
+//!
+//! 1. Carry out every [`Action`] from [`Connection::poll_action`]: open a transport to a
+//!    server ([`Action::Connect`], then `handle_connected` or `handle_disconnected`),
+//!    upgrade it to TLS ([`Action::StartTls`], then `handle_tls_established`), or close
+//!    it ([`Action::CloseTransport`]).
+//! 2. Write [`Connection::outbound`] to the transport and report what was written with
+//!    [`Connection::advance_outbound`].
+//! 3. Handle every [`Event`] from [`Connection::poll_event`]: messages, replies, state
+//!    changes, errors.
+//! 4. Wait for input until [`Connection::poll_timeout`]: bytes go to `handle_input`, the
+//!    end of the transport to `handle_disconnected`, the deadline to `handle_timeout`.
+//!    User commands may be issued at any point; then go round again.
+//!
+//! The loop ends when [`Connection::is_closed`] is true and no action is left.
+//!
+//! ```no_run
+//! use std::io::{ErrorKind, Read, Write};
+//! use std::net::TcpStream;
+//! use std::time::{Duration, Instant};
+//!
+//! use bytes::Bytes;
+//! use nats_proto::{Action, Connection, Event, Options, Subject, TransportError, TransportErrorKind};
+//!
+//! let mut conn = Connection::new(Options::new("nats://127.0.0.1:4222")?, Instant::now())?;
+//! let sid = conn.subscribe(Subject::new("greet.*")?, None)?;
+//! conn.publish(&Subject::new("greet.joe")?, None, None, &Bytes::from_static(b"hello"))?;
+//! let mut socket: Option<TcpStream> = None;
+//! let mut buf = vec![0; 64 * 1024];
+//! while !conn.is_closed() {
+//!     // 1. Actions.
+//!     while let Some(action) = conn.poll_action() {
+//!         match action {
+//!             Action::Connect(server) => match TcpStream::connect(server.host_port()) {
+//!                 Ok(stream) => {
+//!                     socket = Some(stream);
+//!                     conn.handle_connected(Instant::now());
+//!                 }
+//!                 Err(e) => conn.handle_disconnected(
+//!                     Instant::now(),
+//!                     TransportError::new(TransportErrorKind::Connect, e.to_string()),
+//!                 ),
+//!             },
+//!             Action::StartTls { .. } => unimplemented!("this example has no TLS"),
+//!             Action::CloseTransport => socket = None,
+//!             _ => {}
+//!         }
+//!     }
+//!     // 2. Outbound bytes.
+//!     if let Some(stream) = socket.as_mut() {
+//!         let pending = conn.outbound().to_vec();
+//!         stream.write_all(&pending)?;
+//!         conn.advance_outbound(pending.len());
+//!     }
+//!     // 3. Events.
+//!     while let Some(event) = conn.poll_event() {
+//!         if let Event::Message(msg) = event {
+//!             println!("{}: {:?}", msg.subject, msg.payload);
+//!             conn.unsubscribe(sid, None);
+//!             conn.close();
+//!         }
+//!     }
+//!     // 4. Input until the next deadline.
+//!     let now = Instant::now();
+//!     let wait = conn.poll_timeout().map_or(Duration::from_secs(1), |t| t.saturating_duration_since(now));
+//!     match socket.as_mut() {
+//!         Some(stream) => {
+//!             stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+//!             match stream.read(&mut buf) {
+//!                 Ok(0) => conn.handle_disconnected(Instant::now(), TransportError::closed()),
+//!                 Ok(n) => conn.handle_input(Instant::now(), &buf[..n]),
+//!                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+//!                 Err(e) => conn.handle_disconnected(
+//!                     Instant::now(),
+//!                     TransportError::new(TransportErrorKind::Io, e.to_string()),
+//!                 ),
+//!             }
+//!         }
+//!         None => std::thread::sleep(wait),
+//!     }
+//!     conn.handle_timeout(Instant::now());
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! `examples/pubsub_std.rs` is a complete program in this style against a real
+//! `nats-server`.
+//!
+//! # The codec alone
 //!
 //! ```
 //! use bytes::{Bytes, BytesMut};
@@ -59,9 +151,6 @@
 //! assert_eq!((msg.subject.as_str(), &msg.payload[..]), ("greet.joe", &b"hello"[..]));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-//!
-//! `examples/pubsub_std.rs` drives these pieces over a blocking `std::net::TcpStream`
-//! against a real `nats-server`.
 #![forbid(unsafe_code)]
 
 mod auth;
