@@ -96,8 +96,10 @@ pub struct Options {
     /// Limits on what the server may send.
     pub decoder_limits: DecoderLimits,
     /// The seed of the random number generator (server order, jitter, inbox names).
-    /// Fixed seeds make tests deterministic; the client layer seeds it randomly.
-    pub rng_seed: u64,
+    /// `None` (the default) seeds it from the operating system's randomness; a fixed seed
+    /// makes tests deterministic. Never share a fixed seed between live connections: their
+    /// request inboxes would be the same.
+    pub rng_seed: Option<u64>,
 }
 
 impl Default for Options {
@@ -128,7 +130,7 @@ impl Default for Options {
             inbox_prefix: "_INBOX".to_owned(),
             drain_timeout: Duration::from_secs(30),
             decoder_limits: DecoderLimits::default(),
-            rng_seed: 0x5eed,
+            rng_seed: None,
         }
     }
 }

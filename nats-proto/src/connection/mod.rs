@@ -136,7 +136,7 @@ impl Connection {
     /// [`OptionsError`] when the options are unusable.
     pub fn new(options: Options, now: Instant) -> Result<Self, OptionsError> {
         let inbox_prefix = options.validate()?;
-        let mut rng = Rng::new(Some(options.rng_seed).filter(|_| options.rng_seed != 0));
+        let mut rng = Rng::new(options.rng_seed);
         let pool = Pool::new(&options, &mut rng);
         let decoder = ServerDecoder::with_limits(options.decoder_limits);
         let mut connection = Self {
@@ -179,9 +179,12 @@ impl Connection {
     // ----- inputs -------------------------------------------------------------------------
 
     /// The transport asked for by [`Action::Connect`] is open.
+    /// If the connection no longer wants it (it was closed meanwhile), the answer is
+    /// [`Action::CloseTransport`].
     pub fn handle_connected(&mut self, now: Instant) {
         let _ = now;
         if self.phase != Phase::Connecting {
+            self.actions.push_back(Action::CloseTransport);
             return;
         }
         self.transport_open = true;

@@ -24,7 +24,7 @@ pub struct Harness {
 
 /// Options for tests: one server per URL, kept in order, a fixed RNG seed.
 pub fn options(urls: &str) -> Options {
-    Options { randomize: false, rng_seed: 42, ..Options::new(urls).unwrap() }
+    Options { randomize: false, rng_seed: Some(42), ..Options::new(urls).unwrap() }
 }
 
 /// A typical INFO from nats-server 2.9.10.
