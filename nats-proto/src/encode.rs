@@ -133,7 +133,7 @@ impl OutBuffer {
         match op {
             ClientOp::Connect(info) => self.write_connect(info),
             ClientOp::Pub(Pub { subject, reply, headers, payload }) => {
-                self.write_pub(subject, reply.as_ref(), headers.as_ref(), payload);
+                self.write_pub(subject, reply.as_ref(), headers.as_deref(), payload);
             }
             ClientOp::Sub { sid, subject, queue_group } => {
                 self.write_sub(*sid, subject, queue_group.as_ref())
@@ -164,7 +164,7 @@ impl OutBuffer {
             tail.put_slice(reply.as_bytes());
             tail.put_u8(b' ');
         }
-        put_sizes_and_body(self, msg.headers.as_ref(), &msg.payload);
+        put_sizes_and_body(self, msg.headers.as_deref(), &msg.payload);
     }
 
     /// `-ERR '<text>'\r\n`. Line breaks in the text are written as spaces, so that the

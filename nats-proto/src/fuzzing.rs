@@ -173,7 +173,7 @@ fn server_op(u: &mut Unstructured<'_>) -> Result<ServerOp> {
             subject: subject(u, false)?,
             sid: Sid(u.arbitrary()?),
             reply: optional(u, |u| subject(u, false))?,
-            headers: optional(u, headers)?,
+            headers: optional(u, headers)?.map(Box::new),
             header_error: None,
             payload: payload(u)?,
         }),
@@ -197,7 +197,7 @@ fn client_op(u: &mut Unstructured<'_>) -> Result<ClientOp> {
         1 => ClientOp::Pub(Pub {
             subject: subject(u, false)?,
             reply: optional(u, |u| subject(u, false))?,
-            headers: optional(u, headers)?,
+            headers: optional(u, headers)?.map(Box::new),
             payload: payload(u)?,
         }),
         2 => ClientOp::Sub {

@@ -16,8 +16,9 @@ pub struct Msg {
     pub sid: Sid,
     /// Where to send a reply, if the publisher asked for one.
     pub reply: Option<Subject>,
-    /// The headers of an `HMSG`; `None` for `MSG`.
-    pub headers: Option<HeaderMap>,
+    /// The headers of an `HMSG`; `None` for `MSG`. Boxed to keep `Msg` small: it is
+    /// moved several times on the way to its reader.
+    pub headers: Option<Box<HeaderMap>>,
     /// Set when the `HMSG` header block was malformed. The server forwards header blocks
     /// unchecked, so such a message is still delivered (with `headers` holding an empty
     /// map) rather than breaking the connection.
@@ -52,7 +53,7 @@ pub struct Pub {
     /// The reply subject, if any.
     pub reply: Option<Subject>,
     /// Headers; `Some` makes this an `HPUB`.
-    pub headers: Option<HeaderMap>,
+    pub headers: Option<Box<HeaderMap>>,
     /// The payload.
     pub payload: Bytes,
 }

@@ -1,6 +1,7 @@
 //! The outbound buffer: encoded ops waiting to be written, as a `bytes::Buf` of chunks.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::io::IoSlice;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -16,7 +17,8 @@ pub const DEFAULT_CHUNK_THRESHOLD: usize = 16 * 1024;
 /// It implements [`Buf`]: write [`chunks_vectored`](Buf::chunks_vectored) (or
 /// [`chunk`](Buf::chunk)) to the transport, then [`advance`](Buf::advance) by what was
 /// written.
-#[derive(Debug)]
+///
+/// `Debug` shows sizes only, never the bytes: a pending `CONNECT` holds credentials.
 pub struct OutBuffer {
     /// Frozen chunks that come before `tail`.
     chunks: VecDeque<Bytes>,
@@ -25,6 +27,16 @@ pub struct OutBuffer {
     /// Where small writes go.
     tail: BytesMut,
     chunk_threshold: usize,
+}
+
+impl fmt::Debug for OutBuffer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutBuffer")
+            .field("len", &self.len())
+            .field("chunks", &self.chunk_count())
+            .field("chunk_threshold", &self.chunk_threshold)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for OutBuffer {

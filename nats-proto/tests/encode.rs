@@ -34,7 +34,7 @@ fn client_ops() {
         ClientOp::Pub(Pub {
             subject: subject("foo.bar"),
             reply: reply.map(subject),
-            headers,
+            headers: headers.map(Box::new),
             payload: Bytes::from_static(payload),
         })
     };
@@ -85,7 +85,7 @@ fn server_ops() {
             subject: subject("a.b"),
             sid: Sid(3),
             reply: reply.map(subject),
-            headers,
+            headers: headers.map(Box::new),
             header_error: None,
             payload: Bytes::from_static(b"data"),
         })

@@ -85,7 +85,7 @@ fn server_op() -> impl Strategy<Value = ServerOp> {
                 subject,
                 sid: Sid(sid),
                 reply,
-                headers,
+                headers: headers.map(Box::new),
                 header_error: None,
                 payload
             })),
@@ -108,7 +108,12 @@ fn client_op() -> impl Strategy<Value = ClientOp> {
             }))
         ),
         (literal_subject(), option::of(literal_subject()), option::of(headers()), payload()).prop_map(
-            |(subject, reply, headers, payload)| ClientOp::Pub(Pub { subject, reply, headers, payload })
+            |(subject, reply, headers, payload)| ClientOp::Pub(Pub {
+                subject,
+                reply,
+                headers: headers.map(Box::new),
+                payload
+            })
         ),
         (any::<u64>(), filter_subject(), option::of("[a-zA-Z0-9._-]{1,10}")).prop_map(
             |(sid, subject, queue)| {

@@ -249,7 +249,11 @@ impl Connection {
             match self.decoder.decode(&mut self.read_buf) {
                 Ok(Some(op)) => {
                     self.handle_op(now, op);
-                    if !self.transport_open {
+                    // Stop when the transport is gone or about to change (TLS upgrade):
+                    // what follows is not plaintext protocol for this connection.
+                    if !self.transport_open
+                        || !matches!(self.phase, Phase::AwaitInfo | Phase::AwaitPong | Phase::Connected)
+                    {
                         self.read_buf.clear();
                         return;
                     }
@@ -342,14 +346,15 @@ impl Connection {
             self.out.write_pub(subject, reply, headers, payload);
             self.pub_frames.push_back((start, self.out_written + self.out.len() as u64));
         } else {
-            let estimate = size + subject.len() + reply.map_or(0, Subject::len) + 40;
+            let frame = pub_frame_len(subject, reply, headers.map(|_| header_len), size);
             let limit = self.options.reconnect_buffer_size;
-            if self.reconnect_buf.len() + estimate > limit {
+            if self.reconnect_buf.len() + frame > limit {
                 return Err(PublishError::ReconnectBufferFull { limit });
             }
             let before = self.reconnect_buf.len();
             self.reconnect_buf.write_pub(subject, reply, headers, payload);
-            self.reconnect_frames.push_back(self.reconnect_buf.len() - before);
+            debug_assert_eq!(self.reconnect_buf.len() - before, frame);
+            self.reconnect_frames.push_back(frame);
         }
         self.stats.out_msgs += 1;
         self.stats.out_bytes += size as u64;
@@ -718,7 +723,9 @@ impl Connection {
             if start < self.out_written {
                 continue;
             }
-            let (from, to) = ((start - self.out_written) as usize, (end - self.out_written) as usize);
+            // Offsets of bytes still in `out`: they fit in a usize.
+            let offset = |at: u64| usize::try_from(at - self.out_written).expect("an offset within `out`");
+            let (from, to) = (offset(start), offset(end));
             self.out.copy_range_into(from, to, &mut self.reconnect_buf);
             self.reconnect_frames.push_back(to - from);
         }
@@ -920,8 +927,10 @@ impl Connection {
             Some(PongWaiter::DrainSubscriptions) => {
                 for sid in self.subs.sids() {
                     if self.subs.get(sid).is_some_and(|s| s.draining) {
-                        self.subs.remove(sid);
-                        self.events.push_back(Event::SubscriptionEnded { sid });
+                        // The request inbox is internal: its sid means nothing to users.
+                        if self.subs.remove(sid).is_some_and(|s| !s.internal) {
+                            self.events.push_back(Event::SubscriptionEnded { sid });
+                        }
                     }
                 }
                 self.inbox = None;
@@ -966,7 +975,7 @@ impl Connection {
     }
 
     fn handle_msg(&mut self, msg: Msg) {
-        let size = msg.payload.len() + msg.headers.as_ref().map_or(0, HeaderMap::encoded_len);
+        let size = msg.payload.len() + msg.headers.as_deref().map_or(0, HeaderMap::encoded_len);
         self.stats.in_msgs += 1;
         self.stats.in_bytes += size as u64;
         let sid = msg.sid;
@@ -1017,4 +1026,25 @@ impl Connection {
             }
         }
     }
+}
+
+/// The encoded length of `PUB <subject> [reply] <size>\r\n<payload>\r\n`, or of `HPUB`
+/// when there is a header block of `header_len` bytes (`size` counts headers and payload).
+fn pub_frame_len(
+    subject: &Subject,
+    reply: Option<&Subject>,
+    header_len: Option<usize>,
+    size: usize,
+) -> usize {
+    let digits = |n: usize| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+    let op = if header_len.is_some() { "HPUB " } else { "PUB " };
+    op.len()
+        + subject.len()
+        + 1
+        + reply.map_or(0, |r| r.len() + 1)
+        + header_len.map_or(0, |h| digits(h) + 1)
+        + digits(size)
+        + 2
+        + size
+        + 2
 }

@@ -140,12 +140,19 @@ impl Pool {
         if randomize {
             rng.shuffle(&mut added);
         }
-        self.entries.extend(added.iter().map(|addr| Entry {
-            addr: addr.clone(),
-            implicit: true,
-            failures: 0,
-            last_attempt: None,
-        }));
+        // Ahead of the current server, which was moved to the back when it was tried: after
+        // a loss the new servers come before it, like every other server.
+        let at =
+            self.entries.iter().position(|e| e.addr.same_endpoint(current)).unwrap_or(self.entries.len());
+        self.entries.splice(
+            at..at,
+            added.iter().map(|addr| Entry {
+                addr: addr.clone(),
+                implicit: true,
+                failures: 0,
+                last_attempt: None,
+            }),
+        );
         added
     }
 }
@@ -226,5 +233,18 @@ mod tests {
         assert_eq!(added[0].user(), Some("u"));
         assert!(pool.has_other_than(&current));
         assert_eq!(pool.servers().count(), 2);
+    }
+
+    #[test]
+    fn discovered_servers_come_before_the_server_just_tried() {
+        let opts = options("a:1,b:2");
+        let mut rng = Rng::new(Some(1));
+        let mut pool = Pool::new(&opts, &mut rng);
+        let t0 = Instant::now();
+        let a = pool.start_attempt(t0);
+        pool.record(&a, true);
+        pool.discover(&["c:3".to_owned()], &a, false, &mut rng);
+        let order: Vec<u16> = pool.servers().map(ServerAddr::port).collect();
+        assert_eq!(order, [2, 3, 1]);
     }
 }

@@ -1,18 +1,19 @@
 //! Decoding what a client sends: for test servers and fuzzers, through the same tested
 //! framing as the client side.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use bytestring::ByteString;
 
 use super::{
-    check_sizes, parse_sid, parse_size, parse_u64, split_payload, starts_with_op, unknown_operation,
-    wire_subject, Args, DecodeError, DecoderLimits, Framer, Line, PendingFrame,
+    check_sizes, parse_sid, parse_size, parse_u64, starts_with_op, unknown_operation, Args, DecodeError,
+    DecoderLimits, FrameReader, Framer, Line, PendingFrame,
 };
 use crate::{
     connect::ConnectInfo,
     headers::HeaderMap,
     op::{ClientOp, Pub},
     queue_group::QueueGroup,
+    subject::Subject,
 };
 
 /// The streaming decoder of client ops (`CONNECT`, `PUB`, `HPUB`, `SUB`, `UNSUB`, `PING`,
@@ -93,17 +94,16 @@ fn pub_line(line: &[u8], limits: &DecoderLimits, headers: bool) -> Result<Line<C
         (0, parse_size(args.get(line, args.count - 1), op)?)
     };
     check_sizes(header_len, total_len, limits)?;
-    Ok(Line::Frame(PendingFrame { args, line_len: 0, header_len, total_len }))
+    Ok(Line::Frame(PendingFrame { args, sid: 0, line_len: 0, header_len, total_len }))
 }
 
-fn finish_pub(frame: PendingFrame, bytes: Bytes) -> Result<ClientOp, DecodeError> {
-    let headers = matches!(bytes.first(), Some(b'H' | b'h'));
+fn finish_pub(frame: &PendingFrame, mut reader: FrameReader) -> Result<ClientOp, DecodeError> {
+    let headers = reader.is_headers;
     let has_reply = frame.args.count == if headers { 4 } else { 3 };
-    let subject = wire_subject(&bytes, frame.args.ranges[0], "subject")?;
-    let reply =
-        if has_reply { Some(wire_subject(&bytes, frame.args.ranges[1], "reply subject")?) } else { None };
-    let (header_block, payload) = split_payload(&frame, bytes);
-    let headers = if headers { Some(HeaderMap::decode(&header_block)?) } else { None };
+    let subject = reader.subject(frame.args.range(0), "subject")?;
+    let reply = if has_reply { Some(reader.subject(frame.args.range(1), "reply subject")?) } else { None };
+    let (header_block, payload) = reader.body(frame);
+    let headers = if headers { Some(Box::new(HeaderMap::decode(&header_block)?)) } else { None };
     Ok(ClientOp::Pub(Pub { subject, reply, headers, payload }))
 }
 
@@ -116,8 +116,10 @@ fn sub_line(line: &[u8]) -> Result<ClientOp, DecodeError> {
         2 | 3 => {}
         _ => return Err(DecodeError::TooManyArguments { op: OP }),
     }
-    let owned = Bytes::copy_from_slice(line);
-    let subject = wire_subject(&owned, args.ranges[0], "subject")?;
+    let subject = std::str::from_utf8(args.get(line, 0))
+        .ok()
+        .and_then(|s| Subject::from_wire(ByteString::from(s)))
+        .ok_or(DecodeError::InvalidUtf8 { field: "subject" })?;
     let queue_group = if args.count == 3 {
         let name = std::str::from_utf8(args.get(line, 1))
             .map_err(|_| DecodeError::InvalidUtf8 { field: "queue group" })?;

@@ -127,6 +127,8 @@ pub enum DecodeError {
 struct PendingFrame {
     /// The op's fields, decoded when the whole frame is buffered.
     args: Args,
+    /// The sid of a `MSG`/`HMSG`, parsed with the line (0 for client ops).
+    sid: u64,
     /// Length of the control line including its line end.
     line_len: usize,
     /// Declared header size (0 without headers).
@@ -142,10 +144,11 @@ impl PendingFrame {
     }
 }
 
-/// Byte ranges of the whitespace-separated arguments of a control line.
+/// Byte ranges of the whitespace-separated arguments of a control line. `u32` offsets
+/// keep frames small (lines are capped well below 4 GiB, see [`Framer::new`]).
 #[derive(Debug, Clone, Copy, Default)]
 struct Args {
-    ranges: [(usize, usize); 5],
+    ranges: [(u32, u32); 5],
     count: usize,
 }
 
@@ -169,13 +172,21 @@ impl Args {
             if args.count == args.ranges.len() {
                 return None;
             }
-            args.ranges[args.count] = (start, pos);
+            // Lines are shorter than u32::MAX (see `Framer::new`).
+            #[allow(clippy::cast_possible_truncation)]
+            let range = (start as u32, pos as u32);
+            args.ranges[args.count] = range;
             args.count += 1;
         }
     }
 
-    fn get<'a>(&self, line: &'a [u8], i: usize) -> &'a [u8] {
+    fn range(&self, i: usize) -> (usize, usize) {
         let (start, end) = self.ranges[i];
+        (start as usize, end as usize)
+    }
+
+    fn get<'a>(&self, line: &'a [u8], i: usize) -> &'a [u8] {
+        let (start, end) = self.range(i);
         &line[start..end]
     }
 }
@@ -201,7 +212,9 @@ enum Line<T> {
 }
 
 impl Framer {
-    fn new(limits: DecoderLimits) -> Self {
+    fn new(mut limits: DecoderLimits) -> Self {
+        // Argument offsets are stored as u32.
+        limits.max_control_line = limits.max_control_line.min(u32::MAX as usize - 2);
         Self { limits, scanned: 0, pending: None, failed: false }
     }
 
@@ -218,7 +231,7 @@ impl Framer {
         &mut self,
         buf: &mut BytesMut,
         parse_line: impl FnOnce(&[u8], &DecoderLimits) -> Result<Line<T>, DecodeError>,
-        finish: impl FnOnce(PendingFrame, Bytes) -> Result<T, DecodeError>,
+        finish: impl FnOnce(&PendingFrame, FrameReader) -> Result<T, DecodeError>,
     ) -> Result<Option<T>, DecodeError> {
         if self.failed {
             return Err(DecodeError::Failed);
@@ -235,7 +248,7 @@ impl Framer {
         &mut self,
         buf: &mut BytesMut,
         parse_line: impl FnOnce(&[u8], &DecoderLimits) -> Result<Line<T>, DecodeError>,
-        finish: impl FnOnce(PendingFrame, Bytes) -> Result<T, DecodeError>,
+        finish: impl FnOnce(&PendingFrame, FrameReader) -> Result<T, DecodeError>,
     ) -> Result<Option<T>, DecodeError> {
         let frame = match self.pending.take() {
             Some(frame) => frame,
@@ -277,8 +290,44 @@ impl Framer {
         if &buf[frame_len - 2..frame_len] != b"\r\n" {
             return Err(DecodeError::MissingPayloadTerminator);
         }
-        let bytes = buf.split_to(frame_len).freeze();
-        finish(frame, bytes).map(Some)
+        let is_headers = matches!(buf[0], b'H' | b'h');
+        finish(&frame, FrameReader { frame: buf.split_to(frame_len).freeze(), is_headers }).map(Some)
+    }
+}
+
+/// A complete frame, split off the read buffer once; fields are slices of it.
+struct FrameReader {
+    frame: Bytes,
+    /// Whether the op is `HMSG`/`HPUB`.
+    is_headers: bool,
+}
+
+impl FrameReader {
+    #[inline]
+    fn take(&mut self, (start, end): (usize, usize)) -> Bytes {
+        if start == end {
+            Bytes::new()
+        } else {
+            self.frame.slice(start..end)
+        }
+    }
+
+    /// A subject at `range`: UTF-8 and non-empty (never empty here: the argument splitter
+    /// yields no empty arguments).
+    #[inline]
+    fn subject(&mut self, range: (usize, usize), field: &'static str) -> Result<Subject, DecodeError> {
+        ByteString::try_from(self.take(range))
+            .ok()
+            .and_then(Subject::from_wire)
+            .ok_or(DecodeError::InvalidUtf8 { field })
+    }
+
+    /// The header block and the payload.
+    #[inline]
+    fn body(&mut self, frame: &PendingFrame) -> (Bytes, Bytes) {
+        let headers_end = frame.line_len + frame.header_len;
+        let headers = self.take((frame.line_len, headers_end));
+        (headers, self.take((headers_end, frame.line_len + frame.total_len)))
     }
 }
 
@@ -341,27 +390,6 @@ fn check_sizes(header_len: usize, total_len: usize, limits: &DecoderLimits) -> R
         return Err(DecodeError::HeaderLenExceedsTotal { header_len, total_len });
     }
     Ok(())
-}
-
-/// A subject from a slice of the frame: UTF-8 and non-empty (always non-empty here, as
-/// the argument splitter yields no empty arguments).
-fn wire_subject(
-    frame: &Bytes,
-    (start, end): (usize, usize),
-    field: &'static str,
-) -> Result<Subject, DecodeError> {
-    ByteString::try_from(frame.slice(start..end))
-        .ok()
-        .and_then(Subject::from_wire)
-        .ok_or(DecodeError::InvalidUtf8 { field })
-}
-
-/// The op with the payload section of a frame: `(header block, payload)`.
-fn split_payload(frame: &PendingFrame, mut bytes: Bytes) -> (Bytes, Bytes) {
-    bytes.truncate(frame.line_len + frame.total_len);
-    let mut payload = bytes.split_off(frame.line_len);
-    let headers = payload.split_to(frame.header_len);
-    (headers, payload)
 }
 
 #[cfg(test)]

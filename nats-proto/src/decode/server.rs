@@ -1,16 +1,17 @@
 //! Decoding what the server sends.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 use super::{
-    check_sizes, parse_sid, parse_size, split_payload, starts_with_op, unknown_operation, wire_subject, Args,
-    DecodeError, DecoderLimits, Framer, Line, PendingFrame,
+    check_sizes, parse_sid, parse_size, starts_with_op, unknown_operation, Args, DecodeError, DecoderLimits,
+    FrameReader, Framer, Line, PendingFrame,
 };
 use crate::{
     headers::HeaderMap,
     info::ServerInfo,
     op::{Msg, ServerOp},
     server_error::ServerError,
+    sid::Sid,
 };
 
 /// The streaming decoder of server ops, used by clients.
@@ -125,31 +126,25 @@ fn msg_line(line: &[u8], limits: &DecoderLimits, headers: bool) -> Result<Line<S
         (0, parse_size(args.get(line, args.count - 1), op)?)
     };
     check_sizes(header_len, total_len, limits)?;
-    // Validate the sid now so that a bad line fails before its payload is awaited.
-    parse_sid(args.get(line, 1), op)?;
-    Ok(Line::Frame(PendingFrame { args, line_len: 0, header_len, total_len }))
+    // Parse the sid now so that a bad line fails before its payload is awaited.
+    let sid = parse_sid(args.get(line, 1), op)?.0;
+    Ok(Line::Frame(PendingFrame { args, sid, line_len: 0, header_len, total_len }))
 }
 
-fn finish_msg(frame: PendingFrame, bytes: Bytes) -> Result<ServerOp, DecodeError> {
+fn finish_msg(frame: &PendingFrame, mut reader: FrameReader) -> Result<ServerOp, DecodeError> {
     let args = &frame.args;
-    let headers = is_hmsg(&bytes);
-    let op = if headers { "HMSG" } else { "MSG" };
+    let headers = reader.is_headers;
     let has_reply = args.count == if headers { 5 } else { 4 };
-    let subject = wire_subject(&bytes, args.ranges[0], "subject")?;
-    let sid = parse_sid(args.get(&bytes, 1), op)?;
-    let reply = if has_reply { Some(wire_subject(&bytes, args.ranges[2], "reply subject")?) } else { None };
-    let (header_block, payload) = split_payload(&frame, bytes);
+    let subject = reader.subject(args.range(0), "subject")?;
+    let reply = if has_reply { Some(reader.subject(args.range(2), "reply subject")?) } else { None };
+    let (header_block, payload) = reader.body(frame);
     let (headers, header_error) = if headers {
         match HeaderMap::decode(&header_block) {
-            Ok(map) => (Some(map), None),
-            Err(e) => (Some(HeaderMap::new()), Some(e)),
+            Ok(map) => (Some(Box::new(map)), None),
+            Err(e) => (Some(Box::default()), Some(e)),
         }
     } else {
         (None, None)
     };
-    Ok(ServerOp::Msg(Msg { subject, sid, reply, headers, header_error, payload }))
-}
-
-fn is_hmsg(frame: &[u8]) -> bool {
-    matches!(frame.first(), Some(b'H' | b'h'))
+    Ok(ServerOp::Msg(Msg { subject, sid: Sid(frame.sid), reply, headers, header_error, payload }))
 }

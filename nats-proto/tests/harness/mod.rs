@@ -171,7 +171,7 @@ pub fn no_responders(reply: &Subject, sid: Sid) -> ServerOp {
         subject: reply.clone(),
         sid,
         reply: None,
-        headers: Some(headers),
+        headers: Some(Box::new(headers)),
         header_error: None,
         payload: Bytes::new(),
     })
@@ -202,4 +202,112 @@ pub fn buf_to_vec(mut buf: impl Buf) -> Vec<u8> {
         buf.advance(n);
     }
     v
+}
+
+// ----- helpers for the scenario suites --------------------------------------------------
+
+/// [`info`] with changes.
+pub fn info_with(change: impl FnOnce(&mut ServerInfo)) -> ServerInfo {
+    let mut info = info();
+    change(&mut info);
+    info
+}
+
+/// An INFO op.
+pub fn info_op(info: ServerInfo) -> ServerOp {
+    ServerOp::Info(Box::new(info))
+}
+
+/// A PUB op, as the fake server decodes it.
+pub fn pub_op(subject: &str, payload: &'static [u8]) -> ClientOp {
+    ClientOp::Pub(nats_proto::Pub {
+        subject: Subject::new(subject).unwrap(),
+        reply: None,
+        headers: None,
+        payload: Bytes::from_static(payload),
+    })
+}
+
+/// The length of `PUB <subject> <n>\r\n<payload>\r\n` on the wire.
+pub fn pub_frame_len(subject: &str, payload_len: usize) -> usize {
+    format!("PUB {subject} {payload_len}\r\n").len() + payload_len + 2
+}
+
+impl Harness {
+    /// [`handshake`](Self::handshake), then forgets the events and the client's ops so far
+    /// (the server's subscriptions and buffered publishes included).
+    pub fn connect(&mut self, info: ServerInfo) -> nats_proto::ConnectInfo {
+        let connect = self.handshake(info);
+        self.events();
+        self.client_ops();
+        connect
+    }
+
+    /// The ops the fake server has fully received so far, without writing anything more.
+    pub fn received_ops(&mut self) -> Vec<ClientOp> {
+        let mut ops = Vec::new();
+        while let Some(op) = self.decoder.decode(&mut self.wire).expect("the client writes valid protocol") {
+            ops.push(op);
+        }
+        ops
+    }
+
+    /// Jumps from deadline to deadline until the connection asks to connect; returns the
+    /// server and how long the clock moved in total. Other actions are not expected.
+    pub fn advance_to_connect(&mut self) -> (ServerAddr, Duration) {
+        let mut waited = Duration::ZERO;
+        for _ in 0..1000 {
+            let actions = self.actions();
+            match actions.as_slice() {
+                [] => waited += self.advance(),
+                [Action::Connect(addr)] => return (addr.clone(), waited),
+                other => panic!("expected a Connect action, got {other:?}"),
+            }
+        }
+        panic!("no Connect action after 1000 deadlines");
+    }
+
+    /// The transport asked for by the pending Connect cannot be opened; returns its server.
+    pub fn refuse(&mut self) -> ServerAddr {
+        let server = self.expect_connect();
+        self.conn.handle_disconnected(
+            self.now,
+            TransportError::new(nats_proto::TransportErrorKind::Connect, "connection refused"),
+        );
+        server
+    }
+
+    /// The handshake with `server`, whose Connect action was already taken: accept, INFO,
+    /// CONNECT + PING, PONG. Returns the CONNECT the client sent.
+    pub fn handshake_with(&mut self, server: ServerAddr, info: ServerInfo) -> nats_proto::ConnectInfo {
+        self.accept(server);
+        self.send(&[ServerOp::Info(Box::new(info))]);
+        let connect = match self.client_ops().as_slice() {
+            [ClientOp::Connect(connect), ClientOp::Ping] => (**connect).clone(),
+            other => panic!("expected CONNECT + PING, got {other:?}"),
+        };
+        self.send(&[ServerOp::Pong]);
+        connect
+    }
+
+    /// Waits for the next Connect (however long the clock must move) and completes the
+    /// handshake there; returns the server.
+    pub fn reconnect(&mut self, info: ServerInfo) -> ServerAddr {
+        let (server, _) = self.advance_to_connect();
+        self.handshake_with(server.clone(), info);
+        server
+    }
+
+    /// The attempt in progress fails: the transport could not be opened.
+    pub fn refuse_current(&mut self) {
+        self.conn.handle_disconnected(
+            self.now,
+            TransportError::new(nats_proto::TransportErrorKind::Connect, "connection refused"),
+        );
+    }
+
+    /// The TLS handshake asked for by `Action::StartTls` succeeded.
+    pub fn tls_established(&mut self) {
+        self.conn.handle_tls_established(self.now);
+    }
 }
