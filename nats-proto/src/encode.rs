@@ -81,6 +81,17 @@ impl OutBuffer {
         headers: Option<&HeaderMap>,
         payload: &Bytes,
     ) {
+        self.write_pub_raw(subject.as_str(), reply.map(Subject::as_str), headers, payload);
+    }
+
+    /// `write_pub` for subjects the caller has validated as strings.
+    pub(crate) fn write_pub_raw(
+        &mut self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload: &Bytes,
+    ) {
         let tail = self.tail();
         tail.put_slice(if headers.is_some() { b"HPUB " } else { b"PUB " });
         tail.put_slice(subject.as_bytes());

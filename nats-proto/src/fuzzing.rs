@@ -6,9 +6,9 @@ use arbitrary::{Result, Unstructured};
 use bytes::{Bytes, BytesMut};
 
 use crate::{
-    ClientDecoder, ClientOp, ConnectInfo, DecodeError, DecoderLimits, HeaderMap, HeaderName, HeaderValue,
-    Msg, OutBuffer, Pub, QueueGroup, Secret, ServerDecoder, ServerError, ServerInfo, ServerOp, Sid,
-    StatusCode, Subject,
+    Action, ClientDecoder, ClientOp, ConnectInfo, Connection, DecodeError, DecoderLimits, HeaderMap,
+    HeaderName, HeaderValue, Msg, Options, OutBuffer, Pub, QueueGroup, Secret, ServerDecoder, ServerError,
+    ServerInfo, ServerOp, Sid, StatusCode, Subject, TransportError,
 };
 
 /// Small limits so that the fuzzer reaches them, and so memory stays bounded.
@@ -136,6 +136,192 @@ pub fn roundtrip(data: &[u8]) {
     }
     assert_eq!(decoded, client_ops);
     assert!(buf.is_empty());
+}
+
+/// `connection`: arbitrary sequences of inputs (transport events, server ops, raw bytes,
+/// time) and commands against a [`Connection`]. Nothing panics, and after every step:
+/// everything the client wrote is valid protocol, the reconnect buffer stays within its
+/// limit, the request table never holds more than was asked, a closed connection has no
+/// deadline and refuses publishes, and a live one always has a deadline.
+pub fn connection(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let mut now = std::time::Instant::now();
+    let options = Options {
+        randomize: false,
+        rng_seed: Some(7),
+        reconnect_buffer_size: 4096,
+        max_reconnect_attempts: Some(3),
+        retry_on_initial_connect: u.arbitrary().unwrap_or(false),
+        tls_first: u.ratio(1, 8).unwrap_or(false),
+        verbose: u.arbitrary().unwrap_or(false),
+        decoder_limits: DecoderLimits { max_control_line: 1024, max_payload: 4096 },
+        ..Options::new("nats://a:4222,tls://b:4223").expect("valid URLs")
+    };
+    let mut conn = Connection::new(options, now).expect("valid options");
+    let mut server = ClientDecoder::new();
+    let mut wire = BytesMut::new();
+    let mut transport = false;
+    let mut requests = 0usize;
+    let mut sids = Vec::new();
+    for _ in 0..200 {
+        if u.is_empty() {
+            break;
+        }
+        let Ok(step) = step(&mut u, &mut conn, &mut now, &mut transport, &mut requests, &mut sids) else {
+            break;
+        };
+        let _ = step;
+        // Drain the outputs, as a driver would.
+        while let Some(action) = conn.poll_action() {
+            if action == Action::CloseTransport {
+                transport = false;
+                server.reset();
+                wire.clear();
+            }
+        }
+        while conn.poll_event().is_some() {}
+        let out = conn.outbound();
+        let n = out.len();
+        if transport {
+            wire.extend_from_slice(&out.to_vec());
+            while let Some(op) = server.decode(&mut wire).expect("the client writes valid protocol") {
+                let _ = op;
+            }
+        }
+        conn.advance_outbound(n);
+        // Invariants.
+        assert!(conn.reconnect_buffer_len() <= 4096, "reconnect buffer over its limit");
+        assert!(conn.pending_requests() <= requests, "request table grew by itself");
+        let publish = conn.publish(&Subject::from_static("x").expect("valid"), None, None, &Bytes::new());
+        if conn.is_closed() {
+            assert_eq!(conn.poll_timeout(), None, "a closed connection has no deadline");
+            assert_eq!(publish, Err(crate::PublishError::Closed));
+        } else {
+            assert!(conn.poll_timeout().is_some(), "a live connection always has a deadline");
+        }
+    }
+}
+
+/// One arbitrary input or command.
+fn step(
+    u: &mut Unstructured<'_>,
+    conn: &mut Connection,
+    now: &mut std::time::Instant,
+    transport: &mut bool,
+    requests: &mut usize,
+    sids: &mut Vec<Sid>,
+) -> Result<()> {
+    use std::time::Duration;
+    match u.int_in_range(0..=15)? {
+        0 => {
+            *transport = true;
+            conn.handle_connected(*now);
+        }
+        1 => conn.handle_tls_established(*now),
+        2 => {
+            *transport = false;
+            conn.handle_disconnected(*now, TransportError::closed());
+        }
+        3 => {
+            let mut info = ServerInfo {
+                headers: u.arbitrary()?,
+                max_payload: u.int_in_range(0..=2048)?,
+                tls_required: u.ratio(1, 4)?,
+                tls_available: u.arbitrary()?,
+                ldm: u.ratio(1, 8)?,
+                nonce: u.ratio(1, 4)?.then(|| "nonce".to_owned()),
+                ..ServerInfo::default()
+            };
+            if u.arbitrary()? {
+                info.connect_urls = vec!["c:4224".to_owned(), text(u, 12)?];
+            }
+            let mut out = OutBuffer::new();
+            out.write_info(&info);
+            conn.handle_input(*now, &out.to_vec());
+        }
+        4 => {
+            let op = server_op(u)?;
+            let mut out = OutBuffer::new();
+            out.write_server_op(&op);
+            conn.handle_input(*now, &out.to_vec());
+        }
+        5 => {
+            let bytes: Vec<u8> = u.arbitrary()?;
+            conn.handle_input(*now, &bytes);
+        }
+        6 => {
+            let sid = *u.choose(sids).unwrap_or(&Sid(1));
+            let op = match u.int_in_range(0..=3)? {
+                0 => ServerOp::Pong,
+                1 => ServerOp::Ping,
+                2 => ServerOp::Ok,
+                _ => ServerOp::Msg(Msg {
+                    subject: subject(u, false)?,
+                    sid,
+                    reply: None,
+                    headers: None,
+                    header_error: None,
+                    payload: payload(u)?,
+                }),
+            };
+            let mut out = OutBuffer::new();
+            out.write_server_op(&op);
+            conn.handle_input(*now, &out.to_vec());
+        }
+        7 => {
+            *now += Duration::from_millis(u.int_in_range(0..=200_000)?);
+            conn.handle_timeout(*now);
+        }
+        8 => {
+            if let Some(deadline) = conn.poll_timeout() {
+                *now = (*now).max(deadline);
+                conn.handle_timeout(*now);
+            }
+        }
+        9 => {
+            let headers = optional(u, headers)?;
+            let _ = conn.publish(&subject(u, false)?, None, headers.as_ref(), &payload(u)?);
+        }
+        10 => {
+            if let Ok(sid) = conn.subscribe(subject(u, true)?, None) {
+                sids.push(sid);
+                if u.arbitrary()? {
+                    conn.set_pending_limits(sid, Some(crate::PendingLimits { messages: 2, bytes: 100 }));
+                }
+            }
+        }
+        11 => {
+            let sid = *u.choose(sids).unwrap_or(&Sid(1));
+            let max = optional(u, |u| u.int_in_range(0..=3))?;
+            conn.unsubscribe(sid, max);
+        }
+        12 => {
+            let expected = if u.arbitrary()? {
+                crate::Expected::Count(u.int_in_range(1..=3)?)
+            } else {
+                crate::Expected::UntilTimeout
+            };
+            let timeout = Duration::from_millis(u.int_in_range(1..=5000)?);
+            if conn.request(*now, &subject(u, false)?, None, &payload(u)?, timeout, expected).is_ok() {
+                *requests += 1;
+            }
+        }
+        13 => {
+            let _ = conn.flush(*now, Duration::from_millis(u.int_in_range(1..=5000)?));
+        }
+        14 => {
+            let sid = *u.choose(sids).unwrap_or(&Sid(1));
+            conn.handle_consumed(sid, u.int_in_range(0..=3)?, u.int_in_range(0..=100)?);
+        }
+        _ => {
+            if u.ratio(1, 3)? {
+                conn.drain(*now);
+            } else if u.ratio(1, 4)? {
+                conn.close();
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Arbitrary valid server and client ops.
@@ -320,6 +506,11 @@ mod corpus_replay {
     #[test]
     fn decode_split_corpus() {
         replay("decode_split", super::decode_split);
+    }
+
+    #[test]
+    fn connection_corpus() {
+        replay("connection", super::connection);
     }
 
     #[test]

@@ -100,6 +100,15 @@ impl Subject {
     }
 }
 
+/// Validates a subject that can be published to: valid syntax, no wildcard token.
+pub(crate) fn validate_publish_subject(subject: &str) -> Result<(), SubjectError> {
+    validate(subject)?;
+    if subject.split('.').any(|token| token == "*" || token == ">") {
+        return Err(SubjectError::WildcardInPublish);
+    }
+    Ok(())
+}
+
 /// Validates subject syntax; wildcards are allowed as whole tokens, `>` only last.
 fn validate(subject: &str) -> Result<(), SubjectError> {
     if subject.is_empty() {

@@ -42,7 +42,7 @@ use crate::{
     server_error::ServerError,
     sid::Sid,
     status_code::StatusCode,
-    subject::Subject,
+    subject::{validate_publish_subject, Subject},
 };
 
 /// Where the connection is in its life.
@@ -322,10 +322,28 @@ impl Connection {
         headers: Option<&HeaderMap>,
         payload: &Bytes,
     ) -> Result<(), PublishError> {
+        self.publish_str(subject.as_str(), reply.map(Subject::as_str), headers, payload)
+    }
+
+    /// [`publish`](Self::publish) with subjects as plain strings, validated here without
+    /// allocating: the hot path of clients that take `&str` from their users.
+    ///
+    /// # Errors
+    /// A [`PublishError`]; nothing was queued then.
+    pub fn publish_str(
+        &mut self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload: &Bytes,
+    ) -> Result<(), PublishError> {
         if self.phase == Phase::Closed || matches!(self.drain, Some((DrainStage::Publishes, _))) {
             return Err(PublishError::Closed);
         }
-        subject.validate_publish()?;
+        validate_publish_subject(subject)?;
+        if let Some(reply) = reply {
+            validate_publish_subject(reply)?;
+        }
         let header_len = match headers {
             Some(headers) => {
                 if !self.options.headers || self.info.as_ref().is_some_and(|i| !i.headers) {
@@ -343,16 +361,16 @@ impl Connection {
         }
         if self.phase == Phase::Connected {
             let start = self.out_written + self.out.len() as u64;
-            self.out.write_pub(subject, reply, headers, payload);
+            self.out.write_pub_raw(subject, reply, headers, payload);
             self.pub_frames.push_back((start, self.out_written + self.out.len() as u64));
         } else {
-            let frame = pub_frame_len(subject, reply, headers.map(|_| header_len), size);
+            let frame = pub_frame_len(subject.len(), reply.map(str::len), headers.map(|_| header_len), size);
             let limit = self.options.reconnect_buffer_size;
             if self.reconnect_buf.len() + frame > limit {
                 return Err(PublishError::ReconnectBufferFull { limit });
             }
             let before = self.reconnect_buf.len();
-            self.reconnect_buf.write_pub(subject, reply, headers, payload);
+            self.reconnect_buf.write_pub_raw(subject, reply, headers, payload);
             debug_assert_eq!(self.reconnect_buf.len() - before, frame);
             self.reconnect_frames.push_back(frame);
         }
@@ -1031,17 +1049,17 @@ impl Connection {
 /// The encoded length of `PUB <subject> [reply] <size>\r\n<payload>\r\n`, or of `HPUB`
 /// when there is a header block of `header_len` bytes (`size` counts headers and payload).
 fn pub_frame_len(
-    subject: &Subject,
-    reply: Option<&Subject>,
+    subject_len: usize,
+    reply_len: Option<usize>,
     header_len: Option<usize>,
     size: usize,
 ) -> usize {
     let digits = |n: usize| n.checked_ilog10().map_or(1, |d| d as usize + 1);
     let op = if header_len.is_some() { "HPUB " } else { "PUB " };
     op.len()
-        + subject.len()
+        + subject_len
         + 1
-        + reply.map_or(0, |r| r.len() + 1)
+        + reply_len.map_or(0, |r| r + 1)
         + header_len.map_or(0, |h| digits(h) + 1)
         + digits(size)
         + 2
