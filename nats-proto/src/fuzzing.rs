@@ -167,10 +167,9 @@ pub fn connection(data: &[u8]) {
         if u.is_empty() {
             break;
         }
-        let Ok(step) = step(&mut u, &mut conn, &mut now, &mut transport, &mut requests, &mut sids) else {
+        if step(&mut u, &mut conn, &mut now, &mut transport, &mut requests, &mut sids).is_err() {
             break;
-        };
-        let _ = step;
+        }
         // Drain the outputs, as a driver would.
         while let Some(action) = conn.poll_action() {
             if action == Action::CloseTransport {
