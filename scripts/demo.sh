@@ -27,6 +27,7 @@ cargo build -q -p nats-proto --example pubsub_std
 
 # `-p -1` lets the server pick a free port (no race between choosing and binding it); the
 # port is read back from the log line "Listening for client connections on 127.0.0.1:N".
+: >"$log" # exists before the poll below reads it (the background redirect may be late)
 "$server" -a 127.0.0.1 -p -1 >"$log" 2>&1 &
 server_pid=$!
 
