@@ -56,7 +56,7 @@ impl OutBuffer {
         Self {
             chunks: VecDeque::new(),
             chunks_len: 0,
-            tail: BytesMut::with_capacity(8 * 1024),
+            tail: BytesMut::with_capacity(64 * 1024),
             chunk_threshold: threshold,
         }
     }
@@ -92,6 +92,28 @@ impl OutBuffer {
         } else {
             self.tail.put_slice(payload);
         }
+    }
+
+    /// Removes up to `max` bytes from the front as one chunk, without copying: a queued
+    /// payload chunk (or its front part), or the front of the tail. `None` when empty.
+    pub fn split_front(&mut self, max: usize) -> Option<Bytes> {
+        if max == 0 {
+            return None;
+        }
+        if let Some(front) = self.chunks.front_mut() {
+            let chunk = if front.len() <= max {
+                self.chunks.pop_front().expect("a front chunk")
+            } else {
+                front.split_to(max)
+            };
+            self.chunks_len -= chunk.len();
+            return Some(chunk);
+        }
+        if self.tail.is_empty() {
+            return None;
+        }
+        let n = max.min(self.tail.len());
+        Some(self.tail.split_to(n).freeze())
     }
 
     /// Moves everything in `other` to the end of this buffer, without copying payloads.
@@ -221,6 +243,22 @@ mod tests {
         let n = out.chunks_vectored(&mut slices);
         assert_eq!(n, 3);
         assert_eq!(&*slices[1], b"large");
+    }
+
+    #[test]
+    fn split_front_takes_chunks_in_order() {
+        let mut out = OutBuffer::with_chunk_threshold(4);
+        out.tail().put_slice(b"ab");
+        out.put_payload(&Bytes::from_static(b"cdefgh"));
+        out.tail().put_slice(b"ij");
+        let mut taken = Vec::new();
+        while let Some(chunk) = out.split_front(4) {
+            assert!(chunk.len() <= 4);
+            taken.extend_from_slice(&chunk);
+        }
+        assert_eq!(taken, b"abcdefghij");
+        assert!(out.is_empty());
+        assert_eq!(out.split_front(4), None);
     }
 
     #[test]

@@ -549,10 +549,24 @@ impl Connection {
     /// If `n` is more than `outbound().len()`.
     pub fn advance_outbound(&mut self, n: usize) {
         bytes::Buf::advance(&mut self.out, n);
+        self.account_written(n);
+    }
+
+    fn account_written(&mut self, n: usize) {
         self.out_written += n as u64;
         while self.pub_frames.front().is_some_and(|&(_, end)| end <= self.out_written) {
             self.pub_frames.pop_front();
         }
+    }
+
+    /// Takes up to `max` bytes of [`outbound`](Self::outbound) as one chunk, without
+    /// copying, and counts them as written: for callers that write outside a lock. Bytes
+    /// taken but then lost with the transport are lost like bytes in the kernel's buffer;
+    /// publishes not yet taken move to the reconnect buffer.
+    pub fn take_outbound(&mut self, max: usize) -> Option<Bytes> {
+        let chunk = self.out.split_front(max)?;
+        self.account_written(chunk.len());
+        Some(chunk)
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next, if ever.
@@ -617,7 +631,9 @@ impl Connection {
         self.pool.discovered().cloned().collect()
     }
 
-    /// The last error, of the connection or of a connection attempt.
+    /// The last error, of the connection or of a connection attempt. When the connection
+    /// closes because no server is left ([`ConnectionError::NoServers`] in
+    /// [`Event::Closed`]), this stays the error of the last attempt: the cause.
     pub fn last_error(&self) -> Option<&ConnectionError> {
         self.last_error.as_ref()
     }
@@ -645,6 +661,11 @@ impl Connection {
     /// The server's `max_payload`, once known.
     pub fn max_payload(&self) -> Option<u64> {
         self.info.as_ref().map(|i| i.max_payload)
+    }
+
+    /// The subject of a live subscription.
+    pub fn subscription_subject(&self, sid: Sid) -> Option<&Subject> {
+        self.subs.get(sid).map(|s| &s.subject)
     }
 
     /// Whether the given subscription is live.
@@ -774,7 +795,10 @@ impl Connection {
         }
         self.reconnect_buf.clear();
         self.reconnect_frames.clear();
-        if let Some(error) = &error {
+        // "No servers" is the verdict; the last attempt's error stays the reported cause.
+        if let Some(error) =
+            error.as_ref().filter(|e| **e != ConnectionError::NoServers || self.last_error.is_none())
+        {
             self.last_error = Some(error.clone());
         }
         self.events.push_back(Event::Closed { error });
