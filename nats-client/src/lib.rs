@@ -1,9 +1,51 @@
 //! The runtime-neutral async NATS client.
 //!
-//! This crate will hold the `Client` handle, the `Subscriber` stream, request futures and
-//! the driver that pumps the [`nats-proto`](https://docs.rs/nats-proto) connection state
-//! machine over any `futures-io` transport, with TLS through rustls. It is built on the
-//! sans-IO core in `nats-proto`; the runtime adapters (`nats-tokio`, `nats-smol`,
-//! `nats-async-std`) only contribute a TCP connector, a timer and a spawner.
+//! This crate is the async face of the sans-IO core in [`nats_proto`]: a [`Client`]
+//! handle, [`Subscriber`] streams, requests with one or several replies, flush, drain,
+//! connection events as a stream or callbacks, and TLS with rustls. It runs on any async
+//! runtime through the small [`Runtime`] trait (TCP connect, a timer, spawn); the
+//! adapters `nats-tokio`, `nats-smol` and `nats-async-std` implement it and re-export this
+//! API, so applications depend on one of those.
 //!
-//! Nothing is implemented here yet: the codec and the connection state machine come first.
+//! One driver task per connection pumps bytes between the socket and the protocol core;
+//! all protocol behaviour (handshake, keepalive, reconnect, resubscription, request
+//! tables, ...) lives in the core.
+//!
+//! ```no_run
+//! # async fn demo(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::future::poll_fn;
+//! use std::pin::Pin;
+//! use futures_core::Stream;
+//!
+//! let mut subscriber = client.subscribe("greet.*").await?;
+//! client.publish("greet.joe", "hello").await?;
+//! let message = poll_fn(|cx| Pin::new(&mut subscriber).poll_next(cx)).await;
+//! println!("{:?}", message.map(|m| m.payload));
+//! let reply = client.request("help.please", "anyone?").await;
+//! println!("{reply:?}");
+//! client.drain().await;
+//! # Ok(()) }
+//! ```
+//!
+//! (With `futures::StreamExt` in scope, `subscriber.next().await` reads the same.)
+
+mod client;
+mod driver;
+mod error;
+mod event;
+mod options;
+mod runtime;
+mod shared;
+mod subscriber;
+mod tls;
+
+pub use client::{connect_with_runtime, Client, Replies};
+pub use error::{ConnectError, FlushError, RequestError, SubscribeError};
+pub use event::{ClientEvent, EventCallback, Events};
+pub use nats_proto::{
+    ConnectionError, Expected, HeaderMap, HeaderName, HeaderValue, Msg as Message, PublishError,
+    RequestOutcome, ServerAddr, ServerError, ServerErrorKind, ServerInfo, Sid, State, Statistics, StatusCode,
+    Subject, SubjectError,
+};
+pub use options::ConnectOptions;
+pub use runtime::Runtime;

@@ -1,5 +1,79 @@
-//! NATS client for the `tokio` runtime.
+//! NATS client for the tokio runtime.
 //!
-//! This crate will be a thin adapter: a `Runtime` implementation for `tokio` (TCP connect,
-//! timer, spawn), a `connect()` function and re-exports of the `nats-client` API, so that
-//! an application depends on this one crate. Nothing is implemented here yet.
+//! A thin adapter: a [`Runtime`] implementation for tokio (TCP connect, timer, spawn), the
+//! [`connect`] functions, and a re-export of the whole [`nats_client`] API, so an
+//! application depends on this one crate. Call it from within a tokio runtime.
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = nats_tokio::connect("nats://127.0.0.1:4222").await?;
+//! let mut subscriber = client.subscribe("greet.*").await?;
+//! client.publish("greet.joe", "hello").await?;
+//! if let Some(message) = subscriber.next().await {
+//!     println!("{}: {:?}", message.subject, message.payload);
+//! }
+//! client.drain().await;
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::io;
+use std::time::Instant;
+
+pub use nats_client::*;
+use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
+
+/// The tokio runtime, as the client needs it: uses the ambient runtime (`Handle::current`)
+/// for spawning and timers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tokio;
+
+impl Runtime for Tokio {
+    type Transport = Compat<tokio::net::TcpStream>;
+    type Sleep = tokio::time::Sleep;
+
+    // Not an `async fn`: the future must be 'static, not borrow `self`.
+    #[allow(clippy::manual_async_fn)]
+    fn connect(
+        &self,
+        host: String,
+        port: u16,
+    ) -> impl Future<Output = io::Result<Self::Transport>> + Send + 'static {
+        async move {
+            let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+            stream.set_nodelay(true)?;
+            Ok(stream.compat())
+        }
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
+        tokio::time::sleep_until(deadline.into())
+    }
+
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        tokio::spawn(future);
+    }
+}
+
+/// Connects with default options to the servers in `urls` (comma-separated `nats://` or
+/// `tls://` URLs, credentials allowed: `nats://user:pass@host:4222`).
+///
+/// # Errors
+/// A [`ConnectError`].
+pub async fn connect(urls: &str) -> Result<Client, ConnectError> {
+    connect_with_options(urls, ConnectOptions::new()).await
+}
+
+/// Connects with the given options.
+///
+/// # Errors
+/// A [`ConnectError`].
+pub async fn connect_with_options(urls: &str, options: ConnectOptions) -> Result<Client, ConnectError> {
+    connect_with_runtime(Tokio, urls, options).await
+}

@@ -1,0 +1,469 @@
+//! `Client`: the cheap, cloneable handle applications use.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use nats_proto::{
+    ConnectionError, Expected, HeaderMap, Msg, QueueGroup, RequestId, RequestOutcome, ServerAddr, ServerInfo,
+    State, Statistics, Subject,
+};
+
+use crate::driver::Driver;
+use crate::error::{ConnectError, FlushError, RequestError, SubscribeError};
+use crate::event::Events;
+use crate::options::ConnectOptions;
+use crate::runtime::Runtime;
+use crate::shared::{FlushSlot, RequestSlot, Shared, SubSlot, HIGH_WATER};
+use crate::subscriber::Subscriber;
+use nats_proto::PublishError;
+
+/// Connects to the servers in `urls` (comma-separated `nats://` / `tls://` URLs) on the
+/// given runtime. Returns once connected, or with [`ConnectError::NoServers`] once every
+/// server failed (at once with [`ConnectOptions::retry_on_initial_connect`]).
+///
+/// # Errors
+/// A [`ConnectError`].
+pub async fn connect_with_runtime<R: Runtime>(
+    runtime: R,
+    urls: &str,
+    options: ConnectOptions,
+) -> Result<Client, ConnectError> {
+    let options = options.resolve(urls)?;
+    let mut proto = options.proto.clone();
+    proto.rng_seed = None;
+    let conn = nats_proto::Connection::new(proto, Instant::now())?;
+    let shared = Arc::new(Shared::new(conn));
+    for callback in options.callbacks.iter().cloned() {
+        let mut events = Events::new(Arc::clone(&shared));
+        runtime.spawn(async move {
+            while let Some(event) = poll_fn(|cx| Pin::new(&mut events).poll_next(cx)).await {
+                callback(event).await;
+            }
+        });
+    }
+    let driver = Driver::new(runtime.clone(), Arc::clone(&shared), options.tls.clone());
+    runtime.spawn(driver.run());
+    let client = Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared) }), shared };
+    if !client.inner.options.proto.retry_on_initial_connect {
+        client.wait_for_first_connection().await?;
+    }
+    Ok(client)
+}
+
+/// Closes the connection when the last handle goes.
+struct Handle {
+    options: ConnectOptions,
+    shared: Arc<Shared>,
+}
+
+/// A connection to NATS. Cloning is cheap; the connection closes when the last clone (and
+/// the last [`Subscriber`]) is dropped, or on [`close`](Self::close).
+///
+/// Publishing encodes straight into the connection's outbound buffer under a short lock:
+/// no channel hop and no allocation per message. A publish waits only when more than
+/// 8 MiB are queued for the socket (backpressure).
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) shared: Arc<Shared>,
+    inner: Arc<Handle>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("state", &self.connection_state()).finish_non_exhaustive()
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        inner.conn.close();
+        inner.dispatch();
+        inner.wake_driver();
+    }
+}
+
+impl Client {
+    async fn wait_for_first_connection(&self) -> Result<(), ConnectError> {
+        poll_fn(|cx| {
+            let mut inner = self.shared.lock();
+            match inner.conn.state() {
+                State::Connected | State::Draining | State::Reconnecting => Poll::Ready(Ok(())),
+                State::Closed => {
+                    Poll::Ready(Err(ConnectError::NoServers { last: inner.conn.last_error().cloned() }))
+                }
+                _ => {
+                    inner.state_waiters.push(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// Publishes `payload` to `subject`.
+    ///
+    /// # Errors
+    /// A [`PublishError`]: invalid subject, payload over the server's `max_payload`,
+    /// reconnect buffer full, or closed. Nothing is queued then.
+    pub async fn publish(
+        &self,
+        subject: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), PublishError> {
+        self.publish_message(subject.as_ref(), None, None, payload.into()).await
+    }
+
+    /// Publishes with a reply subject.
+    ///
+    /// # Errors
+    /// As [`publish`](Self::publish).
+    pub async fn publish_with_reply(
+        &self,
+        subject: impl AsRef<str>,
+        reply: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), PublishError> {
+        self.publish_message(subject.as_ref(), Some(reply.as_ref()), None, payload.into()).await
+    }
+
+    /// Publishes with headers.
+    ///
+    /// # Errors
+    /// As [`publish`](Self::publish), plus
+    /// [`PublishError::HeadersNotSupported`].
+    pub async fn publish_with_headers(
+        &self,
+        subject: impl AsRef<str>,
+        headers: &HeaderMap,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), PublishError> {
+        self.publish_message(subject.as_ref(), None, Some(headers), payload.into()).await
+    }
+
+    /// Publishes with an optional reply subject and optional headers.
+    ///
+    /// # Errors
+    /// As [`publish_with_headers`](Self::publish_with_headers).
+    pub async fn publish_message(
+        &self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload: Bytes,
+    ) -> Result<(), PublishError> {
+        poll_fn(|cx| {
+            let mut inner = self.shared.lock();
+            if inner.conn.outbound().len() >= HIGH_WATER && inner.conn.state() == State::Connected {
+                inner.write_waiters.push(cx.waker().clone());
+                inner.wake_driver();
+                return Poll::Pending;
+            }
+            let result = inner.conn.publish_str(subject, reply, headers, &payload);
+            if result.is_ok() {
+                inner.wake_driver();
+            }
+            Poll::Ready(result)
+        })
+        .await
+    }
+
+    /// Subscribes to a subject or wildcard filter (`foo.*`, `foo.>`).
+    ///
+    /// # Errors
+    /// A [`SubscribeError`].
+    pub async fn subscribe(&self, subject: impl AsRef<str>) -> Result<Subscriber, SubscribeError> {
+        self.subscribe_inner(subject.as_ref(), None)
+    }
+
+    /// Subscribes as a member of a queue group: each message goes to one member.
+    ///
+    /// # Errors
+    /// A [`SubscribeError`].
+    pub async fn queue_subscribe(
+        &self,
+        subject: impl AsRef<str>,
+        queue_group: impl AsRef<str>,
+    ) -> Result<Subscriber, SubscribeError> {
+        self.subscribe_inner(subject.as_ref(), Some(queue_group.as_ref()))
+    }
+
+    fn subscribe_inner(&self, subject: &str, queue: Option<&str>) -> Result<Subscriber, SubscribeError> {
+        let subject = Subject::new(subject)?;
+        let queue = queue.map(QueueGroup::new).transpose()?;
+        let mut inner = self.shared.lock();
+        let sid = inner.conn.subscribe(subject.clone(), queue).map_err(|_| SubscribeError::Closed)?;
+        inner.conn.set_pending_limits(sid, Some(self.inner.options.pending_limits));
+        inner.subs.insert(sid, SubSlot::default());
+        inner.wake_driver();
+        Ok(Subscriber::new(self.clone(), sid, subject))
+    }
+
+    /// Sends a request and waits for one reply, up to the default request timeout (the
+    /// seed's `timed_request`).
+    ///
+    /// # Errors
+    /// [`RequestError::Timeout`], [`RequestError::NoResponders`], a publish error, or
+    /// closed.
+    pub async fn request(
+        &self,
+        subject: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<Msg, RequestError> {
+        self.request_with(subject, None, payload, self.inner.options.request_timeout).await
+    }
+
+    /// Sends a request with optional headers and waits up to `timeout` for one reply.
+    ///
+    /// # Errors
+    /// As [`request`](Self::request).
+    pub async fn request_with(
+        &self,
+        subject: impl AsRef<str>,
+        headers: Option<&HeaderMap>,
+        payload: impl Into<Bytes>,
+        timeout: Duration,
+    ) -> Result<Msg, RequestError> {
+        let mut replies =
+            self.start_request(subject.as_ref(), headers, payload.into(), timeout, Expected::Count(1))?;
+        match poll_fn(|cx| Pin::new(&mut replies).poll_reply(cx)).await {
+            Some(msg) => Ok(msg),
+            None => Err(replies.error().unwrap_or(RequestError::Timeout)),
+        }
+    }
+
+    /// Sends a request and streams replies until `expected` is met or `timeout` passes
+    /// (the seed's `expected=N`; [`Expected::UntilTimeout`] for scatter-gather).
+    ///
+    /// # Errors
+    /// A publish error; later failures end the stream (see [`Replies::error`]).
+    pub fn request_many(
+        &self,
+        subject: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+        expected: Expected,
+        timeout: Duration,
+    ) -> Result<Replies, RequestError> {
+        self.start_request(subject.as_ref(), None, payload.into(), timeout, expected)
+    }
+
+    fn start_request(
+        &self,
+        subject: &str,
+        headers: Option<&HeaderMap>,
+        payload: Bytes,
+        timeout: Duration,
+        expected: Expected,
+    ) -> Result<Replies, RequestError> {
+        let subject = Subject::new(subject).map_err(PublishError::from)?;
+        let mut inner = self.shared.lock();
+        let id = inner.conn.request(Instant::now(), &subject, headers, &payload, timeout, expected)?;
+        inner.requests.insert(id, RequestSlot::default());
+        inner.wake_driver();
+        Ok(Replies { client: self.clone(), id, outcome: None, done: false })
+    }
+
+    /// Waits until the server has processed everything published before, up to the
+    /// default flush timeout.
+    ///
+    /// # Errors
+    /// A [`FlushError`].
+    pub async fn flush(&self) -> Result<(), FlushError> {
+        self.flush_timeout(self.inner.options.flush_timeout).await
+    }
+
+    /// [`flush`](Self::flush) with a timeout (the seed's `flush(timeout)`).
+    ///
+    /// # Errors
+    /// A [`FlushError`].
+    pub async fn flush_timeout(&self, timeout: Duration) -> Result<(), FlushError> {
+        let id = {
+            let mut inner = self.shared.lock();
+            let id = inner.conn.flush(Instant::now(), timeout);
+            inner.flushes.insert(id, FlushSlot::default());
+            inner.dispatch();
+            inner.wake_driver();
+            id
+        };
+        let result = poll_fn(|cx| {
+            let mut inner = self.shared.lock();
+            let slot = inner.flushes.get_mut(&id).expect("flush slots live until taken");
+            match slot.result.take() {
+                Some(result) => Poll::Ready(result),
+                None => {
+                    slot.waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        })
+        .await;
+        self.shared.lock().flushes.remove(&id);
+        result
+    }
+
+    /// Drains: unsubscribes everything, lets messages in flight be delivered, confirms the
+    /// publishes made so far, then closes. Waits until closed.
+    pub async fn drain(&self) {
+        {
+            let mut inner = self.shared.lock();
+            inner.conn.drain(Instant::now());
+            inner.dispatch();
+            inner.wake_driver();
+        }
+        self.wait_closed().await;
+    }
+
+    /// Closes at once (call [`flush`](Self::flush) first to be sure earlier publishes
+    /// reached the server). Waits until the connection's task has finished.
+    pub async fn close(&self) {
+        {
+            let mut inner = self.shared.lock();
+            inner.conn.close();
+            inner.dispatch();
+            inner.wake_driver();
+        }
+        self.wait_closed().await;
+    }
+
+    async fn wait_closed(&self) {
+        poll_fn(|cx: &mut Context<'_>| {
+            let mut inner = self.shared.lock();
+            if inner.driver_done {
+                Poll::Ready(())
+            } else {
+                inner.state_waiters.push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+
+    /// A stream of connection events from now on.
+    pub fn events(&self) -> Events {
+        Events::new(Arc::clone(&self.shared))
+    }
+
+    /// The connection state.
+    pub fn connection_state(&self) -> State {
+        self.shared.lock().conn.state()
+    }
+
+    /// Whether connected right now.
+    pub fn is_connected(&self) -> bool {
+        self.connection_state() == State::Connected
+    }
+
+    /// The server connected to (the seed's `connected_url`).
+    pub fn connected_url(&self) -> Option<ServerAddr> {
+        self.shared.lock().conn.connected_server().cloned()
+    }
+
+    /// The last error (the seed's `last_error`).
+    pub fn last_error(&self) -> Option<ConnectionError> {
+        self.shared.lock().conn.last_error().cloned()
+    }
+
+    /// Traffic counters.
+    pub fn statistics(&self) -> Statistics {
+        self.shared.lock().conn.statistics()
+    }
+
+    /// The server's last INFO.
+    pub fn server_info(&self) -> Option<ServerInfo> {
+        self.shared.lock().conn.server_info().cloned()
+    }
+
+    /// The server's `max_payload`, once connected.
+    pub fn max_payload(&self) -> Option<u64> {
+        self.shared.lock().conn.max_payload()
+    }
+
+    /// Known servers, configured and discovered (the seed's `servers`).
+    pub fn servers(&self) -> Vec<ServerAddr> {
+        self.shared.lock().conn.servers()
+    }
+
+    /// Servers learned from the cluster (the seed's `discovered_servers`).
+    pub fn discovered_servers(&self) -> Vec<ServerAddr> {
+        self.shared.lock().conn.discovered_servers()
+    }
+}
+
+/// The replies to one request, as a stream ([`Client::request_many`]). Dropping it
+/// forgets the request.
+pub struct Replies {
+    client: Client,
+    id: RequestId,
+    outcome: Option<RequestOutcome>,
+    done: bool,
+}
+
+impl std::fmt::Debug for Replies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replies")
+            .field("id", &self.id)
+            .field("outcome", &self.outcome)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Replies {
+    /// How the request ended, once the stream has ended.
+    pub fn outcome(&self) -> Option<RequestOutcome> {
+        self.outcome
+    }
+
+    /// The error that ended the stream, if it ended in one: timeout with no reply at all,
+    /// no responders, or closed.
+    pub fn error(&self) -> Option<RequestError> {
+        match self.outcome? {
+            RequestOutcome::NoResponders => Some(RequestError::NoResponders),
+            RequestOutcome::Closed => Some(RequestError::Closed),
+            RequestOutcome::TimedOut => Some(RequestError::Timeout),
+            _ => None,
+        }
+    }
+
+    fn poll_reply(&mut self, cx: &mut Context<'_>) -> Poll<Option<Msg>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let mut inner = self.client.shared.lock();
+        let Some(slot) = inner.requests.get_mut(&self.id) else {
+            self.done = true;
+            return Poll::Ready(None);
+        };
+        if let Some(msg) = slot.replies.pop_front() {
+            return Poll::Ready(Some(msg));
+        }
+        if let Some(outcome) = slot.outcome {
+            self.outcome = Some(outcome);
+            self.done = true;
+            inner.requests.remove(&self.id);
+            return Poll::Ready(None);
+        }
+        slot.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Stream for Replies {
+    type Item = Msg;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Msg>> {
+        self.get_mut().poll_reply(cx)
+    }
+}
+
+impl Drop for Replies {
+    fn drop(&mut self) {
+        let mut inner = self.client.shared.lock();
+        inner.requests.remove(&self.id);
+        inner.conn.cancel_request(self.id);
+    }
+}

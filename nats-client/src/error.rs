@@ -1,0 +1,97 @@
+//! Errors, one enum per operation family.
+
+use std::io;
+
+use nats_proto::{ConnectionError, PublishError, SubjectError};
+
+/// Why connecting failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The options are unusable (bad URL, bad seed, ...).
+    #[error(transparent)]
+    Options(#[from] nats_proto::OptionsError),
+    /// A file (creds, nkey seed, certificate, key) could not be read or parsed.
+    #[error("cannot read {path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// The TLS configuration is unusable.
+    #[error("TLS configuration: {0}")]
+    TlsConfig(String),
+    /// No server could be connected to (seed: `ErrNoServers`); `last` says why the last
+    /// attempt failed.
+    #[error("no servers available for connection{}", last.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]
+    NoServers {
+        /// The last attempt's error.
+        last: Option<ConnectionError>,
+    },
+}
+
+impl ConnectError {
+    /// Whether the last attempt failed on authentication.
+    pub fn is_auth_error(&self) -> bool {
+        matches!(self, Self::NoServers { last: Some(e) } if e.is_auth_error())
+    }
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// No reply within the timeout.
+    #[error("request timed out")]
+    Timeout,
+    /// Nobody is subscribed to the subject (503 from the server).
+    #[error("no responders for the request")]
+    NoResponders,
+    /// The request could not be published.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// The connection closed before a reply arrived.
+    #[error("connection closed")]
+    Closed,
+}
+
+/// Why a flush failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlushError {
+    /// The server did not confirm within the timeout.
+    #[error("flush timed out")]
+    Timeout,
+    /// The connection was lost before the server confirmed.
+    #[error("disconnected before the flush completed")]
+    Disconnected,
+    /// The connection is closed.
+    #[error("connection closed")]
+    Closed,
+}
+
+impl From<nats_proto::FlushError> for FlushError {
+    fn from(e: nats_proto::FlushError) -> Self {
+        match e {
+            nats_proto::FlushError::Timeout => Self::Timeout,
+            nats_proto::FlushError::Disconnected => Self::Disconnected,
+            _ => Self::Closed,
+        }
+    }
+}
+
+/// Why a subscription could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubscribeError {
+    /// The subject or filter is invalid.
+    #[error("invalid subject: {0}")]
+    InvalidSubject(#[from] SubjectError),
+    /// The queue group name is invalid.
+    #[error("invalid queue group: {0}")]
+    InvalidQueueGroup(#[from] nats_proto::QueueGroupError),
+    /// The connection is draining or closed.
+    #[error("connection closed")]
+    Closed,
+}

@@ -1,0 +1,117 @@
+//! Connection events for users: a stream ([`Events`]) and callbacks (set in
+//! [`ConnectOptions`](crate::ConnectOptions)).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use nats_proto::{Connection, ConnectionError, Event, ServerAddr, ServerError, Sid, Subject};
+
+use crate::shared::Shared;
+
+/// Something that happened to the connection (the seed's callbacks: disconnected,
+/// reconnected, error, closed; plus lame duck, discovered servers and slow consumers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientEvent {
+    /// The first connection is up.
+    Connected(ServerAddr),
+    /// Connected again after a loss.
+    Reconnected(ServerAddr),
+    /// The connection was lost; reconnecting follows if allowed.
+    Disconnected(ConnectionError),
+    /// Closed for good (`None`: closed or drained by the application).
+    Closed(Option<ConnectionError>),
+    /// The server is shutting down (lame duck mode); the client moves to another server
+    /// when it knows one.
+    LameDuck(ServerAddr),
+    /// New servers learned from the cluster.
+    DiscoveredServers(Vec<ServerAddr>),
+    /// An error the server reported without closing the connection (permissions, ...).
+    ServerError(ServerError),
+    /// A subscriber fell behind its pending limits and messages were dropped; reported
+    /// once per episode with the total dropped so far.
+    SlowConsumer {
+        /// The subscription.
+        sid: Sid,
+        /// Its subject, if it is still live.
+        subject: Option<Subject>,
+        /// Messages dropped for it so far.
+        dropped: u64,
+    },
+}
+
+impl ClientEvent {
+    pub(crate) fn from_core(event: Event, conn: &Connection) -> Option<Self> {
+        Some(match event {
+            Event::Connected { server } => Self::Connected(server),
+            Event::Reconnected { server } => Self::Reconnected(server),
+            Event::Disconnected { error } => Self::Disconnected(error),
+            Event::Closed { error } => Self::Closed(error),
+            Event::LameDuck { server } => Self::LameDuck(server),
+            Event::DiscoveredServers { servers } => Self::DiscoveredServers(servers),
+            Event::ServerError(error) => Self::ServerError(error),
+            Event::SlowConsumer { sid, dropped } => {
+                Self::SlowConsumer { sid, subject: conn.subscription_subject(sid).cloned(), dropped }
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// An async callback for [`ClientEvent`]s.
+pub type EventCallback = Arc<dyn Fn(ClientEvent) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// A stream of [`ClientEvent`]s from [`Client::events`](crate::Client::events). Each
+/// stream sees every event from its creation on; if it falls more than 1024 events behind,
+/// the oldest are dropped. It ends after [`ClientEvent::Closed`].
+pub struct Events {
+    shared: Arc<Shared>,
+    id: u64,
+    done: bool,
+}
+
+impl Events {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        let id = shared.lock().add_listener();
+        Self { shared, id, done: false }
+    }
+}
+
+impl Stream for Events {
+    type Item = ClientEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ClientEvent>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let shared = Arc::clone(&self.shared);
+        let mut inner = shared.lock();
+        let driver_done = inner.driver_done;
+        let Some(listener) = inner.listeners.get_mut(&self.id) else { return Poll::Ready(None) };
+        match listener.queue.pop_front() {
+            Some(event) => {
+                if matches!(event, ClientEvent::Closed(_)) {
+                    self.done = true;
+                }
+                Poll::Ready(Some(event))
+            }
+            None if driver_done => {
+                self.done = true;
+                Poll::Ready(None)
+            }
+            None => {
+                listener.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.shared.lock().listeners.remove(&self.id);
+    }
+}

@@ -1,0 +1,451 @@
+//! `ConnectOptions`: the builder users configure a connection with.
+
+use std::fmt;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nats_proto::{Auth, Options, PendingLimits, Secret, ServerAddr};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+
+use crate::error::ConnectError;
+use crate::event::{ClientEvent, EventCallback};
+use crate::tls::{load_certificates, load_private_key, TlsOptions};
+
+/// Where credentials come from; files are read at connect time.
+#[derive(Debug, Clone)]
+enum Credentials {
+    Inline(Auth),
+    CredsFile(PathBuf),
+    NKeySeedFile(PathBuf),
+}
+
+/// How to connect: servers come from the URL list given to `connect`, everything else from
+/// here. Defaults follow the seed client and the official clients; see each method.
+///
+/// ```
+/// use std::time::Duration;
+/// use nats_client::ConnectOptions;
+///
+/// let options = ConnectOptions::new()
+///     .name("billing")
+///     .user_and_password("alice", "s3cret")
+///     .max_reconnect_attempts(Some(10))
+///     .reconnect_time_wait(Duration::from_secs(1))
+///     .request_timeout(Duration::from_secs(2));
+/// # let _ = options;
+/// ```
+#[derive(Clone)]
+pub struct ConnectOptions {
+    pub(crate) proto: Options,
+    credentials: Option<Credentials>,
+    pub(crate) tls: TlsOptions,
+    tls_files: Vec<PathBuf>,
+    client_cert_files: Option<(PathBuf, PathBuf)>,
+    pub(crate) pending_limits: PendingLimits,
+    pub(crate) request_timeout: Duration,
+    pub(crate) flush_timeout: Duration,
+    pub(crate) callbacks: Vec<EventCallback>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("proto", &self.proto)
+            .field("credentials", &self.credentials)
+            .field("tls_files", &self.tls_files)
+            .field("client_cert_files", &self.client_cert_files)
+            .field("pending_limits", &self.pending_limits)
+            .field("request_timeout", &self.request_timeout)
+            .field("callbacks", &self.callbacks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectOptions {
+    /// Default options.
+    pub fn new() -> Self {
+        Self {
+            proto: Options::default(),
+            credentials: None,
+            tls: TlsOptions::default(),
+            tls_files: Vec::new(),
+            client_cert_files: None,
+            pending_limits: PendingLimits { messages: 512 * 1024, bytes: 64 * 1024 * 1024 },
+            request_timeout: Duration::from_secs(10),
+            flush_timeout: Duration::from_secs(10),
+            callbacks: Vec::new(),
+        }
+    }
+
+    /// The client name shown in the server's monitoring.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.proto.name = Some(name.into());
+        self
+    }
+
+    /// Don't deliver this connection's own publishes to its subscriptions.
+    #[must_use]
+    pub fn no_echo(mut self) -> Self {
+        self.proto.echo = false;
+        self
+    }
+
+    /// Ask the server to acknowledge every op (`+OK`); for debugging.
+    #[must_use]
+    pub fn verbose(mut self, verbose: bool) -> Self {
+        self.proto.verbose = verbose;
+        self
+    }
+
+    /// Ask the server for strict subject checking.
+    #[must_use]
+    pub fn pedantic(mut self, pedantic: bool) -> Self {
+        self.proto.pedantic = pedantic;
+        self
+    }
+
+    /// User and password authentication (URL credentials take precedence).
+    #[must_use]
+    pub fn user_and_password(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.credentials = Some(Credentials::Inline(Auth::UserPassword {
+            user: user.into(),
+            password: Secret::new(password),
+        }));
+        self
+    }
+
+    /// Token authentication.
+    #[must_use]
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.credentials = Some(Credentials::Inline(Auth::Token(Secret::new(token))));
+        self
+    }
+
+    /// Nkey authentication with a user seed (`SU...`).
+    #[must_use]
+    pub fn nkey(mut self, seed: impl Into<String>) -> Self {
+        self.credentials = Some(Credentials::Inline(Auth::NKey(Secret::new(seed))));
+        self
+    }
+
+    /// Nkey authentication with the seed read from a file at connect time.
+    #[must_use]
+    pub fn nkey_seed_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.credentials = Some(Credentials::NKeySeedFile(path.as_ref().to_owned()));
+        self
+    }
+
+    /// JWT authentication from a creds file's contents (JWT and seed).
+    ///
+    /// # Errors
+    /// [`ConnectError::Options`] when the text is not a creds file.
+    pub fn credentials(mut self, creds: &str) -> Result<Self, ConnectError> {
+        let auth = Auth::from_creds(creds).map_err(nats_proto::OptionsError::from)?;
+        self.credentials = Some(Credentials::Inline(auth));
+        Ok(self)
+    }
+
+    /// JWT authentication from a creds file, read at connect time.
+    #[must_use]
+    pub fn credentials_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.credentials = Some(Credentials::CredsFile(path.as_ref().to_owned()));
+        self
+    }
+
+    /// Require TLS on every connection, whatever the server says.
+    #[must_use]
+    pub fn require_tls(mut self, required: bool) -> Self {
+        self.proto.tls_required = required;
+        self
+    }
+
+    /// Start TLS before the server's INFO (server option `handshake_first`, 2.10.4+).
+    #[must_use]
+    pub fn tls_first(mut self) -> Self {
+        self.proto.tls_first = true;
+        self
+    }
+
+    /// Trust the CA certificates in a PEM file (read at connect time) instead of the
+    /// webpki roots.
+    #[must_use]
+    pub fn add_root_certificates(mut self, path: impl AsRef<Path>) -> Self {
+        self.tls_files.push(path.as_ref().to_owned());
+        self
+    }
+
+    /// Trust the CA certificates in PEM text.
+    ///
+    /// # Errors
+    /// [`ConnectError::TlsConfig`] when the text holds no valid certificate.
+    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, ConnectError> {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| ConnectError::TlsConfig(format!("bad PEM certificate: {e}")))?;
+        if certs.is_empty() {
+            return Err(ConnectError::TlsConfig("no certificate in the PEM text".to_owned()));
+        }
+        self.tls.roots.extend(certs);
+        Ok(self)
+    }
+
+    /// A client certificate chain and its private key (PEM files, read at connect time),
+    /// for servers that verify clients.
+    #[must_use]
+    pub fn client_certificate(mut self, cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Self {
+        self.client_cert_files = Some((cert.as_ref().to_owned(), key.as_ref().to_owned()));
+        self
+    }
+
+    /// A complete rustls configuration, overriding the other TLS settings.
+    #[must_use]
+    pub fn tls_client_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls.config = Some(config);
+        self
+    }
+
+    /// How long one connection attempt may take (default 2 s).
+    #[must_use]
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.proto.connect_timeout = timeout;
+        self
+    }
+
+    /// How often to PING the server (default 2 minutes).
+    #[must_use]
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.proto.ping_interval = interval;
+        self
+    }
+
+    /// Unanswered PINGs before the connection counts as stale (default 2).
+    #[must_use]
+    pub fn max_pings_outstanding(mut self, max: u32) -> Self {
+        self.proto.max_pings_outstanding = max;
+        self
+    }
+
+    /// Reconnect after losing the connection (default on; the seed's
+    /// `allow_reconnect`).
+    #[must_use]
+    pub fn allow_reconnect(mut self, allow: bool) -> Self {
+        self.proto.allow_reconnect = allow;
+        self
+    }
+
+    /// Attempts per server before it is dropped (default 60; `None` for no limit; the
+    /// seed's `max_reconnect_attempts`).
+    #[must_use]
+    pub fn max_reconnect_attempts(mut self, max: Option<u32>) -> Self {
+        self.proto.max_reconnect_attempts = max;
+        self
+    }
+
+    /// The wait before reconnecting to a server just tried (default 2 s, doubling after
+    /// each failure up to `reconnect_backoff_max`; the seed's `reconnect_time_wait`).
+    #[must_use]
+    pub fn reconnect_time_wait(mut self, wait: Duration) -> Self {
+        self.proto.reconnect_wait = wait;
+        if self.proto.reconnect_backoff_max < wait {
+            self.proto.reconnect_backoff_max = wait;
+        }
+        self
+    }
+
+    /// The cap of the reconnect backoff (default 8 s).
+    #[must_use]
+    pub fn reconnect_backoff_max(mut self, max: Duration) -> Self {
+        self.proto.reconnect_backoff_max = max;
+        self
+    }
+
+    /// Random extra wait before reconnecting: up to `plain` for plain connections and
+    /// `tls` for TLS ones (defaults 100 ms and 1 s).
+    #[must_use]
+    pub fn reconnect_jitter(mut self, plain: Duration, tls: Duration) -> Self {
+        self.proto.reconnect_jitter = plain;
+        self.proto.reconnect_jitter_tls = tls;
+        self
+    }
+
+    /// Bytes of publishes kept while disconnected (default 8 MiB); past it publishing
+    /// fails with [`PublishError::ReconnectBufferFull`](crate::PublishError::ReconnectBufferFull).
+    #[must_use]
+    pub fn reconnect_buffer_size(mut self, bytes: usize) -> Self {
+        self.proto.reconnect_buffer_size = bytes;
+        self
+    }
+
+    /// Keep trying the initial connection instead of failing after one pass over the
+    /// servers; `connect` then returns at once.
+    #[must_use]
+    pub fn retry_on_initial_connect(mut self) -> Self {
+        self.proto.retry_on_initial_connect = true;
+        self
+    }
+
+    /// Try servers in the given order instead of shuffling them (the seed's
+    /// `dont_randomize`).
+    #[must_use]
+    pub fn dont_randomize(mut self) -> Self {
+        self.proto.randomize = false;
+        self
+    }
+
+    /// The prefix of request inboxes (default `_INBOX`).
+    #[must_use]
+    pub fn inbox_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.proto.inbox_prefix = prefix.into();
+        self
+    }
+
+    /// How long a drain may take (default 30 s).
+    #[must_use]
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.proto.drain_timeout = timeout;
+        self
+    }
+
+    /// The default request timeout (default 10 s).
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The default flush timeout (default 10 s).
+    #[must_use]
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.flush_timeout = timeout;
+        self
+    }
+
+    /// Pending limits of each subscriber: past `messages` messages or `bytes` payload
+    /// bytes not yet consumed, messages are dropped and a
+    /// [`ClientEvent::SlowConsumer`] reports it (defaults 524,288 and 64 MiB).
+    #[must_use]
+    pub fn subscription_capacity(mut self, messages: u64, bytes: u64) -> Self {
+        self.pending_limits = PendingLimits { messages, bytes };
+        self
+    }
+
+    /// The largest payload the server may send us (default 64 MiB) and the longest control
+    /// line (default 64 KiB): bigger frames are protocol errors.
+    #[must_use]
+    pub fn inbound_limits(mut self, max_payload: usize, max_control_line: usize) -> Self {
+        self.proto.decoder_limits = nats_proto::DecoderLimits { max_control_line, max_payload };
+        self
+    }
+
+    /// An async callback for every [`ClientEvent`], run in order on a task of its own.
+    #[must_use]
+    pub fn event_callback<F, Fut>(mut self, callback: F) -> Self
+    where
+        F: Fn(ClientEvent) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.callbacks.push(Arc::new(move |event| Box::pin(callback(event))));
+        self
+    }
+
+    /// The seed's `disconnected_cb`.
+    #[must_use]
+    pub fn disconnected_callback<F, Fut>(self, callback: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.filtered_callback(move |event| matches!(event, ClientEvent::Disconnected(_)).then(&callback))
+    }
+
+    /// The seed's `reconnected_cb`.
+    #[must_use]
+    pub fn reconnected_callback<F, Fut>(self, callback: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.filtered_callback(move |event| matches!(event, ClientEvent::Reconnected(_)).then(&callback))
+    }
+
+    /// The seed's `closed_cb`.
+    #[must_use]
+    pub fn closed_callback<F, Fut>(self, callback: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.filtered_callback(move |event| matches!(event, ClientEvent::Closed(_)).then(&callback))
+    }
+
+    /// The seed's `error_cb`: connection errors (disconnects with a cause, server errors,
+    /// slow consumers), as text-friendly events.
+    #[must_use]
+    pub fn error_callback<F, Fut>(self, callback: F) -> Self
+    where
+        F: Fn(ClientEvent) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.filtered_callback(move |event| {
+            matches!(
+                event,
+                ClientEvent::Disconnected(_) | ClientEvent::ServerError(_) | ClientEvent::SlowConsumer { .. }
+            )
+            .then(|| callback(event.clone()))
+        })
+    }
+
+    fn filtered_callback<F, Fut>(self, filter: F) -> Self
+    where
+        F: Fn(&ClientEvent) -> Option<Fut> + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.event_callback(move |event| {
+            let fut = filter(&event);
+            async move {
+                if let Some(fut) = fut {
+                    fut.await;
+                }
+            }
+        })
+    }
+
+    /// Resolves servers and reads the files named in the options.
+    pub(crate) fn resolve(mut self, urls: &str) -> Result<Self, ConnectError> {
+        self.proto.servers = ServerAddr::parse_list(urls).map_err(nats_proto::OptionsError::from)?;
+        let read = |path: &Path| {
+            std::fs::read_to_string(path)
+                .map_err(|source| ConnectError::File { path: path.display().to_string(), source })
+        };
+        self.proto.auth = match self.credentials.take() {
+            None => Auth::None,
+            Some(Credentials::Inline(auth)) => auth,
+            Some(Credentials::CredsFile(path)) => {
+                Auth::from_creds(&read(&path)?).map_err(nats_proto::OptionsError::from)?
+            }
+            Some(Credentials::NKeySeedFile(path)) => Auth::NKey(Secret::new(read(&path)?.trim())),
+        };
+        for path in std::mem::take(&mut self.tls_files) {
+            let certs = load_certificates(&path)?;
+            self.tls.roots.extend(certs);
+        }
+        if let Some((cert, key)) = self.client_cert_files.take() {
+            let chain = load_certificates(&cert)?;
+            let key = load_private_key(&key)?;
+            self.tls.client_auth = Some((chain, Arc::new(key)));
+        }
+        // Build the TLS configuration once now, so that a bad one fails here.
+        self.tls.config = Some(self.tls.client_config()?);
+        Ok(self)
+    }
+}

@@ -1,0 +1,37 @@
+//! What an async runtime contributes: a TCP connector, a timer and a spawner.
+
+use std::future::Future;
+use std::io;
+use std::time::Instant;
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+/// An async runtime, as the client needs it. The adapters (`nats-tokio`, `nats-smol`,
+/// `nats-async-std`) implement it in a few lines each.
+///
+/// The trait is generic rather than object-safe: the driver task is compiled for the
+/// runtime's own transport and timer types, so the per-read, per-write and per-deadline
+/// paths have no dynamic dispatch or boxing. [`Client`](crate::Client) itself is not
+/// generic: the driver runs as a spawned task behind it.
+pub trait Runtime: Clone + Send + Sync + 'static {
+    /// A connected TCP stream, as a futures-io reader and writer.
+    type Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// A timer that completes at a deadline.
+    type Sleep: Future<Output = ()> + Send + 'static;
+
+    /// Opens a TCP connection to `host:port` (name resolution included). Implementations
+    /// should set `TCP_NODELAY`.
+    fn connect(
+        &self,
+        host: String,
+        port: u16,
+    ) -> impl Future<Output = io::Result<Self::Transport>> + Send + 'static;
+
+    /// A timer completing at `deadline`.
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
+
+    /// Runs `future` to completion in the background.
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+}

@@ -1,0 +1,115 @@
+//! `Subscriber`: the messages of one subscription, as a `Stream`.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use nats_proto::{HeaderMap, Msg, Sid, Subject};
+
+use crate::client::Client;
+
+/// The messages of one subscription. Dropping it unsubscribes.
+///
+/// Messages are taken from the connection in batches: one lock per batch, not per
+/// message. The stream ends when the subscription ends: after
+/// [`unsubscribe_after`](Self::unsubscribe_after)'s count, a drain, or the connection's
+/// close.
+pub struct Subscriber {
+    client: Client,
+    sid: Sid,
+    subject: Subject,
+    batch: VecDeque<Msg>,
+    ended: bool,
+}
+
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("sid", &self.sid)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Subscriber {
+    pub(crate) fn new(client: Client, sid: Sid, subject: Subject) -> Self {
+        Self { client, sid, subject, batch: VecDeque::new(), ended: false }
+    }
+
+    /// The subscription id.
+    pub fn sid(&self) -> Sid {
+        self.sid
+    }
+
+    /// The subject or filter subscribed to.
+    pub fn subject(&self) -> &Subject {
+        &self.subject
+    }
+
+    /// Unsubscribes now; messages already received can still be read, then the stream ends.
+    pub fn unsubscribe(&mut self) {
+        let mut inner = self.client.shared.lock();
+        inner.conn.unsubscribe(self.sid, None);
+        if let Some(slot) = inner.subs.get_mut(&self.sid) {
+            slot.ended = true;
+        }
+        inner.wake_driver();
+    }
+
+    /// Ends the subscription after `max` messages in total, counting those already
+    /// received (the seed's `auto_unsubscribe`). Survives reconnects with the remaining
+    /// count.
+    pub fn unsubscribe_after(&mut self, max: u64) {
+        let mut inner = self.client.shared.lock();
+        inner.conn.unsubscribe(self.sid, Some(max));
+        inner.dispatch();
+        inner.wake_driver();
+    }
+
+    fn size(msg: &Msg) -> u64 {
+        (msg.payload.len() + msg.headers.as_deref().map_or(0, HeaderMap::encoded_len)) as u64
+    }
+}
+
+impl Stream for Subscriber {
+    type Item = Msg;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Msg>> {
+        if let Some(msg) = self.batch.pop_front() {
+            return Poll::Ready(Some(msg));
+        }
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let this = &mut *self;
+        let mut inner = this.client.shared.lock();
+        let inner = &mut *inner;
+        let Some(slot) = inner.subs.get_mut(&this.sid) else {
+            this.ended = true;
+            return Poll::Ready(None);
+        };
+        if slot.queue.is_empty() {
+            if slot.ended {
+                this.ended = true;
+                return Poll::Ready(None);
+            }
+            slot.waker = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        std::mem::swap(&mut this.batch, &mut slot.queue);
+        let bytes: u64 = this.batch.iter().map(Self::size).sum();
+        inner.conn.handle_consumed(this.sid, this.batch.len() as u64, bytes);
+        Poll::Ready(this.batch.pop_front())
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        let mut inner = self.client.shared.lock();
+        inner.subs.remove(&self.sid);
+        if inner.conn.unsubscribe(self.sid, None) {
+            inner.wake_driver();
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! TLS with rustls: building the client configuration and the plain-or-TLS transport.
+
+use std::io;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_rustls::client::TlsStream;
+use rustls::{ClientConfig, RootCertStore};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::error::ConnectError;
+
+/// Where TLS trust and identity come from. No `Debug`: it holds a private key.
+#[derive(Clone, Default)]
+pub(crate) struct TlsOptions {
+    /// Trusted roots; when empty, the webpki (Mozilla) roots are used.
+    pub(crate) roots: Vec<CertificateDer<'static>>,
+    /// A client certificate chain and its key, for servers that verify clients.
+    pub(crate) client_auth: Option<(Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>)>,
+    /// A complete configuration that overrides everything above.
+    pub(crate) config: Option<Arc<ClientConfig>>,
+}
+
+impl TlsOptions {
+    /// The rustls configuration: certificates are always verified.
+    pub(crate) fn client_config(&self) -> Result<Arc<ClientConfig>, ConnectError> {
+        if let Some(config) = &self.config {
+            return Ok(Arc::clone(config));
+        }
+        let mut roots = RootCertStore::empty();
+        if self.roots.is_empty() {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        } else {
+            for cert in &self.roots {
+                roots
+                    .add(cert.clone())
+                    .map_err(|e| ConnectError::TlsConfig(format!("bad root certificate: {e}")))?;
+            }
+        }
+        let builder = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ConnectError::TlsConfig(e.to_string()))?
+            .with_root_certificates(roots);
+        let config = match &self.client_auth {
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain.clone(), key.clone_key())
+                .map_err(|e| ConnectError::TlsConfig(format!("bad client certificate or key: {e}")))?,
+            None => builder.with_no_client_auth(),
+        };
+        Ok(Arc::new(config))
+    }
+}
+
+/// Reads every certificate in a PEM file.
+pub(crate) fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConnectError> {
+    let file_error = |source: io::Error| ConnectError::File { path: path.display().to_string(), source };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| file_error(io::Error::other(e.to_string())))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| file_error(io::Error::new(io::ErrorKind::InvalidData, e.to_string())))?;
+    if certs.is_empty() {
+        return Err(file_error(io::Error::new(io::ErrorKind::InvalidData, "no certificate in the file")));
+    }
+    Ok(certs)
+}
+
+/// Reads the private key in a PEM file.
+pub(crate) fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, ConnectError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| ConnectError::File {
+        path: path.display().to_string(),
+        source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+    })
+}
+
+/// A transport before or after its TLS upgrade.
+pub(crate) enum Stream<T> {
+    Plain(T),
+    Tls(Box<TlsStream<T>>),
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Stream<T> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(t) => Pin::new(t).poll_read(cx, buf),
+            Self::Tls(t) => Pin::new(t).poll_read(cx, buf),
+        }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(t) => Pin::new(t).poll_write(cx, buf),
+            Self::Tls(t) => Pin::new(t).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(t) => Pin::new(t).poll_write_vectored(cx, bufs),
+            Self::Tls(t) => Pin::new(t).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(t) => Pin::new(t).poll_flush(cx),
+            Self::Tls(t) => Pin::new(t).poll_flush(cx),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(t) => Pin::new(t).poll_close(cx),
+            Self::Tls(t) => Pin::new(t).poll_close(cx),
+        }
+    }
+}
