@@ -56,7 +56,7 @@ impl OutBuffer {
         Self {
             chunks: VecDeque::new(),
             chunks_len: 0,
-            tail: BytesMut::with_capacity(64 * 1024),
+            tail: BytesMut::new(),
             chunk_threshold: threshold,
         }
     }
