@@ -305,8 +305,10 @@ mod tests {
     #[test]
     fn tail_space_is_reused_after_drain() {
         let mut out = OutBuffer::new();
-        let start = out.tail.as_ptr() as usize;
-        let capacity = out.tail.capacity();
+        out.tail().put_slice(&[b'x'; 1000]);
+        out.advance(1000);
+        let start = out.tail.as_ptr() as usize - 1000;
+        let capacity = out.tail.capacity() + 1000;
         for _ in 0..100 {
             out.tail().put_slice(&[b'x'; 1000]);
             out.advance(1000);
