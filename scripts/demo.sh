@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Starts a throwaway nats-server on a free local port, runs the nats-proto std example
-# against it (connect, subscribe, publish, check every message comes back), stops the
-# server, and exits with the example's status.
+# Starts a throwaway nats-server on a free local port, runs against it the nats-proto std
+# example (connect, subscribe, publish, check every message comes back) and the async
+# client's tokio example (nats-tokio/examples/basic.rs: the seed's "Basic Usage"), stops
+# the server, and fails if either example failed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -24,6 +25,7 @@ trap 'exit 143' TERM
 
 # Build first, so the server does not sit idle through a compile.
 cargo build -q -p nats-proto --example pubsub_std
+cargo build -q -p nats-tokio --example basic
 
 # `-p -1` lets the server pick a free port (no race between choosing and binding it); the
 # port is read back from the log line "Listening for client connections on 127.0.0.1:N".
@@ -52,6 +54,15 @@ if [ -z "$port" ]; then
 fi
 echo "nats-server listening on 127.0.0.1:$port (pid $server_pid)"
 
-status=0
-NATS_URL="nats://127.0.0.1:$port" cargo run -q -p nats-proto --example pubsub_std || status=$?
-exit "$status"
+# Both run even when the first fails; the script fails if either did.
+export NATS_URL="nats://127.0.0.1:$port"
+failed=()
+echo "== nats-proto: pubsub_std (blocking std::net driver)"
+cargo run -q -p nats-proto --example pubsub_std || failed+=("nats-proto pubsub_std (exit $?)")
+echo "== nats-tokio: basic (async client on tokio)"
+cargo run -q -p nats-tokio --example basic || failed+=("nats-tokio basic (exit $?)")
+if [ "${#failed[@]}" -ne 0 ]; then
+    printf 'error: example failed: %s\n' "${failed[@]}" >&2
+    exit 1
+fi
+echo "demo passed: both examples ran against nats-server on port $port"

@@ -48,6 +48,10 @@ pub async fn connect_with_runtime<R: Runtime>(
     }
     let driver = Driver::new(runtime.clone(), Arc::clone(&shared), options.tls.clone());
     runtime.spawn(driver.run());
+    // The callbacks live in their tasks only: a callback capturing a client must not keep
+    // the handle (and so the connection) alive through the options.
+    let mut options = options;
+    options.callbacks.clear();
     let client = Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared) }), shared };
     if !client.inner.options.proto.retry_on_initial_connect {
         client.wait_for_first_connection().await?;
@@ -265,7 +269,7 @@ impl Client {
         let id = inner.conn.request(Instant::now(), &subject, headers, &payload, timeout, expected)?;
         inner.requests.insert(id, RequestSlot::default());
         inner.wake_driver();
-        Ok(Replies { client: self.clone(), id, outcome: None, done: false })
+        Ok(Replies { client: self.clone(), id, outcome: None, done: false, received: 0 })
     }
 
     /// Waits until the server has processed everything published before, up to the
@@ -401,6 +405,8 @@ pub struct Replies {
     id: RequestId,
     outcome: Option<RequestOutcome>,
     done: bool,
+    /// Replies yielded so far: a timeout after some is the normal end, not an error.
+    received: usize,
 }
 
 impl std::fmt::Debug for Replies {
@@ -424,7 +430,7 @@ impl Replies {
         match self.outcome? {
             RequestOutcome::NoResponders => Some(RequestError::NoResponders),
             RequestOutcome::Closed => Some(RequestError::Closed),
-            RequestOutcome::TimedOut => Some(RequestError::Timeout),
+            RequestOutcome::TimedOut if self.received == 0 => Some(RequestError::Timeout),
             _ => None,
         }
     }
@@ -439,6 +445,7 @@ impl Replies {
             return Poll::Ready(None);
         };
         if let Some(msg) = slot.replies.pop_front() {
+            self.received += 1;
             return Poll::Ready(Some(msg));
         }
         if let Some(outcome) = slot.outcome {

@@ -43,9 +43,10 @@ pub use client::{connect_with_runtime, Client, Replies};
 pub use error::{ConnectError, FlushError, RequestError, SubscribeError};
 pub use event::{ClientEvent, EventCallback, Events};
 pub use nats_proto::{
-    ConnectionError, Expected, HeaderMap, HeaderName, HeaderValue, Msg as Message, PublishError,
-    RequestOutcome, ServerAddr, ServerError, ServerErrorKind, ServerInfo, Sid, State, Statistics, StatusCode,
-    Subject, SubjectError,
+    ConnectionError, Expected, HeaderMap, HeaderName, HeaderValue, Msg as Message, PermissionOperation,
+    PublishError, RequestOutcome, ServerAddr, ServerError, ServerErrorKind, ServerInfo, Sid, State,
+    Statistics, StatusCode, Subject, SubjectError, TransportError, TransportErrorKind,
 };
 pub use options::ConnectOptions;
 pub use runtime::Runtime;
+pub use subscriber::Subscriber;

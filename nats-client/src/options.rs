@@ -348,6 +348,11 @@ impl ConnectOptions {
     }
 
     /// An async callback for every [`ClientEvent`], run in order on a task of its own.
+    ///
+    /// A callback that captures a [`Client`](crate::Client) keeps the connection open
+    /// until [`Client::close`](crate::Client::close) or
+    /// [`drain`](crate::Client::drain) (the connection otherwise closes when its last
+    /// handle is dropped): the events carry what a callback usually needs instead.
     #[must_use]
     pub fn event_callback<F, Fut>(mut self, callback: F) -> Self
     where
@@ -368,14 +373,19 @@ impl ConnectOptions {
         self.filtered_callback(move |event| matches!(event, ClientEvent::Disconnected(_)).then(&callback))
     }
 
-    /// The seed's `reconnected_cb`.
+    /// The seed's `reconnected_cb`, given the server now connected to (the seed's callback
+    /// reads `nc.connected_url`; capturing the `Client` in a callback would keep the
+    /// connection alive, see [`event_callback`](Self::event_callback)).
     #[must_use]
     pub fn reconnected_callback<F, Fut>(self, callback: F) -> Self
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
+        F: Fn(ServerAddr) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.filtered_callback(move |event| matches!(event, ClientEvent::Reconnected(_)).then(&callback))
+        self.filtered_callback(move |event| match event {
+            ClientEvent::Reconnected(server) => Some(callback(server.clone())),
+            _ => None,
+        })
     }
 
     /// The seed's `closed_cb`.

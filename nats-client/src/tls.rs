@@ -59,7 +59,7 @@ impl TlsOptions {
 pub(crate) fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConnectError> {
     let file_error = |source: io::Error| ConnectError::File { path: path.display().to_string(), source };
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| file_error(io::Error::other(e.to_string())))?
+        .map_err(|e| file_error(pem_io_error(e)))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_error(io::Error::new(io::ErrorKind::InvalidData, e.to_string())))?;
     if certs.is_empty() {
@@ -70,10 +70,16 @@ pub(crate) fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'stati
 
 /// Reads the private key in a PEM file.
 pub(crate) fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, ConnectError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| ConnectError::File {
-        path: path.display().to_string(),
-        source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
-    })
+    PrivateKeyDer::from_pem_file(path)
+        .map_err(|e| ConnectError::File { path: path.display().to_string(), source: pem_io_error(e) })
+}
+
+/// Keeps the IO error kind (not found, permission denied) of a PEM reading error.
+fn pem_io_error(error: rustls_pki_types::pem::Error) -> io::Error {
+    match error {
+        rustls_pki_types::pem::Error::Io(e) => e,
+        other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
+    }
 }
 
 /// A transport before or after its TLS upgrade.

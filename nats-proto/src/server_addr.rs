@@ -104,6 +104,11 @@ impl ServerAddr {
         self.user.is_some() || self.token.is_some()
     }
 
+    /// Marks the address as TLS (the connection to it was upgraded).
+    pub(crate) fn set_tls(&mut self) {
+        self.tls = true;
+    }
+
     /// Copies the credentials of `other` (discovered servers inherit those of the server
     /// that announced them).
     pub(crate) fn inherit_credentials(&mut self, other: &Self) {

@@ -1,52 +1,92 @@
-//! Basic usage (the seed README's first example): connect, subscribe, publish, request,
-//! then drain. The server comes from `NATS_URL` (default `nats://127.0.0.1:4222`).
+//! Basic usage: mirrors the seed README's "Basic Usage" section (asyncio-nats).
+//!
+//! Connects, subscribes to `foo` with an auto-unsubscribe after 2 messages and publishes 3
+//! (only 2 arrive), answers requests on `help` from the queue group `workers`, sends a timed
+//! request with a 50 ms timeout (handling the timeout), then closes.
+//!
+//! Run it against a server (`nats-server -a 127.0.0.1 -p 4222` in another terminal):
+//!
+//! ```sh
+//! NATS_URL=nats://127.0.0.1:4222 cargo run -p nats-tokio --example basic
+//! ```
+//!
+//! `NATS_URL` defaults to `nats://127.0.0.1:4222`.
 
+use std::borrow::Cow;
+use std::error::Error;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use nats_tokio::{Message, RequestError};
+use tokio::time::timeout;
+
+/// The longest the example waits for anything, so it never hangs.
+const WAIT: Duration = Duration::from_secs(5);
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Box<dyn Error>> {
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
     let client = nats_tokio::connect(&url).await?;
-    println!("connected to {}", client.connected_url().map(|s| s.to_string()).unwrap_or_default());
+    if let Some(server) = client.connected_url() {
+        println!("Connected to {server}");
+    }
 
-    // A simple publisher and an async subscriber.
+    // Simple publisher and async subscriber: a task plays the seed's `message_handler`.
     let mut subscriber = client.subscribe("foo").await?;
+    // Stop receiving after 2 messages (the seed's `auto_unsubscribe(sid, 2)`).
+    subscriber.unsubscribe_after(2);
+    let message_handler = tokio::spawn(async move {
+        let mut received = 0;
+        // The stream ends once the 2 messages have arrived.
+        while let Some(message) = subscriber.next().await {
+            println!("Received a message on {}", describe(&message));
+            received += 1;
+        }
+        received
+    });
     client.publish("foo", "Hello").await?;
     client.publish("foo", "World").await?;
     client.publish("foo", "!!!!!").await?;
-    for _ in 0..3 {
-        let message = subscriber.next().await.ok_or("subscription ended")?;
-        println!(
-            "received a message on '{}': {}",
-            message.subject,
-            String::from_utf8_lossy(&message.payload)
-        );
+    let received = timeout(WAIT, message_handler).await??;
+    if received != 2 {
+        return Err(format!("expected the subscription to end after 2 messages, got {received}").into());
     }
+    println!("The subscription ended after 2 messages: '!!!!!' was not delivered");
 
-    // A responder and a request.
-    let mut helpers = client.subscribe("help").await?;
+    // Use the queue group 'workers' for distributing requests among subscribers.
+    let mut helpers = client.queue_subscribe("help", "workers").await?;
     let responder = client.clone();
-    tokio::spawn(async move {
+    let help_request = tokio::spawn(async move {
+        // Ends when the connection closes.
         while let Some(request) = helpers.next().await {
-            if let Some(reply) = request.reply {
-                responder.publish(reply.as_str(), "I can help").await.ok();
+            println!("Received a message on {}", describe(&request));
+            if let Some(reply) = &request.reply {
+                if let Err(error) = responder.publish(reply, "I can help").await {
+                    eprintln!("Could not reply: {error}");
+                }
             }
         }
     });
-    let response = client.request_with("help", None, "help me", Duration::from_millis(500)).await?;
-    println!("received response: {}", String::from_utf8_lossy(&response.payload));
 
-    // Nobody listens here: the server says so at once.
-    match client.request("nobody.home", "hello?").await {
-        Err(nats_tokio::RequestError::NoResponders) => {
-            println!("no responders on 'nobody.home', as expected")
-        }
-        other => return Err(format!("expected no responders, got {other:?}").into()),
+    // Send a request and expect a single response; time out if it takes over 50 ms.
+    match client.request_with("help", None, "help me", Duration::from_millis(50)).await {
+        Ok(response) => println!("Received response: {}", text(&response)),
+        Err(RequestError::Timeout) => println!("Request timed out"),
+        Err(error) => return Err(error.into()),
     }
 
-    client.drain().await;
-    println!("drained and closed");
+    client.close().await;
+    timeout(WAIT, help_request).await??;
+    println!("Connection closed");
     Ok(())
+}
+
+/// `'subject reply': payload`, as the seed prints messages.
+fn describe(message: &Message) -> String {
+    let reply = message.reply.as_ref().map_or("", |reply| reply.as_str());
+    format!("'{} {}': {}", message.subject, reply, text(message))
+}
+
+fn text(message: &Message) -> Cow<'_, str> {
+    String::from_utf8_lossy(&message.payload)
 }

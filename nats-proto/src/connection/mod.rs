@@ -199,6 +199,11 @@ impl Connection {
 
     /// The TLS handshake asked for by [`Action::StartTls`] succeeded.
     pub fn handle_tls_established(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::TlsFirst | Phase::UpgradingTls) {
+            if let Some(current) = &mut self.current {
+                current.set_tls();
+            }
+        }
         match self.phase {
             Phase::TlsFirst => self.phase = Phase::AwaitInfo,
             Phase::UpgradingTls => self.send_connect(now),

@@ -1,0 +1,108 @@
+//! Basic usage: mirrors the seed README's "Basic Usage" section (asyncio-nats).
+//!
+//! Connects, subscribes to `foo` with an auto-unsubscribe after 2 messages and publishes 3
+//! (only 2 arrive), answers requests on `help` from the queue group `workers`, sends a timed
+//! request with a 50 ms timeout (handling the timeout), then closes.
+//!
+//! Run it against a server (`nats-server -a 127.0.0.1 -p 4222` in another terminal):
+//!
+//! ```sh
+//! NATS_URL=nats://127.0.0.1:4222 cargo run -p nats-smol --example basic_smol
+//! ```
+//!
+//! `NATS_URL` defaults to `nats://127.0.0.1:4222`.
+//!
+//! `main` runs the example with `smol::block_on`; tasks are spawned on smol's global executor.
+
+use std::borrow::Cow;
+use std::error::Error;
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use nats_smol::{Message, RequestError};
+use smol::Timer;
+
+/// The longest the example waits for anything, so it never hangs.
+const WAIT: Duration = Duration::from_secs(5);
+
+fn main() -> Result<(), Box<dyn Error>> {
+    smol::block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
+    let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
+    let client = nats_smol::connect(&url).await?;
+    if let Some(server) = client.connected_url() {
+        println!("Connected to {server}");
+    }
+
+    // Simple publisher and async subscriber: a task plays the seed's `message_handler`.
+    let mut subscriber = client.subscribe("foo").await?;
+    // Stop receiving after 2 messages (the seed's `auto_unsubscribe(sid, 2)`).
+    subscriber.unsubscribe_after(2);
+    let message_handler = smol::spawn(async move {
+        let mut received = 0;
+        // The stream ends once the 2 messages have arrived.
+        while let Some(message) = subscriber.next().await {
+            println!("Received a message on {}", describe(&message));
+            received += 1;
+        }
+        received
+    });
+    client.publish("foo", "Hello").await?;
+    client.publish("foo", "World").await?;
+    client.publish("foo", "!!!!!").await?;
+    let received = timeout(WAIT, message_handler).await?;
+    if received != 2 {
+        return Err(format!("expected the subscription to end after 2 messages, got {received}").into());
+    }
+    println!("The subscription ended after 2 messages: '!!!!!' was not delivered");
+
+    // Use the queue group 'workers' for distributing requests among subscribers.
+    let mut helpers = client.queue_subscribe("help", "workers").await?;
+    let responder = client.clone();
+    let help_request = smol::spawn(async move {
+        // Ends when the connection closes.
+        while let Some(request) = helpers.next().await {
+            println!("Received a message on {}", describe(&request));
+            if let Some(reply) = &request.reply {
+                if let Err(error) = responder.publish(reply, "I can help").await {
+                    eprintln!("Could not reply: {error}");
+                }
+            }
+        }
+    });
+
+    // Send a request and expect a single response; time out if it takes over 50 ms.
+    match client.request_with("help", None, "help me", Duration::from_millis(50)).await {
+        Ok(response) => println!("Received response: {}", text(&response)),
+        Err(RequestError::Timeout) => println!("Request timed out"),
+        Err(error) => return Err(error.into()),
+    }
+
+    client.close().await;
+    timeout(WAIT, help_request).await?;
+    println!("Connection closed");
+    Ok(())
+}
+
+/// `'subject reply': payload`, as the seed prints messages.
+fn describe(message: &Message) -> String {
+    let reply = message.reply.as_ref().map_or("", |reply| reply.as_str());
+    format!("'{} {}': {}", message.subject, reply, text(message))
+}
+
+fn text(message: &Message) -> Cow<'_, str> {
+    String::from_utf8_lossy(&message.payload)
+}
+
+/// Runs `future` for at most `duration` (smol has no `timeout`: a `Timer` races the future).
+async fn timeout<T>(duration: Duration, future: impl Future<Output = T>) -> io::Result<T> {
+    smol::future::or(async { Ok(future.await) }, async {
+        Timer::after(duration).await;
+        Err(io::Error::new(io::ErrorKind::TimedOut, format!("gave up after {duration:?}")))
+    })
+    .await
+}
