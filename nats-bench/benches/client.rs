@@ -1,0 +1,387 @@
+//! Client benchmark: this project's client (on tokio, smol and async-std) against the
+//! official `async-nats` crate and a raw-socket ceiling, in one run, against one local
+//! `nats-server` that the program starts on a free port. Prints a table with ratios.
+//!
+//! ```text
+//! cargo bench -p nats-bench --features compare --bench client
+//! ```
+//!
+//! Measurements: publish throughput (16 B x 2,000,000 and 1 KiB x 500,000, ending with a
+//! flush), publish to a subscriber on a second connection (1,000,000 x 16 B: received
+//! count and rate), and 20,000 sequential request/reply round trips (rate, p50, p99)
+//! against a raw blocking responder. `BENCH_SCALE=0.1` shrinks every count for a quick
+//! run.
+
+use std::future::Future;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use nats_proto::{ServerDecoder, ServerOp};
+
+// ----- the server -----------------------------------------------------------------------
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start() -> Self {
+        let mut child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", "-1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("nats-server on PATH (scripts/ensure-nats-server.sh installs it)");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let port = loop {
+            let line = lines.next().expect("nats-server exited").expect("log line");
+            if let Some(rest) = line.split("client connections on ").nth(1) {
+                break rest.trim().rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn scale(n: usize) -> usize {
+    let factor: f64 = std::env::var("BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    // Counts are far below 2^52: the round trip through f64 is exact enough.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    let scaled = (n as f64 * factor) as usize;
+    scaled.max(1)
+}
+
+// ----- a raw connection (ceiling, responder) ---------------------------------------------
+
+struct Raw {
+    stream: TcpStream,
+    decoder: ServerDecoder,
+    buf: BytesMut,
+}
+
+impl Raw {
+    fn connect(port: u16) -> Self {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let mut raw = Self { stream, decoder: ServerDecoder::new(), buf: BytesMut::new() };
+        raw.write(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"protocol\":1,\"headers\":true}\r\nPING\r\n");
+        raw.until_pong();
+        raw
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    fn next_op(&mut self) -> ServerOp {
+        loop {
+            if let Some(op) = self.decoder.decode(&mut self.buf).expect("valid protocol") {
+                if op == ServerOp::Ping {
+                    self.write(b"PONG\r\n");
+                    continue;
+                }
+                return op;
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            let n = self.stream.read(&mut chunk).expect("read");
+            assert!(n > 0, "server closed the connection");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn until_pong(&mut self) {
+        while self.next_op() != ServerOp::Pong {}
+    }
+}
+
+/// A blocking responder thread answering `bench.req` with `ok`.
+fn spawn_responder(port: u16) {
+    let mut raw = Raw::connect(port);
+    raw.write(b"SUB bench.req 1\r\nPING\r\n");
+    raw.until_pong();
+    std::thread::spawn(move || loop {
+        if let ServerOp::Msg(msg) = raw.next_op() {
+            if let Some(reply) = msg.reply {
+                let frame = format!("PUB {reply} 2\r\nok\r\n");
+                raw.write(frame.as_bytes());
+            }
+        }
+    });
+}
+
+fn raw_publish(port: u16, count: usize, size: usize) -> f64 {
+    let mut raw = Raw::connect(port);
+    let frame = [format!("PUB bench.pub {size}\r\n").as_bytes(), &vec![b'x'; size], b"\r\n"].concat();
+    let frames: Vec<u8> = frame.iter().copied().cycle().take(frame.len() * count).collect();
+    let start = Instant::now();
+    for chunk in frames.chunks(256 * 1024) {
+        raw.write(chunk);
+    }
+    raw.write(b"PING\r\n");
+    raw.until_pong();
+    rate(count, start.elapsed())
+}
+
+fn raw_request_latencies(port: u16, count: usize) -> Vec<Duration> {
+    let mut raw = Raw::connect(port);
+    raw.write(b"SUB bench.inbox.* 1\r\nPING\r\n");
+    raw.until_pong();
+    let mut latencies = Vec::with_capacity(count);
+    for i in 0..count {
+        let start = Instant::now();
+        raw.write(format!("PUB bench.req bench.inbox.{i} 2\r\nhi\r\n").as_bytes());
+        while !matches!(raw.next_op(), ServerOp::Msg(_)) {}
+        latencies.push(start.elapsed());
+    }
+    latencies
+}
+
+// ----- the clients ------------------------------------------------------------------------
+
+/// What a client must do for the benchmark.
+trait BenchClient: Clone + Send + Sync + 'static {
+    fn publish(&self, subject: &'static str, payload: Bytes) -> impl Future<Output = ()> + Send;
+    fn flush(&self) -> impl Future<Output = ()> + Send;
+    fn request(&self, subject: &'static str, payload: Bytes) -> impl Future<Output = ()> + Send;
+    /// Counts messages on `subject` until `expected` arrive or nothing comes for 2 s;
+    /// sets `ready` once the subscription is registered on the server.
+    fn count(&self, subject: &'static str, expected: usize, ready: &AtomicBool) -> impl Future<Output = usize> + Send;
+}
+
+impl BenchClient for nats_client::Client {
+    async fn publish(&self, subject: &'static str, payload: Bytes) {
+        nats_client::Client::publish(self, subject, payload).await.expect("publish");
+    }
+    async fn flush(&self) {
+        nats_client::Client::flush(self).await.expect("flush");
+    }
+    async fn request(&self, subject: &'static str, payload: Bytes) {
+        nats_client::Client::request(self, subject, payload).await.expect("request");
+    }
+    async fn count(&self, subject: &'static str, expected: usize, ready: &AtomicBool) -> usize {
+        let mut sub = self.subscribe(subject).await.expect("subscribe");
+        nats_client::Client::flush(self).await.expect("flush");
+        ready.store(true, Ordering::Release);
+        count_stream(&mut sub, expected).await
+    }
+}
+
+impl BenchClient for async_nats::Client {
+    async fn publish(&self, subject: &'static str, payload: Bytes) {
+        async_nats::Client::publish(self, subject, payload).await.expect("publish");
+    }
+    async fn flush(&self) {
+        async_nats::Client::flush(self).await.expect("flush");
+    }
+    async fn request(&self, subject: &'static str, payload: Bytes) {
+        async_nats::Client::request(self, subject, payload).await.expect("request");
+    }
+    async fn count(&self, subject: &'static str, expected: usize, ready: &AtomicBool) -> usize {
+        let mut sub = self.subscribe(subject).await.expect("subscribe");
+        async_nats::Client::flush(self).await.expect("flush");
+        ready.store(true, Ordering::Release);
+        count_stream(&mut sub, expected).await
+    }
+}
+
+async fn count_stream<S: futures_util::Stream + Unpin>(stream: &mut S, expected: usize) -> usize {
+    let mut received = 0;
+    while received < expected {
+        match timeout(Duration::from_secs(2), stream.next()).await {
+            Some(Some(_)) => received += 1,
+            _ => break,
+        }
+    }
+    received
+}
+
+/// A runtime-neutral timeout built on a thread: good enough for a benchmark's "no
+/// progress for 2 s" check, which fires at most once per run.
+async fn timeout<F: Future>(after: Duration, future: F) -> Option<F::Output> {
+    let deadline = Instant::now() + after;
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(v) = future.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Some(v));
+        }
+        if Instant::now() >= deadline {
+            return std::task::Poll::Ready(None);
+        }
+        let waker = cx.waker().clone();
+        let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(50));
+        std::thread::spawn(move || {
+            std::thread::sleep(wait);
+            waker.wake();
+        });
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+fn rate(count: usize, elapsed: Duration) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let count = count as f64;
+    count / elapsed.as_secs_f64()
+}
+
+struct Results {
+    publish_16: f64,
+    publish_1k: f64,
+    pubsub_received: usize,
+    pubsub_rate: f64,
+    request_rate: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+async fn run_client<C: BenchClient, F, Fut>(connect: F) -> Results
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = C>,
+{
+    let pub_count = scale(2_000_000);
+    let big_count = scale(500_000);
+    let pubsub_count = scale(1_000_000);
+    let request_count = scale(20_000);
+
+    let client = connect().await;
+    let small = Bytes::from(vec![b'x'; 16]);
+    let start = Instant::now();
+    for _ in 0..pub_count {
+        client.publish("bench.pub", small.clone()).await;
+    }
+    client.flush().await;
+    let publish_16 = rate(pub_count, start.elapsed());
+
+    let large = Bytes::from(vec![b'x'; 1024]);
+    let start = Instant::now();
+    for _ in 0..big_count {
+        client.publish("bench.pub", large.clone()).await;
+    }
+    client.flush().await;
+    let publish_1k = rate(big_count, start.elapsed());
+
+    let subscriber = connect().await;
+    let ready = AtomicBool::new(false);
+    let counter = subscriber.count("bench.pubsub", pubsub_count, &ready);
+    let publisher = async {
+        while !ready.load(Ordering::Acquire) {
+            timeout(Duration::from_millis(1), std::future::pending::<()>()).await;
+        }
+        let start = Instant::now();
+        for _ in 0..pubsub_count {
+            client.publish("bench.pubsub", small.clone()).await;
+        }
+        client.flush().await;
+        start
+    };
+    let (received, start) = futures_util::future::join(counter, publisher).await;
+    let pubsub_rate = rate(received, start.elapsed());
+
+    let mut latencies = Vec::with_capacity(request_count);
+    let start = Instant::now();
+    for _ in 0..request_count {
+        let t = Instant::now();
+        client.request("bench.req", Bytes::from_static(b"hi")).await;
+        latencies.push(t.elapsed());
+    }
+    let request_rate = rate(request_count, start.elapsed());
+    latencies.sort_unstable();
+    Results {
+        publish_16,
+        publish_1k,
+        pubsub_received: received,
+        pubsub_rate,
+        request_rate,
+        p50: latencies[latencies.len() / 2],
+        p99: latencies[latencies.len() * 99 / 100],
+    }
+}
+
+fn print_row(name: &str, r: &Results, base: &Results) {
+    let ratio = |a: f64, b: f64| a / b;
+    println!(
+        "{name:<22} {:>12.0} ({:>4.2}x) {:>12.0} ({:>4.2}x) {:>9} {:>12.0} ({:>4.2}x) {:>9.0} {:>8.1?} {:>8.1?}",
+        r.publish_16,
+        ratio(r.publish_16, base.publish_16),
+        r.publish_1k,
+        ratio(r.publish_1k, base.publish_1k),
+        r.pubsub_received,
+        r.pubsub_rate,
+        ratio(r.pubsub_rate, base.pubsub_rate),
+        r.request_rate,
+        r.p50,
+        r.p99,
+    );
+}
+
+fn main() {
+    let server = Server::start();
+    let url = server.url();
+    spawn_responder(server.port);
+
+    let tokio_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio");
+    let async_nats = tokio_rt.block_on(run_client(|| async { async_nats::connect(&url).await.expect("async-nats") }));
+    let ours_tokio = tokio_rt.block_on(run_client(|| async { nats_tokio::connect(&url).await.expect("nats-tokio") }));
+    let ours_smol = smol::block_on(run_client(|| async { nats_smol::connect(&url).await.expect("nats-smol") }));
+    let ours_async_std =
+        async_std::task::block_on(run_client(|| async { nats_async_std::connect(&url).await.expect("nats-async-std") }));
+
+    let raw_16 = raw_publish(server.port, scale(2_000_000), 16);
+    let raw_1k = raw_publish(server.port, scale(500_000), 1024);
+    let mut raw_latencies = raw_request_latencies(server.port, scale(20_000));
+    raw_latencies.sort_unstable();
+
+    println!("nats-server at {url}; ratios are against async-nats in the same run\n");
+    println!(
+        "{:<22} {:>20} {:>20} {:>9} {:>20} {:>9} {:>8} {:>8}",
+        "client", "publish 16 B msg/s", "publish 1 KiB msg/s", "received", "pub->sub msg/s", "req/s", "p50", "p99"
+    );
+    for (name, results) in [
+        ("async-nats (tokio)", &async_nats),
+        ("nats-tokio", &ours_tokio),
+        ("nats-smol", &ours_smol),
+        ("nats-async-std", &ours_async_std),
+    ] {
+        print_row(name, results, &async_nats);
+    }
+    println!(
+        "\nraw socket ceiling: publish 16 B {raw_16:.0} msg/s, 1 KiB {raw_1k:.0} msg/s; \
+         blocking request round trip p50 {:.1?}, p99 {:.1?}",
+        raw_latencies[raw_latencies.len() / 2],
+        raw_latencies[raw_latencies.len() * 99 / 100]
+    );
+    println!(
+        "nats-tokio vs raw ceiling: publish 16 B {:.0}%, 1 KiB {:.0}%; p50 vs raw blocking round trip {:.2}x",
+        100.0 * ours_tokio.publish_16 / raw_16,
+        100.0 * ours_tokio.publish_1k / raw_1k,
+        ours_tokio.p50.as_secs_f64() / raw_latencies[raw_latencies.len() / 2].as_secs_f64()
+    );
+    println!(
+        "smol / tokio: publish 16 B {:.2}, pub->sub {:.2}; async-std / tokio: publish 16 B {:.2}, pub->sub {:.2}",
+        ours_smol.publish_16 / ours_tokio.publish_16,
+        ours_smol.pubsub_rate / ours_tokio.pubsub_rate,
+        ours_async_std.publish_16 / ours_tokio.publish_16,
+        ours_async_std.pubsub_rate / ours_tokio.pubsub_rate
+    );
+}
