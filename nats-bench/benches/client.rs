@@ -93,20 +93,26 @@ impl Raw {
         self.stream.write_all(bytes).expect("write");
     }
 
-    fn next_op(&mut self) -> ServerOp {
+    /// The next op other than PING (answered); `None` when the server has gone.
+    fn try_next_op(&mut self) -> Option<ServerOp> {
         loop {
             if let Some(op) = self.decoder.decode(&mut self.buf).expect("valid protocol") {
                 if op == ServerOp::Ping {
                     self.write(b"PONG\r\n");
                     continue;
                 }
-                return op;
+                return Some(op);
             }
             let mut chunk = [0u8; 64 * 1024];
-            let n = self.stream.read(&mut chunk).expect("read");
-            assert!(n > 0, "server closed the connection");
-            self.buf.extend_from_slice(&chunk[..n]);
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
         }
+    }
+
+    fn next_op(&mut self) -> ServerOp {
+        self.try_next_op().expect("the server closed the connection")
     }
 
     fn until_pong(&mut self) {
@@ -119,11 +125,15 @@ fn spawn_responder(port: u16) {
     let mut raw = Raw::connect(port);
     raw.write(b"SUB bench.req 1\r\nPING\r\n");
     raw.until_pong();
-    std::thread::spawn(move || loop {
-        if let ServerOp::Msg(msg) = raw.next_op() {
-            if let Some(reply) = msg.reply {
-                let frame = format!("PUB {reply} 2\r\nok\r\n");
-                raw.write(frame.as_bytes());
+    // Ends quietly when the server stops at the end of the run.
+    std::thread::spawn(move || {
+        while let Some(op) = raw.try_next_op() {
+            if let ServerOp::Msg(msg) = op {
+                if let Some(reply) = msg.reply {
+                    if raw.stream.write_all(format!("PUB {reply} 2\r\nok\r\n").as_bytes()).is_err() {
+                        return;
+                    }
+                }
             }
         }
     });
