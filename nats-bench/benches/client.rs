@@ -84,7 +84,9 @@ impl Raw {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         stream.set_nodelay(true).expect("nodelay");
         let mut raw = Self { stream, decoder: ServerDecoder::new(), buf: BytesMut::new() };
-        raw.write(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"protocol\":1,\"headers\":true}\r\nPING\r\n");
+        raw.write(
+            b"CONNECT {\"verbose\":false,\"pedantic\":false,\"protocol\":1,\"headers\":true}\r\nPING\r\n",
+        );
         raw.until_pong();
         raw
     }
@@ -175,7 +177,12 @@ trait BenchClient: Clone + Send + Sync + 'static {
     fn request(&self, subject: &'static str, payload: Bytes) -> impl Future<Output = ()> + Send;
     /// Counts messages on `subject` until `expected` arrive or nothing comes for 2 s;
     /// sets `ready` once the subscription is registered on the server.
-    fn count(&self, subject: &'static str, expected: usize, ready: &AtomicBool) -> impl Future<Output = usize> + Send;
+    fn count(
+        &self,
+        subject: &'static str,
+        expected: usize,
+        ready: &AtomicBool,
+    ) -> impl Future<Output = usize> + Send;
 }
 
 impl BenchClient for nats_client::Client {
@@ -350,12 +357,17 @@ fn main() {
     let url = server.url();
     spawn_responder(server.port);
 
-    let tokio_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio");
-    let async_nats = tokio_rt.block_on(run_client(|| async { async_nats::connect(&url).await.expect("async-nats") }));
-    let ours_tokio = tokio_rt.block_on(run_client(|| async { nats_tokio::connect(&url).await.expect("nats-tokio") }));
-    let ours_smol = smol::block_on(run_client(|| async { nats_smol::connect(&url).await.expect("nats-smol") }));
-    let ours_async_std =
-        async_std::task::block_on(run_client(|| async { nats_async_std::connect(&url).await.expect("nats-async-std") }));
+    let tokio_rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio");
+    let async_nats =
+        tokio_rt.block_on(run_client(|| async { async_nats::connect(&url).await.expect("async-nats") }));
+    let ours_tokio =
+        tokio_rt.block_on(run_client(|| async { nats_tokio::connect(&url).await.expect("nats-tokio") }));
+    let ours_smol =
+        smol::block_on(run_client(|| async { nats_smol::connect(&url).await.expect("nats-smol") }));
+    let ours_async_std = async_std::task::block_on(run_client(|| async {
+        nats_async_std::connect(&url).await.expect("nats-async-std")
+    }));
 
     let raw_16 = raw_publish(server.port, scale(2_000_000), 16);
     let raw_1k = raw_publish(server.port, scale(500_000), 1024);
@@ -365,7 +377,14 @@ fn main() {
     println!("nats-server at {url}; ratios are against async-nats in the same run\n");
     println!(
         "{:<22} {:>20} {:>20} {:>9} {:>20} {:>9} {:>8} {:>8}",
-        "client", "publish 16 B msg/s", "publish 1 KiB msg/s", "received", "pub->sub msg/s", "req/s", "p50", "p99"
+        "client",
+        "publish 16 B msg/s",
+        "publish 1 KiB msg/s",
+        "received",
+        "pub->sub msg/s",
+        "req/s",
+        "p50",
+        "p99"
     );
     for (name, results) in [
         ("async-nats (tokio)", &async_nats),

@@ -53,12 +53,7 @@ impl OutBuffer {
 
     /// An empty buffer that queues payloads of `threshold` bytes or more as chunks.
     pub fn with_chunk_threshold(threshold: usize) -> Self {
-        Self {
-            chunks: VecDeque::new(),
-            chunks_len: 0,
-            tail: BytesMut::new(),
-            chunk_threshold: threshold,
-        }
+        Self { chunks: VecDeque::new(), chunks_len: 0, tail: BytesMut::new(), chunk_threshold: threshold }
     }
 
     /// The chunk threshold.

@@ -1,5 +1,30 @@
-//! Integration tests for the NATS client against a real `nats-server`.
+//! Integration tests of the NATS client against a real `nats-server`.
 //!
-//! Each scenario is written once and run on every runtime (tokio, smol, async-std). The
-//! server helpers and the scenarios arrive with the async client; for now the protocol
-//! core's own tests live in `nats-proto`.
+//! The library holds the helpers: [`NatsServer`] / [`NatsCluster`] start servers (plain,
+//! auth of every kind, TLS, limits, clusters) on free ports and kill them on drop;
+//! [`TlsFiles`] and [`OperatorSetup`] generate certificates and JWTs at test time; the
+//! runtime helpers run each scenario, written once as a generic
+//! `async fn scenario<R: Runtime>(rt: R)`, on tokio, smol and async-std
+//! ([`runtime_tests!`]), with timeouts on every wait ([`within`]).
+//!
+//! The scenarios are in `tests/`.
+
+mod jwt;
+mod rt;
+mod server;
+mod tls;
+
+pub use jwt::{creds, encode_jwt, NKeyUser, OperatorSetup};
+pub use rt::{
+    collect_now, connect, connect_with, fast_reconnect, next_event, next_message, run_async_std, run_smol,
+    run_tokio, try_connect, wait_for_event, with_timeout, within, Elapsed, TIMEOUT,
+};
+pub use server::{
+    server_binary, ClusterConfig, NatsCluster, NatsServer, ServerAuth, ServerConfig, ServerTls,
+};
+pub use tls::TlsFiles;
+
+/// The runtimes, for the scenarios.
+pub use nats_async_std::AsyncStd;
+pub use nats_smol::Smol;
+pub use nats_tokio::Tokio;

@@ -5,8 +5,8 @@ use bytes::BytesMut;
 use bytestring::ByteString;
 
 use super::{
-    check_sizes, parse_sid, parse_size, parse_u64, starts_with_op, unknown_operation, Args, DecodeError,
-    DecoderLimits, FrameReader, Framer, Line, PendingFrame,
+    parse_sid, parse_u64, payload_args, starts_with_op, unknown_operation, Args, DecodeError, DecoderLimits,
+    FrameReader, Framer, Line, PendingFrame,
 };
 use crate::{
     connect::ConnectInfo,
@@ -80,20 +80,7 @@ fn parse_line(line: &[u8], limits: &DecoderLimits) -> Result<Line<ClientOp>, Dec
 /// `PUB <subject> [reply] <size>` or `HPUB <subject> [reply] <hdr> <total>`.
 fn pub_line(line: &[u8], limits: &DecoderLimits, headers: bool) -> Result<Line<ClientOp>, DecodeError> {
     let (op, op_len, min_args) = if headers { ("HPUB", 4, 3) } else { ("PUB", 3, 2) };
-    let args = Args::split(line, op_len).ok_or(DecodeError::TooManyArguments { op })?;
-    if args.count < min_args {
-        return Err(DecodeError::MissingArguments { op });
-    }
-    if args.count > min_args + 1 {
-        return Err(DecodeError::TooManyArguments { op });
-    }
-    let (header_len, total_len) = if headers {
-        let header_len = parse_size(args.get(line, args.count - 2), op)?;
-        (header_len, parse_size(args.get(line, args.count - 1), op)?)
-    } else {
-        (0, parse_size(args.get(line, args.count - 1), op)?)
-    };
-    check_sizes(header_len, total_len, limits)?;
+    let (args, header_len, total_len) = payload_args(line, op, op_len, min_args, headers, limits)?;
     Ok(Line::Frame(PendingFrame { args, sid: 0, line_len: 0, header_len, total_len }))
 }
 

@@ -381,6 +381,31 @@ fn parse_sid(digits: &[u8], op: &'static str) -> Result<Sid, DecodeError> {
     parse_u64(digits, op).map(Sid)
 }
 
+/// Splits the arguments of a payload-carrying op (`MSG`, `HMSG`, `PUB`, `HPUB`) after its
+/// `op_len`-byte name, checks their count (`min_args`, or one more with a reply subject),
+/// and parses the trailing size fields: `(header_len, total_len)`, checked against the
+/// limits. `headers` ops end with two sizes, the others with one.
+fn payload_args(
+    line: &[u8],
+    op: &'static str,
+    op_len: usize,
+    min_args: usize,
+    headers: bool,
+    limits: &DecoderLimits,
+) -> Result<(Args, usize, usize), DecodeError> {
+    let args = Args::split(line, op_len).ok_or(DecodeError::TooManyArguments { op })?;
+    if args.count < min_args {
+        return Err(DecodeError::MissingArguments { op });
+    }
+    if args.count > min_args + 1 {
+        return Err(DecodeError::TooManyArguments { op });
+    }
+    let total_len = parse_size(args.get(line, args.count - 1), op)?;
+    let header_len = if headers { parse_size(args.get(line, args.count - 2), op)? } else { 0 };
+    check_sizes(header_len, total_len, limits)?;
+    Ok((args, header_len, total_len))
+}
+
 /// Checks payload sizes against the limit and each other.
 fn check_sizes(header_len: usize, total_len: usize, limits: &DecoderLimits) -> Result<(), DecodeError> {
     if total_len > limits.max_payload {

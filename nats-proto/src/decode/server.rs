@@ -3,8 +3,8 @@
 use bytes::BytesMut;
 
 use super::{
-    check_sizes, parse_sid, parse_size, starts_with_op, unknown_operation, Args, DecodeError, DecoderLimits,
-    FrameReader, Framer, Line, PendingFrame,
+    parse_sid, payload_args, starts_with_op, unknown_operation, DecodeError, DecoderLimits, FrameReader,
+    Framer, Line, PendingFrame,
 };
 use crate::{
     headers::HeaderMap,
@@ -112,20 +112,7 @@ fn err_line(rest: &[u8]) -> ServerError {
 /// `MSG <subject> <sid> [reply] <size>` or `HMSG <subject> <sid> [reply] <hdr> <total>`.
 fn msg_line(line: &[u8], limits: &DecoderLimits, headers: bool) -> Result<Line<ServerOp>, DecodeError> {
     let (op, op_len, min_args) = if headers { ("HMSG", 4, 4) } else { ("MSG", 3, 3) };
-    let args = Args::split(line, op_len).ok_or(DecodeError::TooManyArguments { op })?;
-    if args.count < min_args {
-        return Err(DecodeError::MissingArguments { op });
-    }
-    if args.count > min_args + 1 {
-        return Err(DecodeError::TooManyArguments { op });
-    }
-    let (header_len, total_len) = if headers {
-        let header_len = parse_size(args.get(line, args.count - 2), op)?;
-        (header_len, parse_size(args.get(line, args.count - 1), op)?)
-    } else {
-        (0, parse_size(args.get(line, args.count - 1), op)?)
-    };
-    check_sizes(header_len, total_len, limits)?;
+    let (args, header_len, total_len) = payload_args(line, op, op_len, min_args, headers, limits)?;
     // Parse the sid now so that a bad line fails before its payload is awaited.
     let sid = parse_sid(args.get(line, 1), op)?.0;
     Ok(Line::Frame(PendingFrame { args, sid, line_len: 0, header_len, total_len }))

@@ -1,0 +1,196 @@
+//! The connection's life against a real server, each on tokio, smol and async-std: a
+//! refused first connection, retrying the first connection, closing while reconnecting,
+//! giving up after the last attempt, callbacks, requests across a reconnect.
+
+use std::time::Duration;
+
+use futures_util::future::join;
+use futures_util::StreamExt;
+use nats_client::{
+    ClientEvent, ConnectError, ConnectOptions, ConnectionError, PublishError, Runtime, State,
+    TransportErrorKind,
+};
+use nats_integration_tests::{
+    collect_now, connect_with, fast_reconnect, next_message, runtime_tests, try_connect, wait_for_event,
+    within, NatsServer,
+};
+
+runtime_tests!(
+    connection_refused,
+    retry_on_initial_connect,
+    close_while_reconnecting,
+    reconnect_gives_up,
+    callbacks,
+    request_across_reconnect,
+);
+
+/// A port where nothing listens: a server's, after it stopped.
+fn stopped_server() -> NatsServer {
+    let mut server = NatsServer::plain();
+    server.stop();
+    server
+}
+
+async fn connection_refused<R: Runtime>(rt: R) {
+    let server = stopped_server();
+    let error = try_connect(&rt, &server.url(), ConnectOptions::new()).await.expect_err("nothing listens");
+    let ConnectError::NoServers { last: Some(ConnectionError::Transport(transport)) } = &error else {
+        panic!("unexpected error {error:?}");
+    };
+    assert_eq!(transport.kind(), TransportErrorKind::Connect);
+    assert!(!error.is_auth_error());
+
+    // Several servers: every one is tried once, then the same verdict.
+    let other = stopped_server();
+    let urls = format!("{},{}", server.url(), other.url());
+    let error = try_connect(&rt, &urls, ConnectOptions::new()).await.expect_err("nothing listens");
+    assert!(
+        matches!(error, ConnectError::NoServers { last: Some(ConnectionError::Transport(_)) }),
+        "{error:?}"
+    );
+
+    // Bad URLs fail before any attempt.
+    let error = try_connect(&rt, "nats://127.0.0.1:notaport", ConnectOptions::new()).await.unwrap_err();
+    assert!(matches!(error, ConnectError::Options(_)), "{error:?}");
+}
+
+async fn retry_on_initial_connect<R: Runtime>(rt: R) {
+    let mut server = stopped_server();
+    let options = fast_reconnect().retry_on_initial_connect();
+    let client = connect_with(&rt, &server.url(), options).await;
+    let mut events = client.events();
+    assert!(!client.is_connected(), "connect returns at once");
+    assert_eq!(client.connection_state(), State::Connecting);
+    // Publishes wait in the reconnect buffer; subscriptions are made on connect.
+    let mut sub = client.subscribe("early").await.unwrap();
+    client.publish("early", "before the server").await.unwrap();
+
+    server.restart();
+    let (event, _) =
+        wait_for_event(&rt, &mut events, "Connected", |e| matches!(e, ClientEvent::Connected(_))).await;
+    assert_eq!(
+        event,
+        ClientEvent::Connected(nats_client::ServerAddr::new("127.0.0.1", server.port(), false))
+    );
+    assert_eq!(&next_message(&rt, &mut sub).await.payload[..], b"before the server");
+    assert_eq!(client.statistics().reconnects, 0, "a first connection is no reconnect");
+    within(&rt, "close", client.close()).await;
+}
+
+async fn close_while_reconnecting<R: Runtime>(rt: R) {
+    let mut server = NatsServer::plain();
+    let client = connect_with(&rt, &server.url(), fast_reconnect()).await;
+    let mut events = client.events();
+    let mut sub = client.subscribe("x").await.unwrap();
+    within(&rt, "flush", client.flush()).await.unwrap();
+    server.stop();
+    wait_for_event(&rt, &mut events, "Disconnected", |e| matches!(e, ClientEvent::Disconnected(_))).await;
+    client.publish("x", "never sent").await.unwrap();
+
+    within(&rt, "close while reconnecting", client.close()).await;
+    let (event, _) =
+        wait_for_event(&rt, &mut events, "Closed", |e| matches!(e, ClientEvent::Closed(_))).await;
+    assert_eq!(event, ClientEvent::Closed(None));
+    assert_eq!(client.connection_state(), State::Closed);
+    assert_eq!(client.publish("x", "y").await, Err(PublishError::Closed));
+    assert_eq!(within(&rt, "end", sub.next()).await, None);
+    assert_eq!(within(&rt, "events end", events.next()).await, None);
+}
+
+async fn reconnect_gives_up<R: Runtime>(rt: R) {
+    let mut server = NatsServer::plain();
+    let options = fast_reconnect().max_reconnect_attempts(Some(3));
+    let client = connect_with(&rt, &server.url(), options).await;
+    let mut events = client.events();
+    server.stop();
+    let (event, skipped) =
+        wait_for_event(&rt, &mut events, "Closed", |e| matches!(e, ClientEvent::Closed(_))).await;
+    assert_eq!(event, ClientEvent::Closed(Some(ConnectionError::NoServers)));
+    assert!(matches!(skipped.as_slice(), [ClientEvent::Disconnected(_)]), "{skipped:?}");
+    assert!(
+        matches!(client.last_error(), Some(ConnectionError::Transport(e)) if e.kind() == TransportErrorKind::Connect),
+        "the cause stays the last attempt's error: {:?}",
+        client.last_error()
+    );
+    assert_eq!(client.connection_state(), State::Closed);
+    assert_eq!(client.publish("x", "y").await, Err(PublishError::Closed));
+}
+
+async fn callbacks<R: Runtime>(rt: R) {
+    let mut server = NatsServer::plain();
+    let (sender, receiver) = smol::channel::unbounded::<String>();
+    let named = |name: &'static str| {
+        let sender = sender.clone();
+        move || {
+            let sender = sender.clone();
+            async move {
+                let _ = sender.send(name.to_owned()).await;
+            }
+        }
+    };
+    let all = sender.clone();
+    let reconnected = sender.clone();
+    let options = fast_reconnect()
+        .disconnected_callback(named("disconnected"))
+        .reconnected_callback(move |server| {
+            let reconnected = reconnected.clone();
+            async move {
+                let _ = reconnected.send(format!("reconnected to {}", server.port())).await;
+            }
+        })
+        .closed_callback(named("closed"))
+        .error_callback(move |event| {
+            let all = all.clone();
+            async move {
+                let _ = all.send(format!("error: {}", matches!(event, ClientEvent::Disconnected(_)))).await;
+            }
+        });
+    let client = connect_with(&rt, &server.url(), options).await;
+    let next = || async { within(&rt, "callback", receiver.recv()).await.expect("callbacks alive") };
+
+    server.restart();
+    // Each callback runs on a task of its own: their relative order is free.
+    let mut got = vec![next().await, next().await, next().await];
+    got.sort();
+    let reconnected = format!("reconnected to {}", server.port());
+    assert_eq!(got, ["disconnected", "error: true", reconnected.as_str()]);
+    within(&rt, "close", client.close()).await;
+    assert_eq!(next().await, "closed");
+    assert!(receiver.try_recv().is_err(), "nothing else");
+}
+
+async fn request_across_reconnect<R: Runtime>(rt: R) {
+    let mut server = NatsServer::plain();
+    let client = connect_with(&rt, &server.url(), fast_reconnect()).await;
+    let mut events = client.events();
+    let mut service = client.subscribe("svc").await.unwrap();
+    // The shared request inbox exists before the loss.
+    let reply = within(
+        &rt,
+        "request",
+        join(client.request("svc", "one"), async {
+            let msg = next_message(&rt, &mut service).await;
+            client.publish(msg.reply.unwrap().as_str(), "first").await.unwrap();
+        }),
+    )
+    .await
+    .0;
+    assert_eq!(&reply.unwrap().payload[..], b"first");
+
+    server.stop();
+    wait_for_event(&rt, &mut events, "Disconnected", |e| matches!(e, ClientEvent::Disconnected(_))).await;
+    // A request made while disconnected goes out after the reconnect; its reply comes back
+    // on the re-established inbox.
+    let request = client.request_with("svc", None, "two", Duration::from_secs(8));
+    let answer = async {
+        server.restart();
+        let msg = next_message(&rt, &mut service).await;
+        assert_eq!(&msg.payload[..], b"two");
+        client.publish(msg.reply.unwrap().as_str(), "second").await.unwrap();
+    };
+    let (reply, ()) = within(&rt, "request across a reconnect", join(request, answer)).await;
+    assert_eq!(&reply.unwrap().payload[..], b"second");
+    let (seen, _) = collect_now(&mut events);
+    assert!(seen.iter().any(|e| matches!(e, ClientEvent::Reconnected(_))), "{seen:?}");
+    within(&rt, "close", client.close()).await;
+}

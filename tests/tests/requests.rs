@@ -1,0 +1,226 @@
+//! Request/reply scenarios against a real server, each on tokio, smol and async-std: one
+//! reply, several replies (a count, or until the timeout), timeouts and no responders.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::future::join;
+use futures_util::StreamExt;
+use nats_client::{
+    Client, ConnectOptions, Expected, HeaderMap, HeaderName, HeaderValue, PublishError, RequestError,
+    RequestOutcome, Runtime,
+};
+use nats_integration_tests::{connect, connect_with, next_message, runtime_tests, within, NatsServer};
+
+runtime_tests!(request_reply, request_many_count, request_many_until_timeout, request_timeout, no_responders,);
+
+fn text(payload: &[u8]) -> &str {
+    std::str::from_utf8(payload).expect("UTF-8 payload")
+}
+
+/// Serves `subject` on a task of the runtime: replies with `prefix` + the request's payload
+/// and the request's headers. The task ends when `client` is closed. Returns once the
+/// server has the subscription.
+async fn serve<R: Runtime>(rt: &R, client: &Client, subject: &str, prefix: &str) {
+    let mut sub = client.subscribe(subject).await.unwrap();
+    let replier = client.clone();
+    let prefix = prefix.to_owned();
+    rt.spawn(async move {
+        while let Some(msg) = sub.next().await {
+            let Some(reply) = msg.reply else { continue };
+            let payload = Bytes::from(format!("{prefix}{}", text(&msg.payload)));
+            // The connection may close under a late request: ignore that.
+            let _ = replier.publish_message(reply.as_str(), None, msg.headers.as_deref(), payload).await;
+        }
+    });
+    within(rt, "flush", client.flush()).await.unwrap();
+}
+
+async fn request_reply<R: Runtime>(rt: R) {
+    let server = NatsServer::plain();
+    let service = connect(&rt, &server.url()).await;
+    serve(&rt, &service, "svc.echo", "echo: ").await;
+    let client = connect(&rt, &server.url()).await;
+
+    let reply = within(&rt, "request", client.request("svc.echo", "hi")).await.unwrap();
+    assert_eq!(text(&reply.payload), "echo: hi");
+    assert!(reply.subject.as_str().starts_with("_INBOX."), "{}", reply.subject);
+
+    // With headers, which the service sends back.
+    let mut headers = HeaderMap::new();
+    headers.append(HeaderName::new("X-Trace").unwrap(), HeaderValue::new("abc").unwrap());
+    headers.append(HeaderName::new("X-Trace").unwrap(), HeaderValue::new("def").unwrap());
+    let reply = within(
+        &rt,
+        "request with headers",
+        client.request_with("svc.echo", Some(&headers), "h", Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text(&reply.payload), "echo: h");
+    assert_eq!(reply.headers.as_deref(), Some(&headers));
+
+    // Many at once on the shared inbox: each reply reaches its own request.
+    let requests = (0..50).map(|i| {
+        let client = client.clone();
+        async move { (i, client.request("svc.echo", i.to_string()).await) }
+    });
+    for (i, reply) in within(&rt, "50 requests", futures_util::future::join_all(requests)).await {
+        assert_eq!(text(&reply.unwrap().payload), format!("echo: {i}"));
+    }
+
+    // A custom inbox prefix.
+    let custom = connect_with(&rt, &server.url(), ConnectOptions::new().inbox_prefix("_MINE")).await;
+    let reply = within(&rt, "request", custom.request("svc.echo", "custom")).await.unwrap();
+    assert_eq!(text(&reply.payload), "echo: custom");
+    assert!(reply.subject.as_str().starts_with("_MINE."), "{}", reply.subject);
+
+    // Requests on a closed connection fail at once.
+    within(&rt, "close", custom.close()).await;
+    assert_eq!(
+        within(&rt, "request after close", custom.request("svc.echo", "x")).await,
+        Err(RequestError::Publish(PublishError::Closed))
+    );
+    within(&rt, "close", client.close()).await;
+    within(&rt, "close", service.close()).await;
+}
+
+async fn request_many_count<R: Runtime>(rt: R) {
+    let server = NatsServer::plain();
+    let mut services = Vec::new();
+    for i in 0..3 {
+        let service = connect(&rt, &server.url()).await;
+        serve(&rt, &service, "svc.many", &format!("{i}:")).await;
+        services.push(service);
+    }
+    let client = connect(&rt, &server.url()).await;
+
+    let started = Instant::now();
+    let mut replies =
+        client.request_many("svc.many", "q", Expected::Count(2), Duration::from_secs(8)).unwrap();
+    let got: Vec<String> =
+        within(&rt, "two replies", replies.by_ref().map(|m| text(&m.payload).to_owned()).collect()).await;
+    assert_eq!(got.len(), 2, "exactly the expected count: {got:?}");
+    assert!(got.iter().all(|r| r.ends_with(":q")), "{got:?}");
+    assert_eq!(replies.outcome(), Some(RequestOutcome::Completed));
+    assert_eq!(replies.error(), None);
+    assert!(started.elapsed() < Duration::from_secs(5), "completes on the count, not the timeout");
+
+    // More expected than there are responders: what came, then the timeout.
+    let mut replies =
+        client.request_many("svc.many", "more", Expected::Count(5), Duration::from_millis(300)).unwrap();
+    let got: Vec<_> = within(&rt, "replies", replies.by_ref().collect::<Vec<_>>()).await;
+    assert_eq!(got.len(), 3);
+    assert_eq!(replies.outcome(), Some(RequestOutcome::TimedOut));
+    assert_eq!(replies.error(), None, "a timeout after some replies is no error");
+
+    // Nobody listening.
+    let mut replies =
+        client.request_many("svc.none", "x", Expected::Count(2), Duration::from_secs(5)).unwrap();
+    assert_eq!(within(&rt, "no responders", replies.next()).await, None);
+    assert_eq!(replies.outcome(), Some(RequestOutcome::NoResponders));
+    assert_eq!(replies.error(), Some(RequestError::NoResponders));
+
+    within(&rt, "close", client.close()).await;
+    for service in services {
+        within(&rt, "close", service.close()).await;
+    }
+}
+
+async fn request_many_until_timeout<R: Runtime>(rt: R) {
+    let server = NatsServer::plain();
+    let mut services = Vec::new();
+    for i in 0..3 {
+        let service = connect(&rt, &server.url()).await;
+        serve(&rt, &service, "svc.gather", &format!("{i}:")).await;
+        services.push(service);
+    }
+    let client = connect(&rt, &server.url()).await;
+
+    let timeout = Duration::from_millis(400);
+    let started = Instant::now();
+    let mut replies = client.request_many("svc.gather", "all", Expected::UntilTimeout, timeout).unwrap();
+    let mut got: Vec<String> =
+        within(&rt, "scatter-gather", replies.by_ref().map(|m| text(&m.payload).to_owned()).collect()).await;
+    assert!(started.elapsed() >= timeout, "the stream lasts until the timeout");
+    got.sort();
+    assert_eq!(got, ["0:all", "1:all", "2:all"], "one reply from every responder");
+    assert_eq!(replies.outcome(), Some(RequestOutcome::TimedOut), "the normal end of scatter-gather");
+    assert_eq!(replies.error(), None);
+
+    // No responders ends it at once.
+    let started = Instant::now();
+    let mut replies =
+        client.request_many("svc.nobody", "x", Expected::UntilTimeout, Duration::from_secs(5)).unwrap();
+    assert_eq!(within(&rt, "no responders", replies.next()).await, None);
+    assert_eq!(replies.error(), Some(RequestError::NoResponders));
+    assert!(started.elapsed() < Duration::from_secs(4));
+
+    within(&rt, "close", client.close()).await;
+    for service in services {
+        within(&rt, "close", service.close()).await;
+    }
+}
+
+async fn request_timeout<R: Runtime>(rt: R) {
+    let server = NatsServer::plain();
+    // A subscriber that never answers: the request is heard, but not replied to.
+    let silent = connect(&rt, &server.url()).await;
+    let _heard = silent.subscribe("svc.silent").await.unwrap();
+    within(&rt, "flush", silent.flush()).await.unwrap();
+    let client =
+        connect_with(&rt, &server.url(), ConnectOptions::new().request_timeout(Duration::from_millis(250)))
+            .await;
+
+    let started = Instant::now();
+    let result = within(&rt, "request", client.request("svc.silent", "anyone?")).await;
+    let elapsed = started.elapsed();
+    assert_eq!(result.unwrap_err(), RequestError::Timeout);
+    assert!(elapsed >= Duration::from_millis(250) && elapsed < Duration::from_secs(5), "{elapsed:?}");
+
+    let started = Instant::now();
+    let result =
+        within(&rt, "request", client.request_with("svc.silent", None, "x", Duration::from_millis(100)))
+            .await;
+    assert_eq!(result.unwrap_err(), RequestError::Timeout);
+    assert!(started.elapsed() >= Duration::from_millis(100));
+
+    let mut replies =
+        client.request_many("svc.silent", "x", Expected::Count(1), Duration::from_millis(100)).unwrap();
+    assert_eq!(within(&rt, "replies", replies.next()).await, None);
+    assert_eq!(replies.outcome(), Some(RequestOutcome::TimedOut));
+    assert_eq!(replies.error(), Some(RequestError::Timeout), "no reply at all: a timeout error");
+
+    // The connection is fine afterwards.
+    assert!(client.is_connected());
+    within(&rt, "flush", client.flush()).await.unwrap();
+    within(&rt, "close", client.close()).await;
+    within(&rt, "close", silent.close()).await;
+}
+
+async fn no_responders<R: Runtime>(rt: R) {
+    let server = NatsServer::plain();
+    let client = connect(&rt, &server.url()).await;
+    let started = Instant::now();
+    let result = within(&rt, "request", client.request("nobody.home", "hello?")).await;
+    assert_eq!(result.unwrap_err(), RequestError::NoResponders);
+    assert!(started.elapsed() < Duration::from_secs(5), "no responders is not a timeout");
+
+    // Once someone listens, the same subject answers.
+    let service = connect(&rt, &server.url()).await;
+    let mut sub = service.subscribe("nobody.home").await.unwrap();
+    within(&rt, "flush", service.flush()).await.unwrap();
+    let answer = async {
+        let msg = next_message(&rt, &mut sub).await;
+        service.publish(msg.reply.expect("a reply subject").as_str(), "now: here").await.unwrap();
+    };
+    let (reply, ()) = within(&rt, "request", join(client.request("nobody.home", "hello?"), answer)).await;
+    assert_eq!(text(&reply.unwrap().payload), "now: here");
+    // Once the server has processed the UNSUB, nobody listens again.
+    sub.unsubscribe();
+    within(&rt, "flush", service.flush()).await.unwrap();
+    let result = within(&rt, "request", client.request("nobody.home", "again")).await;
+    assert_eq!(result.unwrap_err(), RequestError::NoResponders);
+    within(&rt, "close", service.close()).await;
+    within(&rt, "close", client.close()).await;
+}
