@@ -168,8 +168,11 @@ impl Client {
                 inner.wake_driver();
                 return Poll::Pending;
             }
+            // Wake the driver only when its buffer goes from empty to non-empty: otherwise
+            // it is already awake and will take everything queued before it sleeps.
+            let was_empty = inner.conn.outbound().is_empty();
             let result = inner.conn.publish_str(subject, reply, headers, &payload);
-            if result.is_ok() {
+            if result.is_ok() && was_empty && !inner.conn.outbound().is_empty() {
                 inner.wake_driver();
             }
             Poll::Ready(result)
