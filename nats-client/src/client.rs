@@ -1,6 +1,6 @@
 //! `Client`: the cheap, cloneable handle applications use.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -115,25 +115,27 @@ impl Client {
     /// # Errors
     /// A [`PublishError`]: invalid subject, payload over the server's `max_payload`,
     /// reconnect buffer full, or closed. Nothing is queued then.
-    pub async fn publish(
+    pub fn publish<S: AsRef<str>, P: Into<Bytes>>(
         &self,
-        subject: impl AsRef<str>,
-        payload: impl Into<Bytes>,
-    ) -> Result<(), PublishError> {
-        self.publish_message(subject.as_ref(), None, None, payload.into()).await
+        subject: S,
+        payload: P,
+    ) -> impl Future<Output = Result<(), PublishError>> + use<'_, S, P> {
+        let payload = payload.into();
+        poll_fn(move |cx| self.poll_publish(cx, subject.as_ref(), None, None, &payload))
     }
 
     /// Publishes with a reply subject.
     ///
     /// # Errors
     /// As [`publish`](Self::publish).
-    pub async fn publish_with_reply(
+    pub fn publish_with_reply<S: AsRef<str>, R: AsRef<str>, P: Into<Bytes>>(
         &self,
-        subject: impl AsRef<str>,
-        reply: impl AsRef<str>,
-        payload: impl Into<Bytes>,
-    ) -> Result<(), PublishError> {
-        self.publish_message(subject.as_ref(), Some(reply.as_ref()), None, payload.into()).await
+        subject: S,
+        reply: R,
+        payload: P,
+    ) -> impl Future<Output = Result<(), PublishError>> + use<'_, S, R, P> {
+        let payload = payload.into();
+        poll_fn(move |cx| self.poll_publish(cx, subject.as_ref(), Some(reply.as_ref()), None, &payload))
     }
 
     /// Publishes with headers.
@@ -161,23 +163,33 @@ impl Client {
         headers: Option<&HeaderMap>,
         payload: Bytes,
     ) -> Result<(), PublishError> {
-        poll_fn(|cx| {
-            let mut inner = self.shared.lock();
-            if inner.conn.outbound().len() >= HIGH_WATER && inner.conn.state() == State::Connected {
-                inner.write_waiters.push(cx.waker().clone());
-                inner.wake_driver();
-                return Poll::Pending;
-            }
-            // Wake the driver only when its buffer goes from empty to non-empty: otherwise
-            // it is already awake and will take everything queued before it sleeps.
-            let was_empty = inner.conn.outbound().is_empty();
-            let result = inner.conn.publish_str(subject, reply, headers, &payload);
-            if result.is_ok() && was_empty && !inner.conn.outbound().is_empty() {
-                inner.wake_driver();
-            }
-            Poll::Ready(result)
-        })
-        .await
+        poll_fn(|cx| self.poll_publish(cx, subject, reply, headers, &payload)).await
+    }
+
+    /// One attempt to publish: waits (backpressure) only while more than the high-water
+    /// mark is queued for the socket.
+    fn poll_publish(
+        &self,
+        cx: &mut Context<'_>,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload: &Bytes,
+    ) -> Poll<Result<(), PublishError>> {
+        let mut inner = self.shared.lock();
+        if inner.conn.outbound().len() >= HIGH_WATER && inner.conn.state() == State::Connected {
+            inner.write_waiters.push(cx.waker().clone());
+            inner.wake_driver();
+            return Poll::Pending;
+        }
+        // Wake the driver only when its buffer goes from empty to non-empty: otherwise it
+        // is already awake and will take everything queued before it sleeps.
+        let was_empty = inner.conn.outbound().is_empty();
+        let result = inner.conn.publish_str(subject, reply, headers, payload);
+        if result.is_ok() && was_empty && !inner.conn.outbound().is_empty() {
+            inner.wake_driver();
+        }
+        Poll::Ready(result)
     }
 
     /// Subscribes to a subject or wildcard filter (`foo.*`, `foo.>`).

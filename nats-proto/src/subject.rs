@@ -100,46 +100,56 @@ impl Subject {
     }
 }
 
-/// Validates a subject that can be published to: valid syntax, no wildcard token.
+/// Validates a subject that can be published to: valid syntax, no wildcard token. One
+/// pass over the bytes: this runs on every publish.
 pub(crate) fn validate_publish_subject(subject: &str) -> Result<(), SubjectError> {
-    validate(subject)?;
-    if subject.split('.').any(|token| token == "*" || token == ">") {
-        return Err(SubjectError::WildcardInPublish);
-    }
-    Ok(())
+    scan(subject, true)
 }
 
 /// Validates subject syntax; wildcards are allowed as whole tokens, `>` only last.
 fn validate(subject: &str) -> Result<(), SubjectError> {
-    if subject.is_empty() {
+    scan(subject, false)
+}
+
+/// Checks the syntax in one pass; with `publish`, a wildcard token is an error too.
+fn scan(subject: &str, publish: bool) -> Result<(), SubjectError> {
+    let bytes = subject.as_bytes();
+    if bytes.is_empty() {
         return Err(SubjectError::Empty);
     }
-    let bytes = subject.as_bytes();
     let mut token_start = 0;
     let mut full_wildcard_seen = false;
+    // Checks the token ending at `end` (exclusive).
+    let mut end_token = |start: usize, end: usize| {
+        if end == start {
+            return Err(SubjectError::EmptyToken);
+        }
+        if full_wildcard_seen {
+            return Err(SubjectError::FullWildcardNotLast);
+        }
+        if end - start == 1 && matches!(bytes[start], b'*' | b'>') {
+            if publish {
+                return Err(SubjectError::WildcardInPublish);
+            }
+            full_wildcard_seen = bytes[start] == b'>';
+        }
+        Ok(())
+    };
     for (i, &b) in bytes.iter().enumerate() {
+        // Most bytes are printable and not a dot.
+        if b > b' ' && b != b'.' {
+            continue;
+        }
         match b {
-            b' ' | b'\t' | b'\r' | b'\n' | 0x0c | 0 => return Err(SubjectError::InvalidCharacter(i)),
             b'.' => {
-                if i == token_start {
-                    return Err(SubjectError::EmptyToken);
-                }
-                if full_wildcard_seen {
-                    return Err(SubjectError::FullWildcardNotLast);
-                }
-                full_wildcard_seen = &bytes[token_start..i] == b">";
+                end_token(token_start, i)?;
                 token_start = i + 1;
             }
+            b' ' | b'\t' | b'\r' | b'\n' | 0x0c | 0 => return Err(SubjectError::InvalidCharacter(i)),
             _ => {}
         }
     }
-    if token_start == bytes.len() {
-        return Err(SubjectError::EmptyToken);
-    }
-    if full_wildcard_seen {
-        return Err(SubjectError::FullWildcardNotLast);
-    }
-    Ok(())
+    end_token(token_start, bytes.len())
 }
 
 impl fmt::Debug for Subject {
