@@ -25,7 +25,7 @@ use crate::shared::{Shared, HIGH_WATER};
 use crate::tls::{Stream, TlsOptions};
 
 /// Bytes taken from the core per round of writing.
-const WRITE_BATCH: usize = 256 * 1024;
+const WRITE_BATCH: usize = 1024 * 1024;
 /// The read buffer (zeroed once).
 const READ_CHUNK: usize = 64 * 1024;
 /// Rounds before the task yields to others.

@@ -6,6 +6,9 @@ use std::io::IoSlice;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+/// The size of the blocks small writes are copied into.
+const BLOCK: usize = 64 * 1024;
+
 /// Payloads at least this large are queued as their own chunk instead of being copied.
 pub const DEFAULT_CHUNK_THRESHOLD: usize = 16 * 1024;
 
@@ -53,7 +56,15 @@ impl OutBuffer {
 
     /// An empty buffer that queues payloads of `threshold` bytes or more as chunks.
     pub fn with_chunk_threshold(threshold: usize) -> Self {
-        Self { chunks: VecDeque::new(), chunks_len: 0, tail: BytesMut::new(), chunk_threshold: threshold }
+        Self {
+            chunks: VecDeque::new(),
+            chunks_len: 0,
+            // A 64 KiB block, below the allocator's mmap threshold: when the written front is
+            // split off, later blocks get this size too and are reused from the heap instead
+            // of being mapped and unmapped (page faults) on every refill.
+            tail: BytesMut::with_capacity(BLOCK),
+            chunk_threshold: threshold,
+        }
     }
 
     /// The chunk threshold.
@@ -153,8 +164,13 @@ impl OutBuffer {
         }
     }
 
-    /// The buffer small writes go to.
+    /// The buffer small writes go to. Once it holds a block's worth, it is queued as a
+    /// chunk and writing goes on in a fresh block: no allocation grows past about one block,
+    /// so a backlog never turns into large allocations that the allocator maps and unmaps.
     pub(crate) fn tail(&mut self) -> &mut BytesMut {
+        if self.tail.len() >= BLOCK {
+            self.freeze_tail();
+        }
         &mut self.tail
     }
 
