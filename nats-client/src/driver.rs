@@ -176,7 +176,10 @@ impl<R: Runtime> Driver<R> {
         progress |= self.poll_io(cx);
 
         if let Some(deadline) = deadline {
-            if self.sleep.as_ref().is_none_or(|(at, _)| *at != deadline) {
+            // Re-arm only for an earlier deadline: a timer that fires early costs one idle
+            // round, while re-arming on every change (each request moves the deadline)
+            // costs a timer registration per request.
+            if self.sleep.as_ref().is_none_or(|(at, _)| deadline < *at) {
                 self.sleep = Some((deadline, Box::pin(self.runtime.sleep_until(deadline))));
             }
             if let Some((_, sleep)) = &mut self.sleep {
