@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_core::Stream;
 use nats_proto::{
-    ConnectionError, Expected, HeaderMap, Msg, QueueGroup, RequestId, RequestOutcome, ServerAddr, ServerInfo,
-    State, Statistics, Subject,
+    ConnectionError, Expected, FlushId, HeaderMap, Msg, QueueGroup, RequestId, RequestOutcome, ServerAddr,
+    ServerInfo, State, Statistics, Subject,
 };
 
 use crate::driver::Driver;
@@ -102,7 +102,7 @@ impl Client {
                     Poll::Ready(Err(ConnectError::NoServers { last: inner.conn.last_error().cloned() }))
                 }
                 _ => {
-                    inner.state_waiters.push(cx.waker().clone());
+                    register(&mut inner.state_waiters, cx);
                     Poll::Pending
                 }
             }
@@ -177,8 +177,10 @@ impl Client {
         payload: &Bytes,
     ) -> Poll<Result<(), PublishError>> {
         let mut inner = self.shared.lock();
-        if inner.conn.outbound().len() >= HIGH_WATER && inner.conn.state() == State::Connected {
-            inner.write_waiters.push(cx.waker().clone());
+        if inner.conn.outbound().len() >= HIGH_WATER
+            && matches!(inner.conn.state(), State::Connected | State::Draining)
+        {
+            register(&mut inner.write_waiters, cx);
             inner.wake_driver();
             return Poll::Pending;
         }
@@ -309,7 +311,15 @@ impl Client {
             inner.wake_driver();
             id
         };
-        let result = poll_fn(|cx| {
+        // The slot goes however the wait ends, the flush future dropped early included.
+        struct SlotGuard<'a>(&'a Shared, FlushId);
+        impl Drop for SlotGuard<'_> {
+            fn drop(&mut self) {
+                self.0.lock().flushes.remove(&self.1);
+            }
+        }
+        let _slot = SlotGuard(&self.shared, id);
+        poll_fn(|cx| {
             let mut inner = self.shared.lock();
             let slot = inner.flushes.get_mut(&id).expect("flush slots live until taken");
             match slot.result.take() {
@@ -320,9 +330,7 @@ impl Client {
                 }
             }
         })
-        .await;
-        self.shared.lock().flushes.remove(&id);
-        result
+        .await
     }
 
     /// Drains: unsubscribes everything, lets messages in flight be delivered, confirms the
@@ -355,7 +363,7 @@ impl Client {
             if inner.driver_done {
                 Poll::Ready(())
             } else {
-                inner.state_waiters.push(cx.waker().clone());
+                register(&mut inner.state_waiters, cx);
                 Poll::Pending
             }
         })
@@ -410,6 +418,14 @@ impl Client {
     /// Servers learned from the cluster (the seed's `discovered_servers`).
     pub fn discovered_servers(&self) -> Vec<ServerAddr> {
         self.shared.lock().conn.discovered_servers()
+    }
+}
+
+/// Adds the task's waker to `waiters` unless it is already there: a future polled again
+/// and again (in a `select` loop, say) must not grow the list.
+fn register(waiters: &mut Vec<std::task::Waker>, cx: &Context<'_>) {
+    if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+        waiters.push(cx.waker().clone());
     }
 }
 
@@ -487,5 +503,50 @@ impl Drop for Replies {
         let mut inner = self.client.shared.lock();
         inner.requests.remove(&self.id);
         inner.conn.cancel_request(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::task::{Context, Waker};
+    use std::time::{Duration, Instant};
+
+    use nats_proto::{Action, Connection, State};
+
+    use super::{Client, Handle};
+    use crate::options::ConnectOptions;
+    use crate::shared::Shared;
+
+    /// A client whose core is driven to `Connected` by hand (no driver task, no socket).
+    fn connected_client() -> Client {
+        let options = ConnectOptions::new().resolve("nats://127.0.0.1:4222").expect("valid options");
+        let now = Instant::now();
+        let mut conn = Connection::new(options.proto.clone(), now).expect("valid options");
+        assert!(matches!(conn.poll_action(), Some(Action::Connect(_))));
+        conn.handle_connected(now);
+        conn.handle_input(
+            now,
+            b"INFO {\"server_id\":\"x\",\"version\":\"2.10.0\",\"max_payload\":1048576}\r\n",
+        );
+        while conn.take_outbound(usize::MAX).is_some() {}
+        conn.handle_input(now, b"PONG\r\n");
+        assert_eq!(conn.state(), State::Connected);
+        while conn.poll_event().is_some() {}
+        let shared = Arc::new(Shared::new(conn));
+        Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared) }), shared }
+    }
+
+    #[test]
+    fn a_cancelled_flush_leaves_no_slot() {
+        let client = connected_client();
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..3 {
+            let mut flush = pin!(client.flush_timeout(Duration::from_secs(60)));
+            assert!(flush.as_mut().poll(&mut cx).is_pending(), "no PONG yet");
+        }
+        assert_eq!(client.shared.lock().flushes.len(), 0, "flush slots of dropped flushes remain");
     }
 }

@@ -17,7 +17,7 @@ use std::time::Instant;
 use bytes::{Buf, Bytes};
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_rustls::TlsConnector;
-use nats_proto::{Action, TransportError, TransportErrorKind};
+use nats_proto::{Action, State, TransportError, TransportErrorKind};
 use rustls_pki_types::ServerName;
 
 use crate::runtime::Runtime;
@@ -156,6 +156,11 @@ impl<R: Runtime> Driver<R> {
                 inner.wake_writers();
             }
             inner.dispatch();
+            // A connect still in flight is wanted by no one once closed (the core asks no
+            // CloseTransport for a transport it never got): do not wait for it to end.
+            if inner.conn.is_closed() && matches!(self.io, Io::Connecting(_)) {
+                self.drop_io();
+            }
             if inner.conn.is_closed() && matches!(self.io, Io::Idle) {
                 inner.driver_done = true;
                 inner.wake_state_waiters();
@@ -304,7 +309,12 @@ impl<R: Runtime> Driver<R> {
                     let mut inner = self.shared.lock();
                     inner.conn.handle_input(Instant::now(), &self.read_buf[..n]);
                     inner.dispatch();
-                    if n < self.read_buf.len() {
+                    // Not connected (any more): this transport may be one the core asked
+                    // to close, and its end must not be reported as the next attempt's
+                    // failure. The next round takes the core's actions first.
+                    if n < self.read_buf.len()
+                        || !matches!(inner.conn.state(), State::Connected | State::Draining)
+                    {
                         break;
                     }
                 }

@@ -1,18 +1,25 @@
 //! Faults against a real server, each on tokio, smol and async-std: the server killed and
 //! restarted on the same port, a frozen server (stale connection), `max_payload`, slow
-//! consumers, `max_connections`, and permission errors the server reports with `-ERR`.
+//! consumers, `max_connections`, permission errors the server reports with `-ERR`, and a
+//! fatal `-ERR` filling a whole read followed by the end of the stream.
 
-use std::time::Duration;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use nats_client::{
     ClientEvent, ConnectError, ConnectOptions, ConnectionError, FlushError, HeaderMap, HeaderName,
     HeaderValue, PermissionOperation, PublishError, RequestError, Runtime, ServerErrorKind, State,
 };
 use nats_integration_tests::{
     collect_now, connect, connect_with, fast_reconnect, next_message, runtime_tests, try_connect,
-    wait_for_event, within, NatsServer, ServerConfig,
+    wait_for_event, with_timeout, within, NatsServer, ServerConfig,
 };
 
 runtime_tests!(
@@ -22,6 +29,8 @@ runtime_tests!(
     slow_consumer,
     max_connections,
     permissions_violation,
+    fatal_error_then_end_of_stream,
+    backpressure_while_draining,
 );
 
 fn text(payload: &[u8]) -> &str {
@@ -320,4 +329,143 @@ async fn permissions_violation<R: Runtime>(rt: R) {
     let (seen, _) = collect_now(&mut events);
     assert!(seen.iter().all(|e| !matches!(e, ClientEvent::Disconnected(_))), "{seen:?}");
     within(&rt, "close", client.close()).await;
+}
+
+/// Whether the first connection's next read returns an injected fatal `-ERR`, and the
+/// waker of its pending read.
+#[derive(Default)]
+struct Injection {
+    armed: bool,
+    waker: Option<Waker>,
+}
+
+/// A runtime whose first connection can be made to read a fatal `-ERR` that fills the
+/// whole read buffer, then the end of the stream: a server sending an error at the end of a
+/// burst and closing.
+#[derive(Clone)]
+struct Injecting<R> {
+    rt: R,
+    injection: Arc<Mutex<Injection>>,
+    tapped: Arc<AtomicBool>,
+}
+
+struct Tapped<T> {
+    inner: T,
+    injection: Option<Arc<Mutex<Injection>>>,
+    ended: bool,
+}
+
+impl<R: Runtime> Runtime for Injecting<R> {
+    type Transport = Tapped<R::Transport>;
+    type Sleep = R::Sleep;
+
+    fn connect(
+        &self,
+        host: String,
+        port: u16,
+    ) -> impl Future<Output = io::Result<Self::Transport>> + Send + 'static {
+        let injection = (!self.tapped.swap(true, Ordering::SeqCst)).then(|| Arc::clone(&self.injection));
+        let connect = self.rt.connect(host, port);
+        async move { Ok(Tapped { inner: connect.await?, injection, ended: false }) }
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> R::Sleep {
+        self.rt.sleep_until(deadline)
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
+        self.rt.spawn(future);
+    }
+}
+
+impl<T: futures_util::AsyncRead + Unpin> futures_util::AsyncRead for Tapped<T> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.ended {
+            return Poll::Ready(Ok(0));
+        }
+        if let Some(injection) = &this.injection {
+            let mut injection = injection.lock().unwrap();
+            if injection.armed {
+                injection.armed = false;
+                let line = b"-ERR 'Authorization Violation'\r\n";
+                buf[..line.len()].copy_from_slice(line);
+                buf[line.len()..].fill(b' ');
+                this.ended = true;
+                return Poll::Ready(Ok(buf.len()));
+            }
+            injection.waker = Some(cx.waker().clone());
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: futures_util::AsyncWrite + Unpin> futures_util::AsyncWrite for Tapped<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_close(cx)
+    }
+}
+
+async fn fatal_error_then_end_of_stream<R: Runtime>(rt: R) {
+    let server = NatsServer::plain();
+    let injection = Arc::new(Mutex::new(Injection::default()));
+    let injecting = Injecting { rt: rt.clone(), injection: Arc::clone(&injection), tapped: Arc::default() };
+    // One failed attempt per server ends the connection: a spurious one shows.
+    let options = fast_reconnect().max_reconnect_attempts(Some(1));
+    let client = connect_with(&injecting, &server.url(), options).await;
+    let mut events = client.events();
+    // Connected long enough ago that the reconnect attempt starts at once.
+    rt.sleep_until(Instant::now() + Duration::from_millis(200)).await;
+    {
+        let mut injection = injection.lock().unwrap();
+        injection.armed = true;
+        if let Some(waker) = injection.waker.take() {
+            waker.wake();
+        }
+    }
+    let (event, _) =
+        wait_for_event(&rt, &mut events, "Disconnected", |e| matches!(e, ClientEvent::Disconnected(_))).await;
+    assert!(matches!(event, ClientEvent::Disconnected(ConnectionError::Server(_))), "{event:?}");
+    // The end of the stream that was dropped is no failure of the new attempt.
+    let (event, skipped) = wait_for_event(&rt, &mut events, "Reconnected", |e| {
+        matches!(e, ClientEvent::Reconnected(_) | ClientEvent::Closed(_))
+    })
+    .await;
+    assert!(matches!(event, ClientEvent::Reconnected(_)), "{event:?} after {skipped:?}");
+    within(&rt, "flush", client.flush()).await.unwrap();
+    within(&rt, "close", client.close()).await;
+}
+
+async fn backpressure_while_draining<R: Runtime>(rt: R) {
+    const TOTAL: usize = 128 * 1024 * 1024;
+    let server = NatsServer::plain();
+    let client =
+        connect_with(&rt, &server.url(), ConnectOptions::new().drain_timeout(Duration::from_secs(5))).await;
+    within(&rt, "flush", client.flush()).await.unwrap();
+    // A frozen server: the drain stays in its first stage, where publishing is allowed.
+    server.pause();
+    assert!(client.drain().now_or_never().is_none(), "the drain waits for the server");
+    assert_eq!(client.connection_state(), State::Draining);
+    let payload = Bytes::from(vec![0u8; 64 * 1024]);
+    let mut accepted = 0;
+    while accepted < TOTAL {
+        match with_timeout(&rt, Duration::from_millis(200), client.publish("bp", payload.clone())).await {
+            Ok(result) => {
+                result.unwrap();
+                accepted += payload.len();
+            }
+            Err(_) => break,
+        }
+    }
+    assert!(accepted < TOTAL / 2, "{accepted} bytes queued without waiting for a frozen server");
+    server.resume();
+    within(&rt, "drain", client.drain()).await;
 }

@@ -1,8 +1,11 @@
 //! The connection's life against a real server, each on tokio, smol and async-std: a
 //! refused first connection, retrying the first connection, closing while reconnecting,
-//! giving up after the last attempt, callbacks, requests across a reconnect.
+//! giving up after the last attempt, callbacks, requests across a reconnect, closing while
+//! a TCP connect hangs.
 
-use std::time::Duration;
+use std::future::Future;
+use std::io;
+use std::time::{Duration, Instant};
 
 use futures_util::future::join;
 use futures_util::StreamExt;
@@ -11,8 +14,8 @@ use nats_client::{
     TransportErrorKind,
 };
 use nats_integration_tests::{
-    collect_now, connect_with, fast_reconnect, next_message, runtime_tests, try_connect, wait_for_event,
-    within, NatsServer,
+    collect_now, connect_with, fast_reconnect, next_event, next_message, runtime_tests, try_connect,
+    wait_for_event, within, NatsServer,
 };
 
 runtime_tests!(
@@ -22,6 +25,7 @@ runtime_tests!(
     reconnect_gives_up,
     callbacks,
     request_across_reconnect,
+    close_while_connect_hangs,
 );
 
 /// A port where nothing listens: a server's, after it stopped.
@@ -193,4 +197,42 @@ async fn request_across_reconnect<R: Runtime>(rt: R) {
     let (seen, _) = collect_now(&mut events);
     assert!(seen.iter().any(|e| matches!(e, ClientEvent::Reconnected(_))), "{seen:?}");
     within(&rt, "close", client.close()).await;
+}
+
+/// A runtime whose TCP connects never complete, like connects to a host that drops SYNs.
+#[derive(Clone)]
+struct Unreachable<R>(R);
+
+impl<R: Runtime> Runtime for Unreachable<R> {
+    type Transport = R::Transport;
+    type Sleep = R::Sleep;
+
+    fn connect(
+        &self,
+        _host: String,
+        _port: u16,
+    ) -> impl Future<Output = io::Result<R::Transport>> + Send + 'static {
+        std::future::pending()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> R::Sleep {
+        self.0.sleep_until(deadline)
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
+        self.0.spawn(future);
+    }
+}
+
+async fn close_while_connect_hangs<R: Runtime>(rt: R) {
+    let unreachable = Unreachable(rt.clone());
+    let options =
+        ConnectOptions::new().retry_on_initial_connect().connection_timeout(Duration::from_secs(30));
+    let client = connect_with(&unreachable, "nats://127.0.0.1:4222", options).await;
+    let mut events = client.events();
+    assert_eq!(client.connection_state(), State::Connecting);
+    // The connect the core no longer wants must not keep the connection's task alive.
+    within(&rt, "close while a connect hangs", client.close()).await;
+    assert_eq!(next_event(&rt, &mut events).await, ClientEvent::Closed(None));
+    assert_eq!(within(&rt, "events end", events.next()).await, None);
 }
