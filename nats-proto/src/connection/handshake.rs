@@ -1,0 +1,136 @@
+//! The handshake: INFO, the TLS decision, CONNECT with credentials, and what follows
+//! the PONG (re-subscriptions, buffered publishes).
+
+use super::*;
+
+impl Connection {
+    pub(super) fn needs_tls(&self, info: &ServerInfo) -> bool {
+        self.options.tls_required || info.tls_required || self.current.as_ref().is_some_and(ServerAddr::tls)
+    }
+
+    pub(super) fn handle_info(&mut self, now: Instant, info: Box<ServerInfo>) {
+        let current = self.current.clone().expect("a transport has a server");
+        let added = self.pool.discover(&info.connect_urls, &current, self.options.randomize, &mut self.rng);
+        match self.phase {
+            Phase::AwaitInfo => {
+                let needs_tls = self.needs_tls(&info);
+                let offers_tls = info.tls_required || info.tls_available;
+                self.info = Some(info);
+                if needs_tls && !offers_tls && !self.options.tls_first {
+                    self.fail_attempt(now, ConnectionError::TlsNotAvailable);
+                } else if needs_tls && !self.options.tls_first {
+                    self.phase = Phase::UpgradingTls;
+                    let server_name = self.server_name();
+                    self.actions.push_back(Action::StartTls { server_name });
+                } else {
+                    self.send_connect(now);
+                }
+            }
+            Phase::Connected => {
+                let lame_duck = info.ldm;
+                self.info = Some(info.clone());
+                self.events.push_back(Event::ServerInfo(info));
+                if !added.is_empty() {
+                    self.events.push_back(Event::DiscoveredServers { servers: added });
+                }
+                if lame_duck {
+                    self.events.push_back(Event::LameDuck { server: current.clone() });
+                    if self.pool.has_other_than(&current) {
+                        self.pool.demote(&current);
+                        self.lose_connection(now, ConnectionError::LameDuck);
+                    }
+                }
+            }
+            _ => self.info = Some(info),
+        }
+    }
+
+    pub(super) fn send_connect(&mut self, now: Instant) {
+        let info = self.info.as_deref().cloned().unwrap_or_default();
+        let connect = match self.connect_info(&info) {
+            Ok(connect) => connect,
+            Err(error) => {
+                self.fail_attempt(now, ConnectionError::Auth(error));
+                return;
+            }
+        };
+        self.out.write_connect(&connect);
+        self.out.write_ping();
+        self.pongs.push_back(PongWaiter::Handshake);
+        self.phase = Phase::AwaitPong;
+    }
+
+    pub(super) fn connect_info(&self, info: &ServerInfo) -> Result<ConnectInfo, AuthError> {
+        let headers = self.options.headers && info.headers;
+        let mut connect = ConnectInfo {
+            verbose: self.options.verbose,
+            pedantic: self.options.pedantic,
+            tls_required: self.needs_tls(info),
+            name: self.options.name.clone(),
+            echo: self.options.echo,
+            headers,
+            no_responders: headers && self.options.no_responders,
+            ..ConnectInfo::default()
+        };
+        let server = self.current.as_ref();
+        if let Some(token) = server.and_then(ServerAddr::token) {
+            connect.auth_token = Some(token.clone());
+            return Ok(connect);
+        }
+        if let Some(user) = server.and_then(ServerAddr::user) {
+            connect.user = Some(user.to_owned());
+            connect.pass = server.and_then(ServerAddr::pass).cloned();
+            return Ok(connect);
+        }
+        let sign = |seed: &Secret| -> Result<Option<(String, Secret)>, AuthError> {
+            info.nonce.as_deref().map(|nonce| sign_nonce(seed, nonce)).transpose()
+        };
+        match &self.options.auth {
+            Auth::None => {}
+            Auth::UserPassword { user, password } => {
+                connect.user = Some(user.clone());
+                connect.pass = Some(password.clone());
+            }
+            Auth::Token(token) => connect.auth_token = Some(token.clone()),
+            Auth::NKey(seed) => {
+                let (public, sig) = sign(seed)?.ok_or(AuthError::MissingNonce)?;
+                connect.nkey = Some(public);
+                connect.sig = Some(sig);
+            }
+            Auth::Jwt { jwt, seed } => {
+                connect.jwt = Some(jwt.clone());
+                connect.sig = sign(seed)?.map(|(_, sig)| sig);
+            }
+        }
+        Ok(connect)
+    }
+
+    pub(super) fn handshake_done(&mut self, now: Instant) {
+        let server = self.current.clone().expect("a transport has a server");
+        self.pool.record(&server, true);
+        self.phase = Phase::Connected;
+        self.next_ping = now + self.options.ping_interval;
+        self.pings_outstanding = 0;
+        // Re-subscribe, with the remaining auto-unsubscribe counts.
+        for (sid, sub) in self.subs.iter_sorted() {
+            self.out.write_sub(sid, &sub.subject, sub.queue_group.as_ref());
+            if let Some(remaining) = sub.remaining() {
+                self.out.write_unsub(sid, Some(remaining));
+            }
+        }
+        // Then the publishes buffered while disconnected, tracked as if just written.
+        let mut at = self.out_written + self.out.len() as u64;
+        for len in self.reconnect_frames.drain(..) {
+            self.pub_frames.push_back((at, at + len as u64));
+            at += len as u64;
+        }
+        self.out.append(&mut self.reconnect_buf);
+        if self.ever_connected {
+            self.stats.reconnects += 1;
+            self.events.push_back(Event::Reconnected { server });
+        } else {
+            self.ever_connected = true;
+            self.events.push_back(Event::Connected { server });
+        }
+    }
+}
