@@ -24,8 +24,10 @@ use crate::runtime::Runtime;
 use crate::shared::{Shared, HIGH_WATER};
 use crate::tls::{Stream, TlsOptions};
 
-/// Bytes taken from the core per round of writing.
-const WRITE_BATCH: usize = 1024 * 1024;
+/// Bytes taken from the core per round of writing. Taken bytes count as handed to the
+/// transport: if it dies they are lost like bytes in the kernel's buffer, so this stays
+/// small; publishes not yet taken move to the reconnect buffer instead.
+const WRITE_BATCH: usize = 256 * 1024;
 /// The read buffer (zeroed once).
 const READ_CHUNK: usize = 64 * 1024;
 /// Rounds before the task yields to others.
