@@ -14,13 +14,13 @@ use nats_proto::{
 };
 
 use crate::driver::Driver;
-use crate::error::{ConnectError, FlushError, RequestError, SubscribeError};
+use crate::error::{ConnectError, RequestError, SubscribeError};
 use crate::event::Events;
 use crate::options::ConnectOptions;
 use crate::runtime::Runtime;
 use crate::shared::{FlushSlot, RequestSlot, Shared, SubSlot, HIGH_WATER};
 use crate::subscriber::Subscriber;
-use nats_proto::PublishError;
+use nats_proto::{FlushError, PublishError};
 
 /// Connects to the servers in `urls` (comma-separated `nats://` / `tls://` URLs) on the
 /// given runtime. Returns once connected, or with [`ConnectError::NoServers`] once every

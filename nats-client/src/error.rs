@@ -56,31 +56,6 @@ pub enum RequestError {
     Closed,
 }
 
-/// Why a flush failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum FlushError {
-    /// The server did not confirm within the timeout.
-    #[error("flush timed out")]
-    Timeout,
-    /// The connection was lost before the server confirmed.
-    #[error("disconnected before the flush completed")]
-    Disconnected,
-    /// The connection is closed.
-    #[error("connection closed")]
-    Closed,
-}
-
-impl From<nats_proto::FlushError> for FlushError {
-    fn from(e: nats_proto::FlushError) -> Self {
-        match e {
-            nats_proto::FlushError::Timeout => Self::Timeout,
-            nats_proto::FlushError::Disconnected => Self::Disconnected,
-            _ => Self::Closed,
-        }
-    }
-}
-
 /// Why a subscription could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -40,12 +40,12 @@ mod subscriber;
 mod tls;
 
 pub use client::{connect_with_runtime, Client, Replies};
-pub use error::{ConnectError, FlushError, RequestError, SubscribeError};
+pub use error::{ConnectError, RequestError, SubscribeError};
 pub use event::{ClientEvent, EventCallback, Events};
 pub use nats_proto::{
-    ConnectionError, Expected, HeaderMap, HeaderName, HeaderValue, Msg as Message, PermissionOperation,
-    PublishError, RequestOutcome, ServerAddr, ServerError, ServerErrorKind, ServerInfo, Sid, State,
-    Statistics, StatusCode, Subject, SubjectError, TransportError, TransportErrorKind,
+    ConnectionError, Expected, FlushError, HeaderMap, HeaderName, HeaderValue, Msg as Message,
+    PermissionOperation, PublishError, RequestOutcome, ServerAddr, ServerError, ServerErrorKind, ServerInfo,
+    Sid, State, Statistics, StatusCode, Subject, SubjectError, TransportError, TransportErrorKind,
 };
 pub use options::ConnectOptions;
 pub use runtime::Runtime;

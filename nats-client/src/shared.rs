@@ -5,9 +5,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
-use nats_proto::{Connection, Event, FlushId, Msg, RequestId, RequestOutcome, Sid};
+use nats_proto::{Connection, Event, FlushError, FlushId, Msg, RequestId, RequestOutcome, Sid};
 
-use crate::error::FlushError;
 use crate::event::ClientEvent;
 
 /// Publishers wait when this many bytes are queued for the socket.
@@ -144,7 +143,7 @@ impl Inner {
                 }
                 Event::Flushed { flush, result } => {
                     if let Some(slot) = self.flushes.get_mut(&flush) {
-                        slot.result = Some(result.map_err(FlushError::from));
+                        slot.result = Some(result);
                         wake(&mut slot.waker);
                     }
                 }
