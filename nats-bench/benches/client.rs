@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Measurements: publish throughput (16 B x 2,000,000 and 1 KiB x 500,000, ending with a
-//! flush), publish to a subscriber on a second connection (1,000,000 x 16 B: received
+//! flush; best of three runs), publish to a subscriber on a second connection (1,000,000 x 16 B: received
 //! count and rate), and 20,000 sequential request/reply round trips (rate, p50, p99)
 //! against a raw blocking responder. `BENCH_SCALE=0.1` shrinks every count for a quick
 //! run.
@@ -141,7 +141,12 @@ fn spawn_responder(port: u16) {
     });
 }
 
+/// The best of three runs, like the clients' publish figures.
 fn raw_publish(port: u16, count: usize, size: usize) -> f64 {
+    (0..3).map(|_| raw_publish_once(port, count, size)).fold(0.0, f64::max)
+}
+
+fn raw_publish_once(port: u16, count: usize, size: usize) -> f64 {
     let mut raw = Raw::connect(port);
     let frame = [format!("PUB bench.pub {size}\r\n").as_bytes(), &vec![b'x'; size], b"\r\n"].concat();
     let frames: Vec<u8> = frame.iter().copied().cycle().take(frame.len() * count).collect();
@@ -283,20 +288,25 @@ where
 
     let client = connect().await;
     let small = Bytes::from(vec![b'x'; 16]);
-    let start = Instant::now();
-    for _ in 0..pub_count {
-        client.publish("bench.pub", small.clone()).await;
-    }
-    client.flush().await;
-    let publish_16 = rate(pub_count, start.elapsed());
-
     let large = Bytes::from(vec![b'x'; 1024]);
-    let start = Instant::now();
-    for _ in 0..big_count {
-        client.publish("bench.pub", large.clone()).await;
+    // Publishing is quick to measure and noisy on a shared machine: best of three.
+    let mut publish_16 = 0.0f64;
+    let mut publish_1k = 0.0f64;
+    for _ in 0..3 {
+        let start = Instant::now();
+        for _ in 0..pub_count {
+            client.publish("bench.pub", small.clone()).await;
+        }
+        client.flush().await;
+        publish_16 = publish_16.max(rate(pub_count, start.elapsed()));
+
+        let start = Instant::now();
+        for _ in 0..big_count {
+            client.publish("bench.pub", large.clone()).await;
+        }
+        client.flush().await;
+        publish_1k = publish_1k.max(rate(big_count, start.elapsed()));
     }
-    client.flush().await;
-    let publish_1k = rate(big_count, start.elapsed());
 
     let subscriber = connect().await;
     let ready = AtomicBool::new(false);
