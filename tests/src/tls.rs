@@ -58,16 +58,19 @@ fn leaf(
 }
 
 impl TlsFiles {
-    /// Generates every certificate and writes the files.
+    /// Generates every certificate and writes the files; the server certificate is valid
+    /// for `localhost` and `127.0.0.1`.
     pub fn generate() -> Self {
+        Self::generate_for(&["localhost", "127.0.0.1"])
+    }
+
+    /// Like [`generate`](Self::generate), with a server certificate valid only for `names`
+    /// (a certificate for another name makes a name-mismatch test).
+    pub fn generate_for(names: &[&str]) -> Self {
         let dir = tempfile::Builder::new().prefix("nats-itest-tls-").tempdir().expect("a temp dir");
         let (ca_cert, issuer) = ca("nats-itest CA");
-        let (server_cert, server_key) = leaf(
-            &issuer,
-            "nats-itest server",
-            &["localhost", "127.0.0.1"],
-            ExtendedKeyUsagePurpose::ServerAuth,
-        );
+        let (server_cert, server_key) =
+            leaf(&issuer, "nats-itest server", names, ExtendedKeyUsagePurpose::ServerAuth);
         let (client_cert, client_key) =
             leaf(&issuer, "nats-itest client", &["client.local"], ExtendedKeyUsagePurpose::ClientAuth);
         let (other_ca, _) = ca("unrelated CA");

@@ -19,6 +19,7 @@ runtime_tests!(
     tls_client_certificate,
     tls_client_certificate_missing,
     tls_bad_ca,
+    tls_name_mismatch,
     tls_required_but_not_offered,
     tls_reconnect,
 );
@@ -115,6 +116,17 @@ async fn tls_bad_ca<R: Runtime>(rt: R) {
     let ConnectionError::Transport(transport) = last_error(&error) else { panic!("{error:?}") };
     assert_eq!(transport.kind(), TransportErrorKind::Tls, "{transport}");
     assert!(transport.message().to_lowercase().contains("certificate"), "{transport}");
+}
+
+async fn tls_name_mismatch<R: Runtime>(rt: R) {
+    // The CA is trusted, but the certificate names another host than the one dialled.
+    let files = Arc::new(TlsFiles::generate_for(&["other.invalid"]));
+    let server = NatsServer::start(ServerConfig::new().tls(&files, false));
+    let options = ConnectOptions::new().add_root_certificates(&files.ca);
+    let error = try_connect(&rt, &server.tls_url(), options).await.expect_err("the name does not match");
+    let ConnectionError::Transport(transport) = last_error(&error) else { panic!("{error:?}") };
+    assert_eq!(transport.kind(), TransportErrorKind::Tls, "{transport}");
+    assert!(transport.message().contains("not valid for name"), "{transport}");
 }
 
 async fn tls_required_but_not_offered<R: Runtime>(rt: R) {
