@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/ensure-nats-server.sh
-server="$(command -v nats-server || echo /usr/sbin/nats-server)"
+. .tools/nats-env
+server="$NATS_SERVER"
 
 workdir="$(mktemp -d)"
 log="$workdir/nats-server.log"

@@ -262,19 +262,22 @@ impl Log {
     }
 }
 
-/// The `nats-server` binary: `$NATS_SERVER`, else the first on `PATH`, else the Debian path.
+/// The `nats-server` binary: `$NATS_SERVER`; else the pinned current release that
+/// `scripts/ensure-nats-server.sh` installs into `.tools/venv`; else the first on `PATH`; else
+/// the Debian path. Panics when none exists: a missing server is a failure, never a skip.
 pub fn server_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("NATS_SERVER") {
         return PathBuf::from(path);
     }
+    let pinned = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/nats-server");
     let on_path = std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).map(|dir| dir.join("nats-server")).collect::<Vec<_>>())
         .unwrap_or_default();
-    on_path
-        .into_iter()
+    std::iter::once(pinned)
+        .chain(on_path)
         .chain(["/usr/sbin/nats-server".into(), "/usr/local/bin/nats-server".into()])
         .find(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("nats-server"))
+        .unwrap_or_else(|| panic!("no nats-server found: run scripts/ensure-nats-server.sh or set NATS_SERVER"))
 }
 
 /// The port at the end of a "Listening for ... on host:port" log line.

@@ -67,7 +67,9 @@ async fn nkey<R: Runtime>(rt: R) {
     let user = NKeyUser::generate();
     let server = NatsServer::start(ServerConfig::new().auth(ServerAuth::NKeys(vec![user.public.clone()])));
     let client = connect_with(&rt, &server.url(), ConnectOptions::new().nkey(user.seed.clone())).await;
-    assert!(client.server_info().and_then(|i| i.nonce).is_some(), "nkey servers send a nonce");
+    // The nonce belongs to the handshake's INFO: nats-server 2.15 sends a new INFO after the
+    // CONNECT without one, and `server_info()` is the latest INFO, so it is not checked here.
+    // That the nonce was signed is shown by the stranger's key being rejected below.
     assert_usable(&rt, &client).await;
 
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,14 @@
+//! The integration suite: one test binary, one module per area. Every scenario is written once
+//! as `async fn scenario<R: Runtime>(rt: R)` and run on tokio, smol and async-std
+//! ([`nats_integration_tests::runtime_tests!`]).
+//!
+//! Core-NATS areas (everything but JetStream and its layers) also run against the older
+//! compatibility server in `scripts/test.sh`.
+
+mod auth;
+mod cluster;
+mod faults;
+mod lifecycle;
+mod pubsub;
+mod requests;
+mod tls;
