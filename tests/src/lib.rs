@@ -10,11 +10,13 @@
 //! The scenarios are in `tests/`.
 
 mod jwt;
+mod python;
 mod rt;
 mod server;
 mod tls;
 
 pub use jwt::{creds, encode_jwt, NKeyUser, OperatorSetup};
+pub use python::{python_binary, run_python, spawn_python, PythonChild, PythonOutput};
 pub use rt::{
     collect_now, connect, connect_with, fast_reconnect, next_event, next_message, run_async_std, run_smol,
     run_tokio, try_connect, wait_for_event, with_timeout, within, Elapsed, TIMEOUT,

@@ -277,7 +277,9 @@ pub fn server_binary() -> PathBuf {
         .chain(on_path)
         .chain(["/usr/sbin/nats-server".into(), "/usr/local/bin/nats-server".into()])
         .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("no nats-server found: run scripts/ensure-nats-server.sh or set NATS_SERVER"))
+        .unwrap_or_else(|| {
+            panic!("no nats-server found: run scripts/ensure-nats-server.sh or set NATS_SERVER")
+        })
 }
 
 /// The port at the end of a "Listening for ... on host:port" log line.

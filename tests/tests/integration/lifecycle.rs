@@ -236,3 +236,19 @@ async fn close_while_connect_hangs<R: Runtime>(rt: R) {
     assert_eq!(next_event(&rt, &mut events).await, ClientEvent::Closed(None));
     assert_eq!(within(&rt, "events end", events.next()).await, None);
 }
+
+/// The interop helper itself: the pinned Python client is installed and reaches a server.
+#[test]
+fn python_client_is_available() {
+    let server = NatsServer::plain();
+    let out = nats_integration_tests::run_python(
+        "import asyncio, sys, nats\n\
+         async def main():\n\
+         \x20   nc = await asyncio.wait_for(nats.connect(sys.argv[1]), 5)\n\
+         \x20   print(nc.connected_server_version.major)\n\
+         \x20   await nc.close()\n\
+         asyncio.run(main())\n",
+        &[&server.url()],
+    );
+    assert!(out.stdout.trim().== "2", "server major version from nats-py: {out:?}");
+}
