@@ -250,5 +250,5 @@ fn python_client_is_available() {
          asyncio.run(main())\n",
         &[&server.url()],
     );
-    assert!(out.stdout.trim().== "2", "server major version from nats-py: {out:?}");
+    assert_eq!(out.stdout.trim(), "2", "server major version from nats-py: {out:?}");
 }
