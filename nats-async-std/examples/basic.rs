@@ -1,4 +1,7 @@
-//! Basic usage: mirrors the seed README's "Basic Usage" section (asyncio-nats).
+//! Basic usage on async-std: the same program as `nats-tokio/examples/basic.rs` (the seed README's
+//! "Basic Usage"), showing only what differs for this runtime: how `main` runs the client,
+//! how tasks are spawned and how a wait is bounded. The client API is the same on every
+//! runtime, so the other examples live once, in `nats-tokio/examples/`.
 //!
 //! Connects, subscribes to `foo` with an auto-unsubscribe after 2 messages and publishes 3
 //! (only 2 arrive), answers requests on `help` from the queue group `workers`, sends a timed
