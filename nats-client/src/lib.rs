@@ -33,6 +33,7 @@ mod client;
 mod driver;
 mod error;
 mod event;
+mod log;
 mod options;
 mod runtime;
 mod shared;

@@ -167,6 +167,7 @@ impl Inner {
     }
 
     fn broadcast(&mut self, event: ClientEvent) {
+        crate::log::event(&event);
         for listener in self.listeners.values_mut() {
             if listener.queue.len() == LISTENER_CAPACITY {
                 listener.queue.pop_front();
