@@ -70,3 +70,16 @@ pub enum SubscribeError {
     #[error("connection closed")]
     Closed,
 }
+
+/// Why an unsubscribe could not be done.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnsubscribeError {
+    /// The subscription has already ended (unsubscribed before, its auto-unsubscribe count
+    /// reached, or drained).
+    #[error("the subscription has already ended")]
+    Ended,
+    /// The connection is closed.
+    #[error("connection closed")]
+    Closed,
+}

@@ -41,7 +41,7 @@ mod subscriber;
 mod tls;
 
 pub use client::{connect_with_runtime, Client, Replies};
-pub use error::{ConnectError, RequestError, SubscribeError};
+pub use error::{ConnectError, RequestError, SubscribeError, UnsubscribeError};
 pub use event::{ClientEvent, EventCallback, Events};
 pub use nats_proto::{
     ConnectionError, Expected, FlushError, HeaderMap, HeaderName, HeaderValue, Msg as Message,

@@ -187,7 +187,7 @@ impl Inner {
     }
 }
 
-fn wake(waker: &mut Option<Waker>) {
+pub(crate) fn wake(waker: &mut Option<Waker>) {
     if let Some(waker) = waker.take() {
         waker.wake();
     }

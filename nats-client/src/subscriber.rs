@@ -5,9 +5,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use nats_proto::{HeaderMap, Msg, Sid, Subject};
+use nats_proto::{HeaderMap, Msg, Sid, State, Subject};
 
 use crate::client::Client;
+use crate::error::UnsubscribeError;
+use crate::shared::wake;
 
 /// The messages of one subscription. Dropping it unsubscribes.
 ///
@@ -48,23 +50,58 @@ impl Subscriber {
     }
 
     /// Unsubscribes now; messages already received can still be read, then the stream ends.
-    pub fn unsubscribe(&mut self) {
+    ///
+    /// # Errors
+    /// [`UnsubscribeError::Ended`] when the subscription had already ended,
+    /// [`UnsubscribeError::Closed`] when the connection is closed.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut subscriber = client.subscribe("updates.>").await?;
+    /// // ... read some messages ...
+    /// subscriber.unsubscribe()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn unsubscribe(&mut self) -> Result<(), UnsubscribeError> {
         let mut inner = self.client.shared.lock();
-        inner.conn.unsubscribe(self.sid, None);
+        let closed = inner.conn.state() == State::Closed;
+        let existed = inner.conn.unsubscribe(self.sid, None);
         if let Some(slot) = inner.subs.get_mut(&self.sid) {
             slot.ended = true;
+            wake(&mut slot.waker);
         }
         inner.wake_driver();
+        match (existed, closed) {
+            (_, true) => Err(UnsubscribeError::Closed),
+            (false, false) => Err(UnsubscribeError::Ended),
+            (true, false) => Ok(()),
+        }
     }
 
     /// Ends the subscription after `max` messages in total, counting those already
     /// received (the seed's `auto_unsubscribe`). Survives reconnects with the remaining
-    /// count.
-    pub fn unsubscribe_after(&mut self, max: u64) {
+    /// count. When `max` have already arrived, the subscription ends at once.
+    ///
+    /// # Errors
+    /// As [`unsubscribe`](Self::unsubscribe).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut subscriber = client.subscribe("jobs").await?;
+    /// subscriber.unsubscribe_after(10)?; // the stream ends after the tenth message
+    /// # Ok(()) }
+    /// ```
+    pub fn unsubscribe_after(&mut self, max: u64) -> Result<(), UnsubscribeError> {
         let mut inner = self.client.shared.lock();
-        inner.conn.unsubscribe(self.sid, Some(max));
+        let closed = inner.conn.state() == State::Closed;
+        let existed = inner.conn.unsubscribe(self.sid, Some(max));
         inner.dispatch();
         inner.wake_driver();
+        match (existed, closed) {
+            (_, true) => Err(UnsubscribeError::Closed),
+            (false, false) => Err(UnsubscribeError::Ended),
+            (true, false) => Ok(()),
+        }
     }
 
     fn size(msg: &Msg) -> u64 {

@@ -44,7 +44,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     // Simple publisher and async subscriber: a task plays the seed's `message_handler`.
     let mut subscriber = client.subscribe("foo").await?;
     // Stop receiving after 2 messages (the seed's `auto_unsubscribe(sid, 2)`).
-    subscriber.unsubscribe_after(2);
+    subscriber.unsubscribe_after(2)?;
     let message_handler = smol::spawn(async move {
         let mut received = 0;
         // The stream ends once the 2 messages have arrived.

@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // Subscribe before spawning anything, so that the subscriptions are in place before the
     // first publish: the server sees this connection's operations in order.
     let mut messages = client.subscribe("foo").await?;
-    messages.unsubscribe_after(2);
+    messages.unsubscribe_after(2)?;
     let subscriber = tokio::spawn(async move {
         let mut received = 0;
         while let Some(message) = messages.next().await {

@@ -44,7 +44,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     client.flush_timeout(WAIT).await?;
     for subscriber in &mut subscribers {
         // Stop the subscription: what already arrived can still be read, then it ends.
-        subscriber.unsubscribe();
+        subscriber.unsubscribe()?;
         let messages = timeout(WAIT, subscriber.by_ref().collect::<Vec<_>>()).await?;
         println!("'{}' received {} messages:", subscriber.subject(), messages.len());
         for message in &messages {

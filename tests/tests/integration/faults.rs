@@ -45,7 +45,7 @@ async fn server_restart<R: Runtime>(rt: R) {
     let mut events = client.events();
     let mut all = client.subscribe("r.>").await.unwrap();
     let mut limited = client.subscribe("r.limited").await.unwrap();
-    limited.unsubscribe_after(5);
+    limited.unsubscribe_after(5).unwrap();
     let mut queue = client.queue_subscribe("r.q", "group").await.unwrap();
     let mut gone = client.subscribe("x.gone").await.unwrap();
     within(&rt, "flush", client.flush()).await.unwrap();
@@ -69,9 +69,9 @@ async fn server_restart<R: Runtime>(rt: R) {
     // Subscriptions made while disconnected are made on reconnect; those ended while
     // disconnected are not made again.
     let mut made_while_down = client.subscribe("r.new").await.unwrap();
-    gone.unsubscribe();
+    gone.unsubscribe().unwrap();
     let mut gone_before = client.subscribe("r.gone.before").await.unwrap();
-    gone_before.unsubscribe();
+    gone_before.unsubscribe().unwrap();
     assert_eq!(within(&rt, "end", gone_before.next()).await, None);
 
     // Publishes made while disconnected are kept, up to the reconnect buffer's size:

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use futures_util::StreamExt;
 use nats_client::{
     ClientEvent, ConnectOptions, HeaderMap, HeaderName, HeaderValue, PublishError, Runtime, State,
-    SubscribeError,
+    SubscribeError, UnsubscribeError,
 };
 use nats_integration_tests::{
     collect_now, connect, connect_with, next_message, runtime_tests, wait_for_event, within, NatsServer,
@@ -84,7 +84,7 @@ async fn publish_subscribe<R: Runtime>(rt: R) {
     assert!(matches!(subscriber.subscribe("a..b").await, Err(SubscribeError::InvalidSubject(_))));
 
     // Unsubscribing ends the stream.
-    sub.unsubscribe();
+    sub.unsubscribe().unwrap();
     within(&rt, "flush", subscriber.flush()).await.unwrap();
     publisher.publish("greet.joe", "too late").await.unwrap();
     within(&rt, "flush", publisher.flush()).await.unwrap();
@@ -181,7 +181,7 @@ async fn auto_unsubscribe<R: Runtime>(rt: R) {
     let server = NatsServer::plain();
     let client = connect(&rt, &server.url()).await;
     let mut sub = client.subscribe("auto").await.unwrap();
-    sub.unsubscribe_after(5);
+    sub.unsubscribe_after(5).unwrap();
     // A count already reached ends the subscription at once.
     let mut early = client.subscribe("early").await.unwrap();
     within(&rt, "flush", client.flush()).await.unwrap();
@@ -201,12 +201,16 @@ async fn auto_unsubscribe<R: Runtime>(rt: R) {
     for i in 0..3 {
         assert_eq!(text(&next_message(&rt, &mut early).await.payload), i.to_string());
     }
-    early.unsubscribe_after(3);
+    early.unsubscribe_after(3).unwrap();
     client.publish("early", "after").await.unwrap();
     within(&rt, "flush", client.flush()).await.unwrap();
     assert_eq!(within(&rt, "end", early.next()).await, None, "the count was reached already");
+    assert_eq!(early.unsubscribe(), Err(UnsubscribeError::Ended), "an ended subscription says so");
     assert!(client.is_connected());
+    let mut live = client.subscribe("still.live").await.unwrap();
     within(&rt, "close", client.close()).await;
+    assert_eq!(live.unsubscribe(), Err(UnsubscribeError::Closed), "a closed client says so");
+    assert_eq!(live.unsubscribe_after(1), Err(UnsubscribeError::Closed));
 }
 
 async fn headers_round_trip<R: Runtime>(rt: R) {

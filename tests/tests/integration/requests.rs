@@ -217,7 +217,7 @@ async fn no_responders<R: Runtime>(rt: R) {
     let (reply, ()) = within(&rt, "request", join(client.request("nobody.home", "hello?"), answer)).await;
     assert_eq!(text(&reply.unwrap().payload), "now: here");
     // Once the server has processed the UNSUB, nobody listens again.
-    sub.unsubscribe();
+    sub.unsubscribe().unwrap();
     within(&rt, "flush", service.flush()).await.unwrap();
     let result = within(&rt, "request", client.request("nobody.home", "again")).await;
     assert_eq!(result.unwrap_err(), RequestError::NoResponders);
