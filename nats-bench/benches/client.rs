@@ -13,55 +13,15 @@
 //! run.
 
 use std::future::Future;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use nats_bench::clients::{timeout, BenchClient};
+use nats_bench::Server;
 use nats_proto::{ServerDecoder, ServerOp};
-
-// ----- the server -----------------------------------------------------------------------
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start() -> Self {
-        let mut child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", "-1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("nats-server on PATH (scripts/ensure-nats-server.sh installs it)");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let port = loop {
-            let line = lines.next().expect("nats-server exited").expect("log line");
-            if let Some(rest) = line.split("client connections on ").nth(1) {
-                break rest.trim().rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn scale(n: usize) -> usize {
     let factor: f64 = std::env::var("BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
@@ -173,93 +133,6 @@ fn raw_request_latencies(port: u16, count: usize) -> Vec<Duration> {
     latencies
 }
 
-// ----- the clients ------------------------------------------------------------------------
-
-/// What a client must do for the benchmark.
-trait BenchClient: Clone + Send + Sync + 'static {
-    fn publish(&self, subject: &'static str, payload: Bytes) -> impl Future<Output = ()> + Send;
-    fn flush(&self) -> impl Future<Output = ()> + Send;
-    fn request(&self, subject: &'static str, payload: Bytes) -> impl Future<Output = ()> + Send;
-    /// Counts messages on `subject` until `expected` arrive or nothing comes for 2 s;
-    /// sets `ready` once the subscription is registered on the server.
-    fn count(
-        &self,
-        subject: &'static str,
-        expected: usize,
-        ready: &AtomicBool,
-    ) -> impl Future<Output = usize> + Send;
-}
-
-impl BenchClient for nats_client::Client {
-    async fn publish(&self, subject: &'static str, payload: Bytes) {
-        nats_client::Client::publish(self, subject, payload).await.expect("publish");
-    }
-    async fn flush(&self) {
-        nats_client::Client::flush(self).await.expect("flush");
-    }
-    async fn request(&self, subject: &'static str, payload: Bytes) {
-        nats_client::Client::request(self, subject, payload).await.expect("request");
-    }
-    async fn count(&self, subject: &'static str, expected: usize, ready: &AtomicBool) -> usize {
-        let mut sub = self.subscribe(subject).await.expect("subscribe");
-        nats_client::Client::flush(self).await.expect("flush");
-        ready.store(true, Ordering::Release);
-        count_stream(&mut sub, expected).await
-    }
-}
-
-impl BenchClient for async_nats::Client {
-    async fn publish(&self, subject: &'static str, payload: Bytes) {
-        async_nats::Client::publish(self, subject, payload).await.expect("publish");
-    }
-    async fn flush(&self) {
-        async_nats::Client::flush(self).await.expect("flush");
-    }
-    async fn request(&self, subject: &'static str, payload: Bytes) {
-        async_nats::Client::request(self, subject, payload).await.expect("request");
-    }
-    async fn count(&self, subject: &'static str, expected: usize, ready: &AtomicBool) -> usize {
-        let mut sub = self.subscribe(subject).await.expect("subscribe");
-        async_nats::Client::flush(self).await.expect("flush");
-        ready.store(true, Ordering::Release);
-        count_stream(&mut sub, expected).await
-    }
-}
-
-async fn count_stream<S: futures_util::Stream + Unpin>(stream: &mut S, expected: usize) -> usize {
-    let mut received = 0;
-    while received < expected {
-        match timeout(Duration::from_secs(2), stream.next()).await {
-            Some(Some(_)) => received += 1,
-            _ => break,
-        }
-    }
-    received
-}
-
-/// A runtime-neutral timeout built on a thread: good enough for a benchmark's "no
-/// progress for 2 s" check, which fires at most once per run.
-async fn timeout<F: Future>(after: Duration, future: F) -> Option<F::Output> {
-    let deadline = Instant::now() + after;
-    let mut future = std::pin::pin!(future);
-    std::future::poll_fn(|cx| {
-        if let std::task::Poll::Ready(v) = future.as_mut().poll(cx) {
-            return std::task::Poll::Ready(Some(v));
-        }
-        if Instant::now() >= deadline {
-            return std::task::Poll::Ready(None);
-        }
-        let waker = cx.waker().clone();
-        let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(50));
-        std::thread::spawn(move || {
-            std::thread::sleep(wait);
-            waker.wake();
-        });
-        std::task::Poll::Pending
-    })
-    .await
-}
-
 fn rate(count: usize, elapsed: Duration) -> f64 {
     #[allow(clippy::cast_precision_loss)]
     let count = count as f64;
@@ -363,7 +236,7 @@ fn print_row(name: &str, r: &Results, base: &Results) {
 }
 
 fn main() {
-    let server = Server::start();
+    let server = Server::start(&[]);
     let url = server.url();
     spawn_responder(server.port);
 

@@ -15,6 +15,14 @@
 
 use std::fmt::Write as _;
 
+mod alloc;
+#[cfg(feature = "compare")]
+pub mod clients;
+mod server;
+
+pub use alloc::{rss_bytes, AllocDelta, AllocStats, CountingAlloc};
+pub use server::{server_binary, Server};
+
 /// A reply subject in the shape the client libraries generate (`_INBOX.<nuid>.<n>`); the
 /// frame index is appended to it.
 const REPLY_PREFIX: &str = "_INBOX.UmR8Ym1sJq0DwAcEdyoHrq.";
