@@ -144,7 +144,9 @@ where
                 publisher.publish("bench.pubsub", small.clone()).await;
             }
             publisher.flush().await;
-            assert_eq!(count_merged(&mut sub, 1000).await, 1000, "warm-up lost messages");
+            // A loaded machine may stall a process for a while: be patient here only.
+            let warm = count_quiet(&mut sub, 1000, Duration::from_secs(20)).await;
+            assert_eq!(warm, 1000, "warm-up lost messages");
             let (before, live0) = (AllocStats::now(), live_bytes());
             let start = Instant::now();
             let sending = async {
@@ -226,13 +228,22 @@ where
 /// Counts items until `expected` or nothing for 2 s; one timeout for the whole wait on a
 /// quiet stream, not one per item (that would spawn a timer thread per message).
 async fn count_merged<S: futures_util::Stream<Item = ()> + Unpin>(stream: &mut S, expected: usize) -> usize {
+    count_quiet(stream, expected, Duration::from_secs(2)).await
+}
+
+/// [`count_merged`] with another quiet period.
+async fn count_quiet<S: futures_util::Stream<Item = ()> + Unpin>(
+    stream: &mut S,
+    expected: usize,
+    quiet: Duration,
+) -> usize {
     let mut received = 0;
     while received < expected {
         // Take what is ready without a timer; wait with one only when nothing is.
         match futures_util::FutureExt::now_or_never(stream.next()) {
             Some(Some(())) => received += 1,
             Some(None) => break,
-            None => match timeout(Duration::from_secs(2), stream.next()).await {
+            None => match timeout(quiet, stream.next()).await {
                 Some(Some(())) => received += 1,
                 _ => break,
             },
@@ -286,7 +297,12 @@ fn child(url: &str, client: &str, name: &str, count: usize) -> Figures {
         .env("NATS_BENCH_URL", url)
         .output()
         .expect("run the child");
-    assert!(out.status.success(), "{client} {name} failed: {}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        // One failed figure should not void the whole run: it shows as NaN in the table.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        eprintln!("{client} {name} failed: {}", stderr.lines().take(3).collect::<Vec<_>>().join(" / "));
+        return Figures::default();
+    }
     Figures::parse(&String::from_utf8_lossy(&out.stdout))
 }
 
@@ -353,8 +369,8 @@ fn main() {
         );
     }
     println!(
-        "(allocs/msg p>s: allocations in both processes' clients per message published to a \
-         subscriber on a second connection; heap: bytes allocated and not freed)\n"
+        "(allocs/msg p>s: allocations per message published to a subscriber on a second connection of \
+         the same process, both connections counted; heap: bytes allocated and not freed)\n"
     );
 
     println!("Scale: messages delivered per second (fan-out counts every delivery)");
