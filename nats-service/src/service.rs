@@ -143,8 +143,16 @@ struct State {
     stopped: bool,
     /// The endpoints' subscriptions, to unsubscribe on stop; an endpoint dropped by its
     /// user is unsubscribed already.
-    endpoints: Vec<Weak<Mutex<Subscriber>>>,
+    endpoints: Vec<Weak<Mutex<EndpointSubscription>>>,
     control: Control,
+}
+
+/// An endpoint's subscription, shared with the service so that `stop` can end it.
+struct EndpointSubscription {
+    subscriber: Subscriber,
+    /// The task reading the endpoint: `Subscriber::unsubscribe` does not wake it, `stop`
+    /// must.
+    waker: Option<Waker>,
 }
 
 /// The discovery task's shared state.
@@ -312,7 +320,11 @@ impl Service {
             std::mem::take(&mut state.endpoints)
         };
         for endpoint in endpoints.iter().filter_map(Weak::upgrade) {
-            lock(&endpoint).unsubscribe();
+            let mut endpoint = lock(&endpoint);
+            endpoint.subscriber.unsubscribe();
+            if let Some(waker) = endpoint.waker.take() {
+                waker.wake();
+            }
         }
         poll_fn(|cx| {
             let mut state = lock(&self.inner.state);
@@ -341,7 +353,7 @@ impl Service {
             Some(queue) => self.inner.client.queue_subscribe(&subscription.subject, queue).await?,
             None => self.inner.client.subscribe(&subscription.subject).await?,
         };
-        let subscriber = Arc::new(Mutex::new(subscriber));
+        let subscriber = Arc::new(Mutex::new(EndpointSubscription { subscriber, waker: None }));
         let (id, info) = {
             let mut state = lock(&self.inner.state);
             if state.stopped {
@@ -463,7 +475,7 @@ impl EndpointBuilder {
 /// (it stays listed in INFO and STATS). The stream ends when the service stops or the
 /// connection closes.
 pub struct Endpoint {
-    subscriber: Arc<Mutex<Subscriber>>,
+    subscriber: Arc<Mutex<EndpointSubscription>>,
     service: Arc<Inner>,
     id: EndpointId,
     info: EndpointInfo,
@@ -503,7 +515,14 @@ impl Stream for Endpoint {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Request>> {
         let this = self.get_mut();
-        let next = Pin::new(&mut *lock(&this.subscriber)).poll_next(cx);
+        let next = {
+            let mut shared = lock(&this.subscriber);
+            let next = Pin::new(&mut shared.subscriber).poll_next(cx);
+            if next.is_pending() {
+                shared.waker = Some(cx.waker().clone());
+            }
+            next
+        };
         next.map(|message| {
             message.map(|message| Request {
                 message,

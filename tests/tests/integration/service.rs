@@ -338,6 +338,7 @@ async fn service_stop<R: Runtime>(rt: R) {
     let service =
         within(&rt, "start", ServiceBuilder::new("stopper", "1.0.0").start(&rt, &client)).await.unwrap();
     let mut endpoint = within(&rt, "add", service.add_endpoint("work")).await.unwrap();
+    let mut idle = within(&rt, "add", service.add_endpoint("idle")).await.unwrap();
     let caller = connect(&rt, &server.url()).await;
     request(&rt, &caller, "$SRV.PING.stopper", "").await;
 
@@ -349,7 +350,21 @@ async fn service_stop<R: Runtime>(rt: R) {
     // flush: once it returns, the request is in the endpoint's queue.
     within(&rt, "flush", client.flush()).await.unwrap();
 
+    // A reader task parked on an idle endpoint is woken by the stop, and its stream ends.
+    let mut idle_ended = caller.subscribe("idle.ended").await.unwrap();
+    within(&rt, "flush", caller.flush()).await.unwrap();
+    let signal = client.clone();
+    rt.spawn(async move {
+        while let Some(request) = idle.next().await {
+            request.respond("idle").await.unwrap();
+        }
+        signal.publish("idle.ended", "").await.unwrap();
+    });
+    // Once it has answered, the task is back waiting on its stream.
+    assert_eq!(text(&request(&rt, &caller, "idle", "").await.payload), "idle");
+
     within(&rt, "stop", service.stop()).await.unwrap();
+    next_message(&rt, &mut idle_ended).await;
     assert!(service.is_stopped());
     let late = within(&rt, "the request received before stop", endpoint.next()).await.expect("a request");
     assert_eq!(text(late.payload()), "late");
@@ -358,7 +373,7 @@ async fn service_stop<R: Runtime>(rt: R) {
     assert!(within(&rt, "end of the endpoint stream", endpoint.next()).await.is_none());
 
     // Nothing answers any more.
-    for subject in ["work", "$SRV.PING", "$SRV.INFO.stopper", "$SRV.STATS"] {
+    for subject in ["work", "idle", "$SRV.PING", "$SRV.INFO.stopper", "$SRV.STATS"] {
         assert_eq!(
             within(&rt, subject, caller.request(subject, "")).await.unwrap_err(),
             RequestError::NoResponders,
@@ -538,7 +553,7 @@ async fn interop_we_discover_and_call_a_nats_py_service<R: Runtime>(rt: R) {
     let child = spawn_python(PY_SERVICE, &[&server.url()]);
     let id = text(&next_message(&rt, &mut ready).await.payload).to_owned();
 
-    let pings: Vec<PingResponse> = gather(&rt, &client, "$SRV.PING", Duration::from_millis(500)).await;
+    let pings: Vec<PingResponse> = gather(&rt, &client, "$SRV.PING", Duration::from_secs(1)).await;
     assert_eq!(pings.len(), 1);
     let ping = &pings[0];
     assert_eq!(
