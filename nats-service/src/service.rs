@@ -114,8 +114,13 @@ impl ServiceBuilder {
             }),
         });
         (inner.spawner)(Box::pin(run_control(Arc::clone(&inner), subscribers)));
-        client.flush().await?;
-        Ok(Service { inner })
+        let service = Service { inner };
+        if let Err(e) = client.flush().await {
+            // Nobody gets a handle: end the discovery task rather than leave it running.
+            let _ = service.stop().await;
+            return Err(e.into());
+        }
+        Ok(service)
     }
 }
 
