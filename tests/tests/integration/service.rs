@@ -25,6 +25,7 @@ runtime_tests!(
     service_queue_groups,
     service_stop,
     service_refuses_bad_configs,
+    service_survives_malformed_requests,
     interop_nats_py_discovers_and_calls_our_service,
     interop_we_discover_and_call_a_nats_py_service,
 );
@@ -419,6 +420,48 @@ async fn service_refuses_bad_configs<R: Runtime>(rt: R) {
         assert!(matches!(within(&rt, "add", builder.add()).await, Err(ServiceError::Config(_))));
     }
     assert!(service.info().endpoints.is_empty());
+    within(&rt, "stop", service.stop()).await.unwrap();
+    within(&rt, "close", caller.close()).await;
+    within(&rt, "close", client.close()).await;
+}
+
+async fn service_survives_malformed_requests<R: Runtime>(rt: R) {
+    let server = NatsServer::plain();
+    let client = connect(&rt, &server.url()).await;
+    let service =
+        within(&rt, "start", ServiceBuilder::new("robust", "1.0.0").start(&rt, &client)).await.unwrap();
+    let mut endpoint = within(&rt, "add", service.add_endpoint("work")).await.unwrap();
+    let caller = connect(&rt, &server.url()).await;
+
+    // Discovery requests without a reply subject, with garbage payloads and headers.
+    let mut headers = HeaderMap::new();
+    headers.insert(HeaderName::new("Nats-Service-Error-Code").unwrap(), HeaderValue::new("x").unwrap());
+    for subject in ["$SRV.PING", "$SRV.INFO.robust", "$SRV.STATS.robust.nope"] {
+        caller.publish(subject, vec![0xff; 70_000]).await.unwrap();
+        caller.publish_with_headers(subject, &headers, "{").await.unwrap();
+    }
+    // A request without a reply subject: it cannot be answered, and still counts.
+    caller.publish("work", "no reply").await.unwrap();
+    let unanswerable = within(&rt, "request", endpoint.next()).await.expect("a request");
+    assert_eq!(unanswerable.respond("x").await, Err(nats_service::RespondError::NoReplySubject));
+    assert_eq!(unanswerable.error(500, "x").await, Err(nats_service::RespondError::NoReplySubject));
+    drop(unanswerable);
+    // An error description that is not a valid header value is made one.
+    let reply = caller.request("work", "bad");
+    let handle = async {
+        let request = within(&rt, "request", endpoint.next()).await.expect("a request");
+        request.error(400, " two\r\nlines ").await.unwrap();
+    };
+    let (reply, ()) = within(&rt, "error reply", futures_util::future::join(reply, handle)).await;
+    let error = ErrorReply::from_message(&reply.unwrap()).unwrap();
+    assert_eq!((error.code.as_str(), error.description.as_str()), ("400", "two  lines"));
+
+    // The service still answers, and counted both requests.
+    let stats: StatsResponse =
+        serde_json::from_slice(&request(&rt, &caller, "$SRV.STATS.robust", "").await.payload).unwrap();
+    assert_eq!((stats.endpoints[0].num_requests, stats.endpoints[0].num_errors), (2, 1));
+    assert_eq!(stats.endpoints[0].last_error, "400: two\r\nlines ", "last_error keeps the text as given");
+
     within(&rt, "stop", service.stop()).await.unwrap();
     within(&rt, "close", caller.close()).await;
     within(&rt, "close", client.close()).await;
