@@ -224,7 +224,10 @@ async fn run_control(inner: Arc<Inner>, mut subscribers: Vec<Subscriber>) {
             }
         }
     }
+    // Stopped, or the connection closed: either way the service is over (as in nats.go,
+    // where closing the connection stops its services).
     let mut state = lock(&inner.state);
+    state.stopped = true;
     state.control.done = true;
     state.control.done_waiters.drain(..).for_each(Waker::wake);
 }
@@ -280,9 +283,28 @@ impl Service {
         lock(&self.inner.state).core.reset(SystemTime::now());
     }
 
-    /// Whether [`stop`](Self::stop) was called.
+    /// Whether the service is stopped: [`stop`](Self::stop) was called or the connection
+    /// closed.
     pub fn is_stopped(&self) -> bool {
         lock(&self.inner.state).stopped
+    }
+
+    /// Waits until the service has stopped answering discovery requests: after
+    /// [`stop`](Self::stop), or once the connection has closed (ADR-32's "notify when the
+    /// service has stopped").
+    pub async fn stopped(&self) {
+        poll_fn(|cx| {
+            let mut state = lock(&self.inner.state);
+            if state.control.done {
+                Poll::Ready(())
+            } else {
+                if !state.control.done_waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                    state.control.done_waiters.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        })
+        .await;
     }
 
     /// An endpoint named `name` (its subject is the name unless set), to configure and add.
@@ -331,16 +353,7 @@ impl Service {
                 waker.wake();
             }
         }
-        poll_fn(|cx| {
-            let mut state = lock(&self.inner.state);
-            if state.control.done {
-                Poll::Ready(())
-            } else {
-                state.control.done_waiters.push(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-        .await;
+        self.stopped().await;
         self.inner.client.flush().await?;
         Ok(())
     }

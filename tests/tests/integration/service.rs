@@ -385,6 +385,18 @@ async fn service_stop<R: Runtime>(rt: R) {
     within(&rt, "stop again", service.stop()).await.unwrap();
     // The statistics survive the stop.
     assert_eq!(service.stats().endpoints[0].num_requests, 1);
+    within(&rt, "stopped", service.stopped()).await;
+
+    // Closing the connection stops a service too.
+    let own = connect(&rt, &server.url()).await;
+    let orphan = within(&rt, "start", ServiceBuilder::new("orphan", "1.0.0").start(&rt, &own)).await.unwrap();
+    let mut orphan_endpoint = within(&rt, "add", orphan.add_endpoint("o")).await.unwrap();
+    assert!(!orphan.is_stopped());
+    within(&rt, "close", own.close()).await;
+    within(&rt, "stopped by the close", orphan.stopped()).await;
+    assert!(orphan.is_stopped());
+    assert!(within(&rt, "endpoint end", orphan_endpoint.next()).await.is_none());
+    assert!(matches!(within(&rt, "add", orphan.add_endpoint("more")).await, Err(ServiceError::Stopped)));
 
     within(&rt, "close", caller.close()).await;
     within(&rt, "close", client.close()).await;
