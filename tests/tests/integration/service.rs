@@ -8,9 +8,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use nats_client::{Client, Expected, HeaderMap, HeaderName, HeaderValue, Message, RequestError, Runtime};
+use nats_client::{
+    Client, ClientEvent, Expected, HeaderMap, HeaderName, HeaderValue, Message, RequestError, Runtime,
+};
 use nats_integration_tests::{
-    connect, next_message, run_python, runtime_tests, spawn_python, within, NatsServer,
+    connect, connect_with, fast_reconnect, next_message, run_python, runtime_tests, spawn_python,
+    wait_for_event, within, NatsServer,
 };
 use nats_service::{
     ConfigError, ErrorReply, InfoResponse, PingResponse, Service, ServiceBuilder, ServiceError,
@@ -26,6 +29,7 @@ runtime_tests!(
     service_stop,
     service_refuses_bad_configs,
     service_survives_malformed_requests,
+    service_survives_a_server_restart,
     interop_nats_py_discovers_and_calls_our_service,
     interop_we_discover_and_call_a_nats_py_service,
 );
@@ -473,6 +477,34 @@ async fn service_survives_malformed_requests<R: Runtime>(rt: R) {
         serde_json::from_slice(&request(&rt, &caller, "$SRV.STATS.robust", "").await.payload).unwrap();
     assert_eq!((stats.endpoints[0].num_requests, stats.endpoints[0].num_errors), (2, 1));
     assert_eq!(stats.endpoints[0].last_error, "400: two\r\nlines ", "last_error keeps the text as given");
+
+    within(&rt, "stop", service.stop()).await.unwrap();
+    within(&rt, "close", caller.close()).await;
+    within(&rt, "close", client.close()).await;
+}
+
+async fn service_survives_a_server_restart<R: Runtime>(rt: R) {
+    let mut server = NatsServer::plain();
+    let client = connect_with(&rt, &server.url(), fast_reconnect()).await;
+    let mut events = client.events();
+    let service = calculator(&rt, &client, "calc").await;
+    let caller = connect(&rt, &server.url()).await;
+    assert_eq!(text(&request(&rt, &caller, "calc.add", "1,1").await.payload), "2");
+    within(&rt, "close", caller.close()).await;
+
+    server.restart();
+    wait_for_event(&rt, &mut events, "Reconnected", |e| matches!(e, ClientEvent::Reconnected(_))).await;
+    // The client resubscribed before anything else it sends: after this flush the server
+    // has the service's subscriptions again.
+    within(&rt, "flush", client.flush()).await.unwrap();
+
+    let caller = connect(&rt, &server.url()).await;
+    assert_eq!(text(&request(&rt, &caller, "calc.add", "2,2").await.payload), "4");
+    let subject = format!("$SRV.STATS.calc.{}", service.id());
+    let stats: StatsResponse =
+        serde_json::from_slice(&request(&rt, &caller, &subject, "").await.payload).unwrap();
+    assert_eq!(stats.endpoints[1].num_requests, 2, "the statistics span the restart");
+    assert!(!service.is_stopped());
 
     within(&rt, "stop", service.stop()).await.unwrap();
     within(&rt, "close", caller.close()).await;
