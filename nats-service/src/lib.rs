@@ -14,6 +14,11 @@
 //! [`Request::respond`], [`Request::respond_with_headers`] or [`Request::error`], or hand the
 //! endpoint a closure with [`Endpoint::serve`]. Statistics (requests, errors, processing
 //! time from the request's arrival to its reply, last error) are kept per endpoint.
+//! [`Service::stop`] unsubscribes the endpoints and the discovery subjects, lets the requests
+//! already received be handled, and waits for the server's confirmation;
+//! [`Service::stopped`] resolves once a service has stopped (a closed connection stops it
+//! too). A running service, like a [`Subscriber`](nats_client::Subscriber), keeps its
+//! connection open: stop it or close the client.
 //!
 //! ```no_run
 //! use futures_util::StreamExt;
