@@ -663,3 +663,20 @@ impl Drop for Request {
         self.record(None);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_cross_threads_and_tasks() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send_unpin<T: Send + Unpin>() {}
+        send_sync::<Service>();
+        send_sync::<Group>();
+        send_sync::<Request>();
+        send_unpin::<Endpoint>();
+        send_sync::<EndpointBuilder>();
+        send_sync::<ServiceBuilder>();
+    }
+}
