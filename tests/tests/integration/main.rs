@@ -11,4 +11,5 @@ mod faults;
 mod lifecycle;
 mod pubsub;
 mod requests;
+mod service;
 mod tls;
