@@ -175,6 +175,9 @@ pub struct ServiceConfig {
     pub metadata: BTreeMap<String, String>,
     /// The default queue group of the service's endpoints.
     pub queue_group: QueueGroup,
+    /// The prefix of the discovery subjects, `"$SRV"` unless overridden (ADR-32: for tools
+    /// working across accounts). nats.go and nats-py always use `"$SRV"`.
+    pub api_prefix: String,
 }
 
 impl ServiceConfig {
@@ -186,17 +189,23 @@ impl ServiceConfig {
             description: String::new(),
             metadata: BTreeMap::new(),
             queue_group: QueueGroup::Inherit,
+            api_prefix: crate::messages::API_PREFIX.to_owned(),
         }
     }
 
-    /// Checks the name, version and queue group.
+    /// Checks the name, version, queue group and API prefix.
     ///
     /// # Errors
     /// A [`ConfigError`].
     pub fn validate(&self) -> Result<(), ConfigError> {
         validate_name(&self.name)?;
         validate_version(&self.version)?;
-        self.queue_group.validate()
+        self.queue_group.validate()?;
+        let literal = Subject::new(&self.api_prefix).is_ok_and(|s| s.validate_publish().is_ok());
+        if !literal {
+            return Err(ConfigError::InvalidApiPrefix(truncated(&self.api_prefix)));
+        }
+        Ok(())
     }
 }
 
@@ -309,6 +318,13 @@ mod tests {
         let mut config = ServiceConfig::new("calc", "1.0.0");
         config.queue_group = QueueGroup::named("has space");
         assert!(matches!(config.validate(), Err(ConfigError::InvalidQueueGroup(_))));
+        for (prefix, ok) in
+            [("$SRV", true), ("acct.$SRV", true), ("", false), ("a.*", false), ("a.>", false), ("a b", false)]
+        {
+            let mut config = ServiceConfig::new("calc", "1.0.0");
+            config.api_prefix = prefix.into();
+            assert_eq!(config.validate().is_ok(), ok, "{prefix:?}");
+        }
     }
 
     #[test]

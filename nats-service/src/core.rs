@@ -8,8 +8,8 @@ use crate::config::{
 };
 use crate::error::ConfigError;
 use crate::messages::{
-    control_subject, EndpointInfo, EndpointStats, InfoResponse, PingResponse, StatsResponse, Verb,
-    INFO_RESPONSE_TYPE, PING_RESPONSE_TYPE, STATS_RESPONSE_TYPE,
+    control_subject_with_prefix, EndpointInfo, EndpointStats, InfoResponse, PingResponse, StatsResponse,
+    Verb, INFO_RESPONSE_TYPE, PING_RESPONSE_TYPE, STATS_RESPONSE_TYPE,
 };
 use crate::time::format_rfc3339;
 
@@ -108,13 +108,14 @@ impl ServiceCore {
     /// each verb for all services, for this name, and for this name and id.
     pub fn control_subjects(&self) -> Vec<String> {
         let name = self.config.name.as_str();
+        let prefix = self.config.api_prefix.as_str();
         Verb::ALL
             .iter()
             .flat_map(|&verb| {
                 [
-                    control_subject(verb, None, None),
-                    control_subject(verb, Some(name), None),
-                    control_subject(verb, Some(name), Some(&self.id)),
+                    control_subject_with_prefix(prefix, verb, None, None),
+                    control_subject_with_prefix(prefix, verb, Some(name), None),
+                    control_subject_with_prefix(prefix, verb, Some(name), Some(&self.id)),
                 ]
             })
             .collect()
@@ -239,7 +240,7 @@ impl ServiceCore {
         subject: &str,
         data: &mut dyn FnMut(&EndpointStats) -> Option<serde_json::Value>,
     ) -> Option<Vec<u8>> {
-        let json = match Verb::from_subject(subject)? {
+        let json = match Verb::from_subject_with_prefix(&self.config.api_prefix, subject)? {
             Verb::Ping => serde_json::to_vec(&self.ping()),
             Verb::Info => serde_json::to_vec(&self.info()),
             Verb::Stats => serde_json::to_vec(&self.stats(data)),
@@ -377,6 +378,17 @@ mod tests {
                                   "data": null}]})
         );
         assert_eq!(core.handle_control("calc.add", &mut no_data), None);
+
+        // Another API prefix.
+        let mut config = ServiceConfig::new("calc", "1.2.3");
+        config.api_prefix = "acct.$SRV".into();
+        let other = ServiceCore::new(config, "ID2".into(), UNIX_EPOCH).unwrap();
+        assert_eq!(
+            other.control_subjects()[..3],
+            ["acct.$SRV.PING", "acct.$SRV.PING.calc", "acct.$SRV.PING.calc.ID2"]
+        );
+        assert!(other.handle_control("acct.$SRV.STATS.calc", &mut no_data).is_some());
+        assert_eq!(other.handle_control("$SRV.STATS.calc", &mut no_data), None);
     }
 
     #[test]

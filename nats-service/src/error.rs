@@ -18,6 +18,9 @@ pub enum ConfigError {
     /// A group prefix is not a valid subject, or has a `>` token.
     #[error("invalid group {0:?}: a group is a subject prefix without '>'")]
     InvalidGroup(String),
+    /// The API prefix is not a literal subject (no wildcards).
+    #[error("invalid API prefix {0:?}: not a literal subject")]
+    InvalidApiPrefix(String),
     /// A queue group name is empty or has whitespace.
     #[error("invalid queue group {0:?}")]
     InvalidQueueGroup(String),

@@ -76,9 +76,9 @@ pub use crate::core::{EndpointId, EndpointSpec, ServiceCore, Subscription};
 pub use crate::error::{ConfigError, RespondError, ServiceError};
 pub use crate::id::{IdGenerator, ID_LEN};
 pub use crate::messages::{
-    control_subject, set_error_headers, EndpointInfo, EndpointStats, ErrorReply, InfoResponse, PingResponse,
-    StatsResponse, Verb, API_PREFIX, ERROR_CODE_HEADER, ERROR_HEADER, INFO_RESPONSE_TYPE, PING_RESPONSE_TYPE,
-    STATS_RESPONSE_TYPE,
+    control_subject, control_subject_with_prefix, set_error_headers, EndpointInfo, EndpointStats, ErrorReply,
+    InfoResponse, PingResponse, StatsResponse, Verb, API_PREFIX, ERROR_CODE_HEADER, ERROR_HEADER,
+    INFO_RESPONSE_TYPE, PING_RESPONSE_TYPE, STATS_RESPONSE_TYPE,
 };
 pub use crate::service::{add_service, Endpoint, EndpointBuilder, Group, Request, Service, ServiceBuilder};
 pub use crate::time::{format_rfc3339, parse_rfc3339};

@@ -60,10 +60,14 @@ impl Verb {
 
     /// The verb of a control subject (`$SRV.<VERB>[.<name>[.<id>]]`), if it is one.
     pub fn from_subject(subject: &str) -> Option<Self> {
-        let mut tokens = subject.split('.');
-        if tokens.next() != Some(API_PREFIX) {
-            return None;
-        }
+        Self::from_subject_with_prefix(API_PREFIX, subject)
+    }
+
+    /// The verb of a control subject under another API prefix
+    /// (`<prefix>.<VERB>[.<name>[.<id>]]`), if it is one.
+    pub fn from_subject_with_prefix(prefix: &str, subject: &str) -> Option<Self> {
+        let rest = subject.strip_prefix(prefix)?.strip_prefix('.')?;
+        let mut tokens = rest.split('.');
         let verb = match tokens.next()? {
             "PING" => Self::Ping,
             "INFO" => Self::Info,
@@ -77,10 +81,16 @@ impl Verb {
 /// The control subject for `verb`: all services (`name` `None`), all instances of one
 /// service, or one instance (`name` and `id`). An `id` without a `name` is ignored.
 pub fn control_subject(verb: Verb, name: Option<&str>, id: Option<&str>) -> String {
+    control_subject_with_prefix(API_PREFIX, verb, name, id)
+}
+
+/// [`control_subject`] under another API prefix (ADR-32: the prefix is overridable, as
+/// `$JS` is, for tools working across accounts).
+pub fn control_subject_with_prefix(prefix: &str, verb: Verb, name: Option<&str>, id: Option<&str>) -> String {
     match (name, id) {
-        (None, _) => format!("{API_PREFIX}.{}", verb.as_str()),
-        (Some(name), None) => format!("{API_PREFIX}.{}.{name}", verb.as_str()),
-        (Some(name), Some(id)) => format!("{API_PREFIX}.{}.{name}.{id}", verb.as_str()),
+        (None, _) => format!("{prefix}.{}", verb.as_str()),
+        (Some(name), None) => format!("{prefix}.{}.{name}", verb.as_str()),
+        (Some(name), Some(id)) => format!("{prefix}.{}.{name}.{id}", verb.as_str()),
     }
 }
 
@@ -277,9 +287,14 @@ mod tests {
                 assert_eq!(Verb::from_subject(&subject), Some(verb), "{subject}");
             }
         }
-        for other in ["", "$SRV", "$SRV.PONG", "SRV.PING", "$SRV.PING.a.b.c", "$JS.API.INFO"] {
+        for other in ["", "$SRV", "$SRV.PONG", "SRV.PING", "$SRV.PING.a.b.c", "$JS.API.INFO", "$SRVX.PING"] {
             assert_eq!(Verb::from_subject(other), None, "{other}");
         }
+        let subject = control_subject_with_prefix("acct.$SRV", Verb::Info, Some("a"), None);
+        assert_eq!(subject, "acct.$SRV.INFO.a");
+        assert_eq!(Verb::from_subject_with_prefix("acct.$SRV", &subject), Some(Verb::Info));
+        assert_eq!(Verb::from_subject(&subject), None);
+        assert_eq!(Verb::from_subject_with_prefix("acct.$SRV", "$SRV.INFO"), None);
     }
 
     #[test]

@@ -78,6 +78,13 @@ impl ServiceBuilder {
         self
     }
 
+    /// The prefix of the discovery subjects instead of `"$SRV"` (ADR-32: for tools working
+    /// across accounts). Must be a literal subject.
+    pub fn api_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.config.api_prefix = prefix.into();
+        self
+    }
+
     /// A handler whose result fills each endpoint's `data` in STATS responses.
     pub fn stats_handler(
         mut self,

@@ -159,6 +159,11 @@ async fn service_discovery_on_every_level<R: Runtime>(rt: R) {
     let calc2 = calculator(&rt, &client, "calc").await;
     let other =
         within(&rt, "start", ServiceBuilder::new("other", "0.1.0").start(&rt, &client)).await.unwrap();
+    // Under another API prefix: answers there only (the counts below exclude it).
+    let alt =
+        within(&rt, "start", ServiceBuilder::new("alt", "1.0.0").api_prefix("ALT.$SRV").start(&rt, &client))
+            .await
+            .unwrap();
     assert_ne!(calc.id(), calc2.id());
     let caller = connect(&rt, &server.url()).await;
     let window = Duration::from_secs(1);
@@ -186,6 +191,13 @@ async fn service_discovery_on_every_level<R: Runtime>(rt: R) {
         assert_eq!(ids, expected, "{subject}");
         assert!(pings.iter().all(|p| p.kind == "io.nats.micro.v1.ping_response"));
     }
+
+    let pings: Vec<PingResponse> = gather(&rt, &caller, "ALT.$SRV.PING", window).await;
+    assert_eq!(pings.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), [alt.id()]);
+    let subject = format!("ALT.$SRV.INFO.alt.{}", alt.id());
+    let info: InfoResponse =
+        serde_json::from_slice(&request(&rt, &caller, &subject, "").await.payload).unwrap();
+    assert_eq!(info.name, "alt");
 
     let infos: Vec<InfoResponse> = gather(&rt, &caller, "$SRV.INFO", window).await;
     assert_eq!(infos.len(), 3);
@@ -219,7 +231,7 @@ async fn service_discovery_on_every_level<R: Runtime>(rt: R) {
                "last_error": "", "processing_time": 0, "average_processing_time": 0, "data": null})
     );
 
-    for service in [calc, calc2, other] {
+    for service in [calc, calc2, other, alt] {
         within(&rt, "stop", service.stop()).await.unwrap();
     }
     within(&rt, "close", caller.close()).await;
