@@ -1,0 +1,4 @@
+//! JetStream for the runtime-neutral NATS client.
+#![forbid(unsafe_code)]
+
+pub mod proto;
