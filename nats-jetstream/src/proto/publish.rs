@@ -18,7 +18,6 @@ pub const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
 
 /// What a publish asks the stream to check, and its de-duplication id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct PublishExpectations {
     /// `Nats-Msg-Id`.
     pub message_id: Option<String>,

@@ -56,7 +56,6 @@ impl PullRequest {
 
 /// How a pull subscription asks for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct PullOptions {
     /// Messages per pull request (at least 1).
     pub batch: usize,

@@ -78,7 +78,6 @@ pub enum StorageType {
 /// applies its defaults; `-1` limits mean unlimited.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-#[non_exhaustive]
 pub struct StreamConfig {
     /// The name.
     pub name: String,
@@ -267,7 +266,6 @@ pub enum ReplayPolicy {
 
 /// A (pull) consumer's configuration.
 #[derive(Debug, Clone, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConsumerConfig {
     /// A durable name: the consumer survives without clients.
     pub durable_name: Option<String>,
@@ -476,7 +474,6 @@ pub struct PubAck {
 
 /// `STREAM.PURGE` request body.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
 pub struct PurgeRequest {
     /// Only messages on this subject.
     #[serde(skip_serializing_if = "Option::is_none")]
