@@ -48,21 +48,46 @@ pub async fn connect_with_runtime<R: Runtime>(
     }
     let driver = Driver::new(runtime.clone(), Arc::clone(&shared), options.tls.clone());
     runtime.spawn(driver.run());
+    let timer_runtime = runtime.clone();
+    let timer: TimerFn = Arc::new(move |deadline| Box::pin(timer_runtime.sleep_until(deadline)));
     // The callbacks live in their tasks only: a callback capturing a client must not keep
     // the handle (and so the connection) alive through the options.
     let mut options = options;
     options.callbacks.clear();
-    let client = Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared) }), shared };
+    let client = Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared), timer }), shared };
     if !client.inner.options.proto.retry_on_initial_connect {
         client.wait_for_first_connection().await?;
     }
     Ok(client)
 }
 
+/// Makes a timer on the connection's runtime, type-erased so that `Client` stays
+/// non-generic.
+type TimerFn = Arc<dyn Fn(Instant) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// Closes the connection when the last handle goes.
 struct Handle {
     options: ConnectOptions,
     shared: Arc<Shared>,
+    timer: TimerFn,
+}
+
+/// A timer on the client's runtime ([`Client::sleep_until`]): completes at its deadline.
+#[must_use = "a timer does nothing unless awaited"]
+pub struct Sleep(Pin<Box<dyn Future<Output = ()> + Send>>);
+
+impl std::fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sleep").finish_non_exhaustive()
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
 }
 
 /// A connection to NATS. Cloning is cheap; the connection closes when the last clone (and
@@ -273,6 +298,41 @@ impl Client {
         self.start_request(subject.as_ref(), None, payload.into(), timeout, expected)
     }
 
+    /// [`request_many`](Self::request_many) with optional headers. The request is
+    /// published before this returns, so the replies can be awaited later (JetStream's
+    /// publish-then-await-the-ack pattern).
+    ///
+    /// # Errors
+    /// A publish error; later failures end the stream (see [`Replies::error`]).
+    pub fn request_many_with(
+        &self,
+        subject: impl AsRef<str>,
+        headers: Option<&HeaderMap>,
+        payload: impl Into<Bytes>,
+        expected: Expected,
+        timeout: Duration,
+    ) -> Result<Replies, RequestError> {
+        self.start_request(subject.as_ref(), headers, payload.into(), timeout, expected)
+    }
+
+    /// A fresh, unique subject under the connection's inbox prefix (`_INBOX.<token>` by
+    /// default), for subscriptions that receive replies (JetStream pull requests, say).
+    pub fn new_inbox(&self) -> String {
+        format!("{}.{}", self.inner.options.proto.inbox_prefix, inbox_token())
+    }
+
+    /// A timer on the runtime the client was connected with: completes at `deadline`.
+    /// Layers above the client (JetStream) use it for their deadlines without naming the
+    /// runtime.
+    pub fn sleep_until(&self, deadline: Instant) -> Sleep {
+        Sleep((self.inner.timer)(deadline))
+    }
+
+    /// The default request timeout ([`ConnectOptions::request_timeout`]).
+    pub fn request_timeout(&self) -> Duration {
+        self.inner.options.request_timeout
+    }
+
     fn start_request(
         &self,
         subject: &str,
@@ -421,6 +481,34 @@ impl Client {
     }
 }
 
+/// A 22-character token, unique within the process (a counter) and unpredictable across
+/// processes (hashed with a randomly keyed hasher).
+fn inbox_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+
+    const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    static KEYS: OnceLock<(
+        std::collections::hash_map::RandomState,
+        std::collections::hash_map::RandomState,
+    )> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let (a, b) = KEYS.get_or_init(Default::default);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut high = a.build_hasher();
+    high.write_u64(n);
+    let mut low = b.build_hasher();
+    low.write_u64(n);
+    let mut value = (u128::from(high.finish()) << 64) | u128::from(low.finish() ^ n);
+    let mut token = String::with_capacity(22);
+    for _ in 0..22 {
+        token.push(char::from(ALPHABET[(value % 62) as usize]));
+        value /= 62;
+    }
+    token
+}
+
 /// Adds the task's waker to `waiters` unless it is already there: a future polled again
 /// and again (in a `select` loop, say) must not grow the list.
 fn register(waiters: &mut Vec<std::task::Waker>, cx: &Context<'_>) {
@@ -529,14 +617,54 @@ mod tests {
         conn.handle_connected(now);
         conn.handle_input(
             now,
-            b"INFO {\"server_id\":\"x\",\"version\":\"2.10.0\",\"max_payload\":1048576}\r\n",
+            b"INFO {\"server_id\":\"x\",\"version\":\"2.10.0\",\"max_payload\":1048576,\"headers\":true}\r\n",
         );
         while conn.take_outbound(usize::MAX).is_some() {}
         conn.handle_input(now, b"PONG\r\n");
         assert_eq!(conn.state(), State::Connected);
         while conn.poll_event().is_some() {}
         let shared = Arc::new(Shared::new(conn));
-        Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared) }), shared }
+        let timer: super::TimerFn = Arc::new(|_| Box::pin(std::future::ready(())));
+        Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared), timer }), shared }
+    }
+
+    #[test]
+    fn inboxes_are_unique_and_use_the_prefix() {
+        let client = connected_client();
+        let inboxes: std::collections::HashSet<String> = (0..1000).map(|_| client.new_inbox()).collect();
+        assert_eq!(inboxes.len(), 1000);
+        for inbox in &inboxes {
+            let token = inbox.strip_prefix("_INBOX.").expect("the default prefix");
+            assert_eq!(token.len(), 22);
+            assert!(token.bytes().all(|b| b.is_ascii_alphanumeric()), "{inbox}");
+        }
+    }
+
+    #[test]
+    fn a_request_with_headers_is_published_at_once() {
+        let client = connected_client();
+        let mut headers = nats_proto::HeaderMap::new();
+        headers.insert(
+            nats_proto::HeaderName::new("Nats-Msg-Id").unwrap(),
+            nats_proto::HeaderValue::new("1").unwrap(),
+        );
+        let replies = client
+            .request_many_with(
+                "svc",
+                Some(&headers),
+                "x",
+                nats_proto::Expected::Count(1),
+                Duration::from_secs(5),
+            )
+            .expect("published");
+        let mut out = Vec::new();
+        while let Some(chunk) = client.shared.lock().conn.take_outbound(usize::MAX) {
+            out.extend_from_slice(&chunk);
+        }
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains("HPUB svc _INBOX."), "{text}");
+        assert!(text.contains("Nats-Msg-Id: 1"), "{text}");
+        drop(replies);
     }
 
     #[test]

@@ -40,7 +40,7 @@ mod shared;
 mod subscriber;
 mod tls;
 
-pub use client::{connect_with_runtime, Client, Replies};
+pub use client::{connect_with_runtime, Client, Replies, Sleep};
 pub use error::{ConnectError, RequestError, SubscribeError, UnsubscribeError};
 pub use event::{ClientEvent, EventCallback, Events};
 pub use nats_proto::{

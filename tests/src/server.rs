@@ -85,6 +85,9 @@ pub struct ServerConfig {
     pub port: Option<u16>,
     /// More configuration text, appended as is.
     pub extra: String,
+    /// JetStream enabled (`-js -sd <dir>`), storing in a directory the [`NatsServer`] guard
+    /// owns: kept across [`NatsServer::restart`], removed on drop.
+    pub jetstream: bool,
 }
 
 impl ServerConfig {
@@ -104,6 +107,13 @@ impl ServerConfig {
     #[must_use]
     pub fn tls(mut self, files: &Arc<TlsFiles>, verify: bool) -> Self {
         self.tls = Some(ServerTls { files: Arc::clone(files), verify });
+        self
+    }
+
+    /// With JetStream enabled (file store in the server's temp dir, kept across restarts).
+    #[must_use]
+    pub fn jetstream(mut self) -> Self {
+        self.jetstream = true;
         self
     }
 
@@ -327,13 +337,26 @@ impl NatsServer {
         Self::start(ServerConfig::new())
     }
 
+    /// A server with JetStream on a random port.
+    pub fn jetstream() -> Self {
+        Self::start(ServerConfig::new().jetstream())
+    }
+
+    /// The JetStream store directory (inside the guard's temp dir).
+    pub fn store_dir(&self) -> PathBuf {
+        self.dir.path().join("jetstream")
+    }
+
     fn spawn(&mut self) {
         let config_path = self.dir.path().join("server.conf");
         std::fs::write(&config_path, self.config.render(self.dir.path())).expect("write the config");
         let port = self.config.port.map_or_else(|| "-1".to_owned(), |p| p.to_string());
-        let mut child = Command::new(server_binary())
-            .args(["-a", "127.0.0.1", "-p", &port, "-c"])
-            .arg(&config_path)
+        let mut command = Command::new(server_binary());
+        command.args(["-a", "127.0.0.1", "-p", &port, "-c"]).arg(&config_path);
+        if self.config.jetstream {
+            command.args(["-js", "-sd"]).arg(self.store_dir());
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

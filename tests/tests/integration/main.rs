@@ -8,6 +8,8 @@
 mod auth;
 mod cluster;
 mod faults;
+mod interop;
+mod jetstream;
 mod lifecycle;
 mod pubsub;
 mod requests;

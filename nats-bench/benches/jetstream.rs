@@ -1,0 +1,243 @@
+//! JetStream benchmark: this project's `nats-jetstream` and the official `async-nats`, both on
+//! tokio, in one run against one local `nats-server -js` started on a free port. Prints a
+//! table with ratios.
+//!
+//! ```text
+//! cargo bench -p nats-bench --features compare --bench jetstream
+//! ```
+//!
+//! Measurements: asynchronous publish with acknowledgements (100,000 x 16 B and
+//! 100,000 x 1 KiB into a memory stream, at most 256 acks outstanding, every ack checked),
+//! and an ordered-consumer replay of 1,000,000 x 16 B messages. `BENCH_SCALE=0.1` shrinks
+//! every count.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+const WINDOW: usize = 256;
+
+struct Server {
+    child: Child,
+    port: u16,
+    _dir: PathBuf,
+}
+
+impl Server {
+    fn start() -> Self {
+        let binary = std::env::var_os("NATS_SERVER").map_or_else(
+            || {
+                let pinned = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/nats-server");
+                if pinned.is_file() {
+                    pinned
+                } else {
+                    PathBuf::from("nats-server")
+                }
+            },
+            PathBuf::from,
+        );
+        let dir = std::env::temp_dir().join(format!("nats-bench-js-{}", std::process::id()));
+        let mut child = Command::new(binary)
+            .args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("nats-server (scripts/ensure-nats-server.sh installs it)");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let port = loop {
+            let line = lines.next().expect("nats-server exited").expect("log line");
+            if let Some(rest) = line.split("client connections on ").nth(1) {
+                break rest.trim().rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, port, _dir: dir }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self._dir);
+    }
+}
+
+fn scale(n: usize) -> usize {
+    let factor: f64 = std::env::var("BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    let scaled = (n as f64 * factor) as usize;
+    scaled.max(1)
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn rate(count: usize, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+async fn ours_publish(url: &str, stream: &str, count: usize, size: usize) -> Duration {
+    use nats_jetstream::proto::{StorageType, StreamConfig};
+    let client = nats_tokio::connect(url).await.expect("connect");
+    let js = nats_jetstream::new(client.clone());
+    let _ = js.delete_stream(stream).await;
+    js.create_stream(
+        StreamConfig::new(stream).subjects([format!("{stream}.>")]).storage(StorageType::Memory),
+    )
+    .await
+    .expect("create stream");
+    let subject = format!("{stream}.x");
+    let payload = Bytes::from(vec![b'x'; size]);
+    let start = Instant::now();
+    let mut publisher = js.publisher(WINDOW);
+    for _ in 0..count {
+        publisher.publish(&subject, payload.clone()).await.expect("publish");
+    }
+    let report = publisher.finish().await;
+    let elapsed = start.elapsed();
+    assert!(report.failures.is_empty(), "{:?}", report.failures.first());
+    assert_eq!(report.acked, count as u64);
+    js.delete_stream(stream).await.expect("delete");
+    client.close().await;
+    elapsed
+}
+
+async fn theirs_publish(url: &str, stream: &str, count: usize, size: usize) -> Duration {
+    use async_nats::jetstream::stream::{Config, StorageType};
+    let client = async_nats::connect(url).await.expect("connect");
+    let js = async_nats::jetstream::new(client);
+    let _ = js.delete_stream(stream).await;
+    js.create_stream(Config {
+        name: stream.to_owned(),
+        subjects: vec![format!("{stream}.>")],
+        storage: StorageType::Memory,
+        ..Config::default()
+    })
+    .await
+    .expect("create stream");
+    let subject = format!("{stream}.x");
+    let payload = Bytes::from(vec![b'x'; size]);
+    let start = Instant::now();
+    let mut in_flight = VecDeque::with_capacity(WINDOW);
+    for _ in 0..count {
+        if in_flight.len() >= WINDOW {
+            let ack: async_nats::jetstream::context::PublishAckFuture = in_flight.pop_front().expect("full");
+            ack.await.expect("ack");
+        }
+        in_flight.push_back(js.publish(subject.clone(), payload.clone()).await.expect("publish"));
+    }
+    for ack in in_flight {
+        ack.await.expect("ack");
+    }
+    let elapsed = start.elapsed();
+    js.delete_stream(stream).await.expect("delete");
+    elapsed
+}
+
+async fn fill_replay_stream(url: &str, count: usize) {
+    use nats_jetstream::proto::{StorageType, StreamConfig};
+    let client = nats_tokio::connect(url).await.expect("connect");
+    let js = nats_jetstream::new(client.clone());
+    let _ = js.delete_stream("REPLAY").await;
+    js.create_stream(StreamConfig::new("REPLAY").subjects(["replay"]).storage(StorageType::Memory))
+        .await
+        .expect("create stream");
+    let mut publisher = js.publisher(1024);
+    for _ in 0..count {
+        publisher.publish("replay", Bytes::from_static(b"0123456789abcdef")).await.expect("publish");
+    }
+    let report = publisher.finish().await;
+    assert_eq!(report.acked, count as u64);
+    client.close().await;
+}
+
+async fn ours_replay(url: &str, count: usize) -> Duration {
+    let client = nats_tokio::connect(url).await.expect("connect");
+    let js = nats_jetstream::new(client.clone());
+    let stream = js.get_stream("REPLAY").await.expect("stream");
+    let start = Instant::now();
+    let mut messages = stream.ordered_consumer(nats_jetstream::OrderedConfig::default()).messages();
+    let mut last = 0;
+    for _ in 0..count {
+        let m = messages.next().await.expect("a message").expect("no error");
+        last = m.info().expect("metadata").stream_sequence;
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(last, count as u64);
+    drop(messages);
+    client.close().await;
+    elapsed
+}
+
+async fn theirs_replay(url: &str, count: usize) -> Duration {
+    use async_nats::jetstream::consumer::pull::OrderedConfig;
+    let client = async_nats::connect(url).await.expect("connect");
+    let js = async_nats::jetstream::new(client);
+    let stream = js.get_stream("REPLAY").await.expect("stream");
+    let start = Instant::now();
+    let consumer = stream.create_consumer(OrderedConfig::default()).await.expect("consumer");
+    let mut messages = consumer.messages().await.expect("messages");
+    let mut last = 0;
+    for _ in 0..count {
+        let m = messages.next().await.expect("a message").expect("no error");
+        last = m.info().expect("metadata").stream_sequence;
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(last, count as u64);
+    elapsed
+}
+
+fn row(name: &str, count: usize, ours: Duration, theirs: Duration) {
+    let (a, b) = (rate(count, ours), rate(count, theirs));
+    println!("| {name:<38} | {count:>9} | {a:>14.0} | {b:>14.0} | {:>6.2} |", a / b);
+}
+
+fn main() {
+    let server = Server::start();
+    let url = server.url();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    println!(
+        "| {:<38} | {:>9} | {:>14} | {:>14} | {:>6} |",
+        "JetStream (tokio)", "messages", "ours msg/s", "async-nats msg/s", "ratio"
+    );
+    println!(
+        "|{}|{}|{}|{}|{}|",
+        "-".repeat(40),
+        "-".repeat(11),
+        "-".repeat(16),
+        "-".repeat(18),
+        "-".repeat(8)
+    );
+    runtime.block_on(async {
+        for (size, label) in [(16, "16 B"), (1024, "1 KiB")] {
+            let count = scale(100_000);
+            // Best of three for each, alternating.
+            let mut ours = Duration::MAX;
+            let mut theirs = Duration::MAX;
+            for _ in 0..3 {
+                ours = ours.min(ours_publish(&url, "PUBO", count, size).await);
+                theirs = theirs.min(theirs_publish(&url, "PUBT", count, size).await);
+            }
+            row(&format!("publish with acks, {label}, window {WINDOW}"), count, ours, theirs);
+        }
+        let count = scale(1_000_000);
+        fill_replay_stream(&url, count).await;
+        let ours = ours_replay(&url, count).await;
+        let theirs = theirs_replay(&url, count).await;
+        row("ordered consumer replay, 16 B", count, ours, theirs);
+    });
+}

@@ -1,0 +1,299 @@
+//! Pull consumers: fetch a batch, the next message, or a continuous stream of messages.
+//! The bookkeeping is [`PullTracker`](crate::proto::PullTracker)'s; this module only moves
+//! messages and waits.
+
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+
+use futures_core::Stream as FuturesStream;
+use futures_util::future::{select, Either};
+use futures_util::stream::unfold;
+use futures_util::{FutureExt, StreamExt};
+use nats_client::{Client, HeaderMap, Sleep, Subscriber};
+
+use crate::context::Context;
+use crate::error::{ConsumerError, FetchError};
+use crate::message::Message;
+use crate::proto::{
+    ConsumerInfo, PullFailure, PullMode, PullOptions, PullTimeout, PullTracker, StatusAction, PENDING_BYTES,
+    PENDING_MESSAGES,
+};
+
+/// The default heartbeat of [`Consumer::messages`].
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// A pull consumer.
+#[derive(Debug, Clone)]
+pub struct Consumer {
+    context: Context,
+    info: ConsumerInfo,
+}
+
+impl Consumer {
+    pub(crate) fn new(context: Context, info: ConsumerInfo) -> Self {
+        Self { context, info }
+    }
+
+    /// The consumer's name.
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    /// The stream's name.
+    pub fn stream_name(&self) -> &str {
+        &self.info.stream_name
+    }
+
+    /// The information cached in this handle.
+    pub fn cached_info(&self) -> &ConsumerInfo {
+        &self.info
+    }
+
+    /// Fetches fresh information (and caches it).
+    ///
+    /// # Errors
+    /// A [`ConsumerError`].
+    pub async fn info(&mut self) -> Result<&ConsumerInfo, ConsumerError> {
+        let subject = self.context.prefix.consumer_info(&self.info.stream_name, &self.info.name)?;
+        self.info = self.context.request(subject, &serde_json::json!({})).await?;
+        Ok(&self.info)
+    }
+
+    /// A fetch: one pull request; the batch ends when `options.batch` messages (or
+    /// `max_bytes`) arrived, the request expired, or (with `no_wait`) nothing more was
+    /// pending.
+    ///
+    /// # Errors
+    /// A [`FetchError`] when the request cannot be sent.
+    pub async fn fetch(&self, options: PullOptions) -> Result<Batch, FetchError> {
+        let pull = PullState::start(&self.context, self.stream_name(), self.name(), PullMode::Fetch, options)
+            .await?;
+        Ok(Batch { inner: pull.into_stream() })
+    }
+
+    /// Up to `max_messages` messages, waiting at most `expires` for them.
+    ///
+    /// # Errors
+    /// A [`FetchError`] when the request cannot be sent.
+    pub async fn fetch_messages(&self, max_messages: usize, expires: Duration) -> Result<Batch, FetchError> {
+        self.fetch(PullOptions::default().batch(max_messages).expires(expires)).await
+    }
+
+    /// The next message, waiting up to the context's timeout; `None` when none came.
+    ///
+    /// # Errors
+    /// A [`FetchError`].
+    pub async fn next(&self) -> Result<Option<Message>, FetchError> {
+        let mut batch = self.fetch(PullOptions::default().batch(1).expires(self.context.timeout)).await?;
+        batch.next().await.transpose()
+    }
+
+    /// A continuous stream of messages: pulls in batches of 500 (topped up when half is
+    /// used), requests expiring after 30 s, heartbeats every 15 s; pulls again after missed
+    /// heartbeats (a server restart, say).
+    ///
+    /// # Errors
+    /// A [`FetchError`] when the first request cannot be sent.
+    pub async fn messages(&self) -> Result<Messages, FetchError> {
+        self.messages_with(PullOptions::default().heartbeat(DEFAULT_HEARTBEAT)).await
+    }
+
+    /// [`messages`](Self::messages) with other batch, bytes, expiry and heartbeat settings.
+    ///
+    /// # Errors
+    /// A [`FetchError`] when the first request cannot be sent.
+    pub async fn messages_with(&self, options: PullOptions) -> Result<Messages, FetchError> {
+        let pull =
+            PullState::start(&self.context, self.stream_name(), self.name(), PullMode::Continuous, options)
+                .await?;
+        Ok(Messages { inner: pull.into_stream() })
+    }
+}
+
+type BoxedMessages = Pin<Box<dyn FuturesStream<Item = Result<Message, FetchError>> + Send>>;
+
+/// The messages of one fetch. Ends after the last; an error item ends it too.
+#[must_use = "streams do nothing unless polled"]
+pub struct Batch {
+    inner: BoxedMessages,
+}
+
+/// A continuous stream of a consumer's messages. Ends only after an error item (consumer
+/// deleted, connection closed, ...).
+#[must_use = "streams do nothing unless polled"]
+pub struct Messages {
+    inner: BoxedMessages,
+}
+
+macro_rules! delegate_stream {
+    ($name:ident) => {
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+
+        impl FuturesStream for $name {
+            type Item = Result<Message, FetchError>;
+
+            fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+                self.inner.as_mut().poll_next(cx)
+            }
+        }
+    };
+}
+
+delegate_stream!(Batch);
+delegate_stream!(Messages);
+
+/// What happened on a pull subscription.
+pub(crate) enum PullEvent {
+    Message(Message),
+    /// The subscription cannot go on (or, for a fetch, missed heartbeats).
+    Failed(FetchError),
+    /// Missed heartbeats on a continuous pull: a new request was sent.
+    MissedHeartbeats,
+    /// A fetch is over.
+    Done,
+}
+
+/// One pull subscription: the inbox, the tracker, the timer.
+pub(crate) struct PullState {
+    client: Client,
+    timeout: Duration,
+    subscriber: Subscriber,
+    inbox: String,
+    next_subject: String,
+    tracker: PullTracker,
+    timer: Option<(Instant, Sleep)>,
+    ended: bool,
+}
+
+impl PullState {
+    pub(crate) async fn start(
+        context: &Context,
+        stream: &str,
+        consumer: &str,
+        mode: PullMode,
+        options: PullOptions,
+    ) -> Result<Self, FetchError> {
+        let next_subject =
+            context.prefix.consumer_next(stream, consumer).map_err(|e| FetchError::Pull(e.to_string()))?;
+        let client = context.client.clone();
+        let inbox = client.new_inbox();
+        let subscriber = client.subscribe(&inbox).await.map_err(|e| FetchError::Pull(e.to_string()))?;
+        let tracker = PullTracker::new(mode, options, Instant::now());
+        let mut state = Self {
+            client,
+            timeout: context.timeout,
+            subscriber,
+            inbox,
+            next_subject,
+            tracker,
+            timer: None,
+            ended: false,
+        };
+        state.send_requests().await?;
+        Ok(state)
+    }
+
+    async fn send_requests(&mut self) -> Result<(), FetchError> {
+        while let Some(request) = self.tracker.poll_request(Instant::now()) {
+            self.client
+                .publish_with_reply(&self.next_subject, &self.inbox, request.to_json())
+                .await
+                .map_err(|e| FetchError::Pull(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn into_stream(self) -> BoxedMessages {
+        Box::pin(unfold(self, |mut state| async move {
+            loop {
+                match state.next_event().await? {
+                    PullEvent::Message(m) => return Some((Ok(m), state)),
+                    PullEvent::Failed(e) => return Some((Err(e), state)),
+                    PullEvent::MissedHeartbeats => {}
+                    PullEvent::Done => return None,
+                }
+            }
+        }))
+    }
+
+    /// The next event; `None` once ended.
+    pub(crate) async fn next_event(&mut self) -> Option<PullEvent> {
+        loop {
+            if self.ended {
+                return None;
+            }
+            if let Err(e) = self.send_requests().await {
+                self.ended = true;
+                return Some(PullEvent::Failed(e));
+            }
+            if self.tracker.is_done() {
+                self.ended = true;
+                // Ended already (closed connection) is fine: the pull is done either way.
+                let _ = self.subscriber.unsubscribe();
+                return Some(PullEvent::Done);
+            }
+            // The hot path: a message already queued needs no timer.
+            let msg = match self.subscriber.next().now_or_never() {
+                Some(msg) => msg,
+                None => match self.tracker.poll_timeout() {
+                    None => self.subscriber.next().await,
+                    Some(deadline) => {
+                        if self.timer.as_ref().is_none_or(|(at, _)| *at > deadline) {
+                            self.timer = Some((deadline, self.client.sleep_until(deadline)));
+                        }
+                        let (_, sleep) = self.timer.as_mut().expect("armed above");
+                        match select(self.subscriber.next(), sleep).await {
+                            Either::Left((msg, _)) => msg,
+                            Either::Right(((), _)) => {
+                                self.timer = None;
+                                match self.tracker.handle_timeout(Instant::now()) {
+                                    None => continue,
+                                    Some(PullTimeout::FetchExpired) => continue,
+                                    Some(PullTimeout::Expired) => continue,
+                                    Some(PullTimeout::MissedHeartbeats) if self.tracker.is_done() => {
+                                        self.ended = true;
+                                        return Some(PullEvent::Failed(PullFailure::MissedHeartbeats.into()));
+                                    }
+                                    Some(PullTimeout::MissedHeartbeats) => {
+                                        return Some(PullEvent::MissedHeartbeats)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                },
+            };
+            let Some(msg) = msg else {
+                self.ended = true;
+                return Some(PullEvent::Failed(FetchError::Closed));
+            };
+            let now = Instant::now();
+            if let Some(status) = msg.headers.as_deref().and_then(HeaderMap::status) {
+                let headers = msg.headers.as_deref().expect("a status comes with headers");
+                let description = headers.description().map_or("", |d| d.as_str());
+                let number =
+                    |name: &str| headers.get(name).and_then(|v| v.as_str().trim().parse::<usize>().ok());
+                let action = self.tracker.handle_status(
+                    now,
+                    status.as_u16(),
+                    description,
+                    number(PENDING_MESSAGES),
+                    number(PENDING_BYTES),
+                );
+                if let StatusAction::Terminal(failure) = action {
+                    self.ended = true;
+                    return Some(PullEvent::Failed(failure.into()));
+                }
+                continue;
+            }
+            let size = msg.payload.len() + msg.headers.as_deref().map_or(0, HeaderMap::encoded_len);
+            self.tracker.handle_message(now, size);
+            return Some(PullEvent::Message(Message::new(msg, self.client.clone(), self.timeout)));
+        }
+    }
+}

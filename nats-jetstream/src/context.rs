@@ -1,0 +1,354 @@
+//! The JetStream context: API prefix, default timeout, stream management and publishing.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_core::Stream as FuturesStream;
+use nats_client::{Client, Expected, HeaderMap, Replies, RequestError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{Failure, PublishError, StreamError};
+use crate::paged::{paged, Paged};
+use crate::proto::{
+    parse_pub_ack, parse_response, AccountInfo, ApiPrefix, PagedRequest, PubAck, PublishExpectations,
+    StreamConfig, StreamInfo, StreamListPage, StreamNamesPage, SuccessResponse,
+};
+use crate::publisher::Publisher;
+use crate::stream::Stream;
+
+/// The default timeout of API requests and publish acknowledgements.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A JetStream context on the default API prefix (`$JS.API`).
+pub fn new(client: Client) -> Context {
+    Context::new(client, ApiPrefix::default())
+}
+
+/// A JetStream context for a domain (`$JS.<domain>.API`).
+pub fn with_domain(client: Client, domain: &str) -> Context {
+    Context::new(client, ApiPrefix::domain(domain))
+}
+
+/// A JetStream context with a custom API prefix (an import from another account).
+pub fn with_prefix(client: Client, prefix: &str) -> Context {
+    Context::new(client, ApiPrefix::custom(prefix))
+}
+
+/// JetStream on one connection: cheap to clone; every handle it gives out (streams,
+/// consumers, messages) shares its client, prefix and timeout.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub(crate) client: Client,
+    pub(crate) prefix: ApiPrefix,
+    pub(crate) timeout: Duration,
+}
+
+impl Context {
+    /// A context with an API prefix and the default timeout (5 s).
+    pub fn new(client: Client, prefix: ApiPrefix) -> Self {
+        Self { client, prefix, timeout: DEFAULT_TIMEOUT }
+    }
+
+    /// Sets the timeout of API requests and publish acknowledgements.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// The timeout of API requests and publish acknowledgements.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The API prefix.
+    pub fn prefix(&self) -> &ApiPrefix {
+        &self.prefix
+    }
+
+    /// The underlying client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// One API request: `body` as JSON to `subject`, the reply parsed as `T`.
+    pub(crate) async fn request<T: DeserializeOwned>(
+        &self,
+        subject: String,
+        body: &impl Serialize,
+    ) -> Result<T, Failure> {
+        let payload = serde_json::to_vec(body).expect("request bodies serialise");
+        let reply =
+            self.client.request_with(subject, None, payload, self.timeout).await.map_err(Failure::Request)?;
+        if reply.headers.as_ref().and_then(|h| h.status()).is_some_and(|s| s.as_u16() == 503) {
+            return Err(Failure::Request(RequestError::NoResponders));
+        }
+        Ok(parse_response(&reply.payload)?)
+    }
+
+    /// Account information: usage and limits.
+    ///
+    /// # Errors
+    /// A [`StreamError`] (not enabled, timeout, ...).
+    pub async fn query_account(&self) -> Result<AccountInfo, StreamError> {
+        Ok(self.request(self.prefix.info(), &serde_json::json!({})).await?)
+    }
+
+    /// Creates a stream.
+    ///
+    /// # Errors
+    /// A [`StreamError`]: [`AlreadyExists`](StreamError::AlreadyExists) when a stream with
+    /// the name exists with another configuration, limits, not enabled, ...
+    pub async fn create_stream(&self, config: StreamConfig) -> Result<Stream, StreamError> {
+        let subject = self.prefix.stream_create(&config.name)?;
+        let info: StreamInfo = self.request(subject, &config).await?;
+        Ok(Stream::new(self.clone(), info))
+    }
+
+    /// Updates a stream's configuration.
+    ///
+    /// # Errors
+    /// A [`StreamError`]: [`NotFound`](StreamError::NotFound), invalid change, ...
+    pub async fn update_stream(&self, config: StreamConfig) -> Result<StreamInfo, StreamError> {
+        let subject = self.prefix.stream_update(&config.name)?;
+        Ok(self.request(subject, &config).await?)
+    }
+
+    /// The stream named `config.name`, created when missing.
+    ///
+    /// # Errors
+    /// A [`StreamError`].
+    pub async fn get_or_create_stream(&self, config: StreamConfig) -> Result<Stream, StreamError> {
+        match self.get_stream(&config.name).await {
+            Err(StreamError::NotFound(_)) => self.create_stream(config).await,
+            other => other,
+        }
+    }
+
+    /// A handle on an existing stream (its info fetched now).
+    ///
+    /// # Errors
+    /// A [`StreamError`]: [`NotFound`](StreamError::NotFound), ...
+    pub async fn get_stream(&self, name: &str) -> Result<Stream, StreamError> {
+        Ok(Stream::new(self.clone(), self.stream_info(name).await?))
+    }
+
+    /// A stream's information.
+    ///
+    /// # Errors
+    /// A [`StreamError`].
+    pub async fn stream_info(&self, name: &str) -> Result<StreamInfo, StreamError> {
+        let subject = self.prefix.stream_info(name)?;
+        Ok(self.request(subject, &serde_json::json!({})).await?)
+    }
+
+    /// Deletes a stream and its messages and consumers.
+    ///
+    /// # Errors
+    /// A [`StreamError`]: [`NotFound`](StreamError::NotFound), ...
+    pub async fn delete_stream(&self, name: &str) -> Result<bool, StreamError> {
+        let subject = self.prefix.stream_delete(name)?;
+        let response: SuccessResponse = self.request(subject, &serde_json::json!({})).await?;
+        Ok(response.success)
+    }
+
+    /// The names of every stream, paged from the server as the stream is read.
+    pub fn stream_names(&self) -> Paged<String, StreamError> {
+        self.stream_names_inner(None)
+    }
+
+    /// The names of the streams capturing `subject`.
+    pub fn stream_names_by_subject(&self, subject: &str) -> Paged<String, StreamError> {
+        self.stream_names_inner(Some(subject.to_owned()))
+    }
+
+    fn stream_names_inner(&self, subject: Option<String>) -> Paged<String, StreamError> {
+        let context = self.clone();
+        paged(move |offset| {
+            let context = context.clone();
+            let subject = subject.clone();
+            async move {
+                let page: StreamNamesPage =
+                    context.request(context.prefix.stream_names(), &PagedRequest { offset, subject }).await?;
+                Ok((page.streams, page.total))
+            }
+        })
+    }
+
+    /// The information of every stream, paged.
+    pub fn streams(&self) -> Paged<StreamInfo, StreamError> {
+        let context = self.clone();
+        paged(move |offset| {
+            let context = context.clone();
+            async move {
+                let page: StreamListPage = context
+                    .request(context.prefix.stream_list(), &PagedRequest { offset, subject: None })
+                    .await?;
+                Ok((page.streams, page.total))
+            }
+        })
+    }
+
+    /// Publishes `payload` to `subject` and returns once it is sent; await the returned
+    /// future for the stream's acknowledgement.
+    ///
+    /// # Errors
+    /// A [`PublishError`] when the message cannot be sent (closed, too big, ...).
+    pub async fn publish(
+        &self,
+        subject: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<PublishAckFuture, PublishError> {
+        self.send_publish(subject, Publish::new().payload(payload)).await
+    }
+
+    /// [`publish`](Self::publish) with headers.
+    ///
+    /// # Errors
+    /// As [`publish`](Self::publish).
+    pub async fn publish_with_headers(
+        &self,
+        subject: impl AsRef<str>,
+        headers: HeaderMap,
+        payload: impl Into<Bytes>,
+    ) -> Result<PublishAckFuture, PublishError> {
+        self.send_publish(subject, Publish::new().headers(headers).payload(payload)).await
+    }
+
+    /// Publishes a [`Publish`]: payload, headers, de-duplication id and expectations.
+    ///
+    /// # Errors
+    /// As [`publish`](Self::publish), plus [`PublishError::InvalidHeader`].
+    pub async fn send_publish(
+        &self,
+        subject: impl AsRef<str>,
+        publish: Publish,
+    ) -> Result<PublishAckFuture, PublishError> {
+        let Publish { payload, headers, expectations } = publish;
+        let headers = if expectations.is_empty() {
+            headers
+        } else {
+            let mut headers = headers.unwrap_or_default();
+            expectations.apply(&mut headers)?;
+            Some(headers)
+        };
+        let replies = self.client.request_many_with(
+            subject.as_ref(),
+            headers.as_ref(),
+            payload,
+            Expected::Count(1),
+            self.timeout,
+        )?;
+        Ok(PublishAckFuture { replies })
+    }
+
+    /// An asynchronous publisher keeping at most `window` acknowledgements outstanding.
+    pub fn publisher(&self, window: usize) -> Publisher {
+        Publisher::new(self.clone(), window)
+    }
+}
+
+/// A message to publish to a stream, with its expectations.
+///
+/// ```
+/// use nats_jetstream::Publish;
+///
+/// let publish = Publish::new()
+///     .payload("order 17")
+///     .message_id("order-17")
+///     .expected_stream("ORDERS")
+///     .expected_last_subject_sequence(16);
+/// # let _ = publish;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Publish {
+    payload: Bytes,
+    headers: Option<HeaderMap>,
+    expectations: PublishExpectations,
+}
+
+impl Publish {
+    /// An empty message.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The payload.
+    #[must_use]
+    pub fn payload(mut self, payload: impl Into<Bytes>) -> Self {
+        self.payload = payload.into();
+        self
+    }
+
+    /// Headers (the expectation headers are added to them).
+    #[must_use]
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = Some(headers);
+        self
+    }
+
+    /// `Nats-Msg-Id`: the stream stores one message per id within its duplicate window.
+    #[must_use]
+    pub fn message_id(mut self, id: impl Into<String>) -> Self {
+        self.expectations.message_id = Some(id.into());
+        self
+    }
+
+    /// `Nats-Expected-Stream`: refused unless this stream captures the subject.
+    #[must_use]
+    pub fn expected_stream(mut self, stream: impl Into<String>) -> Self {
+        self.expectations.expected_stream = Some(stream.into());
+        self
+    }
+
+    /// `Nats-Expected-Last-Sequence`: refused unless the stream's last sequence is this.
+    #[must_use]
+    pub fn expected_last_sequence(mut self, sequence: u64) -> Self {
+        self.expectations.expected_last_sequence = Some(sequence);
+        self
+    }
+
+    /// `Nats-Expected-Last-Subject-Sequence`: refused unless the last message on this
+    /// subject has this sequence (0: no message on the subject yet).
+    #[must_use]
+    pub fn expected_last_subject_sequence(mut self, sequence: u64) -> Self {
+        self.expectations.expected_last_subject_sequence = Some(sequence);
+        self
+    }
+
+    /// `Nats-Expected-Last-Msg-Id`: refused unless the stream's last message had this id.
+    #[must_use]
+    pub fn expected_last_message_id(mut self, id: impl Into<String>) -> Self {
+        self.expectations.expected_last_message_id = Some(id.into());
+        self
+    }
+}
+
+/// The acknowledgement of a published message, to await. Dropping it forgets the
+/// acknowledgement (the message is still published).
+#[must_use = "the acknowledgement says whether the stream stored the message"]
+#[derive(Debug)]
+pub struct PublishAckFuture {
+    replies: Replies,
+}
+
+impl Future for PublishAckFuture {
+    type Output = Result<PubAck, PublishError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        match Pin::new(&mut self.replies).poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(reply)) => {
+                if reply.headers.as_ref().and_then(|h| h.status()).is_some_and(|s| s.as_u16() == 503) {
+                    return Poll::Ready(Err(PublishError::NoResponders));
+                }
+                Poll::Ready(parse_pub_ack(&reply.payload).map_err(PublishError::from))
+            }
+            Poll::Ready(None) => {
+                Poll::Ready(Err(self.replies.error().unwrap_or(RequestError::Timeout).into()))
+            }
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! The ordered consumer: an ephemeral, unacknowledged pull consumer that this client
+//! recreates whenever it cannot vouch for order (a gap in consumer sequences, missed
+//! heartbeats, the consumer deleted, the server restarted), starting just after the last
+//! stream sequence delivered. The decisions are [`OrderedTracker`]'s.
+
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+
+use futures_core::Stream as FuturesStream;
+use futures_util::stream::unfold;
+
+use crate::consumer::{PullEvent, PullState};
+use crate::context::Context;
+use crate::error::{ConsumerError, FetchError};
+use crate::message::Message;
+use crate::proto::{ConsumerConfig, DeliverPolicy, OrderedTracker, OrderedVerdict, PullMode, PullOptions};
+use crate::stream::create_consumer;
+
+/// How an ordered consumer reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderedConfig {
+    /// Only messages on this subject.
+    pub filter_subject: Option<String>,
+    /// Where the first consumer starts.
+    pub deliver_policy: DeliverPolicy,
+    /// Messages per pull request.
+    pub batch: usize,
+    /// Idle heartbeat interval; two missed ones reset the consumer.
+    pub heartbeat: Duration,
+    /// Lifetime of each pull request.
+    pub expires: Duration,
+}
+
+impl Default for OrderedConfig {
+    fn default() -> Self {
+        Self {
+            filter_subject: None,
+            deliver_policy: DeliverPolicy::All,
+            batch: 500,
+            heartbeat: Duration::from_secs(5),
+            expires: Duration::from_secs(30),
+        }
+    }
+}
+
+impl OrderedConfig {
+    /// With a subject filter.
+    #[must_use]
+    pub fn filter_subject(mut self, subject: impl Into<String>) -> Self {
+        self.filter_subject = Some(subject.into());
+        self
+    }
+
+    /// With a deliver policy.
+    #[must_use]
+    pub fn deliver_policy(mut self, policy: DeliverPolicy) -> Self {
+        self.deliver_policy = policy;
+        self
+    }
+
+    /// With a heartbeat interval.
+    #[must_use]
+    pub fn heartbeat(mut self, heartbeat: Duration) -> Self {
+        self.heartbeat = heartbeat;
+        self
+    }
+
+    /// With a batch size.
+    #[must_use]
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+}
+
+/// An ordered consumer of one stream ([`Stream::ordered_consumer`](crate::Stream::ordered_consumer)).
+#[derive(Debug, Clone)]
+pub struct OrderedConsumer {
+    context: Context,
+    stream: String,
+    config: OrderedConfig,
+}
+
+/// How long to wait before retrying a consumer creation that failed transiently.
+const RETRY_DELAY: Duration = Duration::from_millis(250);
+
+impl OrderedConsumer {
+    pub(crate) fn new(context: Context, stream: String, config: OrderedConfig) -> Self {
+        Self { context, stream, config }
+    }
+
+    /// The messages, each once, in stream order. The stream ends after an error item:
+    /// the stream was deleted, the connection closed, or the consumer cannot be created
+    /// for a reason other than a passing one (timeouts and JetStream unavailability during
+    /// a restart are retried).
+    pub fn messages(&self) -> Ordered {
+        let state = OrderedState {
+            context: self.context.clone(),
+            stream: self.stream.clone(),
+            base: ConsumerConfig {
+                filter_subject: self.config.filter_subject.clone(),
+                deliver_policy: self.config.deliver_policy,
+                ..ConsumerConfig::default()
+            },
+            options: PullOptions::default()
+                .batch(self.config.batch)
+                .expires(self.config.expires)
+                .heartbeat(self.config.heartbeat),
+            tracker: OrderedTracker::new(),
+            pull: None,
+            consumer: None,
+            ended: false,
+        };
+        Ordered {
+            inner: Box::pin(unfold(state, |mut state| async move {
+                let item = state.next().await?;
+                Some((item, state))
+            })),
+        }
+    }
+}
+
+/// The messages of an ordered consumer.
+#[must_use = "streams do nothing unless polled"]
+pub struct Ordered {
+    inner: Pin<Box<dyn FuturesStream<Item = Result<Message, FetchError>> + Send>>,
+}
+
+impl std::fmt::Debug for Ordered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ordered").finish_non_exhaustive()
+    }
+}
+
+impl FuturesStream for Ordered {
+    type Item = Result<Message, FetchError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+struct OrderedState {
+    context: Context,
+    stream: String,
+    base: ConsumerConfig,
+    options: PullOptions,
+    tracker: OrderedTracker,
+    pull: Option<PullState>,
+    consumer: Option<String>,
+    ended: bool,
+}
+
+impl OrderedState {
+    async fn next(&mut self) -> Option<Result<Message, FetchError>> {
+        loop {
+            if self.ended {
+                return None;
+            }
+            let Some(pull) = self.pull.as_mut() else {
+                if let Err(e) = self.recreate().await {
+                    self.ended = true;
+                    return Some(Err(e));
+                }
+                continue;
+            };
+            match pull.next_event().await {
+                Some(PullEvent::Message(message)) => {
+                    let Ok(metadata) = message.info() else { continue };
+                    match self.tracker.handle_message(&metadata) {
+                        OrderedVerdict::Deliver => return Some(Ok(message)),
+                        OrderedVerdict::Skip => {}
+                        OrderedVerdict::Reset => self.reset(),
+                    }
+                }
+                Some(PullEvent::Failed(FetchError::Closed)) | None => {
+                    self.ended = true;
+                    return Some(Err(FetchError::Closed));
+                }
+                // Missed heartbeats, consumer deleted, no responders (consumer gone after a
+                // restart), refused: start over from the last delivered sequence.
+                Some(PullEvent::MissedHeartbeats | PullEvent::Failed(_) | PullEvent::Done) => self.reset(),
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.pull = None;
+        self.tracker.reset(&self.base);
+        if let Some(old) = self.consumer.take() {
+            // Best effort, not awaited: the old consumer also goes by itself after its
+            // inactivity threshold.
+            if let Ok(subject) = self.context.prefix.consumer_delete(&self.stream, &old) {
+                let _ = self.context.client.request_many_with(
+                    subject,
+                    None,
+                    "",
+                    nats_client::Expected::Count(1),
+                    self.context.timeout,
+                );
+            }
+        }
+    }
+
+    /// Creates the next consumer and its pull subscription; transient failures are
+    /// retried, others end the stream.
+    async fn recreate(&mut self) -> Result<(), FetchError> {
+        loop {
+            let config = self.tracker.consumer_config(&self.base);
+            let created = create_consumer(&self.context, &self.stream, &config).await;
+            let info = match created {
+                Ok(info) => info,
+                Err(ConsumerError::Timeout | ConsumerError::JetStreamNotEnabled) => {
+                    self.context.client.sleep_until(Instant::now() + RETRY_DELAY).await;
+                    continue;
+                }
+                Err(ConsumerError::Request(nats_client::RequestError::Closed)) => {
+                    return Err(FetchError::Closed)
+                }
+                Err(e) => return Err(e.into()),
+            };
+            match PullState::start(
+                &self.context,
+                &self.stream,
+                &info.name,
+                PullMode::Continuous,
+                self.options,
+            )
+            .await
+            {
+                Ok(pull) => {
+                    self.consumer = Some(info.name);
+                    self.pull = Some(pull);
+                    return Ok(());
+                }
+                Err(FetchError::Closed) => return Err(FetchError::Closed),
+                Err(_) => {
+                    self.context.client.sleep_until(Instant::now() + RETRY_DELAY).await;
+                }
+            }
+        }
+    }
+}

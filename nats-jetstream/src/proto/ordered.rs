@@ -1,0 +1,151 @@
+//! Ordered consumer bookkeeping (ADR-17): deliver each stream message once and in order; a
+//! gap in consumer sequences (a lost message), missed heartbeats, a deleted consumer or a
+//! server restart means: drop the consumer and create a new one starting just after the
+//! last stream sequence delivered.
+
+use std::time::Duration;
+
+use super::ack::Metadata;
+use super::types::{AckPolicy, ConsumerConfig, DeliverPolicy};
+
+/// What to do with a message of an ordered consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderedVerdict {
+    /// Deliver it.
+    Deliver,
+    /// Already delivered (a replay after a reset overlapped): drop it.
+    Skip,
+    /// A message was lost: drop this one and reset the consumer.
+    Reset,
+}
+
+/// The sequences an ordered consumer has seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderedTracker {
+    /// The last stream sequence delivered.
+    stream_sequence: u64,
+    /// The last consumer sequence seen from the current consumer.
+    consumer_sequence: u64,
+    /// Resets so far.
+    resets: u64,
+}
+
+impl OrderedTracker {
+    /// A tracker that has delivered nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The last stream sequence delivered (0: none).
+    pub fn stream_sequence(&self) -> u64 {
+        self.stream_sequence
+    }
+
+    /// How many times the consumer was reset.
+    pub fn resets(&self) -> u64 {
+        self.resets
+    }
+
+    /// Judges a message of the current consumer.
+    pub fn handle_message(&mut self, metadata: &Metadata) -> OrderedVerdict {
+        if metadata.consumer_sequence != self.consumer_sequence + 1 {
+            return OrderedVerdict::Reset;
+        }
+        self.consumer_sequence = metadata.consumer_sequence;
+        if metadata.stream_sequence <= self.stream_sequence {
+            return OrderedVerdict::Skip;
+        }
+        self.stream_sequence = metadata.stream_sequence;
+        OrderedVerdict::Deliver
+    }
+
+    /// Starts over with a new consumer; returns the configuration to create it with, based
+    /// on `base` (filter, deliver policy for the very first consumer, headers only).
+    pub fn reset(&mut self, base: &ConsumerConfig) -> ConsumerConfig {
+        self.consumer_sequence = 0;
+        self.resets += 1;
+        self.consumer_config(base)
+    }
+
+    /// The configuration of the next consumer.
+    pub fn consumer_config(&self, base: &ConsumerConfig) -> ConsumerConfig {
+        let deliver_policy = if self.stream_sequence == 0 {
+            base.deliver_policy
+        } else {
+            DeliverPolicy::ByStartSequence { start_sequence: self.stream_sequence + 1 }
+        };
+        ConsumerConfig {
+            durable_name: None,
+            name: None,
+            description: base.description.clone(),
+            deliver_policy,
+            ack_policy: AckPolicy::None,
+            max_deliver: 1,
+            filter_subject: base.filter_subject.clone(),
+            replay_policy: base.replay_policy,
+            headers_only: base.headers_only,
+            inactive_threshold: if base.inactive_threshold.is_zero() {
+                Duration::from_secs(300)
+            } else {
+                base.inactive_threshold
+            },
+            num_replicas: 1,
+            memory_storage: true,
+            ..ConsumerConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::parse_metadata;
+
+    fn meta(sseq: u64, cseq: u64) -> Metadata {
+        parse_metadata(&format!("$JS.ACK.S.C.1.{sseq}.{cseq}.0.0")).unwrap()
+    }
+
+    #[test]
+    fn in_order_delivery() {
+        let mut t = OrderedTracker::new();
+        for (s, c) in [(1, 1), (2, 2), (5, 3)] {
+            assert_eq!(t.handle_message(&meta(s, c)), OrderedVerdict::Deliver);
+        }
+        assert_eq!(t.stream_sequence(), 5, "stream gaps (deleted messages, filters) are fine");
+    }
+
+    #[test]
+    fn a_consumer_gap_resets_from_the_last_delivered() {
+        let mut t = OrderedTracker::new();
+        let base = ConsumerConfig { filter_subject: Some("a.>".into()), ..ConsumerConfig::default() };
+        let first = t.consumer_config(&base);
+        assert_eq!(first.deliver_policy, DeliverPolicy::All);
+        assert_eq!(first.ack_policy, AckPolicy::None);
+        assert!(first.memory_storage && first.durable_name.is_none());
+        assert_eq!(t.handle_message(&meta(1, 1)), OrderedVerdict::Deliver);
+        assert_eq!(t.handle_message(&meta(2, 2)), OrderedVerdict::Deliver);
+        assert_eq!(t.handle_message(&meta(4, 4)), OrderedVerdict::Reset, "consumer sequence 3 was lost");
+        assert_eq!(t.handle_message(&meta(5, 5)), OrderedVerdict::Reset, "still waiting for the reset");
+        let next = t.reset(&base);
+        assert_eq!(next.deliver_policy, DeliverPolicy::ByStartSequence { start_sequence: 3 });
+        assert_eq!(next.filter_subject.as_deref(), Some("a.>"));
+        assert_eq!(t.resets(), 1);
+        assert_eq!(t.handle_message(&meta(3, 1)), OrderedVerdict::Deliver);
+        assert_eq!(t.handle_message(&meta(4, 2)), OrderedVerdict::Deliver);
+    }
+
+    #[test]
+    fn replays_after_a_reset_are_not_delivered_twice() {
+        let mut t = OrderedTracker::new();
+        assert_eq!(t.handle_message(&meta(1, 1)), OrderedVerdict::Deliver);
+        assert_eq!(t.handle_message(&meta(2, 2)), OrderedVerdict::Deliver);
+        t.reset(&ConsumerConfig::default());
+        // A server that replays from an older sequence than asked:
+        assert_eq!(t.handle_message(&meta(2, 1)), OrderedVerdict::Skip);
+        assert_eq!(t.handle_message(&meta(3, 2)), OrderedVerdict::Deliver);
+        // A reset before anything was delivered keeps the original deliver policy.
+        let mut t = OrderedTracker::new();
+        let base = ConsumerConfig { deliver_policy: DeliverPolicy::New, ..ConsumerConfig::default() };
+        assert_eq!(t.reset(&base).deliver_policy, DeliverPolicy::New);
+    }
+}

@@ -1,0 +1,571 @@
+//! Pull requests (ADR-13) and the bookkeeping of one pull subscription: how many messages
+//! and bytes are still owed by the server, when to ask for more, idle heartbeats and their
+//! absence, the status messages (100, 404, 408, 409, 503) and when a fetch is over.
+//!
+//! Sans-IO: the caller feeds what arrives on the pull inbox and the time, sends the pull
+//! requests [`PullTracker::poll_request`] returns, and sleeps until
+//! [`PullTracker::poll_timeout`].
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::types::nanos;
+
+/// The default lifetime of a pull request.
+pub const DEFAULT_EXPIRES: Duration = Duration::from_secs(30);
+/// The default batch of a continuous pull.
+pub const DEFAULT_BATCH: usize = 500;
+/// How long after a pull request's expiry the client gives up on hearing about it.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(1);
+
+/// `Nats-Pending-Messages`: on 408/409, messages of the pull not delivered.
+pub const PENDING_MESSAGES: &str = "Nats-Pending-Messages";
+/// `Nats-Pending-Bytes`: on 408/409, bytes of the pull not delivered.
+pub const PENDING_BYTES: &str = "Nats-Pending-Bytes";
+
+/// The body of a pull request (`CONSUMER.MSG.NEXT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PullRequest {
+    /// Messages wanted.
+    pub batch: usize,
+    /// Bytes wanted (0: no limit).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_bytes: usize,
+    /// How long the request lives on the server.
+    #[serde(with = "nanos", skip_serializing_if = "Duration::is_zero")]
+    pub expires: Duration,
+    /// Answer at once (404/408) when nothing is pending.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_wait: bool,
+    /// Idle heartbeat interval (zero: none).
+    #[serde(with = "nanos", skip_serializing_if = "Duration::is_zero")]
+    pub idle_heartbeat: Duration,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl PullRequest {
+    /// The JSON body.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a pull request serialises")
+    }
+}
+
+/// How a pull subscription asks for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PullOptions {
+    /// Messages per pull request (at least 1).
+    pub batch: usize,
+    /// Bytes per pull request (0: no limit).
+    pub max_bytes: usize,
+    /// Lifetime of each pull request.
+    pub expires: Duration,
+    /// Idle heartbeat interval (zero: none). Two intervals without traffic count as missed
+    /// heartbeats.
+    pub heartbeat: Duration,
+    /// One-shot requests only: answer at once when nothing is pending.
+    pub no_wait: bool,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        Self {
+            batch: DEFAULT_BATCH,
+            max_bytes: 0,
+            expires: DEFAULT_EXPIRES,
+            heartbeat: Duration::ZERO,
+            no_wait: false,
+        }
+    }
+}
+
+impl PullOptions {
+    /// With a batch size.
+    #[must_use]
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// With a byte limit.
+    #[must_use]
+    pub fn max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// With an expiry.
+    #[must_use]
+    pub fn expires(mut self, expires: Duration) -> Self {
+        self.expires = expires;
+        self
+    }
+
+    /// With idle heartbeats.
+    #[must_use]
+    pub fn heartbeat(mut self, heartbeat: Duration) -> Self {
+        self.heartbeat = heartbeat;
+        self
+    }
+
+    /// With no-wait.
+    #[must_use]
+    pub fn no_wait(mut self, no_wait: bool) -> Self {
+        self.no_wait = no_wait;
+        self
+    }
+}
+
+/// One pull request (a fetch) or a continuous stream of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullMode {
+    /// One request; the subscription ends when it is satisfied, expires or is refused.
+    Fetch,
+    /// Requests again whenever at most half a batch (or half the bytes) is still owed.
+    Continuous,
+}
+
+/// What a status message on the pull inbox means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusAction {
+    /// Nothing to do (heartbeat, an expired request of a continuous pull, ...).
+    Continue,
+    /// The fetch is over; no error.
+    End,
+    /// The subscription cannot go on.
+    Terminal(PullFailure),
+}
+
+/// Why a pull subscription cannot go on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PullFailure {
+    /// The consumer was deleted (409 Consumer Deleted).
+    #[error("consumer deleted")]
+    ConsumerDeleted,
+    /// Nobody answered the pull request (503): no such consumer or no JetStream.
+    #[error("no responders: the consumer does not exist or JetStream is unavailable")]
+    NoResponders,
+    /// Two heartbeat intervals passed without any traffic.
+    #[error("missed idle heartbeats")]
+    MissedHeartbeats,
+    /// The server refused the pull request (409 or 400, with its text).
+    #[error("pull request refused: {0}")]
+    Refused(String),
+}
+
+/// What a timeout meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullTimeout {
+    /// Heartbeats were missed: for a continuous pull, the owed counts are reset and a new
+    /// request follows; for a fetch, it fails.
+    MissedHeartbeats,
+    /// A fetch's request expired without the server saying so: the fetch is over.
+    FetchExpired,
+    /// A continuous pull's requests expired without the server saying so: new request.
+    Expired,
+}
+
+/// The bookkeeping of one pull subscription.
+#[derive(Debug, Clone)]
+pub struct PullTracker {
+    options: PullOptions,
+    mode: PullMode,
+    /// Messages and bytes still owed by the server.
+    pending_messages: usize,
+    pending_bytes: usize,
+    /// A fetch's request has gone out.
+    requested: bool,
+    done: bool,
+    /// Last traffic on the inbox (messages or statuses), or the last request.
+    last_activity: Instant,
+    /// When the last request was sent.
+    last_request: Instant,
+}
+
+impl PullTracker {
+    /// A tracker; nothing is requested yet.
+    pub fn new(mode: PullMode, options: PullOptions, now: Instant) -> Self {
+        let options = PullOptions { batch: options.batch.max(1), ..options };
+        Self {
+            options,
+            mode,
+            pending_messages: 0,
+            pending_bytes: 0,
+            requested: false,
+            done: false,
+            last_activity: now,
+            last_request: now,
+        }
+    }
+
+    /// Whether the subscription is over (a fetch satisfied, expired or ended).
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Messages still owed.
+    pub fn pending_messages(&self) -> usize {
+        self.pending_messages
+    }
+
+    /// Bytes still owed.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// The next pull request to send, if one is due now.
+    pub fn poll_request(&mut self, now: Instant) -> Option<PullRequest> {
+        if self.done {
+            return None;
+        }
+        let o = self.options;
+        let request = match self.mode {
+            PullMode::Fetch => {
+                if self.requested {
+                    return None;
+                }
+                self.requested = true;
+                PullRequest {
+                    batch: o.batch,
+                    max_bytes: o.max_bytes,
+                    expires: if o.no_wait { Duration::ZERO } else { o.expires },
+                    no_wait: o.no_wait,
+                    idle_heartbeat: if o.no_wait { Duration::ZERO } else { o.heartbeat },
+                }
+            }
+            PullMode::Continuous => {
+                let low_messages = self.pending_messages <= o.batch / 2;
+                let low_bytes = o.max_bytes > 0 && self.pending_bytes <= o.max_bytes / 2;
+                if !(low_messages || low_bytes) {
+                    return None;
+                }
+                let batch = o.batch - self.pending_messages.min(o.batch);
+                let max_bytes =
+                    if o.max_bytes > 0 { o.max_bytes - self.pending_bytes.min(o.max_bytes) } else { 0 };
+                if batch == 0 {
+                    return None;
+                }
+                PullRequest {
+                    batch,
+                    max_bytes,
+                    expires: o.expires,
+                    no_wait: false,
+                    idle_heartbeat: o.heartbeat,
+                }
+            }
+        };
+        self.pending_messages += request.batch;
+        self.pending_bytes += request.max_bytes;
+        self.last_activity = now;
+        self.last_request = now;
+        Some(request)
+    }
+
+    /// A message of the consumer arrived (`size`: payload plus headers).
+    pub fn handle_message(&mut self, now: Instant, size: usize) {
+        self.last_activity = now;
+        self.pending_messages = self.pending_messages.saturating_sub(1);
+        self.pending_bytes = self.pending_bytes.saturating_sub(size);
+        if self.mode == PullMode::Fetch
+            && (self.pending_messages == 0 || (self.options.max_bytes > 0 && self.pending_bytes == 0))
+        {
+            self.done = true;
+        }
+    }
+
+    /// A status message arrived: `code`, its description, and the `Nats-Pending-Messages`
+    /// / `Nats-Pending-Bytes` headers when present.
+    pub fn handle_status(
+        &mut self,
+        now: Instant,
+        code: u16,
+        description: &str,
+        pending_messages: Option<usize>,
+        pending_bytes: Option<usize>,
+    ) -> StatusAction {
+        self.last_activity = now;
+        let description_lc = description.to_ascii_lowercase();
+        let action = match code {
+            100 => return StatusAction::Continue,
+            404 | 408 => StatusAction::End,
+            409 if description_lc.contains("consumer deleted") => {
+                StatusAction::Terminal(PullFailure::ConsumerDeleted)
+            }
+            409 if description_lc.contains("exceeded max")
+                || description_lc.contains("push based")
+                || description_lc.contains("consumer is push") =>
+            {
+                StatusAction::Terminal(PullFailure::Refused(format!("409 {description}")))
+            }
+            // Message size exceeds max bytes, batch completed, leadership change, server
+            // shutdown: this request is over.
+            409 => StatusAction::End,
+            503 => StatusAction::Terminal(PullFailure::NoResponders),
+            _ => StatusAction::Terminal(PullFailure::Refused(format!("{code} {description}"))),
+        };
+        match (self.mode, &action) {
+            (PullMode::Fetch, StatusAction::End | StatusAction::Terminal(_)) => {
+                self.done = true;
+                action
+            }
+            (PullMode::Continuous, StatusAction::End) => {
+                // The request is over: what it still owed, it will not send.
+                match (pending_messages, pending_bytes) {
+                    (Some(m), b) => {
+                        self.pending_messages = self.pending_messages.saturating_sub(m);
+                        self.pending_bytes = self.pending_bytes.saturating_sub(b.unwrap_or(0));
+                    }
+                    (None, _) => {
+                        self.pending_messages = 0;
+                        self.pending_bytes = 0;
+                    }
+                }
+                StatusAction::Continue
+            }
+            _ => action,
+        }
+    }
+
+    /// The earliest deadline: missed heartbeats, or a request's expiry.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.done {
+            return None;
+        }
+        if self.mode == PullMode::Fetch && !self.requested {
+            return None;
+        }
+        let fetch_no_wait = self.mode == PullMode::Fetch && self.options.no_wait;
+        let heartbeat = (!self.options.heartbeat.is_zero() && !fetch_no_wait)
+            .then(|| self.last_activity + self.options.heartbeat * 2);
+        let expiry = match self.mode {
+            PullMode::Fetch if self.options.no_wait => Some(self.last_request + DEFAULT_EXPIRES),
+            _ => Some(self.last_request + self.options.expires + EXPIRY_MARGIN),
+        };
+        match (heartbeat, expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Fires what is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<PullTimeout> {
+        let deadline = self.poll_timeout()?;
+        if now < deadline {
+            return None;
+        }
+        let missed =
+            !self.options.heartbeat.is_zero() && now >= self.last_activity + self.options.heartbeat * 2;
+        let outcome = match (self.mode, missed) {
+            (PullMode::Fetch, true) => PullTimeout::MissedHeartbeats,
+            (PullMode::Fetch, false) => PullTimeout::FetchExpired,
+            (PullMode::Continuous, true) => PullTimeout::MissedHeartbeats,
+            (PullMode::Continuous, false) => PullTimeout::Expired,
+        };
+        match self.mode {
+            PullMode::Fetch => self.done = true,
+            PullMode::Continuous => {
+                self.pending_messages = 0;
+                self.pending_bytes = 0;
+                self.last_activity = now;
+                self.last_request = now;
+            }
+        }
+        Some(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn pull_request_json() {
+        let r = PullRequest {
+            batch: 10,
+            max_bytes: 0,
+            expires: secs(5),
+            no_wait: false,
+            idle_heartbeat: secs(1),
+        };
+        assert_eq!(
+            String::from_utf8(r.to_json()).unwrap(),
+            r#"{"batch":10,"expires":5000000000,"idle_heartbeat":1000000000}"#
+        );
+        let r = PullRequest {
+            batch: 1,
+            max_bytes: 100,
+            expires: Duration::ZERO,
+            no_wait: true,
+            idle_heartbeat: Duration::ZERO,
+        };
+        assert_eq!(String::from_utf8(r.to_json()).unwrap(), r#"{"batch":1,"max_bytes":100,"no_wait":true}"#);
+    }
+
+    #[test]
+    fn a_fetch_ends_after_its_batch() {
+        let t0 = Instant::now();
+        let mut t = PullTracker::new(PullMode::Fetch, PullOptions::default().batch(3).expires(secs(5)), t0);
+        assert_eq!(t.poll_timeout(), None, "nothing sent yet");
+        let r = t.poll_request(t0).unwrap();
+        assert_eq!((r.batch, r.expires), (3, secs(5)));
+        assert_eq!(t.poll_request(t0), None, "one request per fetch");
+        assert_eq!(t.poll_timeout(), Some(t0 + secs(6)));
+        for _ in 0..2 {
+            t.handle_message(t0, 10);
+            assert!(!t.is_done());
+        }
+        t.handle_message(t0, 10);
+        assert!(t.is_done());
+        assert_eq!(t.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_fetch_ends_on_404_408_and_409_size() {
+        let t0 = Instant::now();
+        for (code, text) in [
+            (404, "No Messages"),
+            (408, "Request Timeout"),
+            (409, "Message Size Exceeds MaxBytes"),
+            (409, "Leadership Change"),
+        ] {
+            let mut t = PullTracker::new(PullMode::Fetch, PullOptions::default().batch(3), t0);
+            t.poll_request(t0).unwrap();
+            assert_eq!(t.handle_status(t0, code, text, None, None), StatusAction::End, "{code} {text}");
+            assert!(t.is_done());
+        }
+    }
+
+    #[test]
+    fn terminal_statuses() {
+        let t0 = Instant::now();
+        for mode in [PullMode::Fetch, PullMode::Continuous] {
+            let mut t = PullTracker::new(mode, PullOptions::default(), t0);
+            t.poll_request(t0).unwrap();
+            assert_eq!(t.handle_status(t0, 100, "Idle Heartbeat", None, None), StatusAction::Continue);
+            assert_eq!(
+                t.handle_status(t0, 409, "Consumer Deleted", None, None),
+                StatusAction::Terminal(PullFailure::ConsumerDeleted)
+            );
+            assert_eq!(
+                t.handle_status(t0, 503, "", None, None),
+                StatusAction::Terminal(PullFailure::NoResponders)
+            );
+            assert!(matches!(
+                t.handle_status(t0, 409, "Exceeded MaxWaiting", None, None),
+                StatusAction::Terminal(PullFailure::Refused(_))
+            ));
+            assert!(matches!(t.handle_status(t0, 400, "Bad Request", None, None), StatusAction::Terminal(_)));
+        }
+    }
+
+    #[test]
+    fn no_wait_fetch() {
+        let t0 = Instant::now();
+        let mut t = PullTracker::new(
+            PullMode::Fetch,
+            PullOptions::default().batch(5).no_wait(true).heartbeat(secs(1)),
+            t0,
+        );
+        let r = t.poll_request(t0).unwrap();
+        assert!(r.no_wait);
+        assert_eq!(r.expires, Duration::ZERO);
+        assert_eq!(r.idle_heartbeat, Duration::ZERO, "heartbeats make no sense without waiting");
+        assert_eq!(t.poll_timeout(), Some(t0 + DEFAULT_EXPIRES));
+        t.handle_message(t0, 1);
+        assert_eq!(t.handle_status(t0, 404, "No Messages", None, None), StatusAction::End);
+    }
+
+    #[test]
+    fn a_fetch_fails_on_missed_heartbeats_and_ends_on_expiry() {
+        let t0 = Instant::now();
+        let mut t = PullTracker::new(
+            PullMode::Fetch,
+            PullOptions::default().expires(secs(10)).heartbeat(secs(2)),
+            t0,
+        );
+        t.poll_request(t0).unwrap();
+        assert_eq!(t.poll_timeout(), Some(t0 + secs(4)));
+        assert_eq!(t.handle_timeout(t0 + secs(3)), None, "not yet");
+        t.handle_status(t0 + secs(3), 100, "Idle Heartbeat", None, None);
+        assert_eq!(t.poll_timeout(), Some(t0 + secs(7)), "a heartbeat moves the deadline");
+        assert_eq!(t.handle_timeout(t0 + secs(7)), Some(PullTimeout::MissedHeartbeats));
+        assert!(t.is_done());
+
+        let mut t = PullTracker::new(PullMode::Fetch, PullOptions::default().expires(secs(10)), t0);
+        t.poll_request(t0).unwrap();
+        assert_eq!(t.handle_timeout(t0 + secs(11)), Some(PullTimeout::FetchExpired));
+        assert!(t.is_done());
+    }
+
+    #[test]
+    fn continuous_pulls_refill_at_half_a_batch() {
+        let t0 = Instant::now();
+        let mut t = PullTracker::new(PullMode::Continuous, PullOptions::default().batch(10), t0);
+        assert_eq!(t.poll_request(t0).unwrap().batch, 10);
+        assert_eq!(t.poll_request(t0), None);
+        for _ in 0..4 {
+            t.handle_message(t0, 1);
+        }
+        assert_eq!(t.pending_messages(), 6);
+        assert_eq!(t.poll_request(t0), None, "more than half still owed");
+        t.handle_message(t0, 1);
+        assert_eq!(t.poll_request(t0).unwrap().batch, 5, "tops up to a batch");
+        assert_eq!(t.pending_messages(), 10);
+        assert!(!t.is_done(), "continuous pulls never end by themselves");
+    }
+
+    #[test]
+    fn continuous_pulls_account_for_expired_requests() {
+        let t0 = Instant::now();
+        let mut t =
+            PullTracker::new(PullMode::Continuous, PullOptions::default().batch(10).max_bytes(1000), t0);
+        let r = t.poll_request(t0).unwrap();
+        assert_eq!((r.batch, r.max_bytes), (10, 1000));
+        t.handle_message(t0, 100);
+        assert_eq!(t.poll_request(t0), None);
+        // The request expired with 9 messages and 900 bytes not used.
+        assert_eq!(t.handle_status(t0, 408, "Request Timeout", Some(9), Some(900)), StatusAction::Continue);
+        assert_eq!((t.pending_messages(), t.pending_bytes()), (0, 0));
+        assert_eq!(t.poll_request(t0).unwrap().batch, 10);
+        // Without the headers, everything the requests owed is forgotten.
+        assert_eq!(t.handle_status(t0, 408, "Request Timeout", None, None), StatusAction::Continue);
+        assert_eq!(t.pending_messages(), 0);
+        // Bytes alone can trigger a refill.
+        let r = t.poll_request(t0).unwrap();
+        assert_eq!(r.max_bytes, 1000);
+        t.handle_message(t0, 600);
+        let r = t.poll_request(t0).unwrap();
+        assert_eq!((r.batch, r.max_bytes), (1, 600));
+    }
+
+    #[test]
+    fn continuous_pulls_repull_after_missed_heartbeats() {
+        let t0 = Instant::now();
+        let mut t = PullTracker::new(
+            PullMode::Continuous,
+            PullOptions::default().batch(4).expires(secs(30)).heartbeat(secs(5)),
+            t0,
+        );
+        t.poll_request(t0).unwrap();
+        assert_eq!(t.poll_timeout(), Some(t0 + secs(10)));
+        let t1 = t0 + secs(10);
+        assert_eq!(t.handle_timeout(t1), Some(PullTimeout::MissedHeartbeats));
+        assert_eq!(t.pending_messages(), 0, "the server forgot the request (restart, say)");
+        assert!(!t.is_done());
+        assert_eq!(t.poll_request(t1).unwrap().batch, 4);
+        assert_eq!(t.poll_timeout(), Some(t1 + secs(10)));
+        // Without heartbeats, expiry plus a margin triggers the new request.
+        let mut t = PullTracker::new(PullMode::Continuous, PullOptions::default().expires(secs(3)), t0);
+        t.poll_request(t0).unwrap();
+        assert_eq!(t.handle_timeout(t0 + secs(4)), Some(PullTimeout::Expired));
+        assert!(t.poll_request(t0 + secs(4)).is_some());
+    }
+}

@@ -1,0 +1,249 @@
+//! A stream handle: information, purge, direct message access, and its consumers.
+
+use bytes::Bytes;
+use data_encoding::BASE64;
+use nats_client::HeaderMap;
+
+use crate::consumer::Consumer;
+use crate::context::Context;
+use crate::error::{ConsumerError, StreamError};
+use crate::ordered::{OrderedConfig, OrderedConsumer};
+use crate::paged::{paged, Paged};
+use crate::proto::{
+    ConsumerConfig, ConsumerInfo, ConsumerListPage, ConsumerNamesPage, CreateConsumerRequest,
+    MessageDeleteRequest, MessageGetRequest, MessageGetResponse, PagedRequest, PurgeRequest, PurgeResponse,
+    StreamInfo, SuccessResponse,
+};
+
+/// A stream. Its information is cached from when the handle was made; [`info`](Self::info)
+/// refreshes it.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    context: Context,
+    info: StreamInfo,
+}
+
+/// A message read from a stream by sequence or subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamMessage {
+    /// The subject.
+    pub subject: String,
+    /// The stream sequence.
+    pub sequence: u64,
+    /// The headers, if any.
+    pub headers: Option<HeaderMap>,
+    /// The payload.
+    pub payload: Bytes,
+    /// When stored (RFC 3339).
+    pub time: String,
+}
+
+impl Stream {
+    pub(crate) fn new(context: Context, info: StreamInfo) -> Self {
+        Self { context, info }
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.info.config.name
+    }
+
+    /// The information cached in this handle.
+    pub fn cached_info(&self) -> &StreamInfo {
+        &self.info
+    }
+
+    /// Fetches fresh information (and caches it).
+    ///
+    /// # Errors
+    /// A [`StreamError`].
+    pub async fn info(&mut self) -> Result<&StreamInfo, StreamError> {
+        self.info = self.context.stream_info(&self.info.config.name).await?;
+        Ok(&self.info)
+    }
+
+    /// Removes every message; returns how many.
+    ///
+    /// # Errors
+    /// A [`StreamError`].
+    pub async fn purge(&self) -> Result<u64, StreamError> {
+        self.purge_with(PurgeRequest::default()).await
+    }
+
+    /// Removes the messages on `filter` (a subject, wildcards allowed), keeping the newest
+    /// `keep` when given; returns how many were removed.
+    ///
+    /// # Errors
+    /// A [`StreamError`].
+    pub async fn purge_subject(&self, filter: &str, keep: Option<u64>) -> Result<u64, StreamError> {
+        self.purge_with(PurgeRequest { filter: Some(filter.to_owned()), keep, seq: None }).await
+    }
+
+    /// A purge with every option (filter, up-to sequence, keep).
+    ///
+    /// # Errors
+    /// A [`StreamError`].
+    pub async fn purge_with(&self, request: PurgeRequest) -> Result<u64, StreamError> {
+        let subject = self.context.prefix.stream_purge(self.name())?;
+        let response: PurgeResponse = self.context.request(subject, &request).await?;
+        Ok(response.purged)
+    }
+
+    /// The message with stream sequence `sequence`.
+    ///
+    /// # Errors
+    /// A [`StreamError`]: [`MessageNotFound`](StreamError::MessageNotFound), ...
+    pub async fn get_raw_message(&self, sequence: u64) -> Result<StreamMessage, StreamError> {
+        self.get_message(MessageGetRequest::Sequence { seq: sequence }).await
+    }
+
+    /// The last message on `subject`.
+    ///
+    /// # Errors
+    /// A [`StreamError`]: [`MessageNotFound`](StreamError::MessageNotFound), ...
+    pub async fn get_last_raw_message_by_subject(&self, subject: &str) -> Result<StreamMessage, StreamError> {
+        self.get_message(MessageGetRequest::LastBySubject { last_by_subj: subject.to_owned() }).await
+    }
+
+    async fn get_message(&self, request: MessageGetRequest) -> Result<StreamMessage, StreamError> {
+        let subject = self.context.prefix.stream_msg_get(self.name())?;
+        let response: MessageGetResponse = self.context.request(subject, &request).await?;
+        let raw = response.message;
+        let decode = |text: &Option<String>| -> Result<Bytes, StreamError> {
+            match text {
+                None => Ok(Bytes::new()),
+                Some(t) => BASE64
+                    .decode(t.as_bytes())
+                    .map(Bytes::from)
+                    .map_err(|e| StreamError::Decode(format!("base64: {e}"))),
+            }
+        };
+        let payload = decode(&raw.data)?;
+        let headers = match &raw.hdrs {
+            None => None,
+            Some(_) => Some(
+                HeaderMap::decode(&decode(&raw.hdrs)?)
+                    .map_err(|e| StreamError::Decode(format!("headers: {e}")))?,
+            ),
+        };
+        Ok(StreamMessage { subject: raw.subject, sequence: raw.seq, headers, payload, time: raw.time })
+    }
+
+    /// Deletes the message with stream sequence `sequence`.
+    ///
+    /// # Errors
+    /// A [`StreamError`].
+    pub async fn delete_message(&self, sequence: u64) -> Result<bool, StreamError> {
+        let subject = self.context.prefix.stream_msg_delete(self.name())?;
+        let response: SuccessResponse =
+            self.context.request(subject, &MessageDeleteRequest { seq: sequence, no_erase: true }).await?;
+        Ok(response.success)
+    }
+
+    /// Creates a pull consumer (durable when `config.durable_name` is set, else ephemeral).
+    ///
+    /// # Errors
+    /// A [`ConsumerError`].
+    pub async fn create_consumer(&self, config: ConsumerConfig) -> Result<Consumer, ConsumerError> {
+        let info = create_consumer(&self.context, self.name(), &config).await?;
+        Ok(Consumer::new(self.context.clone(), info))
+    }
+
+    /// A handle on an existing consumer.
+    ///
+    /// # Errors
+    /// A [`ConsumerError`]: [`NotFound`](ConsumerError::NotFound), ...
+    pub async fn get_consumer(&self, name: &str) -> Result<Consumer, ConsumerError> {
+        Ok(Consumer::new(self.context.clone(), self.consumer_info(name).await?))
+    }
+
+    /// The consumer `name`, created with `config` (its name set to `name`) when missing.
+    ///
+    /// # Errors
+    /// A [`ConsumerError`].
+    pub async fn get_or_create_consumer(
+        &self,
+        name: &str,
+        mut config: ConsumerConfig,
+    ) -> Result<Consumer, ConsumerError> {
+        match self.get_consumer(name).await {
+            Err(ConsumerError::NotFound(_)) => {
+                if config.durable_name.is_none() {
+                    config.name = Some(name.to_owned());
+                }
+                self.create_consumer(config).await
+            }
+            other => other,
+        }
+    }
+
+    /// A consumer's information.
+    ///
+    /// # Errors
+    /// A [`ConsumerError`].
+    pub async fn consumer_info(&self, name: &str) -> Result<ConsumerInfo, ConsumerError> {
+        let subject = self.context.prefix.consumer_info(self.name(), name)?;
+        Ok(self.context.request(subject, &serde_json::json!({})).await?)
+    }
+
+    /// Deletes a consumer.
+    ///
+    /// # Errors
+    /// A [`ConsumerError`]: [`NotFound`](ConsumerError::NotFound), ...
+    pub async fn delete_consumer(&self, name: &str) -> Result<bool, ConsumerError> {
+        let subject = self.context.prefix.consumer_delete(self.name(), name)?;
+        let response: SuccessResponse = self.context.request(subject, &serde_json::json!({})).await?;
+        Ok(response.success)
+    }
+
+    /// The names of the stream's consumers, paged.
+    pub fn consumer_names(&self) -> Paged<String, ConsumerError> {
+        let context = self.context.clone();
+        let stream = self.name().to_owned();
+        paged(move |offset| {
+            let context = context.clone();
+            let stream = stream.clone();
+            async move {
+                let subject = context.prefix.consumer_names(&stream)?;
+                let page: ConsumerNamesPage =
+                    context.request(subject, &PagedRequest { offset, subject: None }).await?;
+                Ok((page.consumers, page.total))
+            }
+        })
+    }
+
+    /// The information of the stream's consumers, paged.
+    pub fn consumers(&self) -> Paged<ConsumerInfo, ConsumerError> {
+        let context = self.context.clone();
+        let stream = self.name().to_owned();
+        paged(move |offset| {
+            let context = context.clone();
+            let stream = stream.clone();
+            async move {
+                let subject = context.prefix.consumer_list(&stream)?;
+                let page: ConsumerListPage =
+                    context.request(subject, &PagedRequest { offset, subject: None }).await?;
+                Ok((page.consumers, page.total))
+            }
+        })
+    }
+
+    /// An ordered consumer: every message once and in order, recreated after gaps,
+    /// missed heartbeats, a deleted consumer or a server restart. Its consumer is created
+    /// when its messages are first read.
+    pub fn ordered_consumer(&self, config: OrderedConfig) -> OrderedConsumer {
+        OrderedConsumer::new(self.context.clone(), self.name().to_owned(), config)
+    }
+}
+
+/// `CONSUMER.CREATE` for `config` on `stream`.
+pub(crate) async fn create_consumer(
+    context: &Context,
+    stream: &str,
+    config: &ConsumerConfig,
+) -> Result<ConsumerInfo, ConsumerError> {
+    let name = config.durable_name.as_deref().or(config.name.as_deref());
+    let subject = context.prefix.consumer_create(stream, name)?;
+    Ok(context.request(subject, &CreateConsumerRequest { stream_name: stream, config }).await?)
+}
