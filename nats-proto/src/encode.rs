@@ -10,7 +10,7 @@ use crate::{
     connect::ConnectInfo,
     headers::HeaderMap,
     info::ServerInfo,
-    op::{ClientOp, Msg, Pub, ServerOp},
+    op::{ClientOp, Msg, Pub, ServerOp, Undeliverable},
     out_buffer::OutBuffer,
     queue_group::QueueGroup,
     server_error::ServerError,
@@ -189,6 +189,26 @@ impl OutBuffer {
         tail.put_slice(b"'\r\n");
     }
 
+    /// `MSG <raw subject> <sid> [raw reply] <size>` with `size` zero bytes as payload:
+    /// what a test server sends to reproduce a message with a subject that is not UTF-8.
+    /// Decoding it gives back the same [`Undeliverable`].
+    pub fn write_undeliverable(&mut self, msg: &Undeliverable) {
+        let tail = self.tail();
+        tail.put_slice(b"MSG ");
+        tail.put_slice(&msg.subject);
+        tail.put_u8(b' ');
+        put_decimal(tail, msg.sid.0);
+        tail.put_u8(b' ');
+        if let Some(reply) = &msg.reply {
+            tail.put_slice(reply);
+            tail.put_u8(b' ');
+        }
+        put_decimal(tail, msg.size as u64);
+        tail.put_slice(b"\r\n");
+        tail.put_bytes(0, msg.size);
+        tail.put_slice(b"\r\n");
+    }
+
     /// Any server op.
     pub fn write_server_op(&mut self, op: &ServerOp) {
         match op {
@@ -198,6 +218,7 @@ impl OutBuffer {
             ServerOp::Pong => self.write_pong(),
             ServerOp::Ok => self.tail().put_slice(b"+OK\r\n"),
             ServerOp::Err(error) => self.write_err(error),
+            ServerOp::Undeliverable(msg) => self.write_undeliverable(msg),
         }
     }
 }

@@ -112,6 +112,30 @@
 //! `examples/pubsub_std.rs` is a complete program in this style against a real
 //! `nats-server`.
 //!
+//! # Server errors
+//!
+//! Every `-ERR` is classified in one place, [`ServerError::new`], and handled by one rule
+//! ([`ServerError::closes_connection`]):
+//!
+//! | Class | Texts | While connected |
+//! |---|---|---|
+//! | per operation | `Invalid Subject`, `Invalid Publish Subject`, `Permissions Violation for ...`, `maximum subscriptions exceeded` | [`Event::ServerError`], recorded as [`Connection::last_error`]; the connection stays |
+//! | fatal, known | `Authorization Violation`, `Authentication Timeout`, `User/Account Authentication Expired`, `User Authentication Revoked`, `Stale Connection`, `Maximum Payload Violation`, `maximum (account active) connections exceeded`, `maximum control line exceeded`, `Unknown Protocol Operation`, `invalid client protocol`, `no responders requires headers support`, `Secure Connection - TLS Required` | the core closes the transport ([`Action::CloseTransport`]), records `last_error`, reports [`Event::Disconnected`], then reconnects (or closes when `allow_reconnect` is off) |
+//! | fatal, unknown | any other text, and a bare `-ERR` | as fatal, known: a peer that sends one and keeps the socket open cannot leave the client half-alive |
+//!
+//! During the handshake every `-ERR` fails the attempt and the next server is tried.
+//!
+//! # What other clients can make the server relay
+//!
+//! A server forwards what any publisher in the account sends, so none of it may cost the
+//! connection. A message whose subject or reply subject is not UTF-8 is dropped, counted in
+//! [`Statistics::undeliverable_msgs`] and reported once with [`Event::Undeliverable`] (its
+//! raw bytes included); it still counts towards the subscription's auto-unsubscribe
+//! limit, as on the server. A malformed `HMSG` header block or status line is delivered
+//! with [`Msg::header_error`] set. Sizes are checked against [`DecoderLimits`] (set them at
+//! or above the server's `max_payload`). Bytes that are not protocol at all still end the
+//! connection with a protocol error.
+//!
 //! # The codec alone
 //!
 //! ```
@@ -184,7 +208,7 @@ pub use connection::{
 pub use decode::{ClientDecoder, DecodeError, DecoderLimits, ServerDecoder};
 pub use headers::{HeaderError, HeaderMap, HeaderName, HeaderValue};
 pub use info::ServerInfo;
-pub use op::{ClientOp, Msg, Pub, ServerOp};
+pub use op::{ClientOp, Msg, Pub, ServerOp, Undeliverable};
 pub use options::{Options, OptionsError};
 pub use out_buffer::{OutBuffer, DEFAULT_CHUNK_THRESHOLD};
 pub use queue_group::{QueueGroup, QueueGroupError};

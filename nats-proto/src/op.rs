@@ -43,6 +43,35 @@ pub enum ServerOp {
     Ok,
     /// `-ERR`.
     Err(ServerError),
+    /// A well-formed `MSG`/`HMSG` whose subject or reply subject is not UTF-8. The server
+    /// relays such subjects from any publisher in the account, so this is not a protocol
+    /// error: the frame was consumed whole and the stream is still in sync. A
+    /// [`Connection`](crate::Connection) drops the message, counts it in
+    /// [`Statistics::undeliverable_msgs`](crate::Statistics::undeliverable_msgs) and reports
+    /// it with [`Event::Undeliverable`](crate::Event::Undeliverable).
+    Undeliverable(Undeliverable),
+}
+
+/// A message that could not be delivered because its subject or reply subject is not
+/// UTF-8 (see [`ServerOp::Undeliverable`]). The raw fields are kept for diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Undeliverable {
+    /// The subscription it was sent for.
+    pub sid: Sid,
+    /// The subject's raw bytes.
+    pub subject: Bytes,
+    /// The reply subject's raw bytes, if there was one.
+    pub reply: Option<Bytes>,
+    /// The declared size (headers and payload) of the dropped message.
+    pub size: usize,
+}
+
+impl Undeliverable {
+    /// A dropped message's raw fields (for test servers and fuzzers).
+    pub fn new(sid: Sid, subject: Bytes, reply: Option<Bytes>, size: usize) -> Self {
+        Self { sid, subject, reply, size }
+    }
 }
 
 /// A publish (`PUB`, or `HPUB` when `headers` is `Some`).

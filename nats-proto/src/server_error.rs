@@ -61,7 +61,7 @@ pub enum ServerErrorKind {
     },
     /// `maximum subscriptions exceeded`.
     MaxSubscriptionsExceeded,
-    /// Any other text.
+    /// Any other text, including none (a bare `-ERR`): fatal for the transport.
     Other,
 }
 
@@ -89,12 +89,26 @@ impl ServerError {
         &self.message
     }
 
-    /// Whether the server closes the connection after sending this error (see the table
-    /// in PROTOCOL.md). Unknown texts answer `false`: if the server does close, the
-    /// transport's end says so.
+    /// Whether this error is fatal for the transport: everything except the
+    /// per-operation errors (`Invalid Subject`, `Invalid Publish Subject`, `Permissions
+    /// Violation for ...`, `maximum subscriptions exceeded`). The server closes the
+    /// connection after every fatal error it knows; an unknown text or a bare `-ERR` is
+    /// fatal too, so that a peer that sends one and keeps the socket open cannot leave the
+    /// client half-alive. [`Connection`](crate::Connection) acts on this (see the table
+    /// in the crate documentation).
     pub fn closes_connection(&self) -> bool {
+        !self.is_per_operation()
+    }
+
+    /// Whether this error refuses one operation (a publish or a subscription) and leaves
+    /// the connection up: the complement of [`closes_connection`](Self::closes_connection).
+    pub fn is_per_operation(&self) -> bool {
         use ServerErrorKind as K;
         match self.kind {
+            K::InvalidSubject
+            | K::InvalidPublishSubject
+            | K::PermissionsViolation { .. }
+            | K::MaxSubscriptionsExceeded => true,
             K::UnknownProtocolOperation
             | K::AuthorizationViolation
             | K::AuthenticationTimeout
@@ -108,11 +122,7 @@ impl ServerError {
             | K::InvalidClientProtocol
             | K::NoRespondersRequiresHeaders
             | K::TlsRequired
-            | K::StaleConnection => true,
-            K::InvalidSubject
-            | K::InvalidPublishSubject
-            | K::PermissionsViolation { .. }
-            | K::MaxSubscriptionsExceeded
+            | K::StaleConnection
             | K::Other => false,
         }
     }
@@ -231,13 +241,19 @@ mod tests {
             ("Invalid Subject", K::InvalidSubject),
             ("Invalid Publish Subject", K::InvalidPublishSubject),
             ("maximum subscriptions exceeded", K::MaxSubscriptionsExceeded),
-            ("something new", K::Other),
-            ("", K::Other),
         ];
         for (text, kind) in staying {
             let err = ServerError::new(text);
             assert_eq!(err.kind(), &kind, "{text}");
             assert!(!err.closes_connection(), "{text}");
+            assert!(err.is_per_operation(), "{text}");
+        }
+        // Unknown texts and a bare -ERR are fatal.
+        for text in ["something new", "", "   "] {
+            let err = ServerError::new(text);
+            assert_eq!(err.kind(), &K::Other, "{text:?}");
+            assert!(err.closes_connection(), "{text:?}");
+            assert!(!err.is_per_operation(), "{text:?}");
         }
         assert!(ServerError::new("Authorization Violation").is_auth_error());
         assert!(!ServerError::new("Stale Connection").is_auth_error());

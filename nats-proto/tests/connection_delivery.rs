@@ -127,3 +127,31 @@ fn removing_the_limits_delivers_everything() {
     assert_eq!((delivered, episodes.len()), (50, 0));
     assert!(!h.conn.set_pending_limits(Sid(999), None), "unknown sid");
 }
+
+#[test]
+fn a_message_with_a_subject_that_is_not_utf8_is_dropped_counted_and_reported() {
+    let mut h = Harness::new(options("127.0.0.1:4222"));
+    h.connect(info());
+    let sid = h.conn.subscribe(subject(">"), None).unwrap();
+    h.conn.unsubscribe(sid, Some(3));
+    h.client_ops();
+    h.send_raw(b"MSG ok.1 1 1\r\na\r\nMSG bad.\xff 1 1\r\nb\r\nMSG ok.2 1 1\r\nc\r\n");
+    let events = h.events();
+    match events.as_slice() {
+        [Event::Message(first), Event::Undeliverable(dropped), Event::Message(last), Event::SubscriptionEnded { sid: ended }] =>
+        {
+            assert_eq!((first.subject.as_str(), &first.payload[..]), ("ok.1", &b"a"[..]));
+            assert_eq!((dropped.sid, &dropped.subject[..], dropped.size), (sid, &b"bad.\xff"[..], 1));
+            assert_eq!((last.subject.as_str(), &last.payload[..]), ("ok.2", &b"c"[..]));
+            // The dropped message counted towards the auto-unsubscribe limit of 3, as on
+            // the server.
+            assert_eq!(*ended, sid);
+        }
+        other => panic!("{other:?}"),
+    }
+    let stats = h.conn.statistics();
+    assert_eq!((stats.in_msgs, stats.undeliverable_msgs), (2, 1));
+    assert_eq!(h.conn.state(), State::Connected);
+    assert!(h.actions().is_empty(), "the transport stays");
+    assert!(h.conn.last_error().is_none());
+}

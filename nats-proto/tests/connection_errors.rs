@@ -163,3 +163,64 @@ fn garbage_during_the_handshake_fails_the_attempt() {
     h.send(&[ServerOp::Pong]);
     assert_eq!(h.conn.state(), State::Connected);
 }
+
+#[test]
+fn unknown_error_text_is_fatal_and_reconnects() {
+    // The server may add texts; one this client does not know is not taken as harmless.
+    closes_the_connection("Something Entirely New", ServerErrorKind::Other);
+}
+
+#[test]
+fn bare_err_is_fatal_and_reconnects() {
+    // A peer that sends a bare -ERR and keeps the socket open must not leave us half-alive.
+    let mut h = connected();
+    h.send_raw(b"-ERR\r\n");
+    let events = h.events();
+    let [Event::Disconnected { error: ConnectionError::Server(error) }] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!((error.kind(), error.message()), (&ServerErrorKind::Other, ""));
+    assert!(matches!(h.conn.last_error(), Some(ConnectionError::Server(e)) if e.message().is_empty()));
+    assert_eq!(h.actions(), [Action::CloseTransport]);
+    assert_eq!(h.conn.state(), State::Reconnecting);
+    let (server, _) = h.advance_to_connect();
+    h.accept(server);
+    h.send(&[harness::info_op(info())]);
+    h.client_ops();
+    h.send(&[ServerOp::Pong]);
+    assert!(matches!(h.events().as_slice(), [Event::Reconnected { .. }]));
+}
+
+#[test]
+fn fatal_error_closes_when_reconnecting_is_not_allowed() {
+    let mut h =
+        Harness::new(nats_proto::Options { allow_reconnect: false, ..options("nats://127.0.0.1:4222") });
+    h.connect(info());
+    h.send(&[err("who knows")]);
+    let events = h.events();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Event::Disconnected { error: ConnectionError::Server(_) }, Event::Closed { error: Some(ConnectionError::Server(e)) }]
+                if e.message() == "who knows"
+        ),
+        "{events:?}"
+    );
+    assert_eq!(h.actions(), [Action::CloseTransport]);
+    assert!(h.conn.is_closed());
+    assert!(matches!(h.conn.last_error(), Some(ConnectionError::Server(e)) if e.message() == "who knows"));
+}
+
+#[test]
+fn fatal_error_during_the_handshake_fails_the_attempt() {
+    let mut h = Harness::new(options("127.0.0.1:4222,127.0.0.1:4223"));
+    let server = h.expect_connect();
+    h.accept(server);
+    h.send(&[harness::info_op(info())]);
+    h.client_ops();
+    h.send_raw(b"-ERR\r\n");
+    assert!(matches!(h.conn.last_error(), Some(ConnectionError::Server(_))));
+    assert!(
+        matches!(h.actions().as_slice(), [Action::CloseTransport, Action::Connect(s)] if s.port() == 4223)
+    );
+}

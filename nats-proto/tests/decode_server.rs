@@ -3,11 +3,11 @@
 
 mod common;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use common::{one_server_op, server_error, server_ops, server_ops_with, show};
 use nats_proto::{
     DecodeError, DecoderLimits, HeaderError, Msg, PermissionOperation, ServerDecoder, ServerErrorKind,
-    ServerOp, Sid, StatusCode,
+    ServerOp, Sid, StatusCode, Undeliverable,
 };
 
 fn msg(op: ServerOp) -> Msg {
@@ -99,7 +99,30 @@ fn msg_subjects_are_utf8_and_lenient() {
     // A server forwards `foo..bar` outside pedantic mode; it must not break the stream.
     let m = msg(one_server_op("MSG ünï..cöde 1 0\r\n\r\n".as_bytes()));
     assert_eq!(m.subject, "ünï..cöde");
-    assert_eq!(server_error(b"MSG \xff 1 0\r\n\r\n"), DecodeError::InvalidUtf8 { field: "subject" });
+}
+
+#[test]
+fn msg_with_a_subject_that_is_not_utf8_is_undeliverable_and_the_stream_stays_in_sync() {
+    // The server relays whatever bytes a publisher used as a subject.
+    let input = b"MSG \xff.a 1 2\r\nhi\r\nHMSG ok 1 r\xfe 12 14\r\nNATS/1.0\r\n\r\nhi\r\nMSG ok 2 1\r\nx\r\n";
+    let (ops, error) = server_ops(input);
+    assert_eq!(error, None);
+    assert_eq!(
+        ops[0],
+        ServerOp::Undeliverable(Undeliverable::new(Sid(1), Bytes::from_static(b"\xff.a"), None, 2))
+    );
+    assert_eq!(
+        ops[1],
+        ServerOp::Undeliverable(Undeliverable::new(
+            Sid(1),
+            Bytes::from_static(b"ok"),
+            Some(Bytes::from_static(b"r\xfe")),
+            14
+        ))
+    );
+    let last = msg(ops[2].clone());
+    assert_eq!((last.subject.as_str(), last.sid, &last.payload[..]), ("ok", Sid(2), &b"x"[..]));
+    assert_eq!(ops.len(), 3);
 }
 
 #[test]

@@ -4,8 +4,8 @@
 use std::fmt;
 
 use crate::{
-    auth::AuthError, decode::DecodeError, info::ServerInfo, op::Msg, server_addr::ServerAddr,
-    server_error::ServerError, sid::Sid, subject::SubjectError,
+    auth::AuthError, decode::DecodeError, info::ServerInfo, op::Msg, op::Undeliverable,
+    server_addr::ServerAddr, server_error::ServerError, sid::Sid, subject::SubjectError,
 };
 
 /// Identifies a request made with [`Connection::request`](super::Connection::request).
@@ -149,6 +149,12 @@ pub enum Event {
     },
     /// The server sent a new `INFO` (for example with a new `max_payload`).
     ServerInfo(Box<ServerInfo>),
+    /// A message was dropped because its subject or reply subject is not UTF-8 (another
+    /// client published it; the server relays any bytes). Reported once per dropped
+    /// message and counted in [`Statistics::undeliverable_msgs`]; the connection stays
+    /// and no other message is affected. It still counts towards the subscription's
+    /// auto-unsubscribe limit, as it does on the server.
+    Undeliverable(Undeliverable),
 }
 
 /// Counters since the connection was created.
@@ -164,6 +170,9 @@ pub struct Statistics {
     pub out_bytes: u64,
     /// Successful reconnections.
     pub reconnects: u64,
+    /// Messages dropped because their subject or reply subject is not UTF-8 (see
+    /// [`Event::Undeliverable`]).
+    pub undeliverable_msgs: u64,
 }
 
 /// Why the transport failed, as the caller reports it.

@@ -16,6 +16,14 @@ impl Connection {
             ServerOp::Pong => self.handle_pong(now),
             ServerOp::Ok => {}
             ServerOp::Err(error) => self.handle_server_error(now, error),
+            ServerOp::Undeliverable(dropped) if self.phase == Phase::Connected => {
+                self.stats.undeliverable_msgs += 1;
+                if self.subs.count_undelivered(dropped.sid) {
+                    self.events.push_back(Event::SubscriptionEnded { sid: dropped.sid });
+                }
+                self.events.push_back(Event::Undeliverable(dropped));
+            }
+            ServerOp::Undeliverable(_) => {}
         }
     }
 

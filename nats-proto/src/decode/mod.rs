@@ -322,6 +322,12 @@ impl FrameReader {
             .ok_or(DecodeError::InvalidUtf8 { field })
     }
 
+    /// The raw bytes at `range`, whatever they are.
+    #[inline]
+    fn raw(&mut self, range: (usize, usize)) -> Bytes {
+        self.take(range)
+    }
+
     /// The header block and the payload. The payload is the frame itself, trimmed: no
     /// reference-count traffic for it.
     #[inline]

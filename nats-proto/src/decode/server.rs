@@ -9,7 +9,7 @@ use super::{
 use crate::{
     headers::HeaderMap,
     info::ServerInfo,
-    op::{Msg, ServerOp},
+    op::{Msg, ServerOp, Undeliverable},
     server_error::ServerError,
     sid::Sid,
 };
@@ -122,8 +122,24 @@ fn finish_msg(frame: &PendingFrame, mut reader: FrameReader) -> Result<ServerOp,
     let args = &frame.args;
     let headers = reader.is_headers;
     let has_reply = args.count == if headers { 5 } else { 4 };
-    let subject = reader.subject(args.range(0), "subject")?;
-    let reply = if has_reply { Some(reader.subject(args.range(2), "reply subject")?) } else { None };
+    let subject = reader.subject(args.range(0), "subject");
+    let reply = has_reply.then(|| reader.subject(args.range(2), "reply subject")).transpose();
+    let (subject, reply) = match (subject, reply) {
+        (Ok(subject), Ok(reply)) => (subject, reply),
+        // The server relays whatever bytes another client published as a subject: such a
+        // frame is well formed and consumed whole, so the stream stays in sync. It is
+        // reported instead of delivered (see `ServerOp::Undeliverable`).
+        _ => {
+            let raw_subject = reader.raw(args.range(0));
+            let raw_reply = has_reply.then(|| reader.raw(args.range(2)));
+            return Ok(ServerOp::Undeliverable(Undeliverable {
+                sid: Sid(frame.sid),
+                subject: raw_subject,
+                reply: raw_reply,
+                size: frame.total_len,
+            }));
+        }
+    };
     let (header_block, payload) = reader.body(frame);
     let (headers, header_error) = if headers {
         match HeaderMap::decode(&header_block) {

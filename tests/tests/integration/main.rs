@@ -8,6 +8,7 @@
 mod auth;
 mod cluster;
 mod faults;
+mod hostile;
 mod lifecycle;
 mod pubsub;
 mod requests;
