@@ -160,7 +160,7 @@ pub fn connection(data: &[u8]) {
     let mut conn = Connection::new(options, now).expect("valid options");
     let mut server = ClientDecoder::new();
     let mut wire = BytesMut::new();
-    let mut transport = false;
+    let mut transport = Transports::default();
     let mut requests = 0usize;
     let mut sids = Vec::new();
     for _ in 0..200 {
@@ -172,16 +172,25 @@ pub fn connection(data: &[u8]) {
         }
         // Drain the outputs, as a driver would.
         while let Some(action) = conn.poll_action() {
-            if action == Action::CloseTransport {
-                transport = false;
-                server.reset();
-                wire.clear();
+            match action {
+                Action::Connect(id, _) => {
+                    transport.current = Some(id);
+                    transport.seen.push(id);
+                    transport.open = false;
+                    server.reset();
+                    wire.clear();
+                }
+                Action::CloseTransport(id) if transport.current == Some(id) => {
+                    transport.current = None;
+                    transport.open = false;
+                }
+                _ => {}
             }
         }
         while conn.poll_event().is_some() {}
         let out = conn.outbound();
         let n = out.len();
-        if transport {
+        if transport.open {
             wire.extend_from_slice(&out.to_vec());
             while let Some(op) = server.decode(&mut wire).expect("the client writes valid protocol") {
                 let _ = op;
@@ -201,25 +210,52 @@ pub fn connection(data: &[u8]) {
     }
 }
 
+/// The transports the connection asked for, as a driver tracks them.
+#[derive(Default)]
+struct Transports {
+    current: Option<crate::TransportId>,
+    seen: Vec<crate::TransportId>,
+    open: bool,
+}
+
+impl Transports {
+    fn pick(&self, u: &mut Unstructured<'_>) -> Result<crate::TransportId> {
+        let stale = u.ratio(1, 8)?;
+        match (self.current, self.seen.is_empty()) {
+            (Some(current), _) if !stale => Ok(current),
+            (_, false) => Ok(*u.choose(&self.seen)?),
+            // Before the first Connect is taken: an id no Connect has named.
+            _ => Ok(crate::TransportId(0)),
+        }
+    }
+}
+
 /// One arbitrary input or command.
 fn step(
     u: &mut Unstructured<'_>,
     conn: &mut Connection,
     now: &mut std::time::Instant,
-    transport: &mut bool,
+    transport: &mut Transports,
     requests: &mut usize,
     sids: &mut Vec<Sid>,
 ) -> Result<()> {
     use std::time::Duration;
+    // Mostly the current transport; sometimes an older one, whose reports change nothing.
+    let id = transport.pick(u)?;
     match u.int_in_range(0..=15)? {
         0 => {
-            *transport = true;
-            conn.handle_connected(*now);
+            if transport.current == Some(id) {
+                transport.open = true;
+            }
+            conn.handle_connected(*now, id);
         }
-        1 => conn.handle_tls_established(*now),
+        1 => conn.handle_tls_established(*now, id),
         2 => {
-            *transport = false;
-            conn.handle_disconnected(*now, TransportError::closed());
+            if transport.current == Some(id) {
+                transport.current = None;
+                transport.open = false;
+            }
+            conn.handle_disconnected(*now, id, TransportError::closed());
         }
         3 => {
             let mut info = ServerInfo {
@@ -236,17 +272,17 @@ fn step(
             }
             let mut out = OutBuffer::new();
             out.write_info(&info);
-            conn.handle_input(*now, &out.to_vec());
+            conn.handle_input(*now, id, &out.to_vec());
         }
         4 => {
             let op = server_op(u)?;
             let mut out = OutBuffer::new();
             out.write_server_op(&op);
-            conn.handle_input(*now, &out.to_vec());
+            conn.handle_input(*now, id, &out.to_vec());
         }
         5 => {
             let bytes: Vec<u8> = u.arbitrary()?;
-            conn.handle_input(*now, &bytes);
+            conn.handle_input(*now, id, &bytes);
         }
         6 => {
             let sid = *u.choose(sids).unwrap_or(&Sid(1));
@@ -265,7 +301,7 @@ fn step(
             };
             let mut out = OutBuffer::new();
             out.write_server_op(&op);
-            conn.handle_input(*now, &out.to_vec());
+            conn.handle_input(*now, id, &out.to_vec());
         }
         7 => {
             *now += Duration::from_millis(u.int_in_range(0..=200_000)?);

@@ -29,7 +29,9 @@
 //! 1. Carry out every [`Action`] from [`Connection::poll_action`]: open a transport to a
 //!    server ([`Action::Connect`], then `handle_connected` or `handle_disconnected`),
 //!    upgrade it to TLS ([`Action::StartTls`], then `handle_tls_established`), or close
-//!    it ([`Action::CloseTransport`]).
+//!    it ([`Action::CloseTransport`]). Each `Connect` names a new [`TransportId`]; every
+//!    report about a transport names it, and reports about a transport that is no longer
+//!    current change nothing (no bookkeeping of "closed" transports is needed).
 //! 2. Write [`Connection::outbound`] to the transport and report what was written with
 //!    [`Connection::advance_outbound`].
 //! 3. Handle every [`Event`] from [`Connection::poll_event`]: messages, replies, state
@@ -46,34 +48,39 @@
 //! use std::time::{Duration, Instant};
 //!
 //! use bytes::Bytes;
-//! use nats_proto::{Action, Connection, Event, Options, Subject, TransportError, TransportErrorKind};
+//! use nats_proto::{
+//!     Action, Connection, Event, Options, Subject, TransportError, TransportErrorKind, TransportId,
+//! };
 //!
 //! let mut conn = Connection::new(Options::new("nats://127.0.0.1:4222")?, Instant::now())?;
 //! let sid = conn.subscribe(Subject::new("greet.*")?, None)?;
 //! conn.publish(&Subject::new("greet.joe")?, None, None, &Bytes::from_static(b"hello"))?;
-//! let mut socket: Option<TcpStream> = None;
+//! // The open transport, with the id the connection gave it.
+//! let mut socket: Option<(TransportId, TcpStream)> = None;
 //! let mut buf = vec![0; 64 * 1024];
 //! while !conn.is_closed() {
 //!     // 1. Actions.
 //!     while let Some(action) = conn.poll_action() {
 //!         match action {
-//!             Action::Connect(server) => match TcpStream::connect(server.host_port()) {
+//!             Action::Connect(id, server) => match TcpStream::connect(server.host_port()) {
 //!                 Ok(stream) => {
-//!                     socket = Some(stream);
-//!                     conn.handle_connected(Instant::now());
+//!                     socket = Some((id, stream));
+//!                     conn.handle_connected(Instant::now(), id);
 //!                 }
 //!                 Err(e) => conn.handle_disconnected(
 //!                     Instant::now(),
+//!                     id,
 //!                     TransportError::new(TransportErrorKind::Connect, e.to_string()),
 //!                 ),
 //!             },
 //!             Action::StartTls { .. } => unimplemented!("this example has no TLS"),
-//!             Action::CloseTransport => socket = None,
+//!             // Reports about a closed transport would change nothing; drop it.
+//!             Action::CloseTransport(_) => socket = None,
 //!             _ => {}
 //!         }
 //!     }
 //!     // 2. Outbound bytes.
-//!     if let Some(stream) = socket.as_mut() {
+//!     if let Some((_, stream)) = socket.as_mut() {
 //!         let pending = conn.outbound().to_vec();
 //!         stream.write_all(&pending)?;
 //!         conn.advance_outbound(pending.len());
@@ -90,14 +97,16 @@
 //!     let now = Instant::now();
 //!     let wait = conn.poll_timeout().map_or(Duration::from_secs(1), |t| t.saturating_duration_since(now));
 //!     match socket.as_mut() {
-//!         Some(stream) => {
+//!         Some((id, stream)) => {
+//!             let id = *id;
 //!             stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
 //!             match stream.read(&mut buf) {
-//!                 Ok(0) => conn.handle_disconnected(Instant::now(), TransportError::closed()),
-//!                 Ok(n) => conn.handle_input(Instant::now(), &buf[..n]),
+//!                 Ok(0) => conn.handle_disconnected(Instant::now(), id, TransportError::closed()),
+//!                 Ok(n) => conn.handle_input(Instant::now(), id, &buf[..n]),
 //!                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
 //!                 Err(e) => conn.handle_disconnected(
 //!                     Instant::now(),
+//!                     id,
 //!                     TransportError::new(TransportErrorKind::Io, e.to_string()),
 //!                 ),
 //!             }
@@ -204,6 +213,7 @@ pub use connect::ConnectInfo;
 pub use connection::{
     Action, Connection, ConnectionError, Event, Expected, FlushError, FlushId, PendingLimits, PublishError,
     RequestId, RequestOutcome, State, Statistics, SubscribeError, TransportError, TransportErrorKind,
+    TransportId,
 };
 pub use decode::{ClientDecoder, DecodeError, DecoderLimits, ServerDecoder};
 pub use headers::{HeaderError, HeaderMap, HeaderName, HeaderValue};

@@ -117,7 +117,7 @@ fn nkey_without_a_nonce_fails_the_attempt() {
     assert_eq!(h.conn.last_error().cloned(), Some(ConnectionError::Auth(AuthError::MissingNonce)));
     assert!(h.conn.last_error().unwrap().is_auth_error());
     match h.actions().as_slice() {
-        [Action::CloseTransport, Action::Connect(next)] => assert_eq!(next.port(), 4223),
+        [Action::CloseTransport(_), Action::Connect(_, next)] => assert_eq!(next.port(), 4223),
         other => panic!("{other:?}"),
     }
 }
@@ -236,7 +236,7 @@ fn authorization_violation_fails_the_attempt_and_the_next_server_is_tried() {
     assert!(error.is_auth_error());
     assert!(h.events().is_empty(), "a failed attempt is not a Connected/Disconnected: {:?}", h.events());
     match h.actions().as_slice() {
-        [Action::CloseTransport, Action::Connect(next)] => assert_eq!(next.port(), 4223),
+        [Action::CloseTransport(_), Action::Connect(_, next)] => assert_eq!(next.port(), 4223),
         other => panic!("{other:?}"),
     }
     assert_eq!(h.conn.state(), State::Connecting);
@@ -258,7 +258,7 @@ fn authorization_violation_with_one_server_closes_with_no_servers() {
     h.client_ops();
     h.send(&[err("Authorization Violation")]);
     assert_eq!(h.events(), [Event::Closed { error: Some(ConnectionError::NoServers) }]);
-    assert_eq!(h.actions(), [Action::CloseTransport]);
+    assert_eq!(h.actions(), [Action::CloseTransport(h.transport())]);
     assert_eq!(h.conn.state(), State::Closed);
     let cause = h.conn.last_error().expect("the cause is kept");
     assert!(cause.is_auth_error(), "{cause:?}");
@@ -275,7 +275,7 @@ fn authorization_violation_is_retried_with_retry_on_initial_connect() {
     h.client_ops();
     h.send(&[err("authorization violation")]);
     assert!(h.conn.last_error().unwrap().is_auth_error(), "matched case-insensitively");
-    assert_eq!(h.actions(), [Action::CloseTransport]);
+    assert_eq!(h.actions(), [Action::CloseTransport(h.transport())]);
     assert!(h.events().is_empty());
     let (again, waited) = h.advance_to_connect();
     assert_eq!(again.port(), 4222);

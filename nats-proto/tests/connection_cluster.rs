@@ -89,7 +89,7 @@ fn fail_over_to_a_discovered_server_when_the_current_one_dies() {
     h.drop_transport();
     assert!(matches!(h.events().as_slice(), [Event::Disconnected { .. }]));
     let next = match h.actions().as_slice() {
-        [Action::Connect(next)] => next.clone(),
+        [Action::Connect(_, next)] => next.clone(),
         other => panic!("the discovered server, never tried, is tried at once: {other:?}"),
     };
     assert_eq!(next.to_string(), "nats://10.0.0.2:4222");
@@ -128,7 +128,7 @@ fn lame_duck_moves_to_another_known_server() {
         other => panic!("{other:?}"),
     }
     let next = match h.actions().as_slice() {
-        [Action::CloseTransport, Action::Connect(next)] => next.clone(),
+        [Action::CloseTransport(_), Action::Connect(_, next)] => next.clone(),
         other => panic!("{other:?}"),
     };
     assert_eq!(next.to_string(), "nats://10.0.0.2:4222");
@@ -166,7 +166,7 @@ fn lame_duck_with_the_other_server_announced_in_the_same_info() {
         "{events:?}"
     );
     assert!(
-        matches!(h.actions().as_slice(), [Action::CloseTransport, Action::Connect(s)] if s.host() == "10.0.0.3")
+        matches!(h.actions().as_slice(), [Action::CloseTransport(_), Action::Connect(_, s)] if s.host() == "10.0.0.3")
     );
 }
 

@@ -63,7 +63,7 @@ fn drain_unsubscribes_delivers_in_flight_messages_then_closes() {
 
     h.send(&[ServerOp::Pong]);
     assert_eq!(h.events(), [Event::Closed { error: None }]);
-    assert_eq!(h.actions(), [Action::CloseTransport]);
+    assert_eq!(h.actions(), [Action::CloseTransport(h.transport())]);
     assert_eq!(h.conn.state(), State::Closed);
     assert_eq!(h.conn.poll_timeout(), None);
 }
@@ -158,7 +158,7 @@ fn drain_timeout_closes_with_an_error() {
     assert_eq!(h.advance(), Duration::from_secs(5), "the drain deadline comes first");
     assert_eq!(h.events(), [Event::Closed { error: Some(ConnectionError::DrainTimeout) }]);
     assert_eq!(h.conn.last_error(), Some(&ConnectionError::DrainTimeout));
-    assert_eq!(h.actions(), [Action::CloseTransport]);
+    assert_eq!(h.actions(), [Action::CloseTransport(h.transport())]);
     assert_eq!(h.conn.state(), State::Closed);
     assert_eq!(h.conn.poll_timeout(), None);
     h.send(&[msg("a", sid, None, b"x"), ServerOp::Pong]);

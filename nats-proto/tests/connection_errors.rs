@@ -82,7 +82,7 @@ fn closes_the_connection(text: &str, kind: ServerErrorKind) {
     };
     assert_eq!(error.kind(), &kind, "{text}");
     assert_eq!(h.conn.state(), State::Reconnecting);
-    assert_eq!(h.actions(), [Action::CloseTransport], "{text}");
+    assert_eq!(h.actions(), [Action::CloseTransport(h.transport())], "{text}");
     // The only server was tried (connected) at this same instant: it is retried after
     // reconnect_wait plus jitter.
     let (server, waited) = h.advance_to_connect();
@@ -134,7 +134,7 @@ fn garbage_bytes_disconnect_with_a_protocol_error() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(h.conn.last_error(), Some(ConnectionError::Protocol(_))));
-    assert_eq!(h.actions().first(), Some(&Action::CloseTransport));
+    assert_eq!(h.actions().first(), Some(&Action::CloseTransport(h.transport())));
     assert_eq!(h.conn.state(), State::Reconnecting);
 }
 
@@ -154,7 +154,7 @@ fn garbage_during_the_handshake_fails_the_attempt() {
     assert!(matches!(h.conn.last_error(), Some(ConnectionError::Protocol(_))));
     assert!(h.events().is_empty());
     assert!(
-        matches!(h.actions().as_slice(), [Action::CloseTransport, Action::Connect(s)] if s.port() == 4223)
+        matches!(h.actions().as_slice(), [Action::CloseTransport(_), Action::Connect(_, s)] if s.port() == 4223)
     );
     // The decoder was reset: the next server is understood.
     h.accept(nats_proto::ServerAddr::new("127.0.0.1", 4223, false));
@@ -181,7 +181,7 @@ fn bare_err_is_fatal_and_reconnects() {
     };
     assert_eq!((error.kind(), error.message()), (&ServerErrorKind::Other, ""));
     assert!(matches!(h.conn.last_error(), Some(ConnectionError::Server(e)) if e.message().is_empty()));
-    assert_eq!(h.actions(), [Action::CloseTransport]);
+    assert_eq!(h.actions(), [Action::CloseTransport(h.transport())]);
     assert_eq!(h.conn.state(), State::Reconnecting);
     let (server, _) = h.advance_to_connect();
     h.accept(server);
@@ -206,7 +206,7 @@ fn fatal_error_closes_when_reconnecting_is_not_allowed() {
         ),
         "{events:?}"
     );
-    assert_eq!(h.actions(), [Action::CloseTransport]);
+    assert_eq!(h.actions(), [Action::CloseTransport(h.transport())]);
     assert!(h.conn.is_closed());
     assert!(matches!(h.conn.last_error(), Some(ConnectionError::Server(e)) if e.message() == "who knows"));
 }
@@ -221,6 +221,6 @@ fn fatal_error_during_the_handshake_fails_the_attempt() {
     h.send_raw(b"-ERR\r\n");
     assert!(matches!(h.conn.last_error(), Some(ConnectionError::Server(_))));
     assert!(
-        matches!(h.actions().as_slice(), [Action::CloseTransport, Action::Connect(s)] if s.port() == 4223)
+        matches!(h.actions().as_slice(), [Action::CloseTransport(_), Action::Connect(_, s)] if s.port() == 4223)
     );
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use harness::{info, msg, options, pub_frame_len, pub_op, published, subject, Harness};
 use nats_proto::{
-    ClientOp, ConnectionError, Event, Expected, FlushError, Options, PublishError, QueueGroup,
-    RequestOutcome, State, SubscribeError, TransportError,
+    Action, ClientOp, ConnectionError, Event, Expected, FlushError, Options, PublishError, QueueGroup,
+    RequestOutcome, ServerAddr, ServerOp, State, SubscribeError, TransportError,
 };
 
 const WAIT: Duration = Duration::from_secs(1);
@@ -317,7 +317,7 @@ fn publishes_during_the_reconnect_handshake_follow_the_subscriptions() {
     assert!(matches!(h.client_ops().as_slice(), [ClientOp::Connect(_), ClientOp::Ping]));
     h.conn.publish(&subject("p"), None, None, &Bytes::from_static(b"handshaking")).unwrap();
     assert!(h.client_ops().is_empty(), "nothing before the handshake completes");
-    h.send(&[nats_proto::ServerOp::Pong]);
+    h.send(&[ServerOp::Pong]);
     assert_eq!(
         h.client_ops(),
         [
@@ -432,7 +432,69 @@ fn a_long_lived_connection_is_retried_at_once() {
     h.drop_transport();
     h.events();
     match h.actions().as_slice() {
-        [nats_proto::Action::Connect(server)] => assert_eq!(server.port(), 4222),
+        [Action::Connect(_, server)] => assert_eq!(server.port(), 4222),
         other => panic!("the last attempt was a minute ago: no wait, got {other:?}"),
     }
+}
+
+#[test]
+fn reports_about_a_transport_that_is_no_longer_current_change_nothing() {
+    let mut h = Harness::new(options("127.0.0.1:4222,127.0.0.1:4223"));
+    h.connect(info());
+    let old = h.transport();
+    let sid = h.conn.subscribe(subject("a"), None).unwrap();
+    h.client_ops();
+    // The server goes stale for us: the connection gives the transport up and moves on.
+    h.send(&[harness::err("Stale Connection")]);
+    h.events();
+    let actions = h.actions();
+    let [Action::CloseTransport(closed), Action::Connect(new, _)] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(*closed, old);
+    assert_ne!(*new, old);
+    let state = h.conn.state();
+    let timeout = h.conn.poll_timeout();
+
+    // Everything the caller might still say about the old transport: bytes, its end, a
+    // late connect or TLS report.
+    h.conn.handle_input(h.now, old, b"MSG a 1 2\r\nhi\r\nPING\r\n");
+    h.conn.receive_buffer().extend_from_slice(b"MSG a 1 2\r\nhi\r\n");
+    h.conn.handle_received(h.now, old);
+    h.conn.handle_tls_established(h.now, old);
+    h.conn.handle_disconnected(h.now, old, TransportError::closed());
+    assert!(h.events().is_empty(), "no message, no disconnect");
+    assert!(h.actions().is_empty());
+    assert!(h.conn.outbound().is_empty(), "no PONG for the old transport's PING");
+    assert_eq!((h.conn.state(), h.conn.poll_timeout()), (state, timeout));
+    // A late `connected` for it is answered with a close, and nothing else.
+    h.conn.handle_connected(h.now, old);
+    assert_eq!(h.actions(), [Action::CloseTransport(old)]);
+    assert_eq!((h.conn.state(), h.conn.poll_timeout()), (state, timeout));
+
+    // The new transport carries on: the attempt was not failed by the old one's end.
+    h.accept(ServerAddr::new("127.0.0.1", 4223, false));
+    h.send(&[harness::info_op(info())]);
+    assert!(matches!(h.client_ops().as_slice(), [ClientOp::Connect(_), ClientOp::Ping]));
+    h.send(&[ServerOp::Pong]);
+    assert!(matches!(h.events().as_slice(), [Event::Reconnected { .. }]));
+    assert!(h.conn.is_subscribed(sid));
+}
+
+#[test]
+fn giving_up_a_transport_still_connecting_asks_to_close_it() {
+    let mut h = Harness::new(options("127.0.0.1:4222,127.0.0.1:4223"));
+    h.expect_connect();
+    let first = h.transport();
+    // The connect takes longer than connect_timeout: the attempt moves on, and the caller
+    // is told to abandon the connect in flight.
+    h.advance();
+    let actions = h.actions();
+    assert!(
+        matches!(actions.as_slice(), [Action::CloseTransport(t), Action::Connect(_, s)] if *t == first && s.port() == 4223),
+        "{actions:?}"
+    );
+    h.conn.close();
+    let second = h.transport();
+    assert_eq!(h.actions(), [Action::CloseTransport(second)], "closing abandons the connect in flight");
 }

@@ -21,7 +21,7 @@ fn accept_and_send_info(h: &mut Harness, info: nats_proto::ServerInfo) -> Server
 /// After INFO: StartTls for `host`, nothing written until TLS is up, then CONNECT + PING
 /// with `tls_required`, and the handshake completes.
 fn expect_upgrade_then_connect(h: &mut Harness, host: &str) {
-    assert_eq!(h.actions(), [Action::StartTls { server_name: host.to_owned() }]);
+    assert_eq!(h.actions(), [Action::StartTls { transport: h.transport(), server_name: host.to_owned() }]);
     assert!(h.client_ops().is_empty(), "nothing is written in plain text before TLS");
     assert!(h.conn.outbound().is_empty());
     // Bytes that arrive during the upgrade belong to TLS, not to the protocol.
@@ -87,7 +87,7 @@ fn client_requires_tls_but_the_server_offers_none() {
     assert!(h.client_ops().is_empty(), "no CONNECT in plain text");
     assert_eq!(h.conn.last_error(), Some(&ConnectionError::TlsNotAvailable));
     match h.actions().as_slice() {
-        [Action::CloseTransport, Action::Connect(next)] => assert_eq!(next.port(), 4223),
+        [Action::CloseTransport(_), Action::Connect(_, next)] => assert_eq!(next.port(), 4223),
         other => panic!("{other:?}"),
     }
 }
@@ -97,7 +97,7 @@ fn tls_url_but_the_server_offers_none_closes_with_one_server() {
     let mut h = Harness::new(options("tls://127.0.0.1:4222"));
     accept_and_send_info(&mut h, info());
     assert!(h.client_ops().is_empty());
-    assert_eq!(h.actions(), [Action::CloseTransport]);
+    assert_eq!(h.actions(), [Action::CloseTransport(h.transport())]);
     assert_eq!(h.events(), [Event::Closed { error: Some(ConnectionError::NoServers) }]);
 }
 
@@ -109,7 +109,7 @@ fn tls_first_upgrades_before_info() {
     h.accept(server);
     assert_eq!(
         h.actions(),
-        [Action::StartTls { server_name: "first.example.com".to_owned() }],
+        [Action::StartTls { transport: h.transport(), server_name: "first.example.com".to_owned() }],
         "TLS right after the transport connects"
     );
     assert!(h.client_ops().is_empty());
@@ -129,10 +129,10 @@ fn failed_tls_handshake_fails_the_attempt() {
     accept_and_send_info(&mut h, info_with(|i| i.tls_required = true));
     assert!(matches!(h.actions().as_slice(), [Action::StartTls { .. }]));
     let error = TransportError::new(TransportErrorKind::Tls, "certificate has expired");
-    h.conn.handle_disconnected(h.now, error.clone());
+    h.conn.handle_disconnected(h.now, h.transport(), error.clone());
     assert_eq!(h.conn.last_error(), Some(&ConnectionError::Transport(error)));
     match h.actions().as_slice() {
-        [Action::Connect(next)] => assert_eq!(next.port(), 4223),
+        [Action::Connect(_, next)] => assert_eq!(next.port(), 4223),
         other => panic!("{other:?}"),
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes, BytesMut};
 use nats_proto::{
     Action, ClientDecoder, ClientOp, Connection, Event, HeaderMap, Msg, Options, OutBuffer, ServerAddr,
-    ServerError, ServerInfo, ServerOp, Sid, StatusCode, Subject, TransportError,
+    ServerError, ServerInfo, ServerOp, Sid, StatusCode, Subject, TransportError, TransportId,
 };
 
 /// The connection, the fake server's view of the wire and the virtual clock.
@@ -18,6 +18,8 @@ pub struct Harness {
     pub now: Instant,
     /// The server the current transport is connected to, if any.
     pub server: Option<ServerAddr>,
+    /// The transport of the last Connect action.
+    transport: Option<TransportId>,
     decoder: ClientDecoder,
     wire: BytesMut,
 }
@@ -47,12 +49,30 @@ impl Harness {
     pub fn new(options: Options) -> Self {
         let now = Instant::now();
         let conn = Connection::new(options, now).expect("valid options");
-        Self { conn, now, server: None, decoder: ClientDecoder::new(), wire: BytesMut::new() }
+        Self {
+            conn,
+            now,
+            server: None,
+            transport: None,
+            decoder: ClientDecoder::new(),
+            wire: BytesMut::new(),
+        }
     }
 
     /// All actions the connection asks for now.
     pub fn actions(&mut self) -> Vec<Action> {
-        std::iter::from_fn(|| self.conn.poll_action()).collect()
+        let actions: Vec<Action> = std::iter::from_fn(|| self.conn.poll_action()).collect();
+        for action in &actions {
+            if let Action::Connect(transport, _) = action {
+                self.transport = Some(*transport);
+            }
+        }
+        actions
+    }
+
+    /// The transport of the last Connect action taken.
+    pub fn transport(&self) -> TransportId {
+        self.transport.expect("a Connect action was taken")
     }
 
     /// All events the connection reports now.
@@ -63,7 +83,7 @@ impl Harness {
     /// Expects exactly one action: connect to some server; returns it.
     pub fn expect_connect(&mut self) -> ServerAddr {
         match self.actions().as_slice() {
-            [Action::Connect(addr)] => addr.clone(),
+            [Action::Connect(_, addr)] => addr.clone(),
             other => panic!("expected one Connect action, got {other:?}"),
         }
     }
@@ -73,13 +93,13 @@ impl Harness {
         self.server = Some(server);
         self.decoder.reset();
         self.wire.clear();
-        self.conn.handle_connected(self.now);
+        self.conn.handle_connected(self.now, self.transport());
     }
 
     /// The transport fails or the server goes away.
     pub fn drop_transport(&mut self) {
         self.server = None;
-        self.conn.handle_disconnected(self.now, TransportError::closed());
+        self.conn.handle_disconnected(self.now, self.transport(), TransportError::closed());
     }
 
     /// The server sends ops.
@@ -88,12 +108,12 @@ impl Harness {
         for op in ops {
             out.write_server_op(op);
         }
-        self.conn.handle_input(self.now, &out.to_vec());
+        self.conn.handle_input(self.now, self.transport(), &out.to_vec());
     }
 
     /// The server sends raw bytes.
     pub fn send_raw(&mut self, bytes: &[u8]) {
-        self.conn.handle_input(self.now, bytes);
+        self.conn.handle_input(self.now, self.transport(), bytes);
     }
 
     /// Everything the client wrote since the last call, decoded by the fake server.
@@ -260,7 +280,7 @@ impl Harness {
             let actions = self.actions();
             match actions.as_slice() {
                 [] => waited += self.advance(),
-                [Action::Connect(addr)] => return (addr.clone(), waited),
+                [Action::Connect(_, addr)] => return (addr.clone(), waited),
                 other => panic!("expected a Connect action, got {other:?}"),
             }
         }
@@ -272,6 +292,7 @@ impl Harness {
         let server = self.expect_connect();
         self.conn.handle_disconnected(
             self.now,
+            self.transport(),
             TransportError::new(nats_proto::TransportErrorKind::Connect, "connection refused"),
         );
         server
@@ -302,12 +323,13 @@ impl Harness {
     pub fn refuse_current(&mut self) {
         self.conn.handle_disconnected(
             self.now,
+            self.transport(),
             TransportError::new(nats_proto::TransportErrorKind::Connect, "connection refused"),
         );
     }
 
     /// The TLS handshake asked for by `Action::StartTls` succeeded.
     pub fn tls_established(&mut self) {
-        self.conn.handle_tls_established(self.now);
+        self.conn.handle_tls_established(self.now, self.transport());
     }
 }
