@@ -186,27 +186,20 @@
 //! ```
 #![forbid(unsafe_code)]
 
+// The layers, bottom up: `types` (validated values), `codec` (decoders, encoder, out
+// buffer, ops), `messages` (INFO, CONNECT, -ERR), then `connection` (the state machine and
+// its components) with its `options` and `auth`.
 mod auth;
-mod connect;
+mod codec;
 mod connection;
-mod decode;
-mod encode;
-mod headers;
-mod info;
-mod op;
+mod messages;
 mod options;
-mod out_buffer;
-mod queue_group;
-mod secret;
-mod server_addr;
-mod server_error;
-mod sid;
-mod status_code;
-mod subject;
+mod types;
 
-#[cfg(any(test, feature = "fuzzing"))]
-#[doc(hidden)]
-pub mod fuzzing;
+// Short paths inside the crate (`crate::subject::Subject`, ...).
+use codec::{decode, op, out_buffer};
+use messages::{connect, info, server_error};
+use types::{headers, queue_group, secret, server_addr, sid, status_code, subject};
 
 pub use auth::{Auth, AuthError};
 pub use connect::ConnectInfo;

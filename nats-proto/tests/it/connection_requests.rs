@@ -1,7 +1,7 @@
 //! Requests on the shared inbox: timeouts, several replies, scatter-gather until the
 //! deadline, no responders, cancellation, and a request table that empties itself.
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 

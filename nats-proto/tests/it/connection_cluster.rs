@@ -1,7 +1,7 @@
 //! Cluster scenarios: servers discovered from INFO `connect_urls` (with the scheme and
 //! credentials of the current server), fail-over to them, and lame duck mode.
 
-mod harness;
+use crate::harness;
 
 use harness::{info, info_op, info_with, options, Harness};
 use nats_proto::{Action, ClientOp, ConnectionError, Event, ServerAddr, ServerOp, State};

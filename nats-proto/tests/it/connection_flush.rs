@@ -2,7 +2,7 @@
 //! order; flushes time out, fail at once when not connected, and fail when the connection
 //! is lost before the answer.
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! `max_pings_outstanding` unanswered PINGs, inbound traffic resetting the count, and
 //! server PINGs answered with PONG.
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 

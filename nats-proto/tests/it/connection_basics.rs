@@ -1,7 +1,7 @@
 //! Connection scenarios on the virtual clock: the handshake, publish and subscribe,
 //! requests, and a reconnect that restores subscriptions and buffered publishes.
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 

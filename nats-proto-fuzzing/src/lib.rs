@@ -1,11 +1,15 @@
 //! Checks shared by the cargo-fuzz targets in `fuzz/` and the corpus replay in
 //! `cargo test`, so that stable CI runs every committed corpus file through exactly the
 //! checks the fuzzer applies. Each function panics when a property is violated.
+//!
+//! A crate of its own (not published) so that `nats-proto` carries no fuzzing code and
+//! packages only its own files.
+#![forbid(unsafe_code)]
 
 use arbitrary::{Result, Unstructured};
 use bytes::{Bytes, BytesMut};
 
-use crate::{
+use nats_proto::{
     Action, ClientDecoder, ClientOp, ConnectInfo, Connection, DecodeError, DecoderLimits, HeaderMap,
     HeaderName, HeaderValue, Msg, Options, OutBuffer, Pub, QueueGroup, Secret, ServerDecoder, ServerError,
     ServerInfo, ServerOp, Sid, StatusCode, Subject, TransportError,
@@ -203,7 +207,7 @@ pub fn connection(data: &[u8]) {
         let publish = conn.publish(&Subject::from_static("x").expect("valid"), None, None, &Bytes::new());
         if conn.is_closed() {
             assert_eq!(conn.poll_timeout(), None, "a closed connection has no deadline");
-            assert_eq!(publish, Err(crate::PublishError::Closed));
+            assert_eq!(publish, Err(nats_proto::PublishError::Closed));
         } else {
             assert!(conn.poll_timeout().is_some(), "a live connection always has a deadline");
         }
@@ -213,19 +217,19 @@ pub fn connection(data: &[u8]) {
 /// The transports the connection asked for, as a driver tracks them.
 #[derive(Default)]
 struct Transports {
-    current: Option<crate::TransportId>,
-    seen: Vec<crate::TransportId>,
+    current: Option<nats_proto::TransportId>,
+    seen: Vec<nats_proto::TransportId>,
     open: bool,
 }
 
 impl Transports {
-    fn pick(&self, u: &mut Unstructured<'_>) -> Result<crate::TransportId> {
+    fn pick(&self, u: &mut Unstructured<'_>) -> Result<Option<nats_proto::TransportId>> {
         let stale = u.ratio(1, 8)?;
         match (self.current, self.seen.is_empty()) {
-            (Some(current), _) if !stale => Ok(current),
-            (_, false) => Ok(*u.choose(&self.seen)?),
-            // Before the first Connect is taken: an id no Connect has named.
-            _ => Ok(crate::TransportId(0)),
+            (Some(current), _) if !stale => Ok(Some(current)),
+            (_, false) => Ok(Some(*u.choose(&self.seen)?)),
+            // The connection asks for its first transport at once: there is always one.
+            _ => Ok(None),
         }
     }
 }
@@ -241,7 +245,7 @@ fn step(
 ) -> Result<()> {
     use std::time::Duration;
     // Mostly the current transport; sometimes an older one, whose reports change nothing.
-    let id = transport.pick(u)?;
+    let Some(id) = transport.pick(u)? else { return Ok(()) };
     match u.int_in_range(0..=15)? {
         0 => {
             if transport.current == Some(id) {
@@ -321,7 +325,7 @@ fn step(
             if let Ok(sid) = conn.subscribe(subject(u, true)?, None) {
                 sids.push(sid);
                 if u.arbitrary()? {
-                    conn.set_pending_limits(sid, Some(crate::PendingLimits { messages: 2, bytes: 100 }));
+                    conn.set_pending_limits(sid, Some(nats_proto::PendingLimits { messages: 2, bytes: 100 }));
                 }
             }
         }
@@ -332,9 +336,9 @@ fn step(
         }
         12 => {
             let expected = if u.arbitrary()? {
-                crate::Expected::Count(u.int_in_range(1..=3)?)
+                nats_proto::Expected::Count(u.int_in_range(1..=3)?)
             } else {
-                crate::Expected::UntilTimeout
+                nats_proto::Expected::UntilTimeout
             };
             let timeout = Duration::from_millis(u.int_in_range(1..=5000)?);
             if conn.request(*now, &subject(u, false)?, None, &payload(u)?, timeout, expected).is_ok() {

@@ -1,7 +1,7 @@
 //! Helpers shared by the codec tests: decode a fixture whole, byte by byte and split at
 //! every offset, and insist that every way gives the same result.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code)]
 
 use bytes::BytesMut;
 use nats_proto::{ClientDecoder, ClientOp, DecodeError, DecoderLimits, ServerDecoder, ServerOp};

@@ -1,7 +1,7 @@
 //! Drain: UNSUB every subscription, deliver what was in flight before the server's PONG,
 //! end each subscription, confirm the publishes with a last PING/PONG, then close.
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 

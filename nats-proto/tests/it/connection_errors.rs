@@ -2,7 +2,7 @@
 //! reported as events; the ones after which the server closes cause a disconnect and a
 //! reconnect; bytes that are not protocol end the connection with a protocol error.
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! a scripted fake server that speaks through the codec, and a clock that only moves
 //! when told (usually straight to the connection's next deadline).
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code)]
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Publish checks made before anything is queued: the server's `max_payload` (headers
 //! counted), wildcard subjects, header support.
 
-mod harness;
+use crate::harness;
 
 use bytes::Bytes;
 use harness::{info, info_op, info_with, options, Harness};

@@ -1,7 +1,7 @@
 //! Delivery details: verbose mode's `+OK` acknowledgements, and slow consumers under
 //! pending limits (one event per episode).
 
-mod harness;
+use crate::harness;
 
 use bytes::Bytes;
 use harness::{info, info_op, msg, options, subject, Harness};

@@ -1,7 +1,7 @@
 //! TLS scenarios: every way TLS can be required leads to `Action::StartTls` before
 //! CONNECT, a server without TLS is refused, and TLS-first upgrades before INFO.
 
-mod harness;
+use crate::harness;
 
 use harness::{info, info_op, info_with, options, Harness};
 use nats_proto::{

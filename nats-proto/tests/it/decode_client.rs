@@ -1,7 +1,7 @@
 //! Byte-literal tests of the client-op decoder (the side test servers use). Every fixture
 //! is decoded whole, byte by byte and split at every offset.
 
-mod common;
+use crate::common;
 
 use common::{client_error, client_ops, one_client_op, show};
 use nats_proto::{ClientOp, DecodeError, HeaderError, Pub, QueueGroupError, Sid};

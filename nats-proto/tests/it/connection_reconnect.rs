@@ -2,7 +2,7 @@
 //! reconnect policy options, subscriptions rebuilt from the table, and publishes kept
 //! across a loss (the reconnect buffer and the unwritten tail of the outbound buffer).
 
-mod harness;
+use crate::harness;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! Handshake scenarios for every kind of credentials, verified as a server would verify
 //! them, plus rejected credentials and secrets kept out of `Debug` output.
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 

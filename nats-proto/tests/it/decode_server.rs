@@ -1,7 +1,7 @@
 //! Byte-literal tests of the server-op decoder. Every fixture is decoded whole, byte by
 //! byte and split at every offset (see `common`), and all ways must agree.
 
-mod common;
+use crate::common;
 
 use bytes::{Bytes, BytesMut};
 use common::{one_server_op, server_error, server_ops, server_ops_with, show};
