@@ -1,7 +1,7 @@
 //! Arbitrary valid ops in both directions, encoded then decoded (whole and split), come
-//! back identical. See `nats_proto::fuzzing::roundtrip`.
+//! back identical. See `nats_proto_fuzzing::roundtrip`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| nats_proto::fuzzing::roundtrip(data));
+fuzz_target!(|data: &[u8]| nats_proto_fuzzing::roundtrip(data));

@@ -613,14 +613,15 @@ mod tests {
         let options = ConnectOptions::new().resolve("nats://127.0.0.1:4222").expect("valid options");
         let now = Instant::now();
         let mut conn = Connection::new(options.proto.clone(), now).expect("valid options");
-        assert!(matches!(conn.poll_action(), Some(Action::Connect(_))));
-        conn.handle_connected(now);
+        let Some(Action::Connect(transport, _)) = conn.poll_action() else { panic!("no Connect action") };
+        conn.handle_connected(now, transport);
         conn.handle_input(
             now,
+            transport,
             b"INFO {\"server_id\":\"x\",\"version\":\"2.10.0\",\"max_payload\":1048576,\"headers\":true}\r\n",
         );
         while conn.take_outbound(usize::MAX).is_some() {}
-        conn.handle_input(now, b"PONG\r\n");
+        conn.handle_input(now, transport, b"PONG\r\n");
         assert_eq!(conn.state(), State::Connected);
         while conn.poll_event().is_some() {}
         let shared = Arc::new(Shared::new(conn));

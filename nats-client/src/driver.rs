@@ -17,7 +17,7 @@ use std::time::Instant;
 use bytes::{Buf, Bytes};
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_rustls::TlsConnector;
-use nats_proto::{Action, State, TransportError, TransportErrorKind};
+use nats_proto::{Action, TransportError, TransportErrorKind, TransportId};
 use rustls_pki_types::ServerName;
 
 use crate::runtime::Runtime;
@@ -49,6 +49,9 @@ pub(crate) struct Driver<R: Runtime> {
     shared: Arc<Shared>,
     tls: TlsOptions,
     io: Io<R::Transport>,
+    /// The core's id of the transport in `io`: every report about it names it, and the
+    /// core ignores reports about a transport it no longer uses.
+    transport: Option<TransportId>,
     /// Bytes taken from the core, not yet accepted by the transport.
     write_queue: VecDeque<Bytes>,
     write_queued: usize,
@@ -64,6 +67,7 @@ impl<R: Runtime> Driver<R> {
             shared,
             tls,
             io: Io::Idle,
+            transport: None,
             write_queue: VecDeque::new(),
             write_queued: 0,
             needs_flush: false,
@@ -79,6 +83,7 @@ impl<R: Runtime> Driver<R> {
 
     fn drop_io(&mut self) {
         self.io = Io::Idle;
+        self.transport = None;
         self.write_queue.clear();
         self.write_queued = 0;
         self.needs_flush = false;
@@ -86,9 +91,10 @@ impl<R: Runtime> Driver<R> {
 
     /// The transport failed: forget it and tell the core.
     fn fail(&mut self, kind: TransportErrorKind, message: String) {
+        let Some(transport) = self.transport else { return };
         self.drop_io();
         let mut inner = self.shared.lock();
-        inner.conn.handle_disconnected(Instant::now(), TransportError::new(kind, message));
+        inner.conn.handle_disconnected(Instant::now(), transport, TransportError::new(kind, message));
         inner.dispatch();
     }
 
@@ -129,19 +135,20 @@ impl<R: Runtime> Driver<R> {
             while let Some(action) = inner.conn.poll_action() {
                 progress = true;
                 match action {
-                    Action::Connect(server) => {
+                    Action::Connect(transport, server) => {
                         self.drop_io();
                         let connect = self.runtime.connect(server.host().to_owned(), server.port());
                         self.io = Io::Connecting(Box::pin(connect));
+                        self.transport = Some(transport);
                     }
-                    Action::StartTls { server_name } => {
+                    Action::StartTls { transport, server_name } if self.transport == Some(transport) => {
                         if let Err(message) = self.start_tls(server_name) {
                             self.drop_io();
                             let error = TransportError::new(TransportErrorKind::Tls, message);
-                            inner.conn.handle_disconnected(now, error);
+                            inner.conn.handle_disconnected(now, transport, error);
                         }
                     }
-                    Action::CloseTransport => self.drop_io(),
+                    Action::CloseTransport(transport) if self.transport == Some(transport) => self.drop_io(),
                     _ => {}
                 }
             }
@@ -158,11 +165,6 @@ impl<R: Runtime> Driver<R> {
                 inner.wake_writers();
             }
             inner.dispatch();
-            // A connect still in flight is wanted by no one once closed (the core asks no
-            // CloseTransport for a transport it never got): do not wait for it to end.
-            if inner.conn.is_closed() && matches!(self.io, Io::Connecting(_)) {
-                self.drop_io();
-            }
             if inner.conn.is_closed() && matches!(self.io, Io::Idle) {
                 inner.driver_done = true;
                 inner.wake_state_waiters();
@@ -215,9 +217,10 @@ impl<R: Runtime> Driver<R> {
             Io::Idle => false,
             Io::Connecting(connect) => match connect.as_mut().poll(cx) {
                 Poll::Pending => false,
-                Poll::Ready(Ok(transport)) => {
-                    self.io = Io::Ready(Stream::Plain(transport));
-                    self.shared.lock().conn.handle_connected(Instant::now());
+                Poll::Ready(Ok(stream)) => {
+                    self.io = Io::Ready(Stream::Plain(stream));
+                    let transport = self.transport.expect("a transport in progress has an id");
+                    self.shared.lock().conn.handle_connected(Instant::now(), transport);
                     true
                 }
                 Poll::Ready(Err(e)) => {
@@ -229,7 +232,8 @@ impl<R: Runtime> Driver<R> {
                 Poll::Pending => false,
                 Poll::Ready(Ok(tls)) => {
                     self.io = Io::Ready(Stream::Tls(Box::new(tls)));
-                    self.shared.lock().conn.handle_tls_established(Instant::now());
+                    let transport = self.transport.expect("a transport in progress has an id");
+                    self.shared.lock().conn.handle_tls_established(Instant::now(), transport);
                     true
                 }
                 Poll::Ready(Err(e)) => {
@@ -296,27 +300,26 @@ impl<R: Runtime> Driver<R> {
     fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
         for _ in 0..4 {
-            let Io::Ready(stream) = &mut self.io else { return progress };
+            let (Io::Ready(stream), Some(transport)) = (&mut self.io, self.transport) else {
+                return progress;
+            };
             match Pin::new(stream).poll_read(cx, &mut self.read_buf) {
                 Poll::Pending => break,
                 Poll::Ready(Ok(0)) => {
                     self.drop_io();
                     let mut inner = self.shared.lock();
-                    inner.conn.handle_disconnected(Instant::now(), TransportError::closed());
+                    inner.conn.handle_disconnected(Instant::now(), transport, TransportError::closed());
                     inner.dispatch();
                     return true;
                 }
                 Poll::Ready(Ok(n)) => {
                     progress = true;
                     let mut inner = self.shared.lock();
-                    inner.conn.handle_input(Instant::now(), &self.read_buf[..n]);
+                    // If the core gave this transport up meanwhile, the bytes (and a later
+                    // end) are ignored: the next round takes its CloseTransport.
+                    inner.conn.handle_input(Instant::now(), transport, &self.read_buf[..n]);
                     inner.dispatch();
-                    // Not connected (any more): this transport may be one the core asked
-                    // to close, and its end must not be reported as the next attempt's
-                    // failure. The next round takes the core's actions first.
-                    if n < self.read_buf.len()
-                        || !matches!(inner.conn.state(), State::Connected | State::Draining)
-                    {
+                    if n < self.read_buf.len() {
                         break;
                     }
                 }

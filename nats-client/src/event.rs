@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use nats_proto::{Connection, ConnectionError, Event, ServerAddr, ServerError, Sid, Subject};
+use nats_proto::{Connection, ConnectionError, Event, ServerAddr, ServerError, Sid, Subject, Undeliverable};
 
 use crate::shared::Shared;
 
@@ -41,6 +41,10 @@ pub enum ClientEvent {
         /// Messages dropped for it so far.
         dropped: u64,
     },
+    /// A message was dropped because its subject or reply subject is not UTF-8 (another
+    /// client published it); the connection stays. Counted in
+    /// [`Statistics::undeliverable_msgs`](nats_proto::Statistics::undeliverable_msgs).
+    Undeliverable(Undeliverable),
 }
 
 impl ClientEvent {
@@ -56,6 +60,7 @@ impl ClientEvent {
             Event::SlowConsumer { sid, dropped } => {
                 Self::SlowConsumer { sid, subject: conn.subscription_subject(sid).cloned(), dropped }
             }
+            Event::Undeliverable(dropped) => Self::Undeliverable(dropped),
             _ => return None,
         })
     }

@@ -47,6 +47,7 @@ pub use nats_proto::{
     ConnectionError, Expected, FlushError, HeaderMap, HeaderName, HeaderValue, Msg as Message,
     PermissionOperation, PublishError, RequestOutcome, ServerAddr, ServerError, ServerErrorKind, ServerInfo,
     Sid, State, Statistics, StatusCode, Subject, SubjectError, TransportError, TransportErrorKind,
+    Undeliverable,
 };
 pub use options::ConnectOptions;
 pub use runtime::Runtime;

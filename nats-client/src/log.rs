@@ -3,7 +3,7 @@
 //! The core emits events and never logs; this module turns the events the client routes into
 //! log records, at the levels a Rust user expects: the connection coming up at `info`, a loss
 //! and lame duck at `warn`, server errors and slow consumers at `warn`, a close with an error
-//! at `error`. Nothing here runs per message, and nothing logged carries a secret: server
+//! at `error`, a dropped message with a non-UTF-8 subject at `debug`. Nothing here runs per message, and nothing logged carries a secret: server
 //! addresses are displayed without their credentials.
 
 use crate::event::ClientEvent;
@@ -30,6 +30,14 @@ pub(crate) fn event(event: &ClientEvent) {
             subject = subject.as_ref().map_or("", |s| s.as_str()),
             dropped,
             "slow consumer: messages dropped"
+        ),
+        // One per dropped message, so `debug`: a publisher of bad subjects must not flood the
+        // log; the count is in `Statistics::undeliverable_msgs`.
+        ClientEvent::Undeliverable(dropped) => tracing::debug!(
+            target: "nats",
+            sid = %dropped.sid,
+            size = dropped.size,
+            "dropped a message whose subject is not UTF-8"
         ),
     }
 }

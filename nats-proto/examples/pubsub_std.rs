@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes};
 use nats_proto::{
     Action, Connection, Event, Expected, HeaderMap, HeaderName, HeaderValue, Options, RequestOutcome,
-    ServerAddr, Subject, TransportError, TransportErrorKind,
+    ServerAddr, Subject, TransportError, TransportErrorKind, TransportId,
 };
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -38,7 +38,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// A blocking driver: the connection, the socket it asked for, and a read buffer.
 struct Driver {
     conn: Connection,
-    socket: Option<TcpStream>,
+    /// The open transport and its id.
+    socket: Option<(TransportId, TcpStream)>,
     read_buf: Vec<u8>,
 }
 
@@ -67,22 +68,30 @@ impl Driver {
     fn carry_out_actions(&mut self) {
         while let Some(action) = self.conn.poll_action() {
             match action {
-                Action::Connect(server) => match open(&server) {
+                Action::Connect(id, server) => match open(&server) {
                     Ok(stream) => {
-                        self.socket = Some(stream);
-                        self.conn.handle_connected(Instant::now());
+                        self.socket = Some((id, stream));
+                        self.conn.handle_connected(Instant::now(), id);
                     }
                     Err(e) => {
                         eprintln!("  cannot connect to {server}: {e}");
-                        self.lost(TransportError::new(TransportErrorKind::Connect, e.to_string()));
+                        self.conn.handle_disconnected(
+                            Instant::now(),
+                            id,
+                            TransportError::new(TransportErrorKind::Connect, e.to_string()),
+                        );
                     }
                 },
-                Action::StartTls { server_name } => {
+                Action::StartTls { server_name, .. } => {
                     let message = format!("this example has no TLS (asked for {server_name})");
                     eprintln!("  {message}");
                     self.lost(TransportError::new(TransportErrorKind::Tls, message));
                 }
-                Action::CloseTransport => self.socket = None,
+                Action::CloseTransport(id) => {
+                    if self.socket.as_ref().is_some_and(|(open, _)| *open == id) {
+                        self.socket = None;
+                    }
+                }
                 other => eprintln!("  ignoring an action this example does not know: {other:?}"),
             }
         }
@@ -91,7 +100,7 @@ impl Driver {
     /// Writes everything pending, several chunks per system call.
     fn write_outbound(&mut self) {
         while self.conn.outbound().has_remaining() {
-            let Some(stream) = self.socket.as_mut() else { return };
+            let Some((_, stream)) = self.socket.as_mut() else { return };
             let mut slices = [IoSlice::new(&[]); 16];
             let count = self.conn.outbound().chunks_vectored(&mut slices);
             match stream.write_vectored(&slices[..count]) {
@@ -108,11 +117,12 @@ impl Driver {
         let now = Instant::now();
         let until = self.conn.poll_timeout().map_or(deadline, |t| t.min(deadline));
         let wait = until.saturating_duration_since(now).max(Duration::from_millis(1));
-        let Some(stream) = self.socket.as_mut() else { return std::thread::sleep(wait) };
+        let Some((id, stream)) = self.socket.as_mut() else { return std::thread::sleep(wait) };
+        let id = *id;
         let read = stream.set_read_timeout(Some(wait)).and_then(|()| stream.read(&mut self.read_buf));
         match read {
             Ok(0) => self.lost(TransportError::closed()),
-            Ok(n) => self.conn.handle_input(Instant::now(), &self.read_buf[..n]),
+            Ok(n) => self.conn.handle_input(Instant::now(), id, &self.read_buf[..n]),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -122,10 +132,11 @@ impl Driver {
         }
     }
 
-    /// The transport failed or could not be opened: drop it and tell the connection.
+    /// The open transport failed: drop it and tell the connection.
     fn lost(&mut self, error: TransportError) {
-        self.socket = None;
-        self.conn.handle_disconnected(Instant::now(), error);
+        if let Some((id, _)) = self.socket.take() {
+            self.conn.handle_disconnected(Instant::now(), id, error);
+        }
     }
 
     /// Runs turns, handing every event to `step`, until `step` returns `true` (the rest of

@@ -29,7 +29,9 @@
 //! 1. Carry out every [`Action`] from [`Connection::poll_action`]: open a transport to a
 //!    server ([`Action::Connect`], then `handle_connected` or `handle_disconnected`),
 //!    upgrade it to TLS ([`Action::StartTls`], then `handle_tls_established`), or close
-//!    it ([`Action::CloseTransport`]).
+//!    it ([`Action::CloseTransport`]). Each `Connect` names a new [`TransportId`]; every
+//!    report about a transport names it, and reports about a transport that is no longer
+//!    current change nothing (no bookkeeping of "closed" transports is needed).
 //! 2. Write [`Connection::outbound`] to the transport and report what was written with
 //!    [`Connection::advance_outbound`].
 //! 3. Handle every [`Event`] from [`Connection::poll_event`]: messages, replies, state
@@ -46,34 +48,39 @@
 //! use std::time::{Duration, Instant};
 //!
 //! use bytes::Bytes;
-//! use nats_proto::{Action, Connection, Event, Options, Subject, TransportError, TransportErrorKind};
+//! use nats_proto::{
+//!     Action, Connection, Event, Options, Subject, TransportError, TransportErrorKind, TransportId,
+//! };
 //!
 //! let mut conn = Connection::new(Options::new("nats://127.0.0.1:4222")?, Instant::now())?;
 //! let sid = conn.subscribe(Subject::new("greet.*")?, None)?;
 //! conn.publish(&Subject::new("greet.joe")?, None, None, &Bytes::from_static(b"hello"))?;
-//! let mut socket: Option<TcpStream> = None;
+//! // The open transport, with the id the connection gave it.
+//! let mut socket: Option<(TransportId, TcpStream)> = None;
 //! let mut buf = vec![0; 64 * 1024];
 //! while !conn.is_closed() {
 //!     // 1. Actions.
 //!     while let Some(action) = conn.poll_action() {
 //!         match action {
-//!             Action::Connect(server) => match TcpStream::connect(server.host_port()) {
+//!             Action::Connect(id, server) => match TcpStream::connect(server.host_port()) {
 //!                 Ok(stream) => {
-//!                     socket = Some(stream);
-//!                     conn.handle_connected(Instant::now());
+//!                     socket = Some((id, stream));
+//!                     conn.handle_connected(Instant::now(), id);
 //!                 }
 //!                 Err(e) => conn.handle_disconnected(
 //!                     Instant::now(),
+//!                     id,
 //!                     TransportError::new(TransportErrorKind::Connect, e.to_string()),
 //!                 ),
 //!             },
 //!             Action::StartTls { .. } => unimplemented!("this example has no TLS"),
-//!             Action::CloseTransport => socket = None,
+//!             // Reports about a closed transport would change nothing; drop it.
+//!             Action::CloseTransport(_) => socket = None,
 //!             _ => {}
 //!         }
 //!     }
 //!     // 2. Outbound bytes.
-//!     if let Some(stream) = socket.as_mut() {
+//!     if let Some((_, stream)) = socket.as_mut() {
 //!         let pending = conn.outbound().to_vec();
 //!         stream.write_all(&pending)?;
 //!         conn.advance_outbound(pending.len());
@@ -90,14 +97,16 @@
 //!     let now = Instant::now();
 //!     let wait = conn.poll_timeout().map_or(Duration::from_secs(1), |t| t.saturating_duration_since(now));
 //!     match socket.as_mut() {
-//!         Some(stream) => {
+//!         Some((id, stream)) => {
+//!             let id = *id;
 //!             stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
 //!             match stream.read(&mut buf) {
-//!                 Ok(0) => conn.handle_disconnected(Instant::now(), TransportError::closed()),
-//!                 Ok(n) => conn.handle_input(Instant::now(), &buf[..n]),
+//!                 Ok(0) => conn.handle_disconnected(Instant::now(), id, TransportError::closed()),
+//!                 Ok(n) => conn.handle_input(Instant::now(), id, &buf[..n]),
 //!                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
 //!                 Err(e) => conn.handle_disconnected(
 //!                     Instant::now(),
+//!                     id,
 //!                     TransportError::new(TransportErrorKind::Io, e.to_string()),
 //!                 ),
 //!             }
@@ -111,6 +120,30 @@
 //!
 //! `examples/pubsub_std.rs` is a complete program in this style against a real
 //! `nats-server`.
+//!
+//! # Server errors
+//!
+//! Every `-ERR` is classified in one place, [`ServerError::new`], and handled by one rule
+//! ([`ServerError::closes_connection`]):
+//!
+//! | Class | Texts | While connected |
+//! |---|---|---|
+//! | per operation | `Invalid Subject`, `Invalid Publish Subject`, `Permissions Violation for ...`, `maximum subscriptions exceeded` | [`Event::ServerError`], recorded as [`Connection::last_error`]; the connection stays |
+//! | fatal, known | `Authorization Violation`, `Authentication Timeout`, `User/Account Authentication Expired`, `User Authentication Revoked`, `Stale Connection`, `Maximum Payload Violation`, `maximum (account active) connections exceeded`, `maximum control line exceeded`, `Unknown Protocol Operation`, `invalid client protocol`, `no responders requires headers support`, `Secure Connection - TLS Required` | the core closes the transport ([`Action::CloseTransport`]), records `last_error`, reports [`Event::Disconnected`], then reconnects (or closes when `allow_reconnect` is off) |
+//! | fatal, unknown | any other text, and a bare `-ERR` | as fatal, known: a peer that sends one and keeps the socket open cannot leave the client half-alive |
+//!
+//! During the handshake every `-ERR` fails the attempt and the next server is tried.
+//!
+//! # What other clients can make the server relay
+//!
+//! A server forwards what any publisher in the account sends, so none of it may cost the
+//! connection. A message whose subject or reply subject is not UTF-8 is dropped, counted in
+//! [`Statistics::undeliverable_msgs`] and reported once with [`Event::Undeliverable`] (its
+//! raw bytes included); it still counts towards the subscription's auto-unsubscribe
+//! limit, as on the server. A malformed `HMSG` header block or status line is delivered
+//! with [`Msg::header_error`] set. Sizes are checked against [`DecoderLimits`] (set them at
+//! or above the server's `max_payload`). Bytes that are not protocol at all still end the
+//! connection with a protocol error.
 //!
 //! # The codec alone
 //!
@@ -153,38 +186,32 @@
 //! ```
 #![forbid(unsafe_code)]
 
+// The layers, bottom up: `types` (validated values), `codec` (decoders, encoder, out
+// buffer, ops), `messages` (INFO, CONNECT, -ERR), then `connection` (the state machine and
+// its components) with its `options` and `auth`.
 mod auth;
-mod connect;
+mod codec;
 mod connection;
-mod decode;
-mod encode;
-mod headers;
-mod info;
-mod op;
+mod messages;
 mod options;
-mod out_buffer;
-mod queue_group;
-mod secret;
-mod server_addr;
-mod server_error;
-mod sid;
-mod status_code;
-mod subject;
+mod types;
 
-#[cfg(any(test, feature = "fuzzing"))]
-#[doc(hidden)]
-pub mod fuzzing;
+// Short paths inside the crate (`crate::subject::Subject`, ...).
+use codec::{decode, op, out_buffer};
+use messages::{connect, info, server_error};
+use types::{headers, queue_group, secret, server_addr, sid, status_code, subject};
 
 pub use auth::{Auth, AuthError};
 pub use connect::ConnectInfo;
 pub use connection::{
     Action, Connection, ConnectionError, Event, Expected, FlushError, FlushId, PendingLimits, PublishError,
     RequestId, RequestOutcome, State, Statistics, SubscribeError, TransportError, TransportErrorKind,
+    TransportId,
 };
 pub use decode::{ClientDecoder, DecodeError, DecoderLimits, ServerDecoder};
 pub use headers::{HeaderError, HeaderMap, HeaderName, HeaderValue};
 pub use info::ServerInfo;
-pub use op::{ClientOp, Msg, Pub, ServerOp};
+pub use op::{ClientOp, Msg, Pub, ServerOp, Undeliverable};
 pub use options::{Options, OptionsError};
 pub use out_buffer::{OutBuffer, DEFAULT_CHUNK_THRESHOLD};
 pub use queue_group::{QueueGroup, QueueGroupError};

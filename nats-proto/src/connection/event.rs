@@ -4,8 +4,8 @@
 use std::fmt;
 
 use crate::{
-    auth::AuthError, decode::DecodeError, info::ServerInfo, op::Msg, server_addr::ServerAddr,
-    server_error::ServerError, sid::Sid, subject::SubjectError,
+    auth::AuthError, decode::DecodeError, info::ServerInfo, op::Msg, op::Undeliverable,
+    server_addr::ServerAddr, server_error::ServerError, sid::Sid, subject::SubjectError,
 };
 
 /// Identifies a request made with [`Connection::request`](super::Connection::request).
@@ -16,25 +16,43 @@ pub struct RequestId(pub(crate) u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlushId(pub(crate) u64);
 
+/// Identifies one transport: each [`Action::Connect`] names a new one. Every report about
+/// a transport (`handle_connected`, `handle_tls_established`, `handle_input`,
+/// `handle_received`, `handle_disconnected`) names it too, and a report about a transport
+/// that is no longer current changes nothing, so a caller never has to remember which
+/// transport the connection still cares about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TransportId(pub(crate) u64);
+
+impl fmt::Display for TransportId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "transport {}", self.0)
+    }
+}
+
 /// Something the caller must do with its IO.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Action {
     /// Open a transport (TCP) to this server, then call
     /// [`handle_connected`](super::Connection::handle_connected), or
-    /// [`handle_disconnected`](super::Connection::handle_disconnected) if it fails.
-    Connect(ServerAddr),
+    /// [`handle_disconnected`](super::Connection::handle_disconnected) if it fails, with
+    /// this id. A previous transport was closed before (with [`Action::CloseTransport`]).
+    Connect(TransportId, ServerAddr),
     /// Upgrade the transport to TLS, verifying the certificate for `server_name`; then call
     /// [`handle_tls_established`](super::Connection::handle_tls_established) (or
     /// `handle_disconnected` on failure). After it, all bytes in and out are the plaintext
     /// inside TLS.
     StartTls {
+        /// The transport to upgrade.
+        transport: TransportId,
         /// The name to verify the server's certificate against.
         server_name: String,
     },
-    /// Close the transport. Bytes still in [`outbound`](super::Connection::outbound) may be
-    /// written first, best effort; the connection will not use this transport again.
-    CloseTransport,
+    /// Close the transport, or give up opening it. Bytes still in
+    /// [`outbound`](super::Connection::outbound) may be written first, best effort; the
+    /// connection will not use this transport again, and reports about it change nothing.
+    CloseTransport(TransportId),
 }
 
 /// The connection's state, as users see it.
@@ -149,6 +167,12 @@ pub enum Event {
     },
     /// The server sent a new `INFO` (for example with a new `max_payload`).
     ServerInfo(Box<ServerInfo>),
+    /// A message was dropped because its subject or reply subject is not UTF-8 (another
+    /// client published it; the server relays any bytes). Reported once per dropped
+    /// message and counted in [`Statistics::undeliverable_msgs`]; the connection stays
+    /// and no other message is affected. It still counts towards the subscription's
+    /// auto-unsubscribe limit, as it does on the server.
+    Undeliverable(Undeliverable),
 }
 
 /// Counters since the connection was created.
@@ -164,6 +188,9 @@ pub struct Statistics {
     pub out_bytes: u64,
     /// Successful reconnections.
     pub reconnects: u64,
+    /// Messages dropped because their subject or reply subject is not UTF-8 (see
+    /// [`Event::Undeliverable`]).
+    pub undeliverable_msgs: u64,
 }
 
 /// Why the transport failed, as the caller reports it.

@@ -1,52 +1,65 @@
 //! The handshake: INFO, the TLS decision, CONNECT with credentials, and what follows
 //! the PONG (re-subscriptions, buffered publishes).
 
-use super::*;
+use std::time::Instant;
+
+use super::event::{Action, ConnectionError, Event};
+use super::keepalive::PongWaiter;
+use super::timers::Timer;
+use super::{Connection, Phase};
+use crate::{
+    auth::{sign_nonce, Auth, AuthError},
+    connect::ConnectInfo,
+    info::ServerInfo,
+    secret::Secret,
+    server_addr::ServerAddr,
+};
 
 impl Connection {
     pub(super) fn needs_tls(&self, info: &ServerInfo) -> bool {
-        self.options.tls_required || info.tls_required || self.current.as_ref().is_some_and(ServerAddr::tls)
+        self.options.tls_required || info.tls_required || self.link.server().is_some_and(ServerAddr::tls)
     }
 
     pub(super) fn handle_info(&mut self, now: Instant, info: Box<ServerInfo>) {
-        let current = self.current.clone().expect("a transport has a server");
+        let current = self.link.server().cloned().expect("a transport has a server");
         let added = self.pool.discover(&info.connect_urls, &current, self.options.randomize, &mut self.rng);
         match self.phase {
             Phase::AwaitInfo => {
                 let needs_tls = self.needs_tls(&info);
                 let offers_tls = info.tls_required || info.tls_available;
-                self.info = Some(info);
+                self.link.set_info(info);
                 if needs_tls && !offers_tls && !self.options.tls_first {
                     self.fail_attempt(now, ConnectionError::TlsNotAvailable);
                 } else if needs_tls && !self.options.tls_first {
                     self.phase = Phase::UpgradingTls;
                     let server_name = self.server_name();
-                    self.actions.push_back(Action::StartTls { server_name });
+                    let transport = self.link.current().expect("an open transport");
+                    self.report.action(Action::StartTls { transport, server_name });
                 } else {
                     self.send_connect(now);
                 }
             }
             Phase::Connected => {
                 let lame_duck = info.ldm;
-                self.info = Some(info.clone());
-                self.events.push_back(Event::ServerInfo(info));
+                self.link.set_info(info.clone());
+                self.report.event(Event::ServerInfo(info));
                 if !added.is_empty() {
-                    self.events.push_back(Event::DiscoveredServers { servers: added });
+                    self.report.event(Event::DiscoveredServers { servers: added });
                 }
                 if lame_duck {
-                    self.events.push_back(Event::LameDuck { server: current.clone() });
+                    self.report.event(Event::LameDuck { server: current.clone() });
                     if self.pool.has_other_than(&current) {
                         self.pool.demote(&current);
                         self.lose_connection(now, ConnectionError::LameDuck);
                     }
                 }
             }
-            _ => self.info = Some(info),
+            _ => self.link.set_info(info),
         }
     }
 
     pub(super) fn send_connect(&mut self, now: Instant) {
-        let info = self.info.as_deref().cloned().unwrap_or_default();
+        let info = self.link.info().cloned().unwrap_or_default();
         let connect = match self.connect_info(&info) {
             Ok(connect) => connect,
             Err(error) => {
@@ -54,9 +67,9 @@ impl Connection {
                 return;
             }
         };
-        self.out.write_connect(&connect);
-        self.out.write_ping();
-        self.pongs.push_back(PongWaiter::Handshake);
+        self.outbound.queue().write_connect(&connect);
+        self.outbound.queue().write_ping();
+        self.keepalive.ping_sent(PongWaiter::Handshake);
         self.phase = Phase::AwaitPong;
     }
 
@@ -72,7 +85,7 @@ impl Connection {
             no_responders: headers && self.options.no_responders,
             ..ConnectInfo::default()
         };
-        let server = self.current.as_ref();
+        let server = self.link.server();
         if let Some(token) = server.and_then(ServerAddr::token) {
             connect.auth_token = Some(token.clone());
             return Ok(connect);
@@ -106,31 +119,27 @@ impl Connection {
     }
 
     pub(super) fn handshake_done(&mut self, now: Instant) {
-        let server = self.current.clone().expect("a transport has a server");
+        let server = self.link.server().cloned().expect("a transport has a server");
         self.pool.record(&server, true);
         self.phase = Phase::Connected;
-        self.next_ping = now + self.options.ping_interval;
-        self.pings_outstanding = 0;
+        self.timers.stop(Timer::Attempt);
+        self.timers.set(Timer::Ping, now + self.options.ping_interval);
+        self.keepalive.traffic();
         // Re-subscribe, with the remaining auto-unsubscribe counts.
         for (sid, sub) in self.subs.iter_sorted() {
-            self.out.write_sub(sid, &sub.subject, sub.queue_group.as_ref());
+            self.outbound.queue().write_sub(sid, &sub.subject, sub.queue_group.as_ref());
             if let Some(remaining) = sub.remaining() {
-                self.out.write_unsub(sid, Some(remaining));
+                self.outbound.queue().write_unsub(sid, Some(remaining));
             }
         }
         // Then the publishes buffered while disconnected, tracked as if just written.
-        let mut at = self.out_written + self.out.len() as u64;
-        for len in self.reconnect_frames.drain(..) {
-            self.pub_frames.push_back((at, at + len as u64));
-            at += len as u64;
-        }
-        self.out.append(&mut self.reconnect_buf);
-        if self.ever_connected {
-            self.stats.reconnects += 1;
-            self.events.push_back(Event::Reconnected { server });
+        self.outbound.release_buffered();
+        if self.report.ever_connected {
+            self.report.stats.reconnects += 1;
+            self.report.event(Event::Reconnected { server });
         } else {
-            self.ever_connected = true;
-            self.events.push_back(Event::Connected { server });
+            self.report.ever_connected = true;
+            self.report.event(Event::Connected { server });
         }
     }
 }

@@ -1,10 +1,24 @@
 //! What the server sends once connected: ops, errors, PONGs, messages and replies.
 
-use super::*;
+use std::time::Instant;
+
+use super::event::{ConnectionError, Event, FlushId, RequestId, RequestOutcome};
+use super::keepalive::PongWaiter;
+use super::requests::Routed;
+use super::subscriptions::Delivery;
+use super::timers::Timer;
+use super::{Connection, Phase};
+use crate::{
+    headers::HeaderMap,
+    op::{Msg, ServerOp},
+    server_error::ServerError,
+    sid::Sid,
+    status_code::StatusCode,
+};
 
 impl Connection {
     pub(super) fn handle_op(&mut self, now: Instant, op: ServerOp) {
-        self.pings_outstanding = 0;
+        self.keepalive.traffic();
         match op {
             ServerOp::Msg(msg) if self.phase == Phase::Connected => self.handle_msg(msg),
             ServerOp::Msg(_) => {}
@@ -12,49 +26,42 @@ impl Connection {
             ServerOp::Ping if self.phase == Phase::AwaitInfo => {
                 self.fail_attempt(now, ConnectionError::ExpectedInfo);
             }
-            ServerOp::Ping => self.out.write_pong(),
+            ServerOp::Ping => self.outbound.queue().write_pong(),
             ServerOp::Pong => self.handle_pong(now),
             ServerOp::Ok => {}
             ServerOp::Err(error) => self.handle_server_error(now, error),
+            ServerOp::Undeliverable(dropped) if self.phase == Phase::Connected => {
+                self.report.stats.undeliverable_msgs += 1;
+                if self.subs.count_undelivered(dropped.sid) {
+                    self.report.event(Event::SubscriptionEnded { sid: dropped.sid });
+                }
+                self.report.event(Event::Undeliverable(dropped));
+            }
+            ServerOp::Undeliverable(_) => {}
         }
     }
 
+    /// The one place a `-ERR` is acted on (its class comes from
+    /// [`ServerError::closes_connection`]).
     pub(super) fn handle_server_error(&mut self, now: Instant, error: ServerError) {
         if self.phase != Phase::Connected {
             self.fail_attempt(now, ConnectionError::Server(error));
         } else if error.closes_connection() {
             self.lose_connection(now, ConnectionError::Server(error));
         } else {
-            self.last_error = Some(ConnectionError::Server(error.clone()));
-            self.events.push_back(Event::ServerError(error));
+            self.report.last_error = Some(ConnectionError::Server(error.clone()));
+            self.report.event(Event::ServerError(error));
         }
     }
 
     pub(super) fn handle_pong(&mut self, now: Instant) {
-        match self.pongs.pop_front() {
+        match self.keepalive.pong() {
             Some(PongWaiter::Handshake) => self.handshake_done(now),
             Some(PongWaiter::Flush(id)) => {
-                if let Some(deadline) = self.flushes.remove(&id) {
-                    self.flush_deadlines.remove(&(deadline, id));
-                    self.events.push_back(Event::Flushed { flush: FlushId(id), result: Ok(()) });
-                }
+                self.timers.stop(Timer::Flush(id));
+                self.report.event(Event::Flushed { flush: FlushId(id), result: Ok(()) });
             }
-            Some(PongWaiter::DrainSubscriptions) => {
-                for sid in self.subs.sids() {
-                    if self.subs.get(sid).is_some_and(|s| s.draining) {
-                        // The request inbox is internal: its sid means nothing to users.
-                        if self.subs.remove(sid).is_some_and(|s| !s.internal) {
-                            self.events.push_back(Event::SubscriptionEnded { sid });
-                        }
-                    }
-                }
-                self.inbox = None;
-                if let Some((stage, _)) = &mut self.drain {
-                    *stage = DrainStage::Publishes;
-                }
-                self.out.write_ping();
-                self.pongs.push_back(PongWaiter::DrainPublishes);
-            }
+            Some(PongWaiter::DrainSubscriptions) => self.drain_subscriptions_done(),
             Some(PongWaiter::DrainPublishes) => self.close_with(None),
             Some(PongWaiter::Keepalive) | None => {}
         }
@@ -62,68 +69,65 @@ impl Connection {
 
     pub(super) fn handle_msg(&mut self, msg: Msg) {
         let size = msg.payload.len() + msg.headers.as_deref().map_or(0, HeaderMap::encoded_len);
-        self.stats.in_msgs += 1;
-        self.stats.in_bytes += size as u64;
+        self.report.stats.in_msgs += 1;
+        self.report.stats.in_bytes += size as u64;
         let sid = msg.sid;
         match self.subs.deliver(sid, size as u64) {
             Delivery::Unknown => {}
             Delivery::Inbox => self.handle_reply(msg),
             Delivery::User { last } => {
-                self.events.push_back(Event::Message(msg));
+                self.report.event(Event::Message(msg));
                 if last {
-                    self.events.push_back(Event::SubscriptionEnded { sid });
+                    self.report.event(Event::SubscriptionEnded { sid });
                 }
             }
             Delivery::Dropped { episode, last } => {
                 if let Some(dropped) = episode {
-                    self.events.push_back(Event::SlowConsumer { sid, dropped });
+                    self.report.event(Event::SlowConsumer { sid, dropped });
                 }
                 if last {
-                    self.events.push_back(Event::SubscriptionEnded { sid });
+                    self.report.event(Event::SubscriptionEnded { sid });
                 }
             }
         }
     }
 
     pub(super) fn handle_reply(&mut self, msg: Msg) {
-        let Some((_, prefix)) = &self.inbox else { return };
-        let Some(token) =
-            msg.subject.as_str().strip_prefix(prefix.as_str()).and_then(|t| t.parse::<u64>().ok())
-        else {
-            return;
-        };
+        let Some(token) = self.requests.token_of(msg.subject.as_str()) else { return };
         let no_responders = msg.payload.is_empty()
             && msg.headers.as_ref().is_some_and(|h| h.status() == Some(StatusCode::NO_RESPONDERS));
         let request = RequestId(token);
         match self.requests.route(token, no_responders) {
             Routed::Unknown => {}
             Routed::NoResponders { replies } => {
-                self.events.push_back(Event::RequestEnded {
+                self.timers.stop(Timer::Request(token));
+                self.report.event(Event::RequestEnded {
                     request,
                     outcome: RequestOutcome::NoResponders,
                     replies,
                 });
             }
             Routed::Reply { end } => {
-                self.events.push_back(Event::Reply { request, msg });
+                self.report.event(Event::Reply { request, msg });
                 if let Some((outcome, replies)) = end {
-                    self.events.push_back(Event::RequestEnded { request, outcome, replies });
+                    self.timers.stop(Timer::Request(token));
+                    self.report.event(Event::RequestEnded { request, outcome, replies });
                 }
             }
         }
     }
 
+    /// The shared inbox's subject prefix, subscribing first if needed.
     pub(super) fn ensure_inbox(&mut self) -> String {
-        if let Some((_, prefix)) = &self.inbox {
-            return prefix.clone();
+        if let Some(prefix) = self.requests.inbox() {
+            return prefix.to_owned();
         }
-        let prefix = format!("{}.{}.", self.inbox_prefix, self.rng.token());
-        let subject = Subject::new(format!("{prefix}*")).expect("inbox subjects are valid");
+        let (prefix, subject) = self.requests.inbox_subject(&self.rng.token());
         if self.phase == Phase::Connected {
-            self.out.write_sub(Sid(self.subs.peek_next_sid()), &subject, None);
+            self.outbound.queue().write_sub(Sid(self.subs.peek_next_sid()), &subject, None);
         }
         let sid = self.subs.insert(subject, None, true);
-        self.inbox = Some((sid, prefix.clone()));
+        self.requests.set_inbox(sid, prefix.clone());
         prefix
     }
 }

@@ -1,25 +1,56 @@
 //! The life of the connection: choosing and starting attempts, losing and closing
-//! connections, keepalive.
+//! connections, and firing timers.
 
-use super::*;
+use std::time::Instant;
+
+use super::event::{Action, ConnectionError, Event, FlushError, FlushId, RequestId, RequestOutcome};
+use super::keepalive::{PongWaiter, Stale};
+use super::pool::Next;
+use super::timers::Timer;
+use super::{Connection, Phase};
 
 impl Connection {
     pub(super) fn server_name(&self) -> String {
-        self.current.as_ref().map(|s| s.host().to_owned()).unwrap_or_default()
+        self.link.server().map(|s| s.host().to_owned()).unwrap_or_default()
+    }
+
+    /// A timer is due.
+    pub(super) fn fire(&mut self, now: Instant, timer: Timer) {
+        match timer {
+            Timer::ReconnectWait if self.phase == Phase::Waiting => self.start_attempt(now),
+            Timer::Attempt if self.phase.attempting() => self.fail_attempt(now, ConnectionError::Timeout),
+            Timer::Ping if self.phase == Phase::Connected => self.keepalive_ping(now),
+            Timer::Drain if self.drain.is_active() => self.close_with(Some(ConnectionError::DrainTimeout)),
+            Timer::Request(token) => {
+                if let Some(replies) = self.requests.remove(RequestId(token)) {
+                    self.report.event(Event::RequestEnded {
+                        request: RequestId(token),
+                        outcome: RequestOutcome::TimedOut,
+                        replies,
+                    });
+                }
+            }
+            Timer::Flush(id) if self.keepalive.flush_timed_out(id) => {
+                self.report.event(Event::Flushed { flush: FlushId(id), result: Err(FlushError::Timeout) });
+            }
+            _ => {}
+        }
     }
 
     /// Schedules the next attempt, or closes when no server is left.
     pub(super) fn next_attempt(&mut self, now: Instant) {
-        if !self.ever_connected && !self.options.retry_on_initial_connect && self.pool.all_failed() {
+        if !self.report.ever_connected && !self.options.retry_on_initial_connect && self.pool.all_failed() {
             self.close_with(Some(ConnectionError::NoServers));
             return;
         }
         match self.pool.next(now, &self.options, &mut self.rng) {
             Next::Exhausted => self.close_with(Some(ConnectionError::NoServers)),
             Next::Try { at } => {
-                self.phase = Phase::Waiting { at };
+                self.phase = Phase::Waiting;
                 if at <= now {
                     self.start_attempt(now);
+                } else {
+                    self.timers.set(Timer::ReconnectWait, at);
                 }
             }
         }
@@ -27,34 +58,33 @@ impl Connection {
 
     pub(super) fn start_attempt(&mut self, now: Instant) {
         let addr = self.pool.start_attempt(now);
-        self.current = Some(addr.clone());
-        self.decoder.reset();
-        self.read_buf.clear();
-        self.out.clear();
-        self.out_written = 0;
-        self.pub_frames.clear();
-        self.pongs.clear();
-        self.attempt_deadline = now + self.options.connect_timeout;
+        let transport = self.link.start(addr.clone());
+        self.outbound.reset_queue();
+        self.keepalive.reset();
+        self.timers.stop(Timer::ReconnectWait);
+        self.timers.set(Timer::Attempt, now + self.options.connect_timeout);
         self.phase = Phase::Connecting;
-        self.actions.push_back(Action::Connect(addr));
+        self.report.action(Action::Connect(transport, addr));
     }
 
+    /// Gives up the current transport: the caller is asked to close it (or to stop
+    /// opening it).
     pub(super) fn close_transport(&mut self) {
-        if self.transport_open {
-            self.transport_open = false;
-            self.actions.push_back(Action::CloseTransport);
+        if let Some(transport) = self.link.abandon() {
+            self.report.action(Action::CloseTransport(transport));
         }
     }
 
     /// A connection attempt failed before the handshake completed.
     pub(super) fn fail_attempt(&mut self, now: Instant, error: ConnectionError) {
         self.close_transport();
-        if let Some(current) = &self.current {
-            self.pool.record(current, false);
+        self.timers.stop(Timer::Attempt);
+        if let Some(server) = self.link.server() {
+            self.pool.record(server, false);
         }
-        self.last_error = Some(error);
-        if self.ever_connected && !self.options.allow_reconnect {
-            self.close_with(self.last_error.clone());
+        self.report.last_error = Some(error);
+        if self.report.ever_connected && !self.options.allow_reconnect {
+            self.close_with(self.report.last_error.clone());
         } else {
             self.next_attempt(now);
         }
@@ -72,42 +102,22 @@ impl Connection {
     /// An established connection is gone.
     pub(super) fn lose_connection(&mut self, now: Instant, error: ConnectionError) {
         self.close_transport();
-        self.carry_unwritten_publishes();
-        self.last_error = Some(error.clone());
-        self.events.push_back(Event::Disconnected { error: error.clone() });
+        self.timers.stop(Timer::Ping);
+        self.outbound.carry_unwritten();
+        self.report.last_error = Some(error.clone());
+        self.report.event(Event::Disconnected { error: error.clone() });
         self.fail_flushes(FlushError::Disconnected);
-        if self.drain.is_some() || !self.options.allow_reconnect {
+        if self.drain.is_active() || !self.options.allow_reconnect {
             self.close_with(Some(error));
             return;
         }
         self.next_attempt(now);
     }
 
-    /// Moves the publishes not yet started on the wire into the reconnect buffer (a frame
-    /// partly written is lost with the connection, like bytes in the kernel's buffer).
-    pub(super) fn carry_unwritten_publishes(&mut self) {
-        debug_assert!(self.reconnect_buf.is_empty());
-        for &(start, end) in &self.pub_frames {
-            if start < self.out_written {
-                continue;
-            }
-            // Offsets of bytes still in `out`: they fit in a usize.
-            let offset = |at: u64| usize::try_from(at - self.out_written).expect("an offset within `out`");
-            let (from, to) = (offset(start), offset(end));
-            self.out.copy_range_into(from, to, &mut self.reconnect_buf);
-            self.reconnect_frames.push_back(to - from);
-        }
-        self.pub_frames.clear();
-        self.out.clear();
-    }
-
     pub(super) fn fail_flushes(&mut self, error: FlushError) {
-        self.pongs.clear();
-        self.flush_deadlines.clear();
-        let mut ids: Vec<u64> = self.flushes.drain().map(|(id, _)| id).collect();
-        ids.sort_unstable();
-        for id in ids {
-            self.events.push_back(Event::Flushed { flush: FlushId(id), result: Err(error.clone()) });
+        for id in self.keepalive.fail_all() {
+            self.timers.stop(Timer::Flush(id));
+            self.report.event(Event::Flushed { flush: FlushId(id), result: Err(error.clone()) });
         }
     }
 
@@ -116,31 +126,46 @@ impl Connection {
             return;
         }
         self.phase = Phase::Closed;
-        self.drain = None;
+        self.drain.end();
         self.close_transport();
         self.fail_flushes(FlushError::Closed);
         for (request, replies) in self.requests.drain_all() {
-            self.events.push_back(Event::RequestEnded { request, outcome: RequestOutcome::Closed, replies });
+            self.report.event(Event::RequestEnded { request, outcome: RequestOutcome::Closed, replies });
         }
-        self.reconnect_buf.clear();
-        self.reconnect_frames.clear();
+        self.timers.clear();
+        self.outbound.drop_buffered();
         // "No servers" is the verdict; the last attempt's error stays the reported cause.
         if let Some(error) =
-            error.as_ref().filter(|e| **e != ConnectionError::NoServers || self.last_error.is_none())
+            error.as_ref().filter(|e| **e != ConnectionError::NoServers || self.report.last_error.is_none())
         {
-            self.last_error = Some(error.clone());
+            self.report.last_error = Some(error.clone());
         }
-        self.events.push_back(Event::Closed { error });
+        self.report.event(Event::Closed { error });
     }
 
-    pub(super) fn keepalive(&mut self, now: Instant) {
-        if self.pings_outstanding >= self.options.max_pings_outstanding {
-            self.lose_connection(now, ConnectionError::StaleConnection);
-            return;
+    fn keepalive_ping(&mut self, now: Instant) {
+        match self.keepalive.keepalive_due(self.options.max_pings_outstanding) {
+            Err(Stale) => self.lose_connection(now, ConnectionError::StaleConnection),
+            Ok(()) => {
+                self.outbound.queue().write_ping();
+                self.timers.set(Timer::Ping, now + self.options.ping_interval);
+            }
         }
-        self.out.write_ping();
-        self.pongs.push_back(PongWaiter::Keepalive);
-        self.pings_outstanding += 1;
-        self.next_ping = now + self.options.ping_interval;
+    }
+
+    /// The drain's first PONG: every in-flight message has arrived.
+    pub(super) fn drain_subscriptions_done(&mut self) {
+        for sid in self.subs.sids() {
+            if self.subs.get(sid).is_some_and(|s| s.draining) {
+                // The request inbox is internal: its sid means nothing to users.
+                if self.subs.remove(sid).is_some_and(|s| !s.internal) {
+                    self.report.event(Event::SubscriptionEnded { sid });
+                }
+            }
+        }
+        self.requests.forget_inbox();
+        self.drain.subscriptions_done();
+        self.outbound.queue().write_ping();
+        self.keepalive.ping_sent(PongWaiter::DrainPublishes);
     }
 }

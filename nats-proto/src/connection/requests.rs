@@ -1,11 +1,11 @@
-//! The request table: in-flight requests on the shared inbox, their deadlines and reply
-//! counts. Every request leaves the table when it completes, times out, is cancelled or
-//! the connection closes.
+//! Request/reply: the shared inbox subscription and the table of in-flight requests with
+//! their reply counts. Every request leaves the table when it completes, times out, is
+//! cancelled or the connection closes. Deadlines live in the timer table.
 
-use std::collections::{BTreeSet, HashMap};
-use std::time::Instant;
+use std::collections::HashMap;
 
 use super::event::{RequestId, RequestOutcome};
+use crate::{sid::Sid, subject::Subject};
 
 /// How many replies a request waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,7 +21,6 @@ pub enum Expected {
 struct Request {
     expected: Expected,
     replies: usize,
-    deadline: Instant,
 }
 
 /// The result of routing one reply.
@@ -35,19 +34,53 @@ pub(crate) enum Routed {
     NoResponders { replies: usize },
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Requests {
+    /// The base of inbox subjects (`_INBOX` by default).
+    inbox_prefix: Subject,
+    /// The shared inbox: its sid and subject prefix (ending with `.`), once created.
+    inbox: Option<(Sid, String)>,
     live: HashMap<u64, Request>,
-    deadlines: BTreeSet<(Instant, u64)>,
     next_token: u64,
 }
 
 impl Requests {
-    pub(crate) fn insert(&mut self, expected: Expected, deadline: Instant) -> RequestId {
+    pub(crate) fn new(inbox_prefix: Subject) -> Self {
+        Self { inbox_prefix, inbox: None, live: HashMap::new(), next_token: 0 }
+    }
+
+    /// The prefix of this connection's inbox subjects, if the inbox exists.
+    pub(crate) fn inbox(&self) -> Option<&str> {
+        self.inbox.as_ref().map(|(_, prefix)| prefix.as_str())
+    }
+
+    /// The inbox subscription `SUBJECT.*` to create with `token` as its random part; the
+    /// caller subscribes and reports the sid with [`set_inbox`](Self::set_inbox).
+    pub(crate) fn inbox_subject(&self, token: &str) -> (String, Subject) {
+        let prefix = format!("{}.{token}.", self.inbox_prefix);
+        let subject = Subject::new(format!("{prefix}*")).expect("inbox subjects are valid");
+        (prefix, subject)
+    }
+
+    pub(crate) fn set_inbox(&mut self, sid: Sid, prefix: String) {
+        self.inbox = Some((sid, prefix));
+    }
+
+    /// The inbox subscription ended (drain).
+    pub(crate) fn forget_inbox(&mut self) {
+        self.inbox = None;
+    }
+
+    /// The request token a reply subject carries, if it is one of ours.
+    pub(crate) fn token_of(&self, subject: &str) -> Option<u64> {
+        let prefix = self.inbox()?;
+        subject.strip_prefix(prefix)?.parse().ok()
+    }
+
+    pub(crate) fn insert(&mut self, expected: Expected) -> RequestId {
         self.next_token += 1;
         let token = self.next_token;
-        self.live.insert(token, Request { expected, replies: 0, deadline });
-        self.deadlines.insert((deadline, token));
+        self.live.insert(token, Request { expected, replies: 0 });
         RequestId(token)
     }
 
@@ -55,57 +88,32 @@ impl Requests {
         self.live.len()
     }
 
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.deadlines.first().map(|&(at, _)| at)
-    }
-
-    fn remove(&mut self, token: u64) -> Option<Request> {
-        let request = self.live.remove(&token)?;
-        self.deadlines.remove(&(request.deadline, token));
-        Some(request)
-    }
-
     /// Routes a reply with the inbox `token`.
     pub(crate) fn route(&mut self, token: u64, no_responders: bool) -> Routed {
         let Some(request) = self.live.get_mut(&token) else { return Routed::Unknown };
         if no_responders {
             let replies = request.replies;
-            self.remove(token);
+            self.live.remove(&token);
             return Routed::NoResponders { replies };
         }
         request.replies += 1;
         let replies = request.replies;
         match request.expected {
             Expected::Count(n) if replies >= n => {
-                self.remove(token);
+                self.live.remove(&token);
                 Routed::Reply { end: Some((RequestOutcome::Completed, replies)) }
             }
             _ => Routed::Reply { end: None },
         }
     }
 
-    /// Removes a request; returns its reply count if it was live.
-    pub(crate) fn cancel(&mut self, id: RequestId) -> Option<usize> {
-        self.remove(id.0).map(|r| r.replies)
-    }
-
-    /// Removes and returns every request whose deadline is at or before `now`.
-    pub(crate) fn expire(&mut self, now: Instant) -> Vec<(RequestId, usize)> {
-        let mut expired = Vec::new();
-        while let Some(&(at, token)) = self.deadlines.first() {
-            if at > now {
-                break;
-            }
-            if let Some(request) = self.remove(token) {
-                expired.push((RequestId(token), request.replies));
-            }
-        }
-        expired
+    /// Removes a request (cancelled or timed out); returns its reply count if it was live.
+    pub(crate) fn remove(&mut self, id: RequestId) -> Option<usize> {
+        self.live.remove(&id.0).map(|r| r.replies)
     }
 
     /// Removes every request.
     pub(crate) fn drain_all(&mut self) -> Vec<(RequestId, usize)> {
-        self.deadlines.clear();
         let mut all: Vec<_> = self.live.drain().map(|(token, r)| (RequestId(token), r.replies)).collect();
         all.sort_unstable();
         all
@@ -115,34 +123,46 @@ impl Requests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    fn requests() -> Requests {
+        Requests::new(Subject::new("_INBOX").unwrap())
+    }
 
     #[test]
-    fn counts_expire_and_cancel() {
-        let t0 = Instant::now();
-        let mut requests = Requests::default();
-        let one = requests.insert(Expected::Count(1), t0 + Duration::from_secs(1));
-        let two = requests.insert(Expected::Count(2), t0 + Duration::from_secs(2));
-        let all = requests.insert(Expected::UntilTimeout, t0 + Duration::from_secs(3));
-        assert_eq!(requests.next_deadline(), Some(t0 + Duration::from_secs(1)));
+    fn counts_and_removal() {
+        let mut requests = requests();
+        let one = requests.insert(Expected::Count(1));
+        let two = requests.insert(Expected::Count(2));
+        let all = requests.insert(Expected::UntilTimeout);
         assert_eq!(requests.route(one.0, false), Routed::Reply { end: Some((RequestOutcome::Completed, 1)) });
         assert_eq!(requests.route(one.0, false), Routed::Unknown, "a late reply");
         assert_eq!(requests.route(two.0, false), Routed::Reply { end: None });
         assert_eq!(requests.route(all.0, false), Routed::Reply { end: None });
-        assert_eq!(requests.expire(t0 + Duration::from_secs(2)), [(two, 1)]);
-        assert_eq!(requests.cancel(all), Some(1));
-        assert_eq!(requests.cancel(all), None);
+        assert_eq!(requests.remove(two), Some(1));
+        assert_eq!(requests.remove(all), Some(1));
+        assert_eq!(requests.remove(all), None);
         assert_eq!(requests.len(), 0);
-        assert_eq!(requests.next_deadline(), None);
     }
 
     #[test]
     fn no_responders_removes() {
-        let t0 = Instant::now();
-        let mut requests = Requests::default();
-        let id = requests.insert(Expected::Count(1), t0);
+        let mut requests = requests();
+        let id = requests.insert(Expected::Count(1));
         assert_eq!(requests.route(id.0, true), Routed::NoResponders { replies: 0 });
         assert_eq!(requests.len(), 0);
-        assert!(requests.deadlines.is_empty());
+    }
+
+    #[test]
+    fn inbox_tokens() {
+        let mut requests = requests();
+        assert_eq!(requests.token_of("_INBOX.abc.1"), None, "no inbox yet");
+        let (prefix, subject) = requests.inbox_subject("abc");
+        assert_eq!(subject.as_str(), "_INBOX.abc.*");
+        requests.set_inbox(Sid(1), prefix);
+        assert_eq!(requests.token_of("_INBOX.abc.17"), Some(17));
+        assert_eq!(requests.token_of("_INBOX.abc.x"), None);
+        assert_eq!(requests.token_of("other.17"), None);
+        requests.forget_inbox();
+        assert_eq!(requests.inbox(), None);
     }
 }

@@ -201,6 +201,24 @@ impl Subscriptions {
     }
 }
 
+impl Subscriptions {
+    /// A message for `sid` that cannot be delivered still counts towards its
+    /// auto-unsubscribe limit (the server counts it). Returns whether that ended a user
+    /// subscription.
+    pub(crate) fn count_undelivered(&mut self, sid: Sid) -> bool {
+        let Some(sub) = self.subs.get_mut(&sid.0) else { return false };
+        if sub.internal {
+            return false;
+        }
+        sub.delivered += 1;
+        if sub.max.is_some_and(|max| sub.delivered >= max) {
+            self.subs.remove(&sid.0);
+            return true;
+        }
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 mod auth;
 mod cluster;
 mod faults;
+mod hostile;
 mod interop;
 mod jetstream;
 mod lifecycle;

@@ -1,0 +1,119 @@
+//! The protocol operations in both directions.
+
+use bytes::Bytes;
+
+use crate::{
+    connect::ConnectInfo, headers::HeaderError, headers::HeaderMap, info::ServerInfo,
+    queue_group::QueueGroup, server_error::ServerError, sid::Sid, subject::Subject,
+};
+
+/// A message delivered by the server (`MSG`, or `HMSG` when `headers` is `Some`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msg {
+    /// The subject it was published to.
+    pub subject: Subject,
+    /// The subscription it is delivered for.
+    pub sid: Sid,
+    /// Where to send a reply, if the publisher asked for one.
+    pub reply: Option<Subject>,
+    /// The headers of an `HMSG`; `None` for `MSG`. Boxed to keep `Msg` small: it is
+    /// moved several times on the way to its reader.
+    pub headers: Option<Box<HeaderMap>>,
+    /// Set when the `HMSG` header block was malformed. The server forwards header blocks
+    /// unchecked, so such a message is still delivered (with `headers` holding an empty
+    /// map) rather than breaking the connection.
+    pub header_error: Option<HeaderError>,
+    /// The payload: a slice of the read buffer, no copy.
+    pub payload: Bytes,
+}
+
+/// An operation sent by the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerOp {
+    /// `INFO`: the server's description, at connect time and on topology changes.
+    Info(Box<ServerInfo>),
+    /// `MSG` or `HMSG`.
+    Msg(Msg),
+    /// `PING`: answer with `PONG`.
+    Ping,
+    /// `PONG`: the answer to the oldest outstanding `PING`.
+    Pong,
+    /// `+OK`: acknowledgement in verbose mode.
+    Ok,
+    /// `-ERR`.
+    Err(ServerError),
+    /// A well-formed `MSG`/`HMSG` whose subject or reply subject is not UTF-8. The server
+    /// relays such subjects from any publisher in the account, so this is not a protocol
+    /// error: the frame was consumed whole and the stream is still in sync. A
+    /// [`Connection`](crate::Connection) drops the message, counts it in
+    /// [`Statistics::undeliverable_msgs`](crate::Statistics::undeliverable_msgs) and reports
+    /// it with [`Event::Undeliverable`](crate::Event::Undeliverable).
+    Undeliverable(Undeliverable),
+}
+
+/// A message that could not be delivered because its subject or reply subject is not
+/// UTF-8 (see [`ServerOp::Undeliverable`]). The raw fields are kept for diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Undeliverable {
+    /// The subscription it was sent for.
+    pub sid: Sid,
+    /// The subject's raw bytes.
+    pub subject: Bytes,
+    /// The reply subject's raw bytes, if there was one.
+    pub reply: Option<Bytes>,
+    /// The declared size (headers and payload) of the dropped message.
+    pub size: usize,
+}
+
+impl Undeliverable {
+    /// A dropped message's raw fields (for test servers and fuzzers).
+    pub fn new(sid: Sid, subject: Bytes, reply: Option<Bytes>, size: usize) -> Self {
+        Self { sid, subject, reply, size }
+    }
+}
+
+/// A publish (`PUB`, or `HPUB` when `headers` is `Some`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pub {
+    /// The subject to publish to.
+    pub subject: Subject,
+    /// The reply subject, if any.
+    pub reply: Option<Subject>,
+    /// Headers; `Some` makes this an `HPUB`.
+    pub headers: Option<Box<HeaderMap>>,
+    /// The payload.
+    pub payload: Bytes,
+}
+
+/// An operation sent by the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientOp {
+    /// `CONNECT`.
+    Connect(Box<ConnectInfo>),
+    /// `PUB` or `HPUB`.
+    Pub(Pub),
+    /// `SUB <subject> [queue] <sid>`.
+    Sub {
+        /// The subscription's id.
+        sid: Sid,
+        /// The subject or filter.
+        subject: Subject,
+        /// The queue group, if any.
+        queue_group: Option<QueueGroup>,
+    },
+    /// `UNSUB <sid> [max]`.
+    Unsub {
+        /// The subscription's id.
+        sid: Sid,
+        /// Unsubscribe after this many messages in total (counting those already
+        /// delivered); `None` unsubscribes at once.
+        max: Option<u64>,
+    },
+    /// `PING`.
+    Ping,
+    /// `PONG`.
+    Pong,
+}

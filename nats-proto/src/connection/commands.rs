@@ -1,0 +1,226 @@
+//! Commands: they change state only (publish, subscribe, unsubscribe, request, flush,
+//! drain, close); what follows is polled.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::event::{FlushError, FlushId, PublishError, RequestId, SubscribeError};
+use super::keepalive::PongWaiter;
+use super::outbound::BufferFull;
+use super::requests::Expected;
+use super::subscriptions::PendingLimits;
+use super::timers::Timer;
+use super::{Connection, Event, Phase};
+use crate::{
+    headers::HeaderMap,
+    queue_group::QueueGroup,
+    sid::Sid,
+    subject::{validate_publish_subject, Subject},
+};
+
+impl Connection {
+    /// Publishes a message. While disconnected it goes to the reconnect buffer.
+    ///
+    /// # Errors
+    /// A [`PublishError`]; nothing was queued then.
+    pub fn publish(
+        &mut self,
+        subject: &Subject,
+        reply: Option<&Subject>,
+        headers: Option<&HeaderMap>,
+        payload: &Bytes,
+    ) -> Result<(), PublishError> {
+        self.publish_str(subject.as_str(), reply.map(Subject::as_str), headers, payload)
+    }
+
+    /// [`publish`](Self::publish) with subjects as plain strings, validated here without
+    /// allocating: the hot path of clients that take `&str` from their users.
+    ///
+    /// # Errors
+    /// A [`PublishError`]; nothing was queued then.
+    pub fn publish_str(
+        &mut self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload: &Bytes,
+    ) -> Result<(), PublishError> {
+        if self.phase == Phase::Closed || self.drain.refuses_publishes() {
+            return Err(PublishError::Closed);
+        }
+        validate_publish_subject(subject)?;
+        if let Some(reply) = reply {
+            validate_publish_subject(reply)?;
+        }
+        let header_len = match headers {
+            Some(headers) => {
+                if !self.options.headers || self.link.info().is_some_and(|i| !i.headers) {
+                    return Err(PublishError::HeadersNotSupported);
+                }
+                headers.encoded_len()
+            }
+            None => 0,
+        };
+        let size = header_len + payload.len();
+        if let Some(max_payload) = self.link.info().map(|i| i.max_payload).filter(|&m| m > 0) {
+            if size as u64 > max_payload {
+                return Err(PublishError::MaxPayloadExceeded { size, max_payload });
+            }
+        }
+        if self.phase == Phase::Connected {
+            self.outbound.publish_live(subject, reply, headers, payload);
+        } else {
+            self.outbound
+                .publish_buffered(subject, reply, headers.map(|h| (h, header_len)), payload)
+                .map_err(|BufferFull| PublishError::ReconnectBufferFull {
+                    limit: self.outbound.reconnect_limit(),
+                })?;
+        }
+        self.report.stats.out_msgs += 1;
+        self.report.stats.out_bytes += size as u64;
+        Ok(())
+    }
+
+    /// Subscribes to a subject or filter, optionally in a queue group. The subscription is
+    /// re-established after every reconnect.
+    ///
+    /// # Errors
+    /// [`SubscribeError::Closed`] when draining or closed.
+    pub fn subscribe(
+        &mut self,
+        subject: Subject,
+        queue_group: Option<QueueGroup>,
+    ) -> Result<Sid, SubscribeError> {
+        if self.phase == Phase::Closed || self.drain.is_active() {
+            return Err(SubscribeError::Closed);
+        }
+        if self.phase == Phase::Connected {
+            let sid = Sid(self.subs.peek_next_sid());
+            self.outbound.queue().write_sub(sid, &subject, queue_group.as_ref());
+        }
+        Ok(self.subs.insert(subject, queue_group, false))
+    }
+
+    /// Unsubscribes now (`max: None`), or after `max` messages in total (counting those
+    /// already delivered; the seed's `auto_unsubscribe`). Returns whether the subscription
+    /// existed. When `max` is already reached it ends at once, with
+    /// [`Event::SubscriptionEnded`].
+    pub fn unsubscribe(&mut self, sid: Sid, max: Option<u64>) -> bool {
+        let connected = self.phase == Phase::Connected;
+        let Some(sub) = self.subs.get_mut(sid) else { return false };
+        match max {
+            Some(max) if sub.delivered < max => {
+                sub.max = Some(max);
+                if connected {
+                    self.outbound.queue().write_unsub(sid, Some(max));
+                }
+            }
+            _ => {
+                self.subs.remove(sid);
+                if connected {
+                    self.outbound.queue().write_unsub(sid, None);
+                }
+                if max.is_some() {
+                    self.report.event(Event::SubscriptionEnded { sid });
+                }
+            }
+        }
+        true
+    }
+
+    /// Sets (or removes) the pending limits of a subscription: past them its messages are
+    /// dropped and [`Event::SlowConsumer`] reports the episode. The reader reports what it
+    /// consumed with [`handle_consumed`](Self::handle_consumed).
+    pub fn set_pending_limits(&mut self, sid: Sid, limits: Option<PendingLimits>) -> bool {
+        self.subs.set_limits(sid, limits)
+    }
+
+    /// The reader of a subscription consumed `messages` messages of `bytes` payload bytes.
+    pub fn handle_consumed(&mut self, sid: Sid, messages: u64, bytes: u64) {
+        self.subs.consumed(sid, messages, bytes);
+    }
+
+    /// Publishes a request with a reply subject on the shared inbox; replies arrive as
+    /// [`Event::Reply`] and the end as [`Event::RequestEnded`].
+    ///
+    /// # Errors
+    /// A [`PublishError`]; the request was not made then.
+    pub fn request(
+        &mut self,
+        now: Instant,
+        subject: &Subject,
+        headers: Option<&HeaderMap>,
+        payload: &Bytes,
+        timeout: Duration,
+        expected: Expected,
+    ) -> Result<RequestId, PublishError> {
+        if self.phase == Phase::Closed || self.drain.is_active() {
+            return Err(PublishError::Closed);
+        }
+        subject.validate_publish()?;
+        let prefix = self.ensure_inbox();
+        let id = self.requests.insert(expected);
+        let reply = Subject::new(format!("{prefix}{}", id.0)).expect("inbox subjects are valid");
+        if let Err(error) = self.publish(subject, Some(&reply), headers, payload) {
+            self.requests.remove(id);
+            return Err(error);
+        }
+        self.timers.set(Timer::Request(id.0), now + timeout);
+        Ok(id)
+    }
+
+    /// Forgets a request; returns whether it was still live. No event follows for it.
+    pub fn cancel_request(&mut self, id: RequestId) -> bool {
+        self.timers.stop(Timer::Request(id.0));
+        self.requests.remove(id).is_some()
+    }
+
+    /// Asks the server to confirm it processed everything written so far; the answer comes
+    /// as [`Event::Flushed`] (at once with an error when not connected).
+    pub fn flush(&mut self, now: Instant, timeout: Duration) -> FlushId {
+        let id = self.keepalive.next_flush_id();
+        let error = match self.phase {
+            Phase::Closed => Some(FlushError::Closed),
+            Phase::Connected => None,
+            _ => Some(FlushError::Disconnected),
+        };
+        if let Some(error) = error {
+            self.report.event(Event::Flushed { flush: FlushId(id), result: Err(error) });
+        } else {
+            self.outbound.queue().write_ping();
+            self.keepalive.flush_sent(id);
+            self.timers.set(Timer::Flush(id), now + timeout);
+        }
+        FlushId(id)
+    }
+
+    /// Drains: unsubscribes everything, lets messages already in flight be delivered,
+    /// confirms the publishes made so far, then closes (with
+    /// [`ConnectionError::DrainTimeout`](super::ConnectionError::DrainTimeout) if that takes longer than `drain_timeout`).
+    /// Not connected: closes at once.
+    pub fn drain(&mut self, now: Instant) {
+        if self.phase != Phase::Connected {
+            self.close_with(None);
+            return;
+        }
+        if !self.drain.start() {
+            return;
+        }
+        for sid in self.subs.sids() {
+            if let Some(sub) = self.subs.get_mut(sid) {
+                sub.draining = true;
+                self.outbound.queue().write_unsub(sid, None);
+            }
+        }
+        self.outbound.queue().write_ping();
+        self.keepalive.ping_sent(PongWaiter::DrainSubscriptions);
+        self.timers.set(Timer::Drain, now + self.options.drain_timeout);
+    }
+
+    /// Closes at once. Unwritten bytes may still be written before the transport is
+    /// closed ([`Action::CloseTransport`](super::Action::CloseTransport)); requests and flushes end with `Closed`.
+    pub fn close(&mut self) {
+        self.close_with(None);
+    }
+}

@@ -1,0 +1,134 @@
+//! Keepalive and flush: the PINGs in flight and what each PONG answers (PONGs answer PINGs
+//! in order), the unanswered keepalive count, and the flush waiters. Deadlines live in the
+//! timer table.
+
+use std::collections::{BTreeSet, VecDeque};
+
+/// What a PONG answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PongWaiter {
+    Handshake,
+    Keepalive,
+    Flush(u64),
+    DrainSubscriptions,
+    DrainPublishes,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Keepalive {
+    pongs: VecDeque<PongWaiter>,
+    /// Flushes still waiting for their PONG.
+    flushes: BTreeSet<u64>,
+    next_flush: u64,
+    /// Keepalive PINGs sent since the server last sent anything.
+    outstanding: u32,
+}
+
+/// The server left `max_pings_outstanding` keepalive PINGs unanswered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stale;
+
+impl Keepalive {
+    /// A new transport: nothing is in flight.
+    pub(crate) fn reset(&mut self) {
+        self.pongs.clear();
+        self.outstanding = 0;
+    }
+
+    /// The server sent something: it is alive.
+    pub(crate) fn traffic(&mut self) {
+        self.outstanding = 0;
+    }
+
+    /// A PING was sent; its PONG will answer `waiter`.
+    pub(crate) fn ping_sent(&mut self, waiter: PongWaiter) {
+        self.pongs.push_back(waiter);
+    }
+
+    /// Time for a keepalive PING: `Ok` when one must be sent (it is counted), `Err` when
+    /// the connection is stale.
+    pub(crate) fn keepalive_due(&mut self, max_outstanding: u32) -> Result<(), Stale> {
+        if self.outstanding >= max_outstanding {
+            return Err(Stale);
+        }
+        self.outstanding += 1;
+        self.pongs.push_back(PongWaiter::Keepalive);
+        Ok(())
+    }
+
+    /// A PONG arrived: what it answers. A flush that already ended (timed out) answers
+    /// `Keepalive`, which needs nothing.
+    pub(crate) fn pong(&mut self) -> Option<PongWaiter> {
+        let waiter = self.pongs.pop_front()?;
+        match waiter {
+            PongWaiter::Flush(id) if !self.flushes.remove(&id) => Some(PongWaiter::Keepalive),
+            other => Some(other),
+        }
+    }
+
+    /// A new flush id.
+    pub(crate) fn next_flush_id(&mut self) -> u64 {
+        self.next_flush += 1;
+        self.next_flush
+    }
+
+    /// A flush PING was sent.
+    pub(crate) fn flush_sent(&mut self, id: u64) {
+        self.flushes.insert(id);
+        self.pongs.push_back(PongWaiter::Flush(id));
+    }
+
+    /// A flush timed out; whether it was still waiting.
+    pub(crate) fn flush_timed_out(&mut self, id: u64) -> bool {
+        self.flushes.remove(&id)
+    }
+
+    /// The transport is gone: every PONG waiter is dropped; returns the flushes that were
+    /// waiting, in order.
+    pub(crate) fn fail_all(&mut self) -> Vec<u64> {
+        self.reset();
+        std::mem::take(&mut self.flushes).into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pongs_answer_pings_in_order() {
+        let mut k = Keepalive::default();
+        k.ping_sent(PongWaiter::Handshake);
+        let flush = k.next_flush_id();
+        k.flush_sent(flush);
+        k.keepalive_due(2).unwrap();
+        assert_eq!(k.pong(), Some(PongWaiter::Handshake));
+        assert_eq!(k.pong(), Some(PongWaiter::Flush(flush)));
+        assert_eq!(k.pong(), Some(PongWaiter::Keepalive));
+        assert_eq!(k.pong(), None, "an unsolicited PONG answers nothing");
+    }
+
+    #[test]
+    fn stale_after_max_unanswered_pings_unless_traffic() {
+        let mut k = Keepalive::default();
+        assert_eq!(k.keepalive_due(2), Ok(()));
+        assert_eq!(k.keepalive_due(2), Ok(()));
+        assert_eq!(k.keepalive_due(2), Err(Stale));
+        k.traffic();
+        assert_eq!(k.keepalive_due(2), Ok(()));
+    }
+
+    #[test]
+    fn a_timed_out_flush_is_not_answered_and_failures_list_the_rest() {
+        let mut k = Keepalive::default();
+        let (a, b, c) = (k.next_flush_id(), k.next_flush_id(), k.next_flush_id());
+        for id in [a, b, c] {
+            k.flush_sent(id);
+        }
+        assert!(k.flush_timed_out(a));
+        assert!(!k.flush_timed_out(a));
+        assert_eq!(k.pong(), Some(PongWaiter::Keepalive), "the PONG of a timed-out flush");
+        assert_eq!(k.fail_all(), [b, c]);
+        assert_eq!(k.pong(), None);
+    }
+}

@@ -1,0 +1,500 @@
+//! Reconnect scenarios on the virtual clock: backoff with jitter, attempt limits, the
+//! reconnect policy options, subscriptions rebuilt from the table, and publishes kept
+//! across a loss (the reconnect buffer and the unwritten tail of the outbound buffer).
+
+use crate::harness;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use harness::{info, msg, options, pub_frame_len, pub_op, published, subject, Harness};
+use nats_proto::{
+    Action, ClientOp, ConnectionError, Event, Expected, FlushError, Options, PublishError, QueueGroup,
+    RequestOutcome, ServerAddr, ServerOp, State, SubscribeError, TransportError,
+};
+
+const WAIT: Duration = Duration::from_secs(1);
+const CAP: Duration = Duration::from_secs(4);
+const JITTER: Duration = Duration::from_millis(100);
+
+fn reconnect_options(urls: &str) -> Options {
+    Options {
+        reconnect_wait: WAIT,
+        reconnect_backoff_max: CAP,
+        reconnect_jitter: JITTER,
+        max_reconnect_attempts: None,
+        ..options(urls)
+    }
+}
+
+/// The documented backoff: `reconnect_wait` after a loss or a first failure, doubled for
+/// each further consecutive failure, capped.
+fn backoff(failures: u32) -> Duration {
+    (WAIT * 2u32.pow(failures.saturating_sub(1).min(10))).min(CAP)
+}
+
+#[test]
+fn backoff_doubles_up_to_the_cap_with_jitter_below_the_bound() {
+    let mut h = Harness::new(reconnect_options("nats://127.0.0.1:4222"));
+    h.connect(info());
+    h.drop_transport();
+    assert_eq!(
+        h.events(),
+        [Event::Disconnected { error: ConnectionError::Transport(TransportError::closed()) }]
+    );
+    assert!(h.actions().is_empty(), "the server was tried at this very instant: wait");
+    let mut jitters = Vec::new();
+    for failures in 0..8 {
+        let (server, waited) = h.advance_to_connect();
+        assert_eq!(server.port(), 4222);
+        let expected = backoff(failures);
+        assert!(
+            waited >= expected && waited < expected + JITTER,
+            "attempt after {failures} failures waited {waited:?}, expected {expected:?} + jitter below {JITTER:?}"
+        );
+        jitters.push(waited - expected);
+        h.refuse_current();
+        assert!(h.events().is_empty(), "failed attempts are not events");
+        assert_eq!(h.conn.state(), State::Reconnecting);
+    }
+    assert!(jitters.iter().any(|j| !j.is_zero()), "jitter is applied: {jitters:?}");
+    jitters.dedup();
+    assert!(jitters.len() > 1, "jitter varies: {jitters:?}");
+}
+
+#[test]
+fn tls_servers_use_the_tls_jitter() {
+    let options = Options {
+        reconnect_jitter: Duration::ZERO,
+        reconnect_jitter_tls: Duration::from_millis(500),
+        retry_on_initial_connect: true,
+        ..reconnect_options("tls://127.0.0.1:4222")
+    };
+    let mut h = Harness::new(options);
+    h.refuse();
+    let mut jitters = Vec::new();
+    for failures in 1..6 {
+        let (_, waited) = h.advance_to_connect();
+        let expected = backoff(failures);
+        assert!(waited >= expected && waited < expected + Duration::from_millis(500), "{waited:?}");
+        jitters.push(waited - expected);
+        h.refuse_current();
+    }
+    assert!(jitters.iter().any(|j| !j.is_zero()), "{jitters:?}");
+}
+
+#[test]
+fn several_servers_round_robin_each_with_its_own_backoff() {
+    let mut h = Harness::new(reconnect_options("127.0.0.1:4222,127.0.0.1:4223,127.0.0.1:4224"));
+    let first = h.expect_connect();
+    assert_eq!(first.port(), 4222);
+    h.handshake_with(first, info());
+    h.events();
+    // port -> (last attempt, consecutive failures)
+    let mut model: HashMap<u16, (Instant, u32)> = HashMap::from([(4222, (h.now, 0))]);
+    h.drop_transport();
+    h.events();
+    let mut previous_connect = h.now;
+    let mut scheduled = 0;
+    for attempt in 0..18u16 {
+        let failed_at = h.now;
+        let (server, _) = h.advance_to_connect();
+        let at = h.now;
+        let port = server.port();
+        assert_eq!(port, [4223, 4224, 4222][usize::from(attempt % 3)], "round robin");
+        match model.get(&port) {
+            None => assert_eq!(at, failed_at, "a server never tried is tried at once"),
+            Some(&(last, failures)) => {
+                let due = last + backoff(failures);
+                assert!(at >= due, "{port} after {failures} failures: {:?} early", due - at);
+                assert!(
+                    at == failed_at || at < due + JITTER,
+                    "{port} after {failures} failures: {:?} past the due time",
+                    at - due
+                );
+                if at > failed_at {
+                    scheduled += 1;
+                }
+            }
+        }
+        assert!(at - previous_connect <= CAP + JITTER, "no gap longer than the cap");
+        previous_connect = at;
+        let entry = model.entry(port).or_insert((at, 0));
+        *entry = (at, entry.1 + 1);
+        h.refuse_current();
+    }
+    assert!(scheduled >= 6, "most attempts had to wait: {scheduled}");
+    assert!(model.values().all(|&(_, failures)| backoff(failures) == CAP), "the cap was reached");
+}
+
+#[test]
+fn max_reconnect_attempts_then_closed_with_no_servers() {
+    let options = Options { max_reconnect_attempts: Some(3), ..reconnect_options("127.0.0.1:4222") };
+    let mut h = Harness::new(options);
+    h.connect(info());
+    h.drop_transport();
+    h.events();
+    for _ in 0..3 {
+        h.advance_to_connect();
+        h.refuse_current();
+    }
+    assert_eq!(h.events(), [Event::Closed { error: Some(ConnectionError::NoServers) }]);
+    assert!(
+        matches!(h.conn.last_error(), Some(ConnectionError::Transport(_))),
+        "the last attempt's error is kept: {:?}",
+        h.conn.last_error()
+    );
+    assert_eq!(h.conn.state(), State::Closed);
+    assert!(h.actions().is_empty());
+    assert_eq!(h.conn.poll_timeout(), None, "no more attempts");
+    assert_eq!(
+        h.conn.publish(&subject("late"), None, None, &Bytes::new()),
+        Err(PublishError::Closed),
+        "closed for good"
+    );
+}
+
+#[test]
+fn max_reconnect_attempts_count_per_server() {
+    let options =
+        Options { max_reconnect_attempts: Some(2), ..reconnect_options("127.0.0.1:4222,127.0.0.1:4223") };
+    let mut h = Harness::new(options);
+    h.connect(info());
+    h.drop_transport();
+    h.events();
+    let mut tried = Vec::new();
+    while !h.conn.is_closed() {
+        let (server, _) = h.advance_to_connect();
+        tried.push(server.port());
+        h.refuse_current();
+        assert!(tried.len() <= 4, "{tried:?}");
+    }
+    assert_eq!(tried, [4223, 4222, 4223, 4222]);
+    assert_eq!(h.events(), [Event::Closed { error: Some(ConnectionError::NoServers) }]);
+}
+
+#[test]
+fn allow_reconnect_false_closes_on_the_first_loss() {
+    let options = Options { allow_reconnect: false, ..options("127.0.0.1:4222,127.0.0.1:4223") };
+    let mut h = Harness::new(options);
+    h.connect(info());
+    let flush = h.conn.flush(h.now, Duration::from_secs(10));
+    let request = h
+        .conn
+        .request(h.now, &subject("svc"), None, &Bytes::new(), Duration::from_secs(10), Expected::Count(1))
+        .unwrap();
+    h.drop_transport();
+    let error = ConnectionError::Transport(TransportError::closed());
+    assert_eq!(
+        h.events(),
+        [
+            Event::Disconnected { error: error.clone() },
+            Event::Flushed { flush, result: Err(FlushError::Disconnected) },
+            Event::RequestEnded { request, outcome: RequestOutcome::Closed, replies: 0 },
+            Event::Closed { error: Some(error.clone()) },
+        ]
+    );
+    assert!(h.actions().is_empty(), "no Connect, and the transport is already gone");
+    assert_eq!(h.conn.state(), State::Closed);
+    assert_eq!(h.conn.last_error(), Some(&error));
+    assert_eq!(h.conn.poll_timeout(), None);
+    assert_eq!(h.conn.pending_requests(), 0);
+    assert_eq!(h.conn.subscribe(subject("x"), None), Err(SubscribeError::Closed));
+}
+
+#[test]
+fn initial_connect_fails_after_one_pass_without_retry_on_initial_connect() {
+    let mut h = Harness::new(reconnect_options("127.0.0.1:4222,127.0.0.1:4223"));
+    assert_eq!(h.refuse().port(), 4222);
+    assert!(h.events().is_empty());
+    assert_eq!(h.refuse().port(), 4223, "the next server at once");
+    assert_eq!(h.events(), [Event::Closed { error: Some(ConnectionError::NoServers) }]);
+    assert_eq!(h.conn.poll_timeout(), None);
+}
+
+#[test]
+fn retry_on_initial_connect_keeps_trying_with_backoff() {
+    let options = Options { retry_on_initial_connect: true, ..reconnect_options("127.0.0.1:4222") };
+    let mut h = Harness::new(options);
+    h.refuse();
+    assert!(h.events().is_empty(), "not closed");
+    assert_eq!(h.conn.state(), State::Connecting);
+    for failures in 1..4 {
+        let (_, waited) = h.advance_to_connect();
+        let expected = backoff(failures);
+        assert!(waited >= expected && waited < expected + JITTER, "{waited:?}");
+        h.refuse_current();
+        assert_eq!(h.conn.state(), State::Connecting);
+    }
+    let server = h.reconnect(info());
+    assert_eq!(h.events(), [Event::Connected { server }], "the first connection, not a reconnection");
+    assert_eq!(h.conn.statistics().reconnects, 0);
+}
+
+#[test]
+fn retry_on_initial_connect_respects_max_reconnect_attempts() {
+    let options = Options {
+        retry_on_initial_connect: true,
+        max_reconnect_attempts: Some(3),
+        ..reconnect_options("127.0.0.1:4222")
+    };
+    let mut h = Harness::new(options);
+    h.refuse();
+    h.advance_to_connect();
+    h.refuse_current();
+    h.advance_to_connect();
+    h.refuse_current();
+    assert_eq!(h.events(), [Event::Closed { error: Some(ConnectionError::NoServers) }]);
+}
+
+#[test]
+fn resubscribes_with_remaining_counts_and_buffers_no_sub_or_unsub_while_down() {
+    let mut h = Harness::new(reconnect_options("127.0.0.1:4222"));
+    h.connect(info());
+    let plain = h.conn.subscribe(subject("a"), None).unwrap();
+    let limited = h.conn.subscribe(subject("b"), Some(QueueGroup::new("workers").unwrap())).unwrap();
+    h.conn.unsubscribe(limited, Some(3));
+    let exact = h.conn.subscribe(subject("c"), None).unwrap();
+    h.conn.unsubscribe(exact, Some(2));
+    let dropped_while_down = h.conn.subscribe(subject("d"), None).unwrap();
+    let limited_while_down = h.conn.subscribe(subject("f"), None).unwrap();
+    assert_eq!(h.client_ops().len(), 7, "5 SUBs and 2 UNSUBs");
+    h.send(&[msg("b", limited, None, b"b1"), msg("c", exact, None, b"c1"), msg("c", exact, None, b"c2")]);
+    h.send(&[msg("f", limited_while_down, None, b"f1")]);
+    let events = h.events();
+    assert_eq!(events.len(), 5, "{events:?}");
+    assert_eq!(events[3], Event::SubscriptionEnded { sid: exact }, "the count of c is reached exactly");
+    assert!(!h.conn.is_subscribed(exact));
+
+    h.drop_transport();
+    h.events();
+    // While down, subscribing and unsubscribing only change the table.
+    let added_while_down = h.conn.subscribe(subject("e"), None).unwrap();
+    assert!(h.conn.unsubscribe(dropped_while_down, None));
+    assert!(h.conn.unsubscribe(limited_while_down, Some(5)));
+    assert!(!h.conn.unsubscribe(exact, None), "already gone");
+    assert!(h.conn.outbound().is_empty(), "nothing buffered for the wire");
+    assert_eq!(h.conn.reconnect_buffer_len(), 0, "SUB/UNSUB do not go to the reconnect buffer");
+    assert!(!h.conn.is_subscribed(dropped_while_down));
+
+    h.reconnect(info());
+    assert!(matches!(h.events().as_slice(), [Event::Reconnected { .. }]));
+    assert_eq!(
+        h.client_ops(),
+        [
+            ClientOp::Sub { sid: plain, subject: subject("a"), queue_group: None },
+            ClientOp::Sub {
+                sid: limited,
+                subject: subject("b"),
+                queue_group: Some(QueueGroup::new("workers").unwrap())
+            },
+            ClientOp::Unsub { sid: limited, max: Some(2) },
+            ClientOp::Sub { sid: limited_while_down, subject: subject("f"), queue_group: None },
+            ClientOp::Unsub { sid: limited_while_down, max: Some(4) },
+            ClientOp::Sub { sid: added_while_down, subject: subject("e"), queue_group: None },
+        ],
+        "no re-SUB for c (count reached) or d (unsubscribed while down), no stray UNSUB"
+    );
+    // The remaining counts go on from where they were.
+    h.send(&[msg("b", limited, None, b"b2"), msg("b", limited, None, b"b3"), msg("c", exact, None, b"late")]);
+    let events = h.events();
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(events[2], Event::SubscriptionEnded { sid: limited });
+}
+
+#[test]
+fn publishes_during_the_reconnect_handshake_follow_the_subscriptions() {
+    let mut h = Harness::new(reconnect_options("127.0.0.1:4222"));
+    h.connect(info());
+    let sid = h.conn.subscribe(subject("s"), None).unwrap();
+    h.client_ops();
+    h.drop_transport();
+    h.conn.publish(&subject("p"), None, None, &Bytes::from_static(b"down")).unwrap();
+    let (server, _) = h.advance_to_connect();
+    h.accept(server);
+    h.send(&[harness::info_op(info())]);
+    assert!(matches!(h.client_ops().as_slice(), [ClientOp::Connect(_), ClientOp::Ping]));
+    h.conn.publish(&subject("p"), None, None, &Bytes::from_static(b"handshaking")).unwrap();
+    assert!(h.client_ops().is_empty(), "nothing before the handshake completes");
+    h.send(&[ServerOp::Pong]);
+    assert_eq!(
+        h.client_ops(),
+        [
+            ClientOp::Sub { sid, subject: subject("s"), queue_group: None },
+            pub_op("p", b"down"),
+            pub_op("p", b"handshaking"),
+        ]
+    );
+}
+
+#[test]
+fn reconnect_buffer_accepts_up_to_its_size_then_refuses() {
+    let frame = pub_frame_len("buf.0", 10);
+    let limit = 5 * frame;
+    let options = Options { reconnect_buffer_size: limit, ..reconnect_options("127.0.0.1:4222") };
+    let mut h = Harness::new(options);
+    h.connect(info());
+    h.drop_transport();
+    let payloads: Vec<Bytes> = (0..5).map(|i| Bytes::from(format!("payload-{i}."))).collect();
+    for (i, payload) in payloads.iter().enumerate() {
+        assert_eq!(payload.len(), 10);
+        h.conn.publish(&subject(&format!("buf.{i}")), None, None, payload).unwrap_or_else(|e| {
+            panic!("publish {i} of {} bytes into {limit}: {e}", (i + 1) * frame);
+        });
+    }
+    assert_eq!(h.conn.reconnect_buffer_len(), limit, "exactly full");
+    assert_eq!(
+        h.conn.publish(&subject("buf.5"), None, None, &Bytes::from_static(b"payload-5.")),
+        Err(PublishError::ReconnectBufferFull { limit })
+    );
+    assert_eq!(
+        h.conn.publish(&subject("x"), None, None, &Bytes::new()),
+        Err(PublishError::ReconnectBufferFull { limit }),
+        "even an empty message"
+    );
+    assert_eq!(h.conn.reconnect_buffer_len(), limit, "refused publishes leave no trace");
+    assert_eq!(h.conn.statistics().out_msgs, 5);
+
+    h.reconnect(info());
+    assert_eq!(published(&h.client_ops()), payloads, "every accepted publish, in order");
+    assert_eq!(h.conn.reconnect_buffer_len(), 0);
+
+    // The buffer is free again for the next loss.
+    h.drop_transport();
+    h.conn.publish(&subject("buf.6"), None, None, &Bytes::from_static(b"payload-6.")).unwrap();
+    assert_eq!(h.conn.reconnect_buffer_len(), frame);
+}
+
+#[test]
+fn unwritten_publishes_are_carried_and_a_partly_written_one_is_not_duplicated() {
+    let mut h = Harness::new(reconnect_options("127.0.0.1:4222"));
+    h.connect(info());
+    let payloads: [&'static [u8]; 4] = [b"message-1", b"message-2", b"message-3", b"message-4"];
+    for payload in payloads {
+        h.conn.publish(&subject("carry"), None, None, &Bytes::from_static(payload)).unwrap();
+    }
+    let frame = pub_frame_len("carry", 9);
+    assert_eq!(h.conn.outbound().len(), 4 * frame);
+    h.write_partially(frame + 4);
+    assert_eq!(h.received_ops(), [pub_op("carry", b"message-1")], "the old server got the first");
+    h.drop_transport();
+    assert!(matches!(h.events().as_slice(), [Event::Disconnected { .. }]));
+    assert_eq!(h.conn.reconnect_buffer_len(), 2 * frame, "the two untouched publishes are kept");
+    h.conn.publish(&subject("carry"), None, None, &Bytes::from_static(b"message-5")).unwrap();
+
+    h.reconnect(info());
+    assert_eq!(
+        h.client_ops(),
+        [pub_op("carry", b"message-3"), pub_op("carry", b"message-4"), pub_op("carry", b"message-5")],
+        "message-2 went partly to the old server and is not sent again"
+    );
+}
+
+#[test]
+fn publishes_written_up_to_a_frame_boundary_are_carried_whole() {
+    let mut h = Harness::new(reconnect_options("127.0.0.1:4222"));
+    h.connect(info());
+    for payload in [&b"one"[..], b"two", b"six"] {
+        h.conn.publish(&subject("edge"), None, None, &Bytes::from_static(payload)).unwrap();
+    }
+    h.write_partially(pub_frame_len("edge", 3));
+    h.drop_transport();
+    h.reconnect(info());
+    assert_eq!(h.client_ops(), [pub_op("edge", b"two"), pub_op("edge", b"six")]);
+}
+
+#[test]
+fn carried_publishes_survive_a_failed_reconnect_attempt() {
+    let mut h = Harness::new(reconnect_options("127.0.0.1:4222"));
+    h.connect(info());
+    h.conn.publish(&subject("keep"), None, None, &Bytes::from_static(b"kept")).unwrap();
+    h.drop_transport();
+    assert!(matches!(h.events().as_slice(), [Event::Disconnected { .. }]));
+    // One attempt dies mid-handshake.
+    let (server, _) = h.advance_to_connect();
+    h.accept(server);
+    h.send(&[harness::info_op(info())]);
+    h.client_ops();
+    h.drop_transport();
+    assert!(h.events().is_empty());
+    h.reconnect(info());
+    assert_eq!(h.client_ops(), [pub_op("keep", b"kept")]);
+    assert_eq!(h.conn.statistics().reconnects, 1);
+    assert!(h.actions().is_empty());
+}
+
+#[test]
+fn a_long_lived_connection_is_retried_at_once() {
+    let mut h = Harness::new(reconnect_options("127.0.0.1:4222"));
+    h.connect(info());
+    h.sleep(Duration::from_secs(60));
+    h.drop_transport();
+    h.events();
+    match h.actions().as_slice() {
+        [Action::Connect(_, server)] => assert_eq!(server.port(), 4222),
+        other => panic!("the last attempt was a minute ago: no wait, got {other:?}"),
+    }
+}
+
+#[test]
+fn reports_about_a_transport_that_is_no_longer_current_change_nothing() {
+    let mut h = Harness::new(options("127.0.0.1:4222,127.0.0.1:4223"));
+    h.connect(info());
+    let old = h.transport();
+    let sid = h.conn.subscribe(subject("a"), None).unwrap();
+    h.client_ops();
+    // The server goes stale for us: the connection gives the transport up and moves on.
+    h.send(&[harness::err("Stale Connection")]);
+    h.events();
+    let actions = h.actions();
+    let [Action::CloseTransport(closed), Action::Connect(new, _)] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(*closed, old);
+    assert_ne!(*new, old);
+    let state = h.conn.state();
+    let timeout = h.conn.poll_timeout();
+
+    // Everything the caller might still say about the old transport: bytes, its end, a
+    // late connect or TLS report.
+    h.conn.handle_input(h.now, old, b"MSG a 1 2\r\nhi\r\nPING\r\n");
+    h.conn.receive_buffer().extend_from_slice(b"MSG a 1 2\r\nhi\r\n");
+    h.conn.handle_received(h.now, old);
+    h.conn.handle_tls_established(h.now, old);
+    h.conn.handle_disconnected(h.now, old, TransportError::closed());
+    assert!(h.events().is_empty(), "no message, no disconnect");
+    assert!(h.actions().is_empty());
+    assert!(h.conn.outbound().is_empty(), "no PONG for the old transport's PING");
+    assert_eq!((h.conn.state(), h.conn.poll_timeout()), (state, timeout));
+    // A late `connected` for it is answered with a close, and nothing else.
+    h.conn.handle_connected(h.now, old);
+    assert_eq!(h.actions(), [Action::CloseTransport(old)]);
+    assert_eq!((h.conn.state(), h.conn.poll_timeout()), (state, timeout));
+
+    // The new transport carries on: the attempt was not failed by the old one's end.
+    h.accept(ServerAddr::new("127.0.0.1", 4223, false));
+    h.send(&[harness::info_op(info())]);
+    assert!(matches!(h.client_ops().as_slice(), [ClientOp::Connect(_), ClientOp::Ping]));
+    h.send(&[ServerOp::Pong]);
+    assert!(matches!(h.events().as_slice(), [Event::Reconnected { .. }]));
+    assert!(h.conn.is_subscribed(sid));
+}
+
+#[test]
+fn giving_up_a_transport_still_connecting_asks_to_close_it() {
+    let mut h = Harness::new(options("127.0.0.1:4222,127.0.0.1:4223"));
+    h.expect_connect();
+    let first = h.transport();
+    // The connect takes longer than connect_timeout: the attempt moves on, and the caller
+    // is told to abandon the connect in flight.
+    h.advance();
+    let actions = h.actions();
+    assert!(
+        matches!(actions.as_slice(), [Action::CloseTransport(t), Action::Connect(_, s)] if *t == first && s.port() == 4223),
+        "{actions:?}"
+    );
+    h.conn.close();
+    let second = h.transport();
+    assert_eq!(h.actions(), [Action::CloseTransport(second)], "closing abandons the connect in flight");
+}

@@ -1,0 +1,335 @@
+//! A virtual-clock harness for the connection state machine: the connection under test,
+//! a scripted fake server that speaks through the codec, and a clock that only moves
+//! when told (usually straight to the connection's next deadline).
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use nats_proto::{
+    Action, ClientDecoder, ClientOp, Connection, Event, HeaderMap, Msg, Options, OutBuffer, ServerAddr,
+    ServerError, ServerInfo, ServerOp, Sid, StatusCode, Subject, TransportError, TransportId,
+};
+
+/// The connection, the fake server's view of the wire and the virtual clock.
+pub struct Harness {
+    pub conn: Connection,
+    pub now: Instant,
+    /// The server the current transport is connected to, if any.
+    pub server: Option<ServerAddr>,
+    /// The transport of the last Connect action.
+    transport: Option<TransportId>,
+    decoder: ClientDecoder,
+    wire: BytesMut,
+}
+
+/// Options for tests: one server per URL, kept in order, a fixed RNG seed.
+pub fn options(urls: &str) -> Options {
+    Options { randomize: false, rng_seed: Some(42), ..Options::new(urls).unwrap() }
+}
+
+/// A typical INFO from nats-server 2.9.10.
+pub fn info() -> ServerInfo {
+    ServerInfo {
+        server_id: "NTEST".into(),
+        version: "2.9.10".into(),
+        proto: 1,
+        headers: true,
+        max_payload: 1024 * 1024,
+        ..ServerInfo::default()
+    }
+}
+
+pub fn subject(s: &str) -> Subject {
+    Subject::new(s).unwrap()
+}
+
+impl Harness {
+    pub fn new(options: Options) -> Self {
+        let now = Instant::now();
+        let conn = Connection::new(options, now).expect("valid options");
+        Self {
+            conn,
+            now,
+            server: None,
+            transport: None,
+            decoder: ClientDecoder::new(),
+            wire: BytesMut::new(),
+        }
+    }
+
+    /// All actions the connection asks for now.
+    pub fn actions(&mut self) -> Vec<Action> {
+        let actions: Vec<Action> = std::iter::from_fn(|| self.conn.poll_action()).collect();
+        for action in &actions {
+            if let Action::Connect(transport, _) = action {
+                self.transport = Some(*transport);
+            }
+        }
+        actions
+    }
+
+    /// The transport of the last Connect action taken.
+    pub fn transport(&self) -> TransportId {
+        self.transport.expect("a Connect action was taken")
+    }
+
+    /// All events the connection reports now.
+    pub fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.conn.poll_event()).collect()
+    }
+
+    /// Expects exactly one action: connect to some server; returns it.
+    pub fn expect_connect(&mut self) -> ServerAddr {
+        match self.actions().as_slice() {
+            [Action::Connect(_, addr)] => addr.clone(),
+            other => panic!("expected one Connect action, got {other:?}"),
+        }
+    }
+
+    /// The transport opens: the fake server accepts.
+    pub fn accept(&mut self, server: ServerAddr) {
+        self.server = Some(server);
+        self.decoder.reset();
+        self.wire.clear();
+        self.conn.handle_connected(self.now, self.transport());
+    }
+
+    /// The transport fails or the server goes away.
+    pub fn drop_transport(&mut self) {
+        self.server = None;
+        self.conn.handle_disconnected(self.now, self.transport(), TransportError::closed());
+    }
+
+    /// The server sends ops.
+    pub fn send(&mut self, ops: &[ServerOp]) {
+        let mut out = OutBuffer::new();
+        for op in ops {
+            out.write_server_op(op);
+        }
+        self.conn.handle_input(self.now, self.transport(), &out.to_vec());
+    }
+
+    /// The server sends raw bytes.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.conn.handle_input(self.now, self.transport(), bytes);
+    }
+
+    /// Everything the client wrote since the last call, decoded by the fake server.
+    pub fn client_ops(&mut self) -> Vec<ClientOp> {
+        let out = self.conn.outbound();
+        let n = out.len();
+        self.wire.extend_from_slice(&out.to_vec());
+        self.conn.advance_outbound(n);
+        let mut ops = Vec::new();
+        while let Some(op) = self.decoder.decode(&mut self.wire).expect("the client writes valid protocol") {
+            ops.push(op);
+        }
+        ops
+    }
+
+    /// Writes only `n` bytes of the outbound buffer (a partial write).
+    pub fn write_partially(&mut self, n: usize) {
+        let out = self.conn.outbound();
+        let n = n.min(out.len());
+        let mut copy = out.to_vec();
+        copy.truncate(n);
+        self.wire.extend_from_slice(&copy);
+        self.conn.advance_outbound(n);
+    }
+
+    /// The whole handshake with `info`: accept, INFO, CONNECT + PING, PONG. Returns the
+    /// CONNECT the client sent.
+    pub fn handshake(&mut self, info: ServerInfo) -> nats_proto::ConnectInfo {
+        let server = self.expect_connect();
+        self.accept(server);
+        self.send(&[ServerOp::Info(Box::new(info))]);
+        let ops = self.client_ops();
+        let connect = match ops.as_slice() {
+            [ClientOp::Connect(connect), ClientOp::Ping] => (**connect).clone(),
+            other => panic!("expected CONNECT + PING, got {other:?}"),
+        };
+        self.send(&[ServerOp::Pong]);
+        connect
+    }
+
+    /// Jumps the clock to the connection's next deadline and handles it; returns how far
+    /// the clock moved.
+    pub fn advance(&mut self) -> Duration {
+        let deadline = self.conn.poll_timeout().expect("the connection has a deadline");
+        let moved = deadline.saturating_duration_since(self.now);
+        self.now = self.now.max(deadline);
+        self.conn.handle_timeout(self.now);
+        moved
+    }
+
+    /// Moves the clock by `by` and handles any deadline reached.
+    pub fn sleep(&mut self, by: Duration) {
+        self.now += by;
+        self.conn.handle_timeout(self.now);
+    }
+}
+
+/// A MSG op.
+pub fn msg(subject: &str, sid: Sid, reply: Option<&str>, payload: &'static [u8]) -> ServerOp {
+    ServerOp::Msg(Msg {
+        subject: Subject::new(subject).unwrap(),
+        sid,
+        reply: reply.map(|r| Subject::new(r).unwrap()),
+        headers: None,
+        header_error: None,
+        payload: Bytes::from_static(payload),
+    })
+}
+
+/// The 503 no-responders status message nats-server 2.9.10 sends to a request's inbox.
+pub fn no_responders(reply: &Subject, sid: Sid) -> ServerOp {
+    let mut headers = HeaderMap::new();
+    headers.set_status(Some((StatusCode::NO_RESPONDERS, None)));
+    ServerOp::Msg(Msg {
+        subject: reply.clone(),
+        sid,
+        reply: None,
+        headers: Some(Box::new(headers)),
+        header_error: None,
+        payload: Bytes::new(),
+    })
+}
+
+/// A `-ERR`.
+pub fn err(text: &str) -> ServerOp {
+    ServerOp::Err(ServerError::new(text))
+}
+
+/// The payloads of the PUBs among `ops`.
+pub fn published(ops: &[ClientOp]) -> Vec<Bytes> {
+    ops.iter()
+        .filter_map(|op| match op {
+            ClientOp::Pub(p) => Some(p.payload.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Copies `bytes` out of any `Buf` (for checks on outbound data).
+pub fn buf_to_vec(mut buf: impl Buf) -> Vec<u8> {
+    let mut v = Vec::new();
+    while buf.has_remaining() {
+        let chunk = buf.chunk();
+        v.extend_from_slice(chunk);
+        let n = chunk.len();
+        buf.advance(n);
+    }
+    v
+}
+
+// ----- helpers for the scenario suites --------------------------------------------------
+
+/// [`info`] with changes.
+pub fn info_with(change: impl FnOnce(&mut ServerInfo)) -> ServerInfo {
+    let mut info = info();
+    change(&mut info);
+    info
+}
+
+/// An INFO op.
+pub fn info_op(info: ServerInfo) -> ServerOp {
+    ServerOp::Info(Box::new(info))
+}
+
+/// A PUB op, as the fake server decodes it.
+pub fn pub_op(subject: &str, payload: &'static [u8]) -> ClientOp {
+    ClientOp::Pub(nats_proto::Pub {
+        subject: Subject::new(subject).unwrap(),
+        reply: None,
+        headers: None,
+        payload: Bytes::from_static(payload),
+    })
+}
+
+/// The length of `PUB <subject> <n>\r\n<payload>\r\n` on the wire.
+pub fn pub_frame_len(subject: &str, payload_len: usize) -> usize {
+    format!("PUB {subject} {payload_len}\r\n").len() + payload_len + 2
+}
+
+impl Harness {
+    /// [`handshake`](Self::handshake), then forgets the events and the client's ops so far
+    /// (the server's subscriptions and buffered publishes included).
+    pub fn connect(&mut self, info: ServerInfo) -> nats_proto::ConnectInfo {
+        let connect = self.handshake(info);
+        self.events();
+        self.client_ops();
+        connect
+    }
+
+    /// The ops the fake server has fully received so far, without writing anything more.
+    pub fn received_ops(&mut self) -> Vec<ClientOp> {
+        let mut ops = Vec::new();
+        while let Some(op) = self.decoder.decode(&mut self.wire).expect("the client writes valid protocol") {
+            ops.push(op);
+        }
+        ops
+    }
+
+    /// Jumps from deadline to deadline until the connection asks to connect; returns the
+    /// server and how long the clock moved in total. Other actions are not expected.
+    pub fn advance_to_connect(&mut self) -> (ServerAddr, Duration) {
+        let mut waited = Duration::ZERO;
+        for _ in 0..1000 {
+            let actions = self.actions();
+            match actions.as_slice() {
+                [] => waited += self.advance(),
+                [Action::Connect(_, addr)] => return (addr.clone(), waited),
+                other => panic!("expected a Connect action, got {other:?}"),
+            }
+        }
+        panic!("no Connect action after 1000 deadlines");
+    }
+
+    /// The transport asked for by the pending Connect cannot be opened; returns its server.
+    pub fn refuse(&mut self) -> ServerAddr {
+        let server = self.expect_connect();
+        self.conn.handle_disconnected(
+            self.now,
+            self.transport(),
+            TransportError::new(nats_proto::TransportErrorKind::Connect, "connection refused"),
+        );
+        server
+    }
+
+    /// The handshake with `server`, whose Connect action was already taken: accept, INFO,
+    /// CONNECT + PING, PONG. Returns the CONNECT the client sent.
+    pub fn handshake_with(&mut self, server: ServerAddr, info: ServerInfo) -> nats_proto::ConnectInfo {
+        self.accept(server);
+        self.send(&[ServerOp::Info(Box::new(info))]);
+        let connect = match self.client_ops().as_slice() {
+            [ClientOp::Connect(connect), ClientOp::Ping] => (**connect).clone(),
+            other => panic!("expected CONNECT + PING, got {other:?}"),
+        };
+        self.send(&[ServerOp::Pong]);
+        connect
+    }
+
+    /// Waits for the next Connect (however long the clock must move) and completes the
+    /// handshake there; returns the server.
+    pub fn reconnect(&mut self, info: ServerInfo) -> ServerAddr {
+        let (server, _) = self.advance_to_connect();
+        self.handshake_with(server.clone(), info);
+        server
+    }
+
+    /// The attempt in progress fails: the transport could not be opened.
+    pub fn refuse_current(&mut self) {
+        self.conn.handle_disconnected(
+            self.now,
+            self.transport(),
+            TransportError::new(nats_proto::TransportErrorKind::Connect, "connection refused"),
+        );
+    }
+
+    /// The TLS handshake asked for by `Action::StartTls` succeeded.
+    pub fn tls_established(&mut self) {
+        self.conn.handle_tls_established(self.now, self.transport());
+    }
+}
