@@ -169,10 +169,9 @@ impl<R: Runtime> Driver<R> {
                 inner.driver_done = true;
                 inner.wake_state_waiters();
                 inner.wake_writers();
+                let inner = &mut *inner;
                 for listener in inner.listeners.values_mut() {
-                    if let Some(waker) = listener.waker.take() {
-                        waker.wake();
-                    }
+                    inner.wakes.take_from(&mut listener.waker);
                 }
                 return Round::Done;
             }

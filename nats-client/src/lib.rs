@@ -39,6 +39,7 @@ mod runtime;
 mod shared;
 mod subscriber;
 mod tls;
+mod wake_list;
 
 pub use client::{connect_with_runtime, Client, Replies, Sleep};
 pub use error::{ConnectError, RequestError, SubscribeError, UnsubscribeError};

@@ -2,12 +2,14 @@
 //! queues that route its events to subscribers, requests, flushes and event listeners.
 
 use std::collections::{HashMap, VecDeque};
+use std::ops::{Deref, DerefMut};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
 use nats_proto::{Connection, Event, FlushError, FlushId, Msg, RequestId, RequestOutcome, Sid};
 
 use crate::event::ClientEvent;
+use crate::wake_list::WakeList;
 
 /// Publishers wait when this many bytes are queued for the socket.
 pub(crate) const HIGH_WATER: usize = 8 * 1024 * 1024;
@@ -33,14 +35,46 @@ impl Shared {
                 write_waiters: Vec::new(),
                 state_waiters: Vec::new(),
                 driver_done: false,
+                wakes: WakeList::default(),
             }),
         }
     }
 
     /// Locks the state. A panic while locked cannot leave the protocol core half-updated
-    /// in a way that matters more than stopping would, so poisoning is ignored.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    /// in a way that matters more than stopping would, so poisoning is ignored. Wakes made
+    /// under the lock run when the returned guard is dropped, after unlocking.
+    pub(crate) fn lock(&self) -> Guard<'_> {
+        Guard(Some(self.inner.lock().unwrap_or_else(PoisonError::into_inner)))
+    }
+}
+
+/// The locked state. Dropping it unlocks, then wakes the tasks woken under the lock, so a
+/// woken task never finds the lock still held by its waker.
+pub(crate) struct Guard<'a>(Option<MutexGuard<'a, Inner>>);
+
+impl Deref for Guard<'_> {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        self.0.as_ref().expect("held until dropped")
+    }
+}
+
+impl DerefMut for Guard<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        self.0.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        let Some(mut guard) = self.0.take() else { return };
+        if guard.wakes.is_empty() {
+            return;
+        }
+        let wakes = std::mem::take(&mut guard.wakes);
+        drop(guard);
+        wakes.wake_all();
     }
 }
 
@@ -85,25 +119,25 @@ pub(crate) struct Inner {
     pub(crate) state_waiters: Vec<Waker>,
     /// The driver task has finished: the connection is closed and its transport gone.
     pub(crate) driver_done: bool,
+    /// Tasks to wake once the lock is released ([`Guard`]).
+    pub(crate) wakes: WakeList,
 }
 
 impl Inner {
     /// Wakes the driver after a command gave it work; a no-op when it is already awake.
     pub(crate) fn wake_driver(&mut self) {
-        if let Some(waker) = self.driver_waker.take() {
-            waker.wake();
-        }
+        self.wakes.take_from(&mut self.driver_waker);
     }
 
     pub(crate) fn wake_state_waiters(&mut self) {
         for waker in self.state_waiters.drain(..) {
-            waker.wake();
+            self.wakes.push(waker);
         }
     }
 
     pub(crate) fn wake_writers(&mut self) {
         for waker in self.write_waiters.drain(..) {
-            waker.wake();
+            self.wakes.push(waker);
         }
     }
 
@@ -120,31 +154,31 @@ impl Inner {
                 Event::Message(msg) => {
                     if let Some(slot) = self.subs.get_mut(&msg.sid) {
                         slot.queue.push_back(msg);
-                        wake(&mut slot.waker);
+                        self.wakes.take_from(&mut slot.waker);
                     }
                 }
                 Event::SubscriptionEnded { sid } => {
                     if let Some(slot) = self.subs.get_mut(&sid) {
                         slot.ended = true;
-                        wake(&mut slot.waker);
+                        self.wakes.take_from(&mut slot.waker);
                     }
                 }
                 Event::Reply { request, msg } => {
                     if let Some(slot) = self.requests.get_mut(&request) {
                         slot.replies.push_back(msg);
-                        wake(&mut slot.waker);
+                        self.wakes.take_from(&mut slot.waker);
                     }
                 }
                 Event::RequestEnded { request, outcome, .. } => {
                     if let Some(slot) = self.requests.get_mut(&request) {
                         slot.outcome = Some(outcome);
-                        wake(&mut slot.waker);
+                        self.wakes.take_from(&mut slot.waker);
                     }
                 }
                 Event::Flushed { flush, result } => {
                     if let Some(slot) = self.flushes.get_mut(&flush) {
                         slot.result = Some(result);
-                        wake(&mut slot.waker);
+                        self.wakes.take_from(&mut slot.waker);
                     }
                 }
                 Event::ServerInfo(_) => {}
@@ -173,7 +207,7 @@ impl Inner {
                 listener.queue.pop_front();
             }
             listener.queue.push_back(event.clone());
-            wake(&mut listener.waker);
+            self.wakes.take_from(&mut listener.waker);
         }
     }
 
@@ -182,13 +216,57 @@ impl Inner {
     fn end_everything(&mut self) {
         for slot in self.subs.values_mut() {
             slot.ended = true;
-            wake(&mut slot.waker);
+            self.wakes.take_from(&mut slot.waker);
         }
     }
 }
 
-pub(crate) fn wake(waker: &mut Option<Waker>) {
-    if let Some(waker) = waker.take() {
-        waker.wake();
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+    use std::time::Instant;
+
+    use nats_proto::Connection;
+
+    use super::{Shared, SubSlot};
+    use crate::options::ConnectOptions;
+
+    /// On wake, records whether the shared lock was free.
+    struct TryLock(Arc<Shared>, AtomicBool);
+
+    impl Wake for TryLock {
+        fn wake(self: Arc<Self>) {
+            self.1.store(self.0.inner.try_lock().is_ok(), Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn tasks_are_woken_after_the_lock_is_released() {
+        let options = ConnectOptions::new().resolve("nats://127.0.0.1:4222").expect("valid options");
+        let conn = Connection::new(options.proto.clone(), Instant::now()).expect("valid options");
+        let shared = Arc::new(Shared::new(conn));
+        let driver = Arc::new(TryLock(Arc::clone(&shared), AtomicBool::new(false)));
+        let subscriber = Arc::new(TryLock(Arc::clone(&shared), AtomicBool::new(false)));
+        {
+            let mut inner = shared.lock();
+            inner.driver_waker = Some(Waker::from(Arc::clone(&driver)));
+            let sid = nats_proto::Sid::from(7u64);
+            inner.subs.insert(
+                sid,
+                SubSlot { waker: Some(Waker::from(Arc::clone(&subscriber))), ..SubSlot::default() },
+            );
+            inner.wake_driver();
+            let inner = &mut *inner;
+            let slot = inner.subs.get_mut(&sid).expect("the slot");
+            inner.wakes.take_from(&mut slot.waker);
+            assert!(
+                !driver.1.load(Ordering::SeqCst) && !subscriber.1.load(Ordering::SeqCst),
+                "not yet woken"
+            );
+        }
+        assert!(driver.1.load(Ordering::SeqCst), "the driver was woken with the lock free");
+        assert!(subscriber.1.load(Ordering::SeqCst), "the subscriber was woken with the lock free");
     }
 }

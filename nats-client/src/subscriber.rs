@@ -9,7 +9,6 @@ use nats_proto::{HeaderMap, Msg, Sid, State, Subject};
 
 use crate::client::Client;
 use crate::error::UnsubscribeError;
-use crate::shared::wake;
 
 /// The messages of one subscription. Dropping it unsubscribes.
 ///
@@ -66,9 +65,10 @@ impl Subscriber {
         let mut inner = self.client.shared.lock();
         let closed = inner.conn.state() == State::Closed;
         let existed = inner.conn.unsubscribe(self.sid, None);
+        let inner = &mut *inner;
         if let Some(slot) = inner.subs.get_mut(&self.sid) {
             slot.ended = true;
-            wake(&mut slot.waker);
+            inner.wakes.take_from(&mut slot.waker);
         }
         inner.wake_driver();
         match (existed, closed) {
