@@ -22,6 +22,13 @@ cargo fmt --all -- --check
 section "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# nats-proto without std (alloc only): the browser and a bare-metal target.
+for target in wasm32-unknown-unknown thumbv7em-none-eabihf; do
+    section "nats-proto --no-default-features on $target"
+    rustup target add "$target"
+    cargo build -p nats-proto --no-default-features --target "$target"
+done
+
 section "cargo test --workspace (nats-server $("$NATS_SERVER" --version))"
 cargo test --workspace
 

@@ -1,5 +1,8 @@
 //! Authentication: user/password, token, nkey, JWT with seed, and the creds file format.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::secret::Secret;
 
 /// Why credentials are unusable.
@@ -19,6 +22,10 @@ pub enum AuthError {
     /// nonce while nkey or JWT authentication is configured.
     #[error("the server sent no nonce to sign")]
     MissingNonce,
+    /// Nkey or JWT authentication is configured, but this build has no Ed25519 signing
+    /// (the `nkeys` feature is off).
+    #[error("nkey and JWT authentication need nats-proto's `nkeys` feature")]
+    NKeysUnavailable,
 }
 
 /// How the client authenticates (in addition to any credentials in the server URL, which
@@ -75,7 +82,7 @@ impl Auth {
 /// lines, in order.
 fn fenced_blocks(contents: &str) -> impl Iterator<Item = String> + '_ {
     let mut lines = contents.lines().map(str::trim);
-    std::iter::from_fn(move || {
+    core::iter::from_fn(move || {
         lines.by_ref().find(|l| l.starts_with("---") && l.contains("BEGIN"))?;
         let body: String =
             lines.by_ref().take_while(|l| !(l.starts_with("---") && l.contains("END"))).collect();
@@ -84,16 +91,29 @@ fn fenced_blocks(contents: &str) -> impl Iterator<Item = String> + '_ {
     .filter(|b| !b.is_empty())
 }
 
+#[cfg(feature = "nkeys")]
 fn key_pair(seed: &Secret) -> Result<nkeys::KeyPair, AuthError> {
     nkeys::KeyPair::from_seed(seed.expose().trim()).map_err(|e| AuthError::InvalidSeed(e.to_string()))
 }
 
+#[cfg(not(feature = "nkeys"))]
+fn key_pair(_seed: &Secret) -> Result<(), AuthError> {
+    Err(AuthError::NKeysUnavailable)
+}
+
 /// The `nkey` public key and `sig` signature of `nonce` for a seed: the nonce's ASCII bytes
 /// signed with Ed25519, encoded as base64url without padding.
+#[cfg(feature = "nkeys")]
 pub(crate) fn sign_nonce(seed: &Secret, nonce: &str) -> Result<(String, Secret), AuthError> {
     let pair = key_pair(seed)?;
     let signature = pair.sign(nonce.as_bytes()).map_err(|e| AuthError::Signing(e.to_string()))?;
     Ok((pair.public_key(), Secret::new(data_encoding::BASE64URL_NOPAD.encode(&signature))))
+}
+
+/// Without the `nkeys` feature there is nothing to sign with.
+#[cfg(not(feature = "nkeys"))]
+pub(crate) fn sign_nonce(_seed: &Secret, _nonce: &str) -> Result<(String, Secret), AuthError> {
+    Err(AuthError::NKeysUnavailable)
 }
 
 #[cfg(test)]

@@ -19,6 +19,25 @@
 //!   [`ConnectInfo`] and the classified [`ServerError`]. Invalid values are rejected when
 //!   constructed, with a typed error; secrets are [`Secret`]s that `Debug` never shows.
 //!
+//! # Features: std and no_std
+//!
+//! The crate is `no_std` + `alloc`; with `default-features = false` it builds for
+//! `wasm32-unknown-unknown` and bare-metal targets such as `thumbv7em-none-eabihf`.
+//!
+//! - `std` (default): `std::time::Instant` is the [`DefaultInstant`] of [`Connection`];
+//!   randomness (server order, jitter, inbox names) is seeded by the OS unless
+//!   [`Options::rng_seed`] is set; [`OutBuffer`] implements `Buf::chunks_vectored`; the
+//!   dependencies use std. Error types implement [`core::error::Error`] either way.
+//! - `nkeys` (default, implies `std`): nkey and JWT authentication (Ed25519 signatures of
+//!   the server's nonce by the `nkeys` crate, which needs std). Without it such
+//!   credentials fail with [`AuthError::NKeysUnavailable`].
+//!
+//! Time always comes from the caller. Every input that depends on it takes `now` of the
+//! connection's [`Instant`] type: `std::time::Instant` by default, or without std a
+//! `Duration` since an epoch of the caller's choosing (`Connection<Duration>`), or any
+//! type of the caller's own. Without std, set [`Options::rng_seed`] from the platform's
+//! randomness: otherwise a fixed seed is used.
+//!
 //! # The run loop
 //!
 //! The caller owns the IO and the clock. Method names say their kind: `handle_*` feeds an
@@ -184,7 +203,23 @@
 //! assert_eq!((msg.subject.as_str(), &msg.payload[..]), ("greet.joe", &b"hello"[..]));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![no_std]
 #![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+/// What `std`'s prelude would bring, for a `no_std` crate.
+mod prelude {
+    pub(crate) use alloc::borrow::ToOwned;
+    pub(crate) use alloc::boxed::Box;
+    pub(crate) use alloc::format;
+    pub(crate) use alloc::string::{String, ToString};
+    #[allow(unused_imports)]
+    pub(crate) use alloc::vec;
+    pub(crate) use alloc::vec::Vec;
+}
 
 // The layers, bottom up: `types` (validated values), `codec` (decoders, encoder, out
 // buffer, ops), `messages` (INFO, CONNECT, -ERR), then `connection` (the state machine and
@@ -194,6 +229,7 @@ mod codec;
 mod connection;
 mod messages;
 mod options;
+mod time;
 mod types;
 
 // Short paths inside the crate (`crate::subject::Subject`, ...).
@@ -221,3 +257,4 @@ pub use server_error::{PermissionOperation, ServerError, ServerErrorKind};
 pub use sid::Sid;
 pub use status_code::{InvalidStatusCode, StatusCode};
 pub use subject::{Subject, SubjectError};
+pub use time::{DefaultInstant, Instant};

@@ -1,6 +1,9 @@
 //! Connection options: servers, identity, auth, timing, reconnect policy and limits.
 
-use std::time::Duration;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::time::Duration;
 
 use crate::{
     auth::{Auth, AuthError},

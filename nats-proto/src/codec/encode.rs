@@ -4,6 +4,9 @@
 //! The encoders trust their (validated) inputs: subjects, queue groups and headers were
 //! checked when they were constructed, so nothing here can produce a broken frame.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::{
@@ -68,7 +71,7 @@ impl OutBuffer {
         let tail = self.tail();
         tail.put_slice(b"CONNECT ");
         // Serializing plain structs of strings, bools and integers into memory cannot fail.
-        serde_json::to_writer(tail.writer(), info).expect("CONNECT serializes");
+        tail.put_slice(&serde_json::to_vec(info).expect("CONNECT serializes"));
         self.tail().put_slice(b"\r\n");
     }
 
@@ -159,7 +162,7 @@ impl OutBuffer {
     pub fn write_info(&mut self, info: &ServerInfo) {
         let tail = self.tail();
         tail.put_slice(b"INFO ");
-        serde_json::to_writer(tail.writer(), info).expect("INFO serializes");
+        tail.put_slice(&serde_json::to_vec(info).expect("INFO serializes"));
         self.tail().put_slice(b" \r\n");
     }
 

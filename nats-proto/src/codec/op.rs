@@ -1,5 +1,8 @@
 //! The protocol operations in both directions.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use bytes::Bytes;
 
 use crate::{

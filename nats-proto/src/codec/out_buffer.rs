@@ -1,7 +1,11 @@
 //! The outbound buffer: encoded ops waiting to be written, as a `bytes::Buf` of chunks.
 
-use std::collections::VecDeque;
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::collections::VecDeque;
+use core::fmt;
+#[cfg(feature = "std")]
 use std::io::IoSlice;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -17,7 +21,7 @@ pub const DEFAULT_CHUNK_THRESHOLD: usize = 16 * 1024;
 /// payloads of at least [`chunk_threshold`](Self::chunk_threshold) bytes are queued as
 /// their own `Bytes` chunk, so a vectored write sends them without a copy.
 ///
-/// It implements [`Buf`]: write [`chunks_vectored`](Buf::chunks_vectored) (or
+/// It implements [`Buf`]: write `chunks_vectored` (with the `std` feature; or
 /// [`chunk`](Buf::chunk)) to the transport, then [`advance`](Buf::advance) by what was
 /// written.
 ///
@@ -144,7 +148,7 @@ impl OutBuffer {
     pub fn copy_range_into(&self, start: usize, end: usize, dst: &mut OutBuffer) {
         assert!(start <= end && end <= self.len(), "range out of bounds");
         let mut offset = 0;
-        for chunk in self.chunks.iter().map(|c| &c[..]).chain(std::iter::once(&self.tail[..])) {
+        for chunk in self.chunks.iter().map(|c| &c[..]).chain(core::iter::once(&self.tail[..])) {
             let (chunk_start, chunk_end) = (offset, offset + chunk.len());
             offset = chunk_end;
             if chunk_end <= start || chunk_start >= end {
@@ -221,9 +225,10 @@ impl Buf for OutBuffer {
         }
     }
 
+    #[cfg(feature = "std")]
     fn chunks_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
         let mut n = 0;
-        for chunk in self.chunks.iter().map(|c| &c[..]).chain(std::iter::once(&self.tail[..])) {
+        for chunk in self.chunks.iter().map(|c| &c[..]).chain(core::iter::once(&self.tail[..])) {
             if n == dst.len() {
                 break;
             }

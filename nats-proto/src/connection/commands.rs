@@ -1,7 +1,12 @@
 //! Commands: they change state only (publish, subscribe, unsubscribe, request, flush,
 //! drain, close); what follows is polled.
 
-use std::time::{Duration, Instant};
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::time::Duration;
+
+use crate::time::Instant;
 
 use bytes::Bytes;
 
@@ -19,7 +24,7 @@ use crate::{
     subject::{validate_publish_subject, Subject},
 };
 
-impl Connection {
+impl<I: Instant> Connection<I> {
     /// Publishes a message. While disconnected it goes to the reconnect buffer.
     ///
     /// # Errors
@@ -148,7 +153,7 @@ impl Connection {
     /// A [`PublishError`]; the request was not made then.
     pub fn request(
         &mut self,
-        now: Instant,
+        now: I,
         subject: &Subject,
         headers: Option<&HeaderMap>,
         payload: &Bytes,
@@ -178,7 +183,7 @@ impl Connection {
 
     /// Asks the server to confirm it processed everything written so far; the answer comes
     /// as [`Event::Flushed`] (at once with an error when not connected).
-    pub fn flush(&mut self, now: Instant, timeout: Duration) -> FlushId {
+    pub fn flush(&mut self, now: I, timeout: Duration) -> FlushId {
         let id = self.keepalive.next_flush_id();
         let error = match self.phase {
             Phase::Closed => Some(FlushError::Closed),
@@ -199,7 +204,7 @@ impl Connection {
     /// confirms the publishes made so far, then closes (with
     /// [`ConnectionError::DrainTimeout`](super::ConnectionError::DrainTimeout) if that takes longer than `drain_timeout`).
     /// Not connected: closes at once.
-    pub fn drain(&mut self, now: Instant) {
+    pub fn drain(&mut self, now: I) {
         if self.phase != Phase::Connected {
             self.close_with(None);
             return;

@@ -1,7 +1,10 @@
 //! What the connection reports: events, actions for the caller, states, statistics and
 //! errors.
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::fmt;
 
 use crate::{
     auth::AuthError, decode::DecodeError, info::ServerInfo, op::Msg, op::Undeliverable,

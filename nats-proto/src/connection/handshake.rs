@@ -1,7 +1,10 @@
 //! The handshake: INFO, the TLS decision, CONNECT with credentials, and what follows
 //! the PONG (re-subscriptions, buffered publishes).
 
-use std::time::Instant;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use crate::time::Instant;
 
 use super::event::{Action, ConnectionError, Event};
 use super::keepalive::PongWaiter;
@@ -15,12 +18,12 @@ use crate::{
     server_addr::ServerAddr,
 };
 
-impl Connection {
+impl<I: Instant> Connection<I> {
     pub(super) fn needs_tls(&self, info: &ServerInfo) -> bool {
         self.options.tls_required || info.tls_required || self.link.server().is_some_and(ServerAddr::tls)
     }
 
-    pub(super) fn handle_info(&mut self, now: Instant, info: Box<ServerInfo>) {
+    pub(super) fn handle_info(&mut self, now: I, info: Box<ServerInfo>) {
         let current = self.link.server().cloned().expect("a transport has a server");
         let added = self.pool.discover(&info.connect_urls, &current, self.options.randomize, &mut self.rng);
         match self.phase {
@@ -58,7 +61,7 @@ impl Connection {
         }
     }
 
-    pub(super) fn send_connect(&mut self, now: Instant) {
+    pub(super) fn send_connect(&mut self, now: I) {
         let info = self.link.info().cloned().unwrap_or_default();
         let connect = match self.connect_info(&info) {
             Ok(connect) => connect,
@@ -118,7 +121,7 @@ impl Connection {
         Ok(connect)
     }
 
-    pub(super) fn handshake_done(&mut self, now: Instant) {
+    pub(super) fn handshake_done(&mut self, now: I) {
         let server = self.link.server().cloned().expect("a transport has a server");
         self.pool.record(&server, true);
         self.phase = Phase::Connected;

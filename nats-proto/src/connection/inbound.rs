@@ -1,6 +1,9 @@
 //! What the server sends once connected: ops, errors, PONGs, messages and replies.
 
-use std::time::Instant;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use crate::time::Instant;
 
 use super::event::{ConnectionError, Event, FlushId, RequestId, RequestOutcome};
 use super::keepalive::PongWaiter;
@@ -16,8 +19,8 @@ use crate::{
     status_code::StatusCode,
 };
 
-impl Connection {
-    pub(super) fn handle_op(&mut self, now: Instant, op: ServerOp) {
+impl<I: Instant> Connection<I> {
+    pub(super) fn handle_op(&mut self, now: I, op: ServerOp) {
         self.keepalive.traffic();
         match op {
             ServerOp::Msg(msg) if self.phase == Phase::Connected => self.handle_msg(msg),
@@ -43,7 +46,7 @@ impl Connection {
 
     /// The one place a `-ERR` is acted on (its class comes from
     /// [`ServerError::closes_connection`]).
-    pub(super) fn handle_server_error(&mut self, now: Instant, error: ServerError) {
+    pub(super) fn handle_server_error(&mut self, now: I, error: ServerError) {
         if self.phase != Phase::Connected {
             self.fail_attempt(now, ConnectionError::Server(error));
         } else if error.closes_connection() {
@@ -54,7 +57,7 @@ impl Connection {
         }
     }
 
-    pub(super) fn handle_pong(&mut self, now: Instant) {
+    pub(super) fn handle_pong(&mut self, now: I) {
         match self.keepalive.pong() {
             Some(PongWaiter::Handshake) => self.handshake_done(now),
             Some(PongWaiter::Flush(id)) => {

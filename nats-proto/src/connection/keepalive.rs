@@ -2,7 +2,10 @@
 //! in order), the unanswered keepalive count, and the flush waiters. Deadlines live in the
 //! timer table.
 
-use std::collections::{BTreeSet, VecDeque};
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::collections::{BTreeSet, VecDeque};
 
 /// What a PONG answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +90,7 @@ impl Keepalive {
     /// waiting, in order.
     pub(crate) fn fail_all(&mut self) -> Vec<u64> {
         self.reset();
-        std::mem::take(&mut self.flushes).into_iter().collect()
+        core::mem::take(&mut self.flushes).into_iter().collect()
     }
 }
 

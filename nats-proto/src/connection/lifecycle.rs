@@ -1,7 +1,10 @@
 //! The life of the connection: choosing and starting attempts, losing and closing
 //! connections, and firing timers.
 
-use std::time::Instant;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use crate::time::Instant;
 
 use super::event::{Action, ConnectionError, Event, FlushError, FlushId, RequestId, RequestOutcome};
 use super::keepalive::{PongWaiter, Stale};
@@ -9,13 +12,13 @@ use super::pool::Next;
 use super::timers::Timer;
 use super::{Connection, Phase};
 
-impl Connection {
+impl<I: Instant> Connection<I> {
     pub(super) fn server_name(&self) -> String {
         self.link.server().map(|s| s.host().to_owned()).unwrap_or_default()
     }
 
     /// A timer is due.
-    pub(super) fn fire(&mut self, now: Instant, timer: Timer) {
+    pub(super) fn fire(&mut self, now: I, timer: Timer) {
         match timer {
             Timer::ReconnectWait if self.phase == Phase::Waiting => self.start_attempt(now),
             Timer::Attempt if self.phase.attempting() => self.fail_attempt(now, ConnectionError::Timeout),
@@ -38,7 +41,7 @@ impl Connection {
     }
 
     /// Schedules the next attempt, or closes when no server is left.
-    pub(super) fn next_attempt(&mut self, now: Instant) {
+    pub(super) fn next_attempt(&mut self, now: I) {
         if !self.report.ever_connected && !self.options.retry_on_initial_connect && self.pool.all_failed() {
             self.close_with(Some(ConnectionError::NoServers));
             return;
@@ -56,7 +59,7 @@ impl Connection {
         }
     }
 
-    pub(super) fn start_attempt(&mut self, now: Instant) {
+    pub(super) fn start_attempt(&mut self, now: I) {
         let addr = self.pool.start_attempt(now);
         let transport = self.link.start(addr.clone());
         self.outbound.reset_queue();
@@ -76,7 +79,7 @@ impl Connection {
     }
 
     /// A connection attempt failed before the handshake completed.
-    pub(super) fn fail_attempt(&mut self, now: Instant, error: ConnectionError) {
+    pub(super) fn fail_attempt(&mut self, now: I, error: ConnectionError) {
         self.close_transport();
         self.timers.stop(Timer::Attempt);
         if let Some(server) = self.link.server() {
@@ -91,7 +94,7 @@ impl Connection {
     }
 
     /// An error while connected or while handshaking.
-    pub(super) fn connection_failed(&mut self, now: Instant, error: ConnectionError) {
+    pub(super) fn connection_failed(&mut self, now: I, error: ConnectionError) {
         if self.phase == Phase::Connected {
             self.lose_connection(now, error);
         } else {
@@ -100,7 +103,7 @@ impl Connection {
     }
 
     /// An established connection is gone.
-    pub(super) fn lose_connection(&mut self, now: Instant, error: ConnectionError) {
+    pub(super) fn lose_connection(&mut self, now: I, error: ConnectionError) {
         self.close_transport();
         self.timers.stop(Timer::Ping);
         self.outbound.carry_unwritten();
@@ -143,7 +146,7 @@ impl Connection {
         self.report.event(Event::Closed { error });
     }
 
-    fn keepalive_ping(&mut self, now: Instant) {
+    fn keepalive_ping(&mut self, now: I) {
         match self.keepalive.keepalive_due(self.options.max_pings_outstanding) {
             Err(Stale) => self.lose_connection(now, ConnectionError::StaleConnection),
             Ok(()) => {

@@ -21,6 +21,9 @@
 //! (ops from the server), [`lifecycle`] (attempts, losses, close, timers) and
 //! [`commands`].
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 mod commands;
 mod drain;
 mod event;
@@ -44,8 +47,6 @@ pub use event::{
 pub use requests::Expected;
 pub use subscriptions::PendingLimits;
 
-use std::time::Instant;
-
 use bytes::BytesMut;
 
 use self::drain::Drain;
@@ -66,6 +67,7 @@ use crate::{
     server_addr::ServerAddr,
     sid::Sid,
     subject::Subject,
+    time::{DefaultInstant, Instant},
 };
 
 /// Where the connection is in its life.
@@ -105,28 +107,31 @@ impl Phase {
 }
 
 /// A NATS client connection as a pure state machine: no IO, no clock, no threads.
+///
+/// `I` is the caller's [`Instant`] type: `std::time::Instant` by default (with the
+/// `std` feature), or for example a `Duration` since the caller's epoch.
 #[derive(Debug)]
-pub struct Connection {
+pub struct Connection<I = DefaultInstant> {
     options: Options,
     rng: Rng,
-    pool: Pool,
+    pool: Pool<I>,
     phase: Phase,
     link: Link,
     outbound: Outbound,
     subs: Subscriptions,
     requests: Requests,
     keepalive: Keepalive,
-    timers: Timers,
+    timers: Timers<I>,
     drain: Drain,
     report: Report,
 }
 
-impl Connection {
+impl<I: Instant> Connection<I> {
     /// A connection that starts at once: the first [`Action::Connect`] is ready.
     ///
     /// # Errors
     /// [`OptionsError`] when the options are unusable.
-    pub fn new(options: Options, now: Instant) -> Result<Self, OptionsError> {
+    pub fn new(options: Options, now: I) -> Result<Self, OptionsError> {
         let inbox_prefix = options.validate()?;
         let mut rng = Rng::new(options.rng_seed);
         let pool = Pool::new(&options, &mut rng);
@@ -154,7 +159,7 @@ impl Connection {
     /// The transport asked for by [`Action::Connect`] is open. If the connection no longer
     /// wants it (it was closed or given up meanwhile), the answer is
     /// [`Action::CloseTransport`] for it and nothing else changes.
-    pub fn handle_connected(&mut self, now: Instant, transport: TransportId) {
+    pub fn handle_connected(&mut self, now: I, transport: TransportId) {
         let _ = now;
         if self.phase != Phase::Connecting || !self.link.opened(transport) {
             self.report.action(Action::CloseTransport(transport));
@@ -170,7 +175,7 @@ impl Connection {
     }
 
     /// The TLS handshake asked for by [`Action::StartTls`] succeeded.
-    pub fn handle_tls_established(&mut self, now: Instant, transport: TransportId) {
+    pub fn handle_tls_established(&mut self, now: I, transport: TransportId) {
         if !self.link.is_open(transport) {
             return;
         }
@@ -189,7 +194,7 @@ impl Connection {
     /// The transport failed to open, failed, or was closed by the peer. A report about a
     /// transport that is not current (one the connection asked to close, or an older one)
     /// changes nothing.
-    pub fn handle_disconnected(&mut self, now: Instant, transport: TransportId, error: TransportError) {
+    pub fn handle_disconnected(&mut self, now: I, transport: TransportId, error: TransportError) {
         if !self.link.lost(transport) {
             return;
         }
@@ -202,7 +207,7 @@ impl Connection {
 
     /// Bytes received from the transport (the plaintext, inside TLS). Bytes from a
     /// transport that is not current are ignored.
-    pub fn handle_input(&mut self, now: Instant, transport: TransportId, bytes: &[u8]) {
+    pub fn handle_input(&mut self, now: I, transport: TransportId, bytes: &[u8]) {
         if self.link.is_open(transport) {
             self.link.read_buf.extend_from_slice(bytes);
             self.handle_received(now, transport);
@@ -217,7 +222,7 @@ impl Connection {
 
     /// Processes what was appended to [`receive_buffer`](Self::receive_buffer) from
     /// `transport`. Bytes from a transport that is not current are dropped.
-    pub fn handle_received(&mut self, now: Instant, transport: TransportId) {
+    pub fn handle_received(&mut self, now: I, transport: TransportId) {
         if !self.link.is_open(transport) || !self.phase.reads_protocol() {
             self.link.read_buf.clear();
             return;
@@ -245,7 +250,7 @@ impl Connection {
 
     /// Time passed: call when [`poll_timeout`](Self::poll_timeout)'s deadline is reached
     /// (calling earlier or more often is harmless). Fires every timer that is due.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub fn handle_timeout(&mut self, now: I) {
         for timer in self.timers.take_due(now) {
             self.fire(now, timer);
         }
@@ -291,7 +296,7 @@ impl Connection {
     /// When [`handle_timeout`](Self::handle_timeout) must be called next, if ever: the
     /// earliest entry of the timer table.
     #[must_use]
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<I> {
         self.timers.next()
     }
 

@@ -1,41 +1,44 @@
 //! The server pool: which server to try next, and when.
 
-use std::time::Instant;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use crate::time::Instant;
 
 use super::rng::Rng;
 use crate::{options::Options, server_addr::ServerAddr};
 
 /// One server and its attempt history.
 #[derive(Debug, Clone)]
-pub(crate) struct Entry {
+pub(crate) struct Entry<I> {
     pub(crate) addr: ServerAddr,
     /// Learned from `connect_urls` rather than configured.
     pub(crate) implicit: bool,
     /// Failed attempts since the last successful connection to it.
     pub(crate) failures: u32,
     /// When it was last tried.
-    pub(crate) last_attempt: Option<Instant>,
+    pub(crate) last_attempt: Option<I>,
 }
 
 /// The servers, in the order they will be tried: the front is next, a tried server moves
 /// to the back.
 #[derive(Debug, Clone)]
-pub(crate) struct Pool {
-    entries: Vec<Entry>,
+pub(crate) struct Pool<I> {
+    entries: Vec<Entry<I>>,
 }
 
 /// What to do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Next {
+pub(crate) enum Next<I> {
     /// Try this server at this time.
-    Try { at: Instant },
+    Try { at: I },
     /// Every server is exhausted.
     Exhausted,
 }
 
-impl Pool {
+impl<I: Instant> Pool<I> {
     pub(crate) fn new(options: &Options, rng: &mut Rng) -> Self {
-        let mut entries: Vec<Entry> = options
+        let mut entries: Vec<Entry<I>> = options
             .servers
             .iter()
             .map(|addr| Entry { addr: addr.clone(), implicit: false, failures: 0, last_attempt: None })
@@ -63,7 +66,7 @@ impl Pool {
     /// last attempt, plus jitter. A server that was connected to long ago is thus retried
     /// at once, while one that keeps dropping connections right after they open is not
     /// hammered.
-    pub(crate) fn next(&mut self, now: Instant, options: &Options, rng: &mut Rng) -> Next {
+    pub(crate) fn next(&mut self, now: I, options: &Options, rng: &mut Rng) -> Next<I> {
         if let Some(max) = options.max_reconnect_attempts {
             self.entries.retain(|e| e.failures < max.max(1));
         }
@@ -82,7 +85,7 @@ impl Pool {
     }
 
     /// Marks the front server as being tried now and moves it to the back; returns it.
-    pub(crate) fn start_attempt(&mut self, now: Instant) -> ServerAddr {
+    pub(crate) fn start_attempt(&mut self, now: I) -> ServerAddr {
         let mut entry = self.entries.remove(0);
         entry.last_attempt = Some(now);
         let addr = entry.addr.clone();
@@ -160,7 +163,8 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use core::time::Duration;
+    use std::time::Instant;
 
     fn options(urls: &str) -> Options {
         Options { randomize: false, ..Options::new(urls).unwrap() }
@@ -219,7 +223,7 @@ mod tests {
     fn discovery_dedupes_and_inherits() {
         let opts = options("nats://u:p@127.0.0.1:4222");
         let mut rng = Rng::new(Some(1));
-        let mut pool = Pool::new(&opts, &mut rng);
+        let mut pool: Pool<Instant> = Pool::new(&opts, &mut rng);
         let current = opts.servers[0].clone();
         let urls = [
             "127.0.0.1:4222".to_owned(),

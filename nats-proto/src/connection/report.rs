@@ -1,7 +1,10 @@
 //! What the connection reports: events and actions waiting to be polled, the last error
 //! and the statistics.
 
-use std::collections::VecDeque;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::collections::VecDeque;
 
 use super::event::{Action, ConnectionError, Event, Statistics};
 

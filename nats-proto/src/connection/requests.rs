@@ -2,7 +2,10 @@
 //! their reply counts. Every request leaves the table when it completes, times out, is
 //! cancelled or the connection closes. Deadlines live in the timer table.
 
-use std::collections::HashMap;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use hashbrown::HashMap;
 
 use super::event::{RequestId, RequestOutcome};
 use crate::{sid::Sid, subject::Subject};

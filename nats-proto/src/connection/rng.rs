@@ -1,22 +1,35 @@
 //! A small deterministic random number generator (SplitMix64): server order, reconnect
 //! jitter and inbox names. Not for cryptography; seeded once per connection.
 
-use std::hash::{BuildHasher, Hasher};
-use std::time::Duration;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::time::Duration;
+
+#[cfg(feature = "std")]
+fn os_seed() -> u64 {
+    use core::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0x6e61_7473);
+    hasher.finish()
+}
+
+#[cfg(not(feature = "std"))]
+fn os_seed() -> u64 {
+    0x6e61_7473_2d72_7321
+}
 
 /// SplitMix64.
 #[derive(Debug, Clone)]
 pub(crate) struct Rng(u64);
 
 impl Rng {
-    /// A generator from a fixed seed, or from the process's hash seed (OS randomness, no
-    /// clock read) when `None`.
+    /// A generator from a fixed seed, or when `None` from the process's hash seed (OS
+    /// randomness, no clock read; `std` feature). Without `std` there is no randomness to
+    /// draw on: `None` means a fixed seed, and callers should pass their own
+    /// ([`Options::rng_seed`](crate::Options::rng_seed)).
     pub(crate) fn new(seed: Option<u64>) -> Self {
-        Self(seed.unwrap_or_else(|| {
-            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write_u64(0x6e61_7473);
-            hasher.finish()
-        }))
+        Self(seed.unwrap_or_else(os_seed))
     }
 
     pub(crate) fn next_u64(&mut self) -> u64 {

@@ -1,7 +1,10 @@
 //! The subscription table: sids, auto-unsubscribe counts and pending accounting.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::hash::{BuildHasherDefault, Hasher};
+use hashbrown::HashMap;
 
 use crate::{queue_group::QueueGroup, sid::Sid, subject::Subject};
 

@@ -4,8 +4,12 @@
 //! Four timers exist at most once (the reconnect wait, the connection attempt, the next
 //! keepalive PING, the drain); requests and flushes have one timer each, keyed by id.
 
-use std::collections::{BTreeSet, HashMap};
-use std::time::Instant;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use crate::time::Instant;
+use alloc::collections::BTreeSet;
+use hashbrown::HashMap;
 
 /// A deadline the connection acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,18 +44,24 @@ impl Timer {
 const SINGLE: [Timer; 4] = [Timer::ReconnectWait, Timer::Attempt, Timer::Ping, Timer::Drain];
 
 /// Every armed timer and its deadline.
-#[derive(Debug, Default)]
-pub(crate) struct Timers {
-    single: [Option<Instant>; 4],
+#[derive(Debug)]
+pub(crate) struct Timers<I> {
+    single: [Option<I>; 4],
     /// Keyed timers ordered by deadline...
-    keyed: BTreeSet<(Instant, Timer)>,
+    keyed: BTreeSet<(I, Timer)>,
     /// ...and their deadlines by key, to stop one.
-    keyed_at: HashMap<Timer, Instant>,
+    keyed_at: HashMap<Timer, I>,
 }
 
-impl Timers {
+impl<I> Default for Timers<I> {
+    fn default() -> Self {
+        Self { single: [None, None, None, None], keyed: BTreeSet::new(), keyed_at: HashMap::new() }
+    }
+}
+
+impl<I: Instant> Timers<I> {
     /// Arms `timer` for `at`, replacing its previous deadline.
-    pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
+    pub(crate) fn set(&mut self, timer: Timer, at: I) {
         match timer.slot() {
             Some(slot) => self.single[slot] = Some(at),
             None => {
@@ -82,7 +92,7 @@ impl Timers {
 
     /// The deadline of `timer`, if armed.
     #[cfg(test)]
-    pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
+    pub(crate) fn get(&self, timer: Timer) -> Option<I> {
         match timer.slot() {
             Some(slot) => self.single[slot],
             None => self.keyed_at.get(&timer).copied(),
@@ -90,15 +100,15 @@ impl Timers {
     }
 
     /// The earliest deadline.
-    pub(crate) fn next(&self) -> Option<Instant> {
+    pub(crate) fn next(&self) -> Option<I> {
         let single = self.single.iter().flatten().min().copied();
         let keyed = self.keyed.first().map(|&(at, _)| at);
         single.into_iter().chain(keyed).min()
     }
 
     /// Disarms and returns every timer due at `now`, earliest first.
-    pub(crate) fn take_due(&mut self, now: Instant) -> Vec<Timer> {
-        let mut due: Vec<(Instant, Timer)> = Vec::new();
+    pub(crate) fn take_due(&mut self, now: I) -> Vec<Timer> {
+        let mut due: Vec<(I, Timer)> = Vec::new();
         for (slot, timer) in SINGLE.into_iter().enumerate() {
             if let Some(at) = self.single[slot].filter(|&at| at <= now) {
                 self.single[slot] = None;
@@ -127,7 +137,8 @@ impl Timers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use core::time::Duration;
+    use std::time::Instant;
 
     #[test]
     fn the_earliest_entry_is_the_next_deadline() {

@@ -1,5 +1,8 @@
 //! `CONNECT`: what the client tells the server about itself.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;

@@ -1,5 +1,8 @@
 //! `INFO`: what the server says about itself.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Deserializes `null` as the type's default, so that `"connect_urls":null` and the like

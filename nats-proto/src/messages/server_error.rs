@@ -1,6 +1,9 @@
 //! `-ERR`: errors reported by the server, classified.
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::fmt;
 
 /// Which operation a permissions violation refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -147,7 +150,7 @@ impl fmt::Display for ServerError {
     }
 }
 
-impl std::error::Error for ServerError {}
+impl core::error::Error for ServerError {}
 
 fn classify(text: &str) -> ServerErrorKind {
     use ServerErrorKind as K;

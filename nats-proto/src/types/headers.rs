@@ -1,6 +1,9 @@
 //! Message headers: names, values, the multi-valued map and its `NATS/1.0` wire block.
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::fmt;
 
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
@@ -349,8 +352,8 @@ impl Iterator for Lines<'_> {
 
 impl<'a> IntoIterator for &'a HeaderMap {
     type Item = (&'a HeaderName, &'a HeaderValue);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (HeaderName, HeaderValue)>,
+    type IntoIter = core::iter::Map<
+        core::slice::Iter<'a, (HeaderName, HeaderValue)>,
         fn(&'a (HeaderName, HeaderValue)) -> (&'a HeaderName, &'a HeaderValue),
     >;
     fn into_iter(self) -> Self::IntoIter {

@@ -1,6 +1,9 @@
 //! Queue group names.
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::fmt;
 
 use bytestring::ByteString;
 

@@ -1,6 +1,9 @@
 //! A string that never shows itself in `Debug` output.
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::fmt;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,7 +1,10 @@
 //! Server addresses: `nats://` and `tls://` URLs with optional credentials.
 
-use std::fmt;
-use std::str::FromStr;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::fmt;
+use core::str::FromStr;
 
 use crate::secret::Secret;
 

@@ -1,6 +1,9 @@
 //! Subscription ids.
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::fmt;
 
 /// A subscription id: the number a client gives each of its subscriptions, echoed by the
 /// server in every `MSG` for it. Written on the wire in decimal.

@@ -1,6 +1,9 @@
 //! Status codes carried in the header block of `HMSG` (for example 503 no responders).
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::fmt;
 
 /// A three-digit status code from a header block's `NATS/1.0 <code>` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

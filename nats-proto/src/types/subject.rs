@@ -1,6 +1,9 @@
 //! Subjects: validated, cheaply clonable subject names and subscription filters.
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::fmt;
 
 use bytestring::ByteString;
 
@@ -184,7 +187,7 @@ impl TryFrom<String> for Subject {
     }
 }
 
-impl std::str::FromStr for Subject {
+impl core::str::FromStr for Subject {
     type Err = SubjectError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::new(s)

@@ -8,6 +8,7 @@
 mod common;
 mod harness;
 
+mod caller_clock;
 mod connection_auth;
 mod connection_basics;
 mod connection_cluster;

@@ -1,6 +1,9 @@
 //! Decoding what a client sends: for test servers and fuzzers, through the same tested
 //! framing as the client side.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use bytes::BytesMut;
 use bytestring::ByteString;
 
@@ -103,12 +106,12 @@ fn sub_line(line: &[u8]) -> Result<ClientOp, DecodeError> {
         2 | 3 => {}
         _ => return Err(DecodeError::TooManyArguments { op: OP }),
     }
-    let subject = std::str::from_utf8(args.get(line, 0))
+    let subject = core::str::from_utf8(args.get(line, 0))
         .ok()
         .and_then(|s| Subject::from_wire(ByteString::from(s)))
         .ok_or(DecodeError::InvalidUtf8 { field: "subject" })?;
     let queue_group = if args.count == 3 {
-        let name = std::str::from_utf8(args.get(line, 1))
+        let name = core::str::from_utf8(args.get(line, 1))
             .map_err(|_| DecodeError::InvalidUtf8 { field: "queue group" })?;
         Some(QueueGroup::from_wire(ByteString::from(name))?)
     } else {

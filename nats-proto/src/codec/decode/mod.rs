@@ -11,6 +11,9 @@
 //! until [`ServerDecoder::reset`](crate::ServerDecoder::reset). The connection must be
 //! dropped; resynchronising inside a corrupt stream would deliver garbage.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 mod client;
 mod server;
 

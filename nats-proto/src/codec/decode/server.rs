@@ -1,5 +1,8 @@
 //! Decoding what the server sends.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use bytes::BytesMut;
 
 use super::{
