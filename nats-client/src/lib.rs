@@ -35,6 +35,7 @@ mod error;
 mod event;
 mod log;
 mod options;
+mod request;
 mod runtime;
 mod shared;
 mod subscriber;
@@ -51,5 +52,9 @@ pub use nats_proto::{
     Undeliverable,
 };
 pub use options::ConnectOptions;
+pub use request::Request;
 pub use runtime::Runtime;
+/// The rustls this client is built with, so that a `ClientConfig` given to
+/// [`ConnectOptions::tls_client_config`] comes from the same version.
+pub use rustls;
 pub use subscriber::Subscriber;

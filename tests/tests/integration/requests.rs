@@ -7,12 +7,19 @@ use bytes::Bytes;
 use futures_util::future::join;
 use futures_util::StreamExt;
 use nats_client::{
-    Client, ConnectOptions, Expected, HeaderMap, HeaderName, HeaderValue, PublishError, RequestError,
-    RequestOutcome, Runtime,
+    Client, ConnectOptions, Expected, HeaderMap, HeaderName, HeaderValue, PublishError, Request,
+    RequestError, RequestOutcome, Runtime,
 };
 use nats_integration_tests::{connect, connect_with, next_message, runtime_tests, within, NatsServer};
 
-runtime_tests!(request_reply, request_many_count, request_many_until_timeout, request_timeout, no_responders,);
+runtime_tests!(
+    request_reply,
+    request_many_count,
+    request_many_until_timeout,
+    request_timeout,
+    no_responders,
+    send_request_builder,
+);
 
 fn text(payload: &[u8]) -> &str {
     std::str::from_utf8(payload).expect("UTF-8 payload")
@@ -223,4 +230,99 @@ async fn no_responders<R: Runtime>(rt: R) {
     assert_eq!(result.unwrap_err(), RequestError::NoResponders);
     within(&rt, "close", service.close()).await;
     within(&rt, "close", client.close()).await;
+}
+
+/// `send_request` with the `Request` builder, and `request_with_headers`: headers, a timeout
+/// of its own, no timeout at all, an inbox of the caller's choosing, and each failure.
+async fn send_request_builder<R: Runtime>(rt: R) {
+    let server = NatsServer::plain();
+    let service = connect(&rt, &server.url()).await;
+    serve(&rt, &service, "svc.echo", "echo: ").await;
+    let client = connect(&rt, &server.url()).await;
+    let mut headers = HeaderMap::new();
+    headers.append(HeaderName::new("X-Trace").unwrap(), HeaderValue::new("abc").unwrap());
+
+    let reply = within(
+        &rt,
+        "builder with headers and timeout",
+        client.send_request(
+            "svc.echo",
+            Request::new().payload("one").headers(headers.clone()).timeout(Some(Duration::from_secs(5))),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text(&reply.payload), "echo: one");
+    let echoed = reply.headers.as_deref().expect("headers sent back");
+    assert_eq!(echoed.get("X-Trace").map(HeaderValue::as_str), Some("abc"));
+
+    let reply = within(
+        &rt,
+        "no timeout",
+        client.send_request("svc.echo", Request::new().payload("two").timeout(None)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text(&reply.payload), "echo: two");
+    assert!(reply.subject.as_str().starts_with("_INBOX."), "a fresh inbox: {}", reply.subject);
+
+    let reply = within(
+        &rt,
+        "own inbox",
+        client.send_request("svc.echo", Request::new().payload("three").inbox("my.replies.3")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.subject.as_str(), "my.replies.3", "the reply came to the caller's inbox");
+    assert_eq!(text(&reply.payload), "echo: three");
+
+    let reply =
+        within(&rt, "with headers", client.request_with_headers("svc.echo", &headers, "four")).await.unwrap();
+    assert_eq!(text(&reply.payload), "echo: four");
+
+    // Nobody listens: a 503 ends it, with or without a timeout of its own.
+    let err = within(&rt, "no responders", client.send_request("nobody.home", Request::new().timeout(None)))
+        .await
+        .unwrap_err();
+    assert_eq!(err, RequestError::NoResponders);
+    let err = within(
+        &rt,
+        "no responders",
+        client.send_request("nobody.home", Request::new().inbox("my.replies.4")),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err, RequestError::NoResponders);
+
+    // Someone listens but never answers: the request's own timeout ends it.
+    let _silent = service.subscribe("svc.silent").await.unwrap();
+    within(&rt, "flush", service.flush()).await.unwrap();
+    let started = Instant::now();
+    let err = within(
+        &rt,
+        "timeout",
+        client.send_request(
+            "svc.silent",
+            Request::new().inbox("my.replies.5").timeout(Some(Duration::from_millis(200))),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err, RequestError::Timeout);
+    assert!(started.elapsed() >= Duration::from_millis(200), "not before its timeout");
+
+    // An invalid inbox is refused before anything is sent.
+    let err = within(&rt, "bad inbox", client.send_request("svc.echo", Request::new().inbox("bad inbox")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RequestError::Publish(_)), "{err:?}");
+
+    // Waiting without a timeout ends when the connection closes.
+    let pending = client.send_request("svc.silent", Request::new().timeout(None));
+    let closer = async {
+        within(&rt, "flush", client.flush()).await.unwrap();
+        client.close().await;
+    };
+    let (result, ()) = within(&rt, "closed while waiting", join(pending, closer)).await;
+    assert_eq!(result.unwrap_err(), RequestError::Closed);
 }
