@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use nats_client::{ClientEvent, HeaderMap, HeaderName, HeaderValue, Runtime};
 use nats_integration_tests::{
-    connect, connect_with, fast_reconnect, runtime_tests, wait_for_event, within, NatsServer,
+    connect, connect_with, fast_reconnect, runtime_tests, wait_for_event, within, NatsServer, ServerConfig,
 };
 use nats_jetstream::proto::{
     AckPolicy, ConsumerConfig, DiscardPolicy, PullOptions, PurgeRequest, StorageType, StreamConfig,
@@ -22,6 +22,7 @@ runtime_tests!(
     streams,
     publish_acks_and_expectations,
     jetstream_disabled,
+    domain_and_api_prefix,
     pull_fetch_next_and_acks,
     consumers_and_their_errors,
     restart_in_the_middle_of_a_fetch,
@@ -218,6 +219,33 @@ async fn jetstream_disabled<R: Runtime>(rt: R) {
     assert_eq!(err, PublishError::NoResponders);
 }
 
+async fn domain_and_api_prefix<R: Runtime>(rt: R) {
+    let config =
+        ServerConfig { extra: "jetstream { domain: hub }".to_owned(), ..ServerConfig::new().jetstream() };
+    let server = NatsServer::start(config);
+    let client = connect(&rt, &server.url()).await;
+    let hub = nats_jetstream::with_domain(client.clone(), "hub");
+    assert_eq!(hub.prefix().as_str(), "$JS.hub.API");
+    let stream = within(&rt, "create in domain", hub.create_stream(StreamConfig::new("D").subjects(["d"])))
+        .await
+        .unwrap();
+    let ack = within(&rt, "publish", async { hub.publish("d", "x").await.unwrap().await.unwrap() }).await;
+    assert_eq!(ack.domain.as_deref(), Some("hub"));
+    let consumer =
+        within(&rt, "consumer", stream.create_consumer(ConsumerConfig::durable("c"))).await.unwrap();
+    let m = within(&rt, "next", consumer.next()).await.unwrap().expect("a message");
+    // 2.15.1 still sends v1 ack subjects (no domain token); the v2 layout is unit-tested.
+    assert_eq!(m.info().unwrap().stream, "D");
+    within(&rt, "ack", m.double_ack()).await.unwrap();
+
+    let prefixed = nats_jetstream::with_prefix(client.clone(), "$JS.hub.API.");
+    assert_eq!(within(&rt, "info by prefix", prefixed.stream_info("D")).await.unwrap().state.messages, 1);
+    let mut elsewhere = nats_jetstream::with_domain(client.clone(), "nowhere");
+    elsewhere.set_timeout(Duration::from_secs(2));
+    let err = within(&rt, "other domain", elsewhere.stream_info("D")).await.unwrap_err();
+    assert_eq!(err, StreamError::JetStreamNotEnabled, "nobody answers another domain's API");
+}
+
 async fn pull_fetch_next_and_acks<R: Runtime>(rt: R) {
     let server = NatsServer::jetstream();
     let js = nats_jetstream::new(connect(&rt, &server.url()).await);
@@ -270,15 +298,21 @@ async fn pull_fetch_next_and_acks<R: Runtime>(rt: R) {
     within(&rt, "term", m.term()).await.unwrap();
 
     // max_bytes: small enough for one message only.
+    let start = std::time::Instant::now();
     let batch = within(
         &rt,
         "fetch bytes",
-        consumer.fetch(PullOptions::default().batch(10).max_bytes(60).expires(Duration::from_secs(2))),
+        consumer.fetch(PullOptions::default().batch(10).max_bytes(60).expires(Duration::from_secs(5))),
     )
     .await
     .unwrap();
     let got: Vec<_> = within(&rt, "batch", batch.collect::<Vec<_>>()).await;
     assert!(!got.is_empty() && got.len() < 5, "max bytes limits the batch: {}", got.len());
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "the fetch ends with its bytes, not its expiry: {:?}",
+        start.elapsed()
+    );
     for m in got {
         within(&rt, "ack", m.unwrap().double_ack()).await.unwrap();
     }
