@@ -23,6 +23,8 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(1);
 pub const PENDING_MESSAGES: &str = "Nats-Pending-Messages";
 /// `Nats-Pending-Bytes`: on 408/409, bytes of the pull not delivered.
 pub const PENDING_BYTES: &str = "Nats-Pending-Bytes";
+/// `Nats-Last-Consumer`: on idle heartbeats, the consumer's last delivered consumer sequence.
+pub const LAST_CONSUMER: &str = "Nats-Last-Consumer";
 
 /// The body of a pull request (`CONSUMER.MSG.NEXT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

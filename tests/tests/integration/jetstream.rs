@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use nats_client::{ClientEvent, HeaderMap, HeaderName, HeaderValue, Runtime};
+use nats_client::{ClientEvent, ConnectOptions, HeaderMap, HeaderName, HeaderValue, Runtime};
 use nats_integration_tests::{
     connect, connect_with, fast_reconnect, runtime_tests, wait_for_event, within, NatsServer, ServerConfig,
 };
@@ -28,6 +28,7 @@ runtime_tests!(
     restart_in_the_middle_of_a_fetch,
     messages_survive_a_restart,
     ordered_consumer_survives_deletion_and_restart,
+    ordered_consumer_survives_gaps,
     async_publisher_reports_every_failure,
 );
 
@@ -575,6 +576,38 @@ async fn ordered_consumer_survives_deletion_and_restart<R: Runtime>(rt: R) {
     within(&rt, "publish", async { js.publish("o.a", "m30").await.unwrap().await.unwrap() }).await;
     expect(&mut messages, 1).await;
     assert_eq!(next, 31);
+}
+
+/// Messages dropped on the client (a slow consumer: pending limit of 10, batches of 100)
+/// leave a gap that the next idle heartbeat reveals (`Nats-Last-Consumer` ahead of what
+/// arrived): the ordered consumer starts over after the last delivered message, each time.
+async fn ordered_consumer_survives_gaps<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let client =
+        connect_with(&rt, &server.url(), ConnectOptions::new().subscription_capacity(10, 1 << 20)).await;
+    let mut events = client.events();
+    let js = nats_jetstream::new(client.clone());
+    let stream =
+        within(&rt, "create", js.create_stream(StreamConfig::new("G").subjects(["g"]))).await.unwrap();
+    let mut publisher = js.publisher(64);
+    for i in 0..40 {
+        publisher.publish("g", format!("m{i}")).await.unwrap();
+    }
+    assert_eq!(within(&rt, "acks", publisher.finish()).await.acked, 40);
+
+    let mut messages = stream
+        .ordered_consumer(OrderedConfig::default().batch(100).heartbeat(Duration::from_millis(500)))
+        .messages();
+    let first = within(&rt, "first", messages.next()).await.unwrap().unwrap();
+    assert_eq!(text(&first), "m0");
+    // The rest of the first batch overflows the pending limit while we do not read.
+    wait_for_event(&rt, &mut events, "slow consumer", |e| matches!(e, ClientEvent::SlowConsumer { .. }))
+        .await;
+    for i in 1..40 {
+        let m = within(&rt, "ordered message", messages.next()).await.unwrap().unwrap();
+        assert_eq!(text(&m), format!("m{i}"), "in order, once, despite the dropped messages");
+    }
+    assert!(messages.resets() >= 1, "the gap reset the consumer");
 }
 
 async fn async_publisher_reports_every_failure<R: Runtime>(rt: R) {
