@@ -469,15 +469,12 @@ async fn restart_in_the_middle_of_a_fetch<R: Runtime>(rt: R) {
     // The fetch ends: its messages up to the restart, then missed heartbeats (or nothing).
     let rest = within(&rt, "the interrupted fetch ends", batch.collect::<Vec<_>>()).await;
     wait_for_event(&rt, &mut events, "reconnected", |e| matches!(e, ClientEvent::Reconnected(_))).await;
+    // What it delivered before the restart is not acknowledged here: the server redelivers
+    // it after ack_wait (acks to a restarted server for deliveries it may not remember are
+    // not guaranteed an answer).
     for item in rest {
-        match item {
-            // Delivered before the restart: acknowledged now, or redelivered later.
-            Ok(m) => {
-                if m.double_ack().await.is_ok() {
-                    acked.insert(m.info().unwrap().stream_sequence);
-                }
-            }
-            Err(e) => assert!(matches!(e, FetchError::MissedHeartbeats), "{e:?}"),
+        if let Err(e) = item {
+            assert!(matches!(e, FetchError::MissedHeartbeats), "{e:?}");
         }
     }
     publish_n(&rt, &js, "r", 20..25).await;
