@@ -16,8 +16,8 @@ use crate::context::Context;
 use crate::error::{ConsumerError, FetchError};
 use crate::message::Message;
 use crate::proto::{
-    ConsumerInfo, PullFailure, PullMode, PullOptions, PullTimeout, PullTracker, StatusAction, PENDING_BYTES,
-    PENDING_MESSAGES,
+    ConsumerInfo, PullFailure, PullMode, PullOptions, PullTimeout, PullTracker, StatusAction, LAST_CONSUMER,
+    PENDING_BYTES, PENDING_MESSAGES,
 };
 
 /// The default heartbeat of [`Consumer::messages`].
@@ -154,6 +154,10 @@ pub(crate) enum PullEvent {
     Failed(FetchError),
     /// Missed heartbeats on a continuous pull: a new request was sent.
     MissedHeartbeats,
+    /// An idle heartbeat with the consumer's last delivered consumer sequence.
+    Heartbeat {
+        last_consumer_sequence: u64,
+    },
     /// A fetch is over.
     Done,
 }
@@ -214,7 +218,7 @@ impl PullState {
                 match state.next_event().await? {
                     PullEvent::Message(m) => return Some((Ok(m), state)),
                     PullEvent::Failed(e) => return Some((Err(e), state)),
-                    PullEvent::MissedHeartbeats => {}
+                    PullEvent::MissedHeartbeats | PullEvent::Heartbeat { .. } => {}
                     PullEvent::Done => return None,
                 }
             }
@@ -288,6 +292,13 @@ impl PullState {
                 if let StatusAction::Terminal(failure) = action {
                     self.ended = true;
                     return Some(PullEvent::Failed(failure.into()));
+                }
+                if status.as_u16() == 100 {
+                    if let Some(last) =
+                        headers.get(LAST_CONSUMER).and_then(|v| v.as_str().trim().parse().ok())
+                    {
+                        return Some(PullEvent::Heartbeat { last_consumer_sequence: last });
+                    }
                 }
                 continue;
             }

@@ -4,6 +4,8 @@
 //! stream sequence delivered. The decisions are [`OrderedTracker`]'s.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
@@ -95,7 +97,9 @@ impl OrderedConsumer {
     /// for a reason other than a passing one (timeouts and JetStream unavailability during
     /// a restart are retried).
     pub fn messages(&self) -> Ordered {
+        let resets = Arc::new(AtomicU64::new(0));
         let state = OrderedState {
+            resets: Arc::clone(&resets),
             context: self.context.clone(),
             stream: self.stream.clone(),
             base: ConsumerConfig {
@@ -117,6 +121,7 @@ impl OrderedConsumer {
                 let item = state.next().await?;
                 Some((item, state))
             })),
+            resets,
         }
     }
 }
@@ -125,6 +130,15 @@ impl OrderedConsumer {
 #[must_use = "streams do nothing unless polled"]
 pub struct Ordered {
     inner: Pin<Box<dyn FuturesStream<Item = Result<Message, FetchError>> + Send>>,
+    resets: Arc<AtomicU64>,
+}
+
+impl Ordered {
+    /// How many times the consumer was recreated (gaps, missed heartbeats, deletion,
+    /// restarts).
+    pub fn resets(&self) -> u64 {
+        self.resets.load(Ordering::Relaxed)
+    }
 }
 
 impl std::fmt::Debug for Ordered {
@@ -142,6 +156,7 @@ impl FuturesStream for Ordered {
 }
 
 struct OrderedState {
+    resets: Arc<AtomicU64>,
     context: Context,
     stream: String,
     base: ConsumerConfig,
@@ -174,6 +189,11 @@ impl OrderedState {
                         OrderedVerdict::Reset => self.reset(),
                     }
                 }
+                Some(PullEvent::Heartbeat { last_consumer_sequence }) => {
+                    if self.tracker.handle_heartbeat(last_consumer_sequence) {
+                        self.reset();
+                    }
+                }
                 Some(PullEvent::Failed(FetchError::Closed)) | None => {
                     self.ended = true;
                     return Some(Err(FetchError::Closed));
@@ -188,6 +208,7 @@ impl OrderedState {
     fn reset(&mut self) {
         self.pull = None;
         self.tracker.reset(&self.base);
+        self.resets.fetch_add(1, Ordering::Relaxed);
         if let Some(old) = self.consumer.take() {
             // Best effort, not awaited: the old consumer also goes by itself after its
             // inactivity threshold.

@@ -60,3 +60,47 @@ where
     });
     Paged { inner: Box::pin(inner) }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use futures_util::{FutureExt, StreamExt};
+
+    use super::paged;
+
+    /// Every item a stream of ready futures yields.
+    fn drain<T, E>(mut stream: super::Paged<T, E>) -> Vec<Result<T, E>> {
+        let mut out = Vec::new();
+        while let Some(item) = stream.next().now_or_never().expect("ready futures only") {
+            out.push(item);
+        }
+        out
+    }
+
+    #[test]
+    fn pages_are_requested_until_the_total() {
+        let requests = Arc::new(AtomicU64::new(0));
+        let seen = Arc::clone(&requests);
+        // 5 items served 2 per page.
+        let stream = paged(move |offset| {
+            seen.fetch_add(1, Ordering::Relaxed);
+            let page: Vec<u64> = (offset..(offset + 2).min(5)).collect();
+            std::future::ready(Ok::<_, ()>((page, 5)))
+        });
+        let items: Vec<u64> = drain(stream).into_iter().map(Result::unwrap).collect();
+        assert_eq!(items, [0, 1, 2, 3, 4]);
+        assert_eq!(requests.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn an_error_or_an_empty_page_ends_the_listing() {
+        let stream =
+            paged(|offset| std::future::ready(if offset == 0 { Ok((vec![1u8], 10)) } else { Err("boom") }));
+        assert_eq!(drain(stream), [Ok(1), Err("boom")]);
+        // A server whose total never comes: an empty page ends it instead of looping.
+        let stream = paged(|_| std::future::ready(Ok::<(Vec<u8>, u64), ()>((Vec::new(), 10))));
+        assert!(drain(stream).is_empty());
+    }
+}

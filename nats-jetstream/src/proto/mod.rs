@@ -20,7 +20,7 @@ pub use publish::{
 };
 pub use pull::{
     PullFailure, PullMode, PullOptions, PullRequest, PullTimeout, PullTracker, StatusAction, DEFAULT_BATCH,
-    DEFAULT_EXPIRES, PENDING_BYTES, PENDING_MESSAGES,
+    DEFAULT_EXPIRES, LAST_CONSUMER, PENDING_BYTES, PENDING_MESSAGES,
 };
 pub use subjects::{validate_name, ApiPrefix, InvalidName};
 pub use types::{

@@ -59,6 +59,14 @@ impl OrderedTracker {
         OrderedVerdict::Deliver
     }
 
+    /// An idle heartbeat said the consumer's last delivered consumer sequence is
+    /// `last_consumer_sequence` (its `Nats-Last-Consumer` header): true when some of those
+    /// messages never reached us (dropped by a slow consumer, say), so the consumer must be
+    /// reset. Heartbeats arrive on the same subscription after the messages before them.
+    pub fn handle_heartbeat(&self, last_consumer_sequence: u64) -> bool {
+        last_consumer_sequence > self.consumer_sequence
+    }
+
     /// Starts over with a new consumer; returns the configuration to create it with, based
     /// on `base` (filter, deliver policy for the very first consumer, headers only).
     pub fn reset(&mut self, base: &ConsumerConfig) -> ConsumerConfig {
@@ -132,6 +140,17 @@ mod tests {
         assert_eq!(t.resets(), 1);
         assert_eq!(t.handle_message(&meta(3, 1)), OrderedVerdict::Deliver);
         assert_eq!(t.handle_message(&meta(4, 2)), OrderedVerdict::Deliver);
+    }
+
+    #[test]
+    fn a_heartbeat_ahead_of_us_means_lost_messages() {
+        let mut t = OrderedTracker::new();
+        assert!(!t.handle_heartbeat(0), "nothing delivered, nothing seen");
+        assert_eq!(t.handle_message(&meta(1, 1)), OrderedVerdict::Deliver);
+        assert!(!t.handle_heartbeat(1));
+        assert!(t.handle_heartbeat(3), "consumer sequences 2 and 3 never arrived");
+        t.reset(&ConsumerConfig::default());
+        assert!(!t.handle_heartbeat(0), "the new consumer has delivered nothing");
     }
 
     #[test]

@@ -23,6 +23,8 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(1);
 pub const PENDING_MESSAGES: &str = "Nats-Pending-Messages";
 /// `Nats-Pending-Bytes`: on 408/409, bytes of the pull not delivered.
 pub const PENDING_BYTES: &str = "Nats-Pending-Bytes";
+/// `Nats-Last-Consumer`: on idle heartbeats, the consumer's last delivered consumer sequence.
+pub const LAST_CONSUMER: &str = "Nats-Last-Consumer";
 
 /// The body of a pull request (`CONSUMER.MSG.NEXT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -187,9 +189,12 @@ pub struct PullTracker {
 }
 
 impl PullTracker {
-    /// A tracker; nothing is requested yet.
+    /// A tracker; nothing is requested yet. A zero batch counts as 1, and a zero expiry
+    /// (outside no-wait fetches) as [`DEFAULT_EXPIRES`]: a request that never expires on the
+    /// server would outlive the client's interest in it.
     pub fn new(mode: PullMode, options: PullOptions, now: Instant) -> Self {
-        let options = PullOptions { batch: options.batch.max(1), ..options };
+        let expires = if options.expires.is_zero() { DEFAULT_EXPIRES } else { options.expires };
+        let options = PullOptions { batch: options.batch.max(1), expires, ..options };
         Self {
             options,
             mode,
@@ -463,6 +468,20 @@ mod tests {
                 StatusAction::Terminal(PullFailure::Refused(_))
             ));
             assert!(matches!(t.handle_status(t0, 400, "Bad Request", None, None), StatusAction::Terminal(_)));
+        }
+    }
+
+    #[test]
+    fn zero_batch_and_expiry_get_defaults() {
+        let t0 = Instant::now();
+        for mode in [PullMode::Fetch, PullMode::Continuous] {
+            let mut t = PullTracker::new(
+                mode,
+                PullOptions { batch: 0, expires: Duration::ZERO, ..PullOptions::default() },
+                t0,
+            );
+            let r = t.poll_request(t0).unwrap();
+            assert_eq!((r.batch, r.expires), (1, DEFAULT_EXPIRES), "{mode:?}");
         }
     }
 
