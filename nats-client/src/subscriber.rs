@@ -78,6 +78,40 @@ impl Subscriber {
         }
     }
 
+    /// Drains the subscription (async-nats' `Subscriber::drain`): UNSUB on the server now;
+    /// the messages already received, and those the server sent before it processed the
+    /// UNSUB, are still delivered; then the stream ends (once the server's PONG confirms
+    /// nothing more is in flight). Unlike [`unsubscribe`](Self::unsubscribe), nothing in
+    /// flight is lost. The connection stays up.
+    ///
+    /// # Errors
+    /// As [`unsubscribe`](Self::unsubscribe).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use futures_util::StreamExt;
+    ///
+    /// let mut jobs = client.queue_subscribe("jobs", "workers").await?;
+    /// // Shutting down: take no new work, finish what was already sent to us.
+    /// jobs.drain()?;
+    /// while let Some(job) = jobs.next().await {
+    ///     println!("finishing {:?}", job.payload);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn drain(&mut self) -> Result<(), UnsubscribeError> {
+        let mut inner = self.client.shared.lock();
+        let closed = inner.conn.state() == State::Closed;
+        let existed = inner.conn.drain_subscription(self.sid);
+        inner.dispatch();
+        inner.wake_driver();
+        match (existed, closed) {
+            (_, true) => Err(UnsubscribeError::Closed),
+            (false, false) => Err(UnsubscribeError::Ended),
+            (true, false) => Ok(()),
+        }
+    }
+
     /// Ends the subscription after `max` messages in total, counting those already
     /// received (the seed's `auto_unsubscribe`). Survives reconnects with the remaining
     /// count. When `max` have already arrived, the subscription ends at once.

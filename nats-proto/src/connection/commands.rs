@@ -134,6 +134,30 @@ impl<I: Instant> Connection<I> {
         true
     }
 
+    /// Drains one subscription: UNSUB now, keep delivering what the server sent before it
+    /// processed the UNSUB, and end the subscription ([`Event::SubscriptionEnded`]) once the
+    /// server's PONG to a PING sent after the UNSUB confirms that nothing more is in flight.
+    /// Not connected, it ends at once; a transport lost during the drain ends it too (what
+    /// was in flight is lost with the transport, and it is not made again on the next
+    /// server). Returns whether the subscription existed.
+    pub fn drain_subscription(&mut self, sid: Sid) -> bool {
+        let connected = self.phase == Phase::Connected;
+        let Some(sub) = self.subs.get_mut(sid) else { return false };
+        if sub.draining {
+            return true;
+        }
+        if !connected {
+            self.subs.remove(sid);
+            self.report.event(Event::SubscriptionEnded { sid });
+            return true;
+        }
+        sub.draining = true;
+        self.outbound.queue().write_unsub(sid, None);
+        self.outbound.queue().write_ping();
+        self.keepalive.ping_sent(PongWaiter::DrainSubscription(sid));
+        true
+    }
+
     /// Sets (or removes) the pending limits of a subscription: past them its messages are
     /// dropped and [`Event::SlowConsumer`] reports the episode. The reader reports what it
     /// consumed with [`handle_consumed`](Self::handle_consumed).

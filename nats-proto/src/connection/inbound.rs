@@ -66,6 +66,12 @@ impl<I: Instant> Connection<I> {
             }
             Some(PongWaiter::DrainSubscriptions) => self.drain_subscriptions_done(),
             Some(PongWaiter::DrainPublishes) => self.close_with(None),
+            Some(PongWaiter::DrainSubscription(sid)) => {
+                if self.subs.get(sid).is_some_and(|s| s.draining) {
+                    self.subs.remove(sid);
+                    self.report.event(Event::SubscriptionEnded { sid });
+                }
+            }
             Some(PongWaiter::Keepalive) | None => {}
         }
     }

@@ -7,6 +7,8 @@ use crate::prelude::*;
 
 use alloc::collections::{BTreeSet, VecDeque};
 
+use crate::Sid;
+
 /// What a PONG answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PongWaiter {
@@ -15,6 +17,8 @@ pub(crate) enum PongWaiter {
     Flush(u64),
     DrainSubscriptions,
     DrainPublishes,
+    /// One subscription's drain ([`Connection::drain_subscription`](super::Connection::drain_subscription)).
+    DrainSubscription(Sid),
 }
 
 #[derive(Debug, Default)]

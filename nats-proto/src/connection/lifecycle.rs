@@ -114,6 +114,13 @@ impl<I: Instant> Connection<I> {
             self.close_with(Some(error));
             return;
         }
+        // Subscriptions being drained end here: their in-flight messages went with the
+        // transport, and they are not made again on the next server.
+        for sid in self.subs.sids() {
+            if self.subs.get(sid).is_some_and(|s| s.draining) && self.subs.remove(sid).is_some() {
+                self.report.event(Event::SubscriptionEnded { sid });
+            }
+        }
         self.next_attempt(now);
     }
 

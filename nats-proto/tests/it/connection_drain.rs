@@ -204,3 +204,53 @@ fn drain_when_not_connected_closes_at_once() {
     assert_eq!(h.conn.state(), State::Closed);
     assert_eq!(h.conn.poll_timeout(), None);
 }
+
+#[test]
+fn draining_one_subscription_delivers_in_flight_messages_then_ends_it() {
+    let mut h = connected();
+    let a = h.conn.subscribe(subject("a"), None).unwrap();
+    let b = h.conn.subscribe(subject("b"), None).unwrap();
+    h.client_ops();
+
+    assert!(h.conn.drain_subscription(a));
+    assert!(h.conn.drain_subscription(a), "a second call changes nothing");
+    assert_eq!(h.client_ops(), [ClientOp::Unsub { sid: a, max: None }, ClientOp::Ping]);
+    assert_eq!(h.conn.state(), State::Connected, "only the subscription drains");
+
+    // Sent before the server processed the UNSUB: still delivered.
+    h.send(&[msg("a", a, None, b"in flight"), msg("b", b, None, b"other")]);
+    let events = h.events();
+    assert!(
+        matches!(&events[..], [Event::Message(m1), Event::Message(m2)] if m1.sid == a && m2.sid == b),
+        "{events:?}"
+    );
+    h.send(&[ServerOp::Pong]);
+    assert_eq!(h.events(), [Event::SubscriptionEnded { sid: a }]);
+    assert!(!h.conn.is_subscribed(a) && h.conn.is_subscribed(b));
+    h.send(&[msg("a", a, None, b"after the PONG")]);
+    assert!(h.events().is_empty(), "nothing for an ended subscription");
+    assert!(!h.conn.drain_subscription(a), "gone");
+}
+
+#[test]
+fn a_subscription_drained_while_down_or_across_a_loss_ends_and_is_not_made_again() {
+    let mut h = Harness::new(Options { reconnect_jitter: Duration::ZERO, ..options("127.0.0.1:4222") });
+    h.connect(info());
+    let across = h.conn.subscribe(subject("across"), None).unwrap();
+    let down = h.conn.subscribe(subject("down"), None).unwrap();
+    let kept = h.conn.subscribe(subject("kept"), None).unwrap();
+    h.client_ops();
+
+    assert!(h.conn.drain_subscription(across));
+    h.client_ops();
+    h.drop_transport();
+    let events = h.events();
+    assert!(events.contains(&Event::SubscriptionEnded { sid: across }), "{events:?}");
+
+    assert!(h.conn.drain_subscription(down), "while down it ends at once");
+    assert_eq!(h.events(), [Event::SubscriptionEnded { sid: down }]);
+
+    h.reconnect(info());
+    let subs: Vec<_> = h.client_ops().into_iter().filter(|op| matches!(op, ClientOp::Sub { .. })).collect();
+    assert_eq!(subs, [ClientOp::Sub { sid: kept, subject: subject("kept"), queue_group: None }]);
+}

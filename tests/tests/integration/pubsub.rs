@@ -18,6 +18,7 @@ runtime_tests!(
     wildcards,
     queue_groups,
     auto_unsubscribe,
+    subscriber_drain,
     headers_round_trip,
     flush,
     drain_delivers_in_flight_messages,
@@ -489,4 +490,34 @@ async fn verbose_and_pedantic<R: Runtime>(rt: R) {
     assert!(client.is_connected());
     assert!(collect_now(&mut events).0.is_empty(), "no error events");
     within(&rt, "close", client.close()).await;
+}
+
+/// `Subscriber::drain`: everything the server sent before the UNSUB is delivered, then the
+/// stream ends; nothing after it arrives; the connection stays up.
+async fn subscriber_drain<R: Runtime>(rt: R) {
+    let server = NatsServer::plain();
+    let subscriber = connect(&rt, &server.url()).await;
+    let publisher = connect(&rt, &server.url()).await;
+    let mut sub = subscriber.subscribe("drained").await.unwrap();
+    let mut other = subscriber.subscribe("other").await.unwrap();
+    within(&rt, "flush", subscriber.flush()).await.unwrap();
+
+    for i in 0..500 {
+        publisher.publish("drained", format!("{i}")).await.unwrap();
+    }
+    within(&rt, "flush", publisher.flush()).await.unwrap();
+    // The server has sent all 500 (or is sending them); most are unread on our side.
+    sub.drain().unwrap();
+    let received: Vec<String> =
+        within(&rt, "drained stream", sub.by_ref().map(|m| text(&m.payload).to_owned()).collect()).await;
+    let expected: Vec<String> = (0..500).map(|i| i.to_string()).collect();
+    assert_eq!(received, expected, "every message sent before the drain, in order, then the end");
+    assert_eq!(sub.drain(), Err(UnsubscribeError::Ended));
+
+    publisher.publish("drained", "late").await.unwrap();
+    publisher.publish("other", "still here").await.unwrap();
+    assert_eq!(text(&next_message(&rt, &mut other).await.payload), "still here");
+    assert!(subscriber.is_connected(), "the connection stays up");
+    within(&rt, "close", subscriber.close()).await;
+    assert_eq!(other.drain(), Err(UnsubscribeError::Closed));
 }
