@@ -1,6 +1,5 @@
 //! Authentication: user/password, token, nkey, JWT with seed, and the creds file format.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use crate::secret::Secret;

@@ -1,6 +1,5 @@
 //! Connection options: servers, identity, auth, timing, reconnect policy and limits.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use core::time::Duration;

@@ -4,9 +4,6 @@
 //! The encoders trust their (validated) inputs: subjects, queue groups and headers were
 //! checked when they were constructed, so nothing here can produce a broken frame.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::{
@@ -229,6 +226,7 @@ impl OutBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prelude::*;
 
     #[test]
     fn decimal() {

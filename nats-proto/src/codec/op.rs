@@ -1,6 +1,5 @@
 //! The protocol operations in both directions.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use bytes::Bytes;

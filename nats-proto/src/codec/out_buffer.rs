@@ -1,6 +1,5 @@
 //! The outbound buffer: encoded ops waiting to be written, as a `bytes::Buf` of chunks.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use alloc::collections::VecDeque;

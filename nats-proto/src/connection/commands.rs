@@ -1,7 +1,6 @@
 //! Commands: they change state only (publish, subscribe, unsubscribe, request, flush,
 //! drain, close); what follows is polled.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use core::time::Duration;

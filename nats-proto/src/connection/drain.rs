@@ -1,9 +1,6 @@
 //! Drain: unsubscribe everything, let messages in flight arrive, confirm the publishes
 //! made so far, then close. Its deadline lives in the timer table.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 /// Where a drain is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Drain {

@@ -1,7 +1,6 @@
 //! What the connection reports: events, actions for the caller, states, statistics and
 //! errors.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use core::fmt;

@@ -1,7 +1,6 @@
 //! The handshake: INFO, the TLS decision, CONNECT with credentials, and what follows
 //! the PONG (re-subscriptions, buffered publishes).
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use crate::time::Instant;

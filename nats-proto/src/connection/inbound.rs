@@ -1,6 +1,5 @@
 //! What the server sends once connected: ops, errors, PONGs, messages and replies.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use crate::time::Instant;

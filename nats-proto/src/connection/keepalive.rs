@@ -2,7 +2,6 @@
 //! in order), the unanswered keepalive count, and the flush waiters. Deadlines live in the
 //! timer table.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use alloc::collections::{BTreeSet, VecDeque};

@@ -1,7 +1,6 @@
 //! The life of the connection: choosing and starting attempts, losing and closing
 //! connections, and firing timers.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use crate::time::Instant;

@@ -3,7 +3,6 @@
 //! about any other transport change nothing), the server it goes to with its last INFO,
 //! and the inbound side: the decoder and its read buffer.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use bytes::BytesMut;

@@ -21,7 +21,6 @@
 //! (ops from the server), [`lifecycle`] (attempts, losses, close, timers) and
 //! [`commands`].
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 mod commands;

@@ -7,9 +7,6 @@
 //! kernel's buffer). A publish made while disconnected goes to the reconnect buffer, up to
 //! its limit; after the next handshake the buffer is appended to the write queue.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 use alloc::collections::VecDeque;
 
 use bytes::Bytes;

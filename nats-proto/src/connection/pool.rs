@@ -1,6 +1,5 @@
 //! The server pool: which server to try next, and when.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use crate::time::Instant;

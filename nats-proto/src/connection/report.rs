@@ -1,9 +1,6 @@
 //! What the connection reports: events and actions waiting to be polled, the last error
 //! and the statistics.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 use alloc::collections::VecDeque;
 
 use super::event::{Action, ConnectionError, Event, Statistics};

@@ -2,7 +2,6 @@
 //! their reply counts. Every request leaves the table when it completes, times out, is
 //! cancelled or the connection closes. Deadlines live in the timer table.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use hashbrown::HashMap;

@@ -1,7 +1,6 @@
 //! A small deterministic random number generator (SplitMix64): server order, reconnect
 //! jitter and inbox names. Not for cryptography; seeded once per connection.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use core::time::Duration;

@@ -1,6 +1,5 @@
 //! The subscription table: sids, auto-unsubscribe counts and pending accounting.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use core::hash::{BuildHasherDefault, Hasher};

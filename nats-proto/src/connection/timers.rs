@@ -4,7 +4,6 @@
 //! Four timers exist at most once (the reconnect wait, the connection attempt, the next
 //! keepalive PING, the drain); requests and flushes have one timer each, keyed by id.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use crate::time::Instant;

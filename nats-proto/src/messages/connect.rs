@@ -1,6 +1,5 @@
 //! `CONNECT`: what the client tells the server about itself.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,5 @@
 //! `INFO`: what the server says about itself.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use serde::{Deserialize, Deserializer, Serialize};

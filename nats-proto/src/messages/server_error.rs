@@ -1,6 +1,5 @@
 //! `-ERR`: errors reported by the server, classified.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use core::fmt;

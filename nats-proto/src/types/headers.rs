@@ -1,6 +1,5 @@
 //! Message headers: names, values, the multi-valued map and its `NATS/1.0` wire block.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use core::fmt;

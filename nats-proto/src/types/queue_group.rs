@@ -1,6 +1,5 @@
 //! Queue group names.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use core::fmt;

@@ -1,6 +1,5 @@
 //! A string that never shows itself in `Debug` output.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use core::fmt;

@@ -1,6 +1,5 @@
 //! Server addresses: `nats://` and `tls://` URLs with optional credentials.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use core::fmt;

@@ -1,8 +1,5 @@
 //! Subscription ids.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 use core::fmt;
 
 /// A subscription id: the number a client gives each of its subscriptions, echoed by the

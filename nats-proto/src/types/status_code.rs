@@ -1,8 +1,5 @@
 //! Status codes carried in the header block of `HMSG` (for example 503 no responders).
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 use core::fmt;
 
 /// A three-digit status code from a header block's `NATS/1.0 <code>` line.

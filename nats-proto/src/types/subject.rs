@@ -1,6 +1,5 @@
 //! Subjects: validated, cheaply clonable subject names and subscription filters.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use core::fmt;

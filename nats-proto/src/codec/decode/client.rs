@@ -1,7 +1,6 @@
 //! Decoding what a client sends: for test servers and fuzzers, through the same tested
 //! framing as the client side.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use bytes::BytesMut;

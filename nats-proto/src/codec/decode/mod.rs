@@ -11,7 +11,6 @@
 //! until [`ServerDecoder::reset`](crate::ServerDecoder::reset). The connection must be
 //! dropped; resynchronising inside a corrupt stream would deliver garbage.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 mod client;

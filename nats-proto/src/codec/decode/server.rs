@@ -1,6 +1,5 @@
 //! Decoding what the server sends.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use bytes::BytesMut;
