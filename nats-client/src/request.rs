@@ -179,9 +179,7 @@ impl Client {
             }
         };
         match reply {
-            Some(msg) if msg.headers.as_ref().and_then(|h| h.status()) == Some(StatusCode::NO_RESPONDERS) => {
-                Err(RequestError::NoResponders)
-            }
+            Some(msg) if msg.status() == Some(StatusCode::NO_RESPONDERS) => Err(RequestError::NoResponders),
             Some(msg) => Ok(msg),
             None => Err(RequestError::Closed),
         }

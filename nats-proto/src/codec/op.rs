@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::{
     connect::ConnectInfo, headers::HeaderError, headers::HeaderMap, info::ServerInfo,
-    queue_group::QueueGroup, server_error::ServerError, sid::Sid, subject::Subject,
+    queue_group::QueueGroup, server_error::ServerError, sid::Sid, status_code::StatusCode, subject::Subject,
 };
 
 /// A message delivered by the server (`MSG`, or `HMSG` when `headers` is `Some`).
@@ -27,6 +27,27 @@ pub struct Msg {
     pub header_error: Option<HeaderError>,
     /// The payload: a slice of the read buffer, no copy.
     pub payload: Bytes,
+}
+
+impl Msg {
+    /// The status of a status message (the `NATS/1.0 503` header line): no responders
+    /// (503), request timeout (408), JetStream's 100 heartbeats, 404 and 409; `None` for an
+    /// ordinary message. Compares with numbers: `msg.status() == Some(StatusCode::NO_RESPONDERS)`
+    /// or `msg.status().is_some_and(|s| s == 503)`.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.headers.as_deref().and_then(HeaderMap::status)
+    }
+
+    /// The description after a status code (`No Messages` in `NATS/1.0 404 No Messages`).
+    pub fn description(&self) -> Option<&str> {
+        self.headers.as_deref().and_then(HeaderMap::description).map(|d| d.as_str())
+    }
+
+    /// The message's size: the payload plus the header block as this client encodes it (the
+    /// total size in the `HMSG` line for a header block in the usual form).
+    pub fn length(&self) -> usize {
+        self.payload.len() + self.headers.as_deref().map_or(0, HeaderMap::encoded_len)
+    }
 }
 
 /// An operation sent by the server.

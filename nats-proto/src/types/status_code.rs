@@ -73,6 +73,25 @@ impl fmt::Display for StatusCode {
     }
 }
 
+/// `msg.status() == Some(503)` reads naturally: a status code equals its number.
+impl PartialEq<u16> for StatusCode {
+    fn eq(&self, other: &u16) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<StatusCode> for u16 {
+    fn eq(&self, other: &StatusCode) -> bool {
+        *self == other.0
+    }
+}
+
+impl From<StatusCode> for u16 {
+    fn from(code: StatusCode) -> Self {
+        code.0
+    }
+}
+
 impl TryFrom<u16> for StatusCode {
     type Error = InvalidStatusCode;
     fn try_from(value: u16) -> Result<Self, Self::Error> {
@@ -95,5 +114,14 @@ mod tests {
         assert_eq!(StatusCode::from_ascii(b"4x8"), None);
         assert_eq!(&StatusCode::new(100).unwrap().to_ascii(), b"100");
         assert_eq!(&StatusCode::new(999).unwrap().to_ascii(), b"999");
+    }
+
+    #[test]
+    fn compares_with_numbers() {
+        assert_eq!(StatusCode::NO_RESPONDERS, 503);
+        assert_eq!(503, StatusCode::NO_RESPONDERS);
+        assert_ne!(StatusCode::NO_RESPONDERS, 408);
+        assert_eq!(Some(StatusCode::REQUEST_TIMEOUT), Some(StatusCode::new(408).unwrap()));
+        assert_eq!(u16::from(StatusCode::NO_RESPONDERS), 503);
     }
 }

@@ -324,3 +324,20 @@ fn ops_before_an_error_are_delivered() {
     assert_eq!(ops.len(), 2);
     assert!(matches!(error, Some(DecodeError::UnknownOperation { .. })));
 }
+
+#[test]
+fn status_description_and_length_on_the_message() {
+    let m = msg(one_server_op(b"HMSG _INBOX.x 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n"));
+    assert_eq!(m.status(), Some(StatusCode::NO_RESPONDERS));
+    assert!(m.status().is_some_and(|s| s == 503), "comparable with a number");
+    assert_eq!(m.description(), None);
+    assert_eq!(m.length(), 16);
+
+    let m = msg(one_server_op(b"HMSG _INBOX.y 1 28 28\r\nNATS/1.0 404 No Messages\r\n\r\n\r\n"));
+    assert_eq!(m.status(), Some(StatusCode::NOT_FOUND));
+    assert_eq!(m.description(), Some("No Messages"));
+    assert_eq!(m.length(), 28);
+
+    let m = msg(one_server_op(b"MSG foo 9 5\r\nhello\r\n"));
+    assert_eq!((m.status(), m.description(), m.length()), (None, None, 5));
+}
