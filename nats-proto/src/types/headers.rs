@@ -131,6 +131,17 @@ macro_rules! string_like {
                 Self::new(value)
             }
         }
+        impl core::str::FromStr for $ty {
+            type Err = HeaderError;
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                Self::new(value)
+            }
+        }
+        impl AsRef<str> for $ty {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
         impl TryFrom<String> for $ty {
             type Error = HeaderError;
             fn try_from(value: String) -> Result<Self, Self::Error> {
@@ -357,6 +368,23 @@ impl<'a> IntoIterator for &'a HeaderMap {
     >;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.iter().map(|(n, v)| (n, v))
+    }
+}
+
+#[cfg(test)]
+mod conversion_tests {
+    use super::*;
+
+    #[test]
+    fn names_and_values_parse_display_and_compare_like_strings() {
+        let name: HeaderName = "Nats-Msg-Id".parse().unwrap();
+        let value: HeaderValue = "abc 1".parse().unwrap();
+        assert_eq!(name, "Nats-Msg-Id");
+        assert_eq!(value.as_ref(), "abc 1");
+        assert_eq!(format!("{name}: {value}"), "Nats-Msg-Id: abc 1");
+        assert!("bad:name".parse::<HeaderName>().is_err());
+        assert!(" padded".parse::<HeaderValue>().is_err());
+        assert_eq!(HeaderName::try_from(String::from("X")).unwrap(), "X");
     }
 }
 
