@@ -91,10 +91,19 @@ impl<R: Runtime> Driver<R> {
 
     /// The transport failed: forget it and tell the core.
     fn fail(&mut self, kind: TransportErrorKind, message: String) {
+        self.fail_with(TransportError::new(kind, message));
+    }
+
+    /// The transport failed with an IO error (its kind is kept for the user).
+    fn fail_io(&mut self, kind: TransportErrorKind, error: &io::Error) {
+        self.fail_with(TransportError::from_io(kind, error));
+    }
+
+    fn fail_with(&mut self, error: TransportError) {
         let Some(transport) = self.transport else { return };
         self.drop_io();
         let mut inner = self.shared.lock();
-        inner.conn.handle_disconnected(Instant::now(), transport, TransportError::new(kind, message));
+        inner.conn.handle_disconnected(Instant::now(), transport, error);
         inner.dispatch();
     }
 
@@ -223,7 +232,7 @@ impl<R: Runtime> Driver<R> {
                     true
                 }
                 Poll::Ready(Err(e)) => {
-                    self.fail(TransportErrorKind::Connect, e.to_string());
+                    self.fail_io(TransportErrorKind::Connect, &e);
                     true
                 }
             },
@@ -236,7 +245,7 @@ impl<R: Runtime> Driver<R> {
                     true
                 }
                 Poll::Ready(Err(e)) => {
-                    self.fail(TransportErrorKind::Tls, e.to_string());
+                    self.fail_io(TransportErrorKind::Tls, &e);
                     true
                 }
             },
@@ -277,7 +286,7 @@ impl<R: Runtime> Driver<R> {
                     }
                 }
                 Poll::Ready(Err(e)) => {
-                    self.fail(TransportErrorKind::Io, e.to_string());
+                    self.fail_io(TransportErrorKind::Io, &e);
                     return true;
                 }
             }
@@ -288,7 +297,7 @@ impl<R: Runtime> Driver<R> {
                 Poll::Pending => {}
                 Poll::Ready(Ok(())) => self.needs_flush = false,
                 Poll::Ready(Err(e)) => {
-                    self.fail(TransportErrorKind::Io, e.to_string());
+                    self.fail_io(TransportErrorKind::Io, &e);
                     return true;
                 }
             }
@@ -324,7 +333,7 @@ impl<R: Runtime> Driver<R> {
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => {
-                    self.fail(TransportErrorKind::Io, e.to_string());
+                    self.fail_io(TransportErrorKind::Io, &e);
                     return true;
                 }
             }

@@ -195,11 +195,14 @@ pub struct Statistics {
     pub undeliverable_msgs: u64,
 }
 
-/// Why the transport failed, as the caller reports it.
+/// Why the transport failed, as the caller reports it. With the `std` feature it keeps the
+/// [`std::io::ErrorKind`] of the IO error it came from ([`from_io`](Self::from_io)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportError {
     kind: TransportErrorKind,
     message: String,
+    #[cfg(feature = "std")]
+    io_kind: Option<std::io::ErrorKind>,
 }
 
 /// The class of a [`TransportError`].
@@ -219,7 +222,24 @@ pub enum TransportErrorKind {
 impl TransportError {
     /// A transport error of `kind` with a description.
     pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self {
+            kind,
+            message: message.into(),
+            #[cfg(feature = "std")]
+            io_kind: None,
+        }
+    }
+
+    /// A transport error of `kind` from an IO error, keeping its [`std::io::ErrorKind`].
+    #[cfg(feature = "std")]
+    pub fn from_io(kind: TransportErrorKind, error: &std::io::Error) -> Self {
+        Self { kind, message: error.to_string(), io_kind: Some(error.kind()) }
+    }
+
+    /// The kind of the IO error this came from, if it came from one.
+    #[cfg(feature = "std")]
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        self.io_kind
     }
 
     /// The peer closed the connection.
@@ -249,6 +269,8 @@ impl fmt::Display for TransportError {
         write!(f, "{what}: {}", self.message)
     }
 }
+
+impl core::error::Error for TransportError {}
 
 /// Why a connection (or one attempt) failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -42,6 +42,9 @@ async fn connection_refused<R: Runtime>(rt: R) {
         panic!("unexpected error {error:?}");
     };
     assert_eq!(transport.kind(), TransportErrorKind::Connect);
+    assert_eq!(transport.io_kind(), Some(io::ErrorKind::ConnectionRefused), "the IO error's kind is kept");
+    let source: &dyn std::error::Error = transport;
+    assert!(source.to_string().contains("connect"), "{source}");
     assert!(!error.is_auth_error());
 
     // Several servers: every one is tried once, then the same verdict.
