@@ -86,6 +86,9 @@ pub struct OrderedConsumer {
 
 /// How long to wait before retrying a consumer creation that failed transiently.
 const RETRY_DELAY: Duration = Duration::from_millis(250);
+/// Consecutive "JetStream not enabled" answers (no responders) tolerated while a restarted
+/// server brings JetStream up (20 x 250 ms = 5 s); then the stream ends with the error.
+const MAX_NOT_ENABLED: u32 = 20;
 
 impl OrderedConsumer {
     pub(crate) fn new(context: Context, stream: String, config: OrderedConfig) -> Self {
@@ -94,8 +97,9 @@ impl OrderedConsumer {
 
     /// The messages, each once, in stream order. The stream ends after an error item:
     /// the stream was deleted, the connection closed, or the consumer cannot be created
-    /// for a reason other than a passing one (timeouts and JetStream unavailability during
-    /// a restart are retried).
+    /// for a reason other than a passing one (timeouts while disconnected are retried until
+    /// the connection is back; "JetStream not enabled" for up to 5 s, the time a restarted
+    /// server needs).
     pub fn messages(&self) -> Ordered {
         let resets = Arc::new(AtomicU64::new(0));
         let state = OrderedState {
@@ -227,12 +231,16 @@ impl OrderedState {
     /// Creates the next consumer and its pull subscription; transient failures are
     /// retried, others end the stream.
     async fn recreate(&mut self) -> Result<(), FetchError> {
+        let mut not_enabled = 0;
         loop {
             let config = self.tracker.consumer_config(&self.base);
             let created = create_consumer(&self.context, &self.stream, &config).await;
             let info = match created {
                 Ok(info) => info,
-                Err(ConsumerError::Timeout | ConsumerError::JetStreamNotEnabled) => {
+                // While disconnected, requests time out: wait for the connection.
+                Err(ConsumerError::Timeout) => continue,
+                Err(ConsumerError::JetStreamNotEnabled) if not_enabled < MAX_NOT_ENABLED => {
+                    not_enabled += 1;
                     self.context.client.sleep_until(Instant::now() + RETRY_DELAY).await;
                     continue;
                 }

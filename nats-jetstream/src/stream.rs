@@ -44,6 +44,15 @@ impl Stream {
         Self { context, info }
     }
 
+    /// A handle on the stream `name` without asking the server (its cached information is
+    /// empty but for the name): for streams known to exist, or to get at their consumers
+    /// without a round trip.
+    pub fn unchecked(context: Context, name: impl Into<String>) -> Self {
+        let mut info = StreamInfo::default();
+        info.config.name = name.into();
+        Self { context, info }
+    }
+
     /// The name.
     pub fn name(&self) -> &str {
         &self.info.config.name

@@ -9,7 +9,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use nats_client::{ClientEvent, ConnectOptions, HeaderMap, HeaderName, HeaderValue, Runtime};
 use nats_integration_tests::{
-    connect, connect_with, fast_reconnect, runtime_tests, wait_for_event, within, NatsServer, ServerConfig,
+    connect, connect_with, fast_reconnect, runtime_tests, wait_for_event, with_timeout, within, NatsServer,
+    ServerConfig,
 };
 use nats_jetstream::proto::{
     AckPolicy, ConsumerConfig, DiscardPolicy, PullOptions, PurgeRequest, StorageType, StreamConfig,
@@ -218,6 +219,11 @@ async fn jetstream_disabled<R: Runtime>(rt: R) {
     assert_eq!(err, StreamError::JetStreamNotEnabled);
     let err = within(&rt, "publish", async { js.publish("x", "y").await?.await }).await.unwrap_err();
     assert_eq!(err, PublishError::NoResponders);
+    // An ordered consumer gives up after its bounded retries instead of spinning forever.
+    let stream = nats_jetstream::Stream::unchecked(js.clone(), "S");
+    let mut ordered = stream.ordered_consumer(OrderedConfig::default()).messages();
+    let item = with_timeout(&rt, Duration::from_secs(20), ordered.next()).await.expect("bounded");
+    assert!(matches!(item, Some(Err(FetchError::Consumer(ConsumerError::JetStreamNotEnabled)))), "{item:?}");
 }
 
 async fn domain_and_api_prefix<R: Runtime>(rt: R) {
