@@ -29,6 +29,10 @@ for target in wasm32-unknown-unknown thumbv7em-none-eabihf; do
     cargo build -p nats-proto --no-default-features --target "$target"
 done
 
+# The core as published: the package holds only the crate's own files and builds alone.
+section "cargo package -p nats-proto"
+cargo package -p nats-proto --allow-dirty
+
 section "cargo test --workspace (nats-server $("$NATS_SERVER" --version))"
 cargo test --workspace
 
