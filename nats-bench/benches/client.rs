@@ -20,16 +20,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use nats_bench::clients::{timeout, BenchClient};
-use nats_bench::Server;
+use nats_bench::{scale, Server};
 use nats_proto::{ServerDecoder, ServerOp};
-
-fn scale(n: usize) -> usize {
-    let factor: f64 = std::env::var("BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
-    // Counts are far below 2^52: the round trip through f64 is exact enough.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
-    let scaled = (n as f64 * factor) as usize;
-    scaled.max(1)
-}
 
 // ----- a raw connection (ceiling, responder) ---------------------------------------------
 

@@ -12,74 +12,13 @@
 //! every count.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use nats_bench::{scale, Server};
 
 const WINDOW: usize = 256;
-
-struct Server {
-    child: Child,
-    port: u16,
-    _dir: PathBuf,
-}
-
-impl Server {
-    fn start() -> Self {
-        let binary = std::env::var_os("NATS_SERVER").map_or_else(
-            || {
-                let pinned = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/nats-server");
-                if pinned.is_file() {
-                    pinned
-                } else {
-                    PathBuf::from("nats-server")
-                }
-            },
-            PathBuf::from,
-        );
-        let dir = std::env::temp_dir().join(format!("nats-bench-js-{}", std::process::id()));
-        let mut child = Command::new(binary)
-            .args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("nats-server (scripts/ensure-nats-server.sh installs it)");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let port = loop {
-            let line = lines.next().expect("nats-server exited").expect("log line");
-            if let Some(rest) = line.split("client connections on ").nth(1) {
-                break rest.trim().rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, port, _dir: dir }
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self._dir);
-    }
-}
-
-fn scale(n: usize) -> usize {
-    let factor: f64 = std::env::var("BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
-    let scaled = (n as f64 * factor) as usize;
-    scaled.max(1)
-}
 
 #[allow(clippy::cast_precision_loss)]
 fn rate(count: usize, elapsed: Duration) -> f64 {
@@ -203,7 +142,7 @@ fn row(name: &str, count: usize, ours: Duration, theirs: Duration) {
 }
 
 fn main() {
-    let server = Server::start();
+    let server = Server::start_jetstream();
     let url = server.url();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

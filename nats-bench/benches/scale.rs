@@ -25,19 +25,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use nats_bench::clients::{timeout, BenchClient};
-use nats_bench::{rss_bytes, AllocStats, CountingAlloc, Server};
+use nats_bench::{rss_bytes, scale, AllocStats, CountingAlloc, Server};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
 const CLIENTS: [&str; 4] = ["async-nats", "nats-tokio", "nats-smol", "nats-async-std"];
-
-fn scale(n: usize) -> usize {
-    let factor: f64 = std::env::var("BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
-    let scaled = (n as f64 * factor) as usize;
-    scaled.max(1)
-}
 
 #[allow(clippy::cast_precision_loss)]
 fn per(total: f64, count: usize) -> f64 {

@@ -23,6 +23,15 @@ mod server;
 pub use alloc::{rss_bytes, AllocDelta, AllocStats, CountingAlloc};
 pub use server::{server_binary, Server};
 
+/// `n` scaled by `$BENCH_SCALE` (default 1; `0.1` for a quick run), at least 1.
+pub fn scale(n: usize) -> usize {
+    let factor: f64 = std::env::var("BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    // Counts are far below 2^52: the round trip through f64 is exact enough.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    let scaled = (n as f64 * factor) as usize;
+    scaled.max(1)
+}
+
 /// A reply subject in the shape the client libraries generate (`_INBOX.<nuid>.<n>`); the
 /// frame index is appended to it.
 const REPLY_PREFIX: &str = "_INBOX.UmR8Ym1sJq0DwAcEdyoHrq.";

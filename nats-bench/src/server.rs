@@ -24,6 +24,8 @@ pub struct Server {
     child: Child,
     /// The client port.
     pub port: u16,
+    /// JetStream's store directory, removed on drop.
+    store: Option<PathBuf>,
 }
 
 impl Server {
@@ -52,7 +54,17 @@ impl Server {
         };
         // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Self { child, port }
+        Self { child, port, store: None }
+    }
+
+    /// Starts a server with JetStream (`-js`) storing in a fresh directory under the
+    /// system's temporary directory, removed when the server is dropped.
+    pub fn start_jetstream() -> Self {
+        let dir = std::env::temp_dir().join(format!("nats-bench-js-{}", std::process::id()));
+        let dir_arg = dir.to_str().expect("a UTF-8 temporary directory").to_owned();
+        let mut server = Self::start(&["-js", "-sd", &dir_arg]);
+        server.store = Some(dir);
+        server
     }
 
     /// `nats://127.0.0.1:<port>`.
@@ -65,5 +77,8 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.store {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

@@ -71,11 +71,7 @@ impl Subscriber {
             inner.wakes.take_from(&mut slot.waker);
         }
         inner.wake_driver();
-        match (existed, closed) {
-            (_, true) => Err(UnsubscribeError::Closed),
-            (false, false) => Err(UnsubscribeError::Ended),
-            (true, false) => Ok(()),
-        }
+        outcome(existed, closed)
     }
 
     /// Drains the subscription (async-nats' `Subscriber::drain`): UNSUB on the server now;
@@ -105,11 +101,7 @@ impl Subscriber {
         let existed = inner.conn.drain_subscription(self.sid);
         inner.dispatch();
         inner.wake_driver();
-        match (existed, closed) {
-            (_, true) => Err(UnsubscribeError::Closed),
-            (false, false) => Err(UnsubscribeError::Ended),
-            (true, false) => Ok(()),
-        }
+        outcome(existed, closed)
     }
 
     /// Ends the subscription after `max` messages in total, counting those already
@@ -131,15 +123,20 @@ impl Subscriber {
         let existed = inner.conn.unsubscribe(self.sid, Some(max));
         inner.dispatch();
         inner.wake_driver();
-        match (existed, closed) {
-            (_, true) => Err(UnsubscribeError::Closed),
-            (false, false) => Err(UnsubscribeError::Ended),
-            (true, false) => Ok(()),
-        }
+        outcome(existed, closed)
     }
 
     fn size(msg: &Msg) -> u64 {
         (msg.payload.len() + msg.headers.as_deref().map_or(0, HeaderMap::encoded_len)) as u64
+    }
+}
+
+/// What an unsubscribe or drain did: closed wins over "already ended".
+fn outcome(existed: bool, closed: bool) -> Result<(), UnsubscribeError> {
+    match (existed, closed) {
+        (_, true) => Err(UnsubscribeError::Closed),
+        (false, false) => Err(UnsubscribeError::Ended),
+        (true, false) => Ok(()),
     }
 }
 

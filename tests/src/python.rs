@@ -35,22 +35,7 @@ pub struct PythonOutput {
 /// blocking until it exits, and panics with its output when it fails. Scripts should bound
 /// their own waits (`asyncio.wait_for`), so that a hang ends as a failure.
 pub fn run_python(script: &str, args: &[&str]) -> PythonOutput {
-    let mut child = Command::new(python_binary())
-        .arg("-")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python_binary().display()));
-    child.stdin.take().expect("stdin").write_all(script.as_bytes()).expect("write the script");
-    let out = child.wait_with_output().expect("wait for python");
-    let output = PythonOutput {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(out.status.success(), "python failed ({}):\n{}\n{}", out.status, output.stdout, output.stderr);
-    output
+    spawn_python(script, args).wait()
 }
 
 /// Starts `script` (Python source) with `args` without waiting: for a Python peer that runs
