@@ -377,6 +377,12 @@ impl Store {
         let deliver_policy = match options.start.deliver_policy() {
             // The pattern has no message yet: every message is an update.
             DeliverPolicy::LastPerSubject if initial_empty => DeliverPolicy::All,
+            // The consumer is created when the watch is first polled: "new" is fixed now,
+            // as the sequence after the stream's last.
+            DeliverPolicy::New => {
+                let last = self.context.stream_info(&stream_name(&self.name)).await?.state.last_seq;
+                DeliverPolicy::ByStartSequence { start_sequence: last + 1 }
+            }
             policy => policy,
         };
         let config = OrderedConfig::default().filter_subject(subject).deliver_policy(deliver_policy);

@@ -454,9 +454,12 @@ impl ObjectStore {
     /// # Errors
     /// A [`WatchError`].
     pub async fn watch(&self) -> Result<ObjectWatch, WatchError> {
+        // The consumer is created when the watch is first polled: "new" is fixed now, as
+        // the sequence after the stream's last.
+        let last = self.context.stream_info(&stream_name(&self.name)).await?.state.last_seq;
         let config = OrderedConfig::default()
             .filter_subject(all_meta_subject(&self.name))
-            .deliver_policy(DeliverPolicy::New);
+            .deliver_policy(DeliverPolicy::ByStartSequence { start_sequence: last + 1 });
         let messages = self.stream.ordered_consumer(config).messages();
         Ok(ObjectWatch {
             inner: Box::pin(messages.map(|m| {

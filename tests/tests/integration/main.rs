@@ -10,6 +10,7 @@ mod cluster;
 mod faults;
 mod interop;
 mod jetstream;
+mod kv;
 mod lifecycle;
 mod pubsub;
 mod requests;
