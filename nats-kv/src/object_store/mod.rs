@@ -249,7 +249,15 @@ impl ObjectStore {
         meta: impl Into<ObjectMeta>,
         data: &mut R,
     ) -> Result<ObjectInfo, PutError> {
-        let meta = meta.into();
+        // Boxed: the state of a put is large, and callers' futures stay small.
+        Box::pin(self.put_inner(meta.into(), data)).await
+    }
+
+    async fn put_inner<R: AsyncRead + Unpin + ?Sized>(
+        &self,
+        meta: ObjectMeta,
+        data: &mut R,
+    ) -> Result<ObjectInfo, PutError> {
         validate_name(&meta.name)?;
         let previous = self.raw_info(&meta.name).await?;
         let id = nuid(&self.context);
@@ -336,6 +344,10 @@ impl ObjectStore {
     /// # Errors
     /// A [`GetError`].
     pub async fn get(&self, name: &str) -> Result<Object, GetError> {
+        Box::pin(self.get_inner(name)).await
+    }
+
+    async fn get_inner(&self, name: &str) -> Result<Object, GetError> {
         let mut info = self.info(name).await?;
         let mut store = self.clone();
         if let Some(link) = info.link().cloned() {
@@ -449,7 +461,9 @@ impl ObjectStore {
     }
 
     /// Watches the store: the information of every object put, linked or deleted from now
-    /// on (deletions as infos with `deleted` set).
+    /// on (deletions as infos with `deleted` set). The start is fixed now; the consumer is
+    /// created when the watch is first polled, so a change replaced (rolled up) by a later
+    /// change of the same object before that is seen only as the later one.
     ///
     /// # Errors
     /// A [`WatchError`].

@@ -12,6 +12,7 @@ mod interop;
 mod jetstream;
 mod kv;
 mod lifecycle;
+mod object_store;
 mod pubsub;
 mod requests;
 mod service;
