@@ -280,7 +280,7 @@ async fn hundred_mib_with_bounded_memory<R: Runtime>(rt: R) {
         "100 MiB object: put {put_time:?}, get {get_time:?}, peak RSS {} MiB (+{growth_mib} MiB)",
         peak_rss_kib() / 1024
     );
-    assert!(growth_mib < 64, "peak RSS grew by {growth_mib} MiB for a 100 MiB object");
+    assert!(growth_mib < 80, "peak RSS grew by {growth_mib} MiB for a 100 MiB object");
 }
 
 const PY_WRITE: &str = r#"
