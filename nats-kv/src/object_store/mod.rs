@@ -365,6 +365,17 @@ impl ObjectStore {
             }
         }
         let verifier = ChunkVerifier::new(&info);
+        if !verifier.expects_nothing() {
+            // Metadata naming chunks that are not there would leave the read waiting.
+            let chunks = chunk_subject(&store.name, &info.nuid);
+            match store.stream.get_last_raw_message_by_subject(&chunks).await {
+                Ok(_) => {}
+                Err(StreamError::MessageNotFound(_)) => {
+                    return Err(Corruption::ChunkCount { expected: info.chunks, actual: 0 }.into())
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         let messages = (!verifier.expects_nothing()).then(|| {
             let config = OrderedConfig::default()
                 .filter_subject(chunk_subject(&store.name, &info.nuid))

@@ -147,6 +147,13 @@ async fn corruption_is_detected<R: Runtime>(rt: R) {
     let result = within(&rt, "read", async { store.get("o").await.unwrap().read_all().await }).await;
     assert!(matches!(result, Err(GetError::Corrupt(_))), "{result:?}");
 
+    // Metadata naming chunks that do not exist: an error, not a wait.
+    let mut orphan = info.clone();
+    orphan.nuid = "NOCHUNKSHERE".into();
+    within(&rt, "orphan meta", publish_meta(orphan.to_json())).await;
+    let err = within(&rt, "get orphan", store.get("o")).await.unwrap_err();
+    assert!(matches!(err, GetError::Corrupt(_)), "{err:?}");
+
     // Malformed metadata: a typed error, no panic.
     within(&rt, "malformed meta", publish_meta(b"{not json".to_vec())).await;
     let err = within(&rt, "info", store.info("o")).await.unwrap_err();
