@@ -140,6 +140,11 @@ pub trait KeyValueExt {
         &self,
         config: Config,
     ) -> impl std::future::Future<Output = Result<Store, BucketError>> + Send;
+    /// Changes a bucket's configuration (history, TTL, limits, ...).
+    fn update_key_value(
+        &self,
+        config: Config,
+    ) -> impl std::future::Future<Output = Result<Store, BucketError>> + Send;
     /// A handle on an existing bucket.
     fn get_key_value(
         &self,
@@ -157,6 +162,12 @@ impl KeyValueExt for Context {
         let stream_config = config.stream_config()?;
         let stream = self.create_stream(stream_config).await?;
         Ok(Store::new(self.clone(), stream, config.bucket))
+    }
+
+    async fn update_key_value(&self, config: Config) -> Result<Store, BucketError> {
+        let stream_config = config.stream_config()?;
+        self.update_stream(stream_config).await?;
+        self.get_key_value(&config.bucket).await
     }
 
     async fn get_key_value(&self, bucket: &str) -> Result<Store, BucketError> {

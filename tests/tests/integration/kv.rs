@@ -87,6 +87,13 @@ async fn crud_revisions_and_history<R: Runtime>(rt: R) {
         within(&rt, "bad history", js.create_key_value(Config::new("h").history(65))).await.unwrap_err();
     assert!(matches!(err, BucketError::InvalidConfig(_)), "{err:?}");
 
+    // A bucket's configuration changes.
+    let updated =
+        within(&rt, "update bucket", js.update_key_value(Config::new("crud").history(6))).await.unwrap();
+    assert_eq!(within(&rt, "status", updated.status()).await.unwrap().history, 6);
+    let err = within(&rt, "update missing", js.update_key_value(Config::new("nope"))).await.unwrap_err();
+    assert_eq!(err, BucketError::NotFound);
+
     // Another handle, then deletion of the bucket.
     let again = within(&rt, "get bucket", js.get_key_value("crud")).await.unwrap();
     assert_eq!(within(&rt, "get", again.get("b.c")).await.unwrap().as_deref(), Some(&b"x"[..]));
