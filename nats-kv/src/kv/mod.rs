@@ -108,6 +108,10 @@ pub enum WatchError {
     /// The consumer failed for good.
     #[error(transparent)]
     Consumer(#[from] FetchError),
+    /// [`Store::keys`], [`Store::history`]: no message for the context's timeout while the
+    /// stored values were being read (they vanished meanwhile, or the server is away).
+    #[error("timed out reading the stored values")]
+    Timeout,
 }
 
 /// One revision of a key.
@@ -419,7 +423,7 @@ impl Store {
         let mut watch = self.watch(">").await?;
         let mut keys = Vec::new();
         while !watch.initial_done_at_start {
-            match watch.next().await {
+            match self.next_within(&mut watch).await {
                 Some(Ok(entry)) => {
                     let done = entry.seen_current;
                     if entry.operation == Operation::Put {
@@ -446,7 +450,7 @@ impl Store {
             self.watch_with(key, WatchOptions::default().start(WatchStart::IncludeHistory)).await?;
         let mut entries = Vec::new();
         while !watch.initial_done_at_start {
-            match watch.next().await {
+            match self.next_within(&mut watch).await {
                 Some(Ok(entry)) => {
                     let done = entry.seen_current;
                     entries.push(entry);
@@ -459,6 +463,18 @@ impl Store {
             }
         }
         Ok(entries)
+    }
+}
+
+impl Store {
+    /// The next entry of a watch reading stored values, or [`WatchError::Timeout`] after
+    /// the context's timeout without one: a bounded wait, never a hang.
+    async fn next_within(&self, watch: &mut Watch) -> Option<Result<Entry, WatchError>> {
+        let sleep = self.context.client().sleep_until(std::time::Instant::now() + self.context.timeout());
+        match futures_util::future::select(watch.next(), Box::pin(sleep)).await {
+            futures_util::future::Either::Left((item, _)) => item,
+            futures_util::future::Either::Right(_) => Some(Err(WatchError::Timeout)),
+        }
     }
 }
 
