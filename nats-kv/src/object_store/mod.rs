@@ -126,6 +126,10 @@ pub enum WatchError {
     /// A metadata message cannot be read.
     #[error(transparent)]
     MalformedInfo(#[from] MalformedInfo),
+    /// [`ObjectStore::list`]: no message for the context's timeout while the stored
+    /// metadata was being read (it vanished meanwhile, or the server is away).
+    #[error("timed out reading the stored metadata")]
+    Timeout,
 }
 
 /// Object stores on a JetStream [`Context`], with `async-nats`'s names.
@@ -457,8 +461,13 @@ impl ObjectStore {
             OrderedConfig::default().filter_subject(subject).deliver_policy(DeliverPolicy::LastPerSubject);
         let mut messages = self.stream.ordered_consumer(config).messages();
         let mut infos = Vec::new();
-        while let Some(message) = messages.next().await {
-            let message = message?;
+        loop {
+            let sleep = self.context.client().sleep_until(std::time::Instant::now() + self.context.timeout());
+            let message = match futures_util::future::select(messages.next(), Box::pin(sleep)).await {
+                futures_util::future::Either::Left((Some(message), _)) => message?,
+                futures_util::future::Either::Left((None, _)) => break,
+                futures_util::future::Either::Right(_) => return Err(WatchError::Timeout),
+            };
             let pending = message.info().map(|m| m.pending).unwrap_or(0);
             let info = ObjectInfo::parse(&message.payload)?;
             if !info.deleted {
