@@ -23,6 +23,10 @@ use self::proto::{
     KV_OPERATION, NATS_ROLLUP,
 };
 
+/// The idle heartbeat of a watch's consumer: two missed ones (a silent server restart)
+/// make the watch recreate its consumer, so this bounds how long a watch stays deaf.
+const WATCH_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Why a bucket operation failed (create, get, delete, status).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -400,7 +404,10 @@ impl Store {
             }
             policy => policy,
         };
-        let config = OrderedConfig::default().filter_subject(subject).deliver_policy(deliver_policy);
+        let config = OrderedConfig::default()
+            .filter_subject(subject)
+            .deliver_policy(deliver_policy)
+            .heartbeat(WATCH_HEARTBEAT);
         let messages = self.stream.ordered_consumer(config).messages();
         let state =
             WatchState { store: self.clone(), messages, watcher: Watcher::new(options, initial_empty) };

@@ -250,7 +250,8 @@ async fn hundred_mib_with_bounded_memory<R: Runtime>(rt: R) {
     const LEN: usize = 100 * 1024 * 1024;
     let server = NatsServer::jetstream();
     let js = nats_jetstream::new(connect(&rt, &server.url()).await);
-    let store = within(&rt, "create", js.create_object_store(ObjectStoreConfig::new("big"))).await.unwrap();
+    let config = ObjectStoreConfig::new("big").storage(StorageType::Memory);
+    let store = within(&rt, "create", js.create_object_store(config)).await.unwrap();
     let before = peak_rss_kib();
     let started = std::time::Instant::now();
     let info = nats_integration_tests::with_timeout(&rt, std::time::Duration::from_secs(50), async {
