@@ -129,6 +129,9 @@ pub struct StreamConfig {
     /// Allow `Nats-Rollup`.
     #[serde(skip_serializing_if = "is_false")]
     pub allow_rollup_hdrs: bool,
+    /// Sealed: no more messages, deletions or purges (set by an update, never cleared).
+    #[serde(skip_serializing_if = "is_false")]
+    pub sealed: bool,
 }
 
 impl StreamConfig {
@@ -715,6 +718,10 @@ mod tests {
         assert_eq!(info.config.duplicate_window, Duration::from_secs(120));
         assert_eq!(info.state.messages, 3);
         assert_eq!(info.state.last_seq, 3);
+        assert!(!info.config.sealed);
+        let sealed = StreamConfig { sealed: true, ..StreamConfig::new("S") };
+        assert_eq!(serde_json::to_value(&sealed).unwrap()["sealed"], true);
+        assert!(serde_json::to_value(StreamConfig::new("S")).unwrap().get("sealed").is_none());
     }
 
     #[test]
