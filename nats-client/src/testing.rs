@@ -241,6 +241,13 @@ impl AsyncWrite for ClientEnd {
     }
 }
 
+/// Wakes the task waiting in `waker`, if any.
+fn wake(waker: &mut Option<Waker>) {
+    if let Some(waker) = waker.take() {
+        waker.wake();
+    }
+}
+
 /// The server's end, scripted by the test.
 pub(crate) struct ServerEnd(Arc<Mutex<Pipe>>);
 
@@ -249,7 +256,7 @@ impl ServerEnd {
     pub(crate) fn send(&self, text: &str) {
         let mut pipe = lock(&self.0);
         pipe.to_client.extend_from_slice(text.as_bytes());
-        pipe.reader.take().map(Waker::wake);
+        wake(&mut pipe.reader);
     }
 
     /// Takes what the client wrote so far.
@@ -261,15 +268,15 @@ impl ServerEnd {
     pub(crate) fn set_accept(&self, bytes: usize) {
         let mut pipe = lock(&self.0);
         pipe.accept = bytes;
-        pipe.writer.take().map(Waker::wake);
+        wake(&mut pipe.writer);
     }
 
     /// Closes the connection (the client reads its end).
     pub(crate) fn close(&self) {
         let mut pipe = lock(&self.0);
         pipe.closed = true;
-        pipe.reader.take().map(Waker::wake);
-        pipe.writer.take().map(Waker::wake);
+        wake(&mut pipe.reader);
+        wake(&mut pipe.writer);
     }
 }
 
@@ -293,13 +300,18 @@ mod tests {
     /// Plays the server's side of the handshake on the next connection.
     fn handshake(rt: &TestRuntime) -> ServerEnd {
         let server = rt.accept().expect("the client opened a connection");
+        serve(rt, &server);
+        server
+    }
+
+    /// Answers the client's CONNECT and PING on `server`.
+    fn serve(rt: &TestRuntime, server: &ServerEnd) {
         server.send(INFO);
         rt.run_until_idle();
         let hello = server.received();
         assert!(hello.starts_with("CONNECT ") && hello.ends_with("PING\r\n"), "{hello}");
         server.send("PONG\r\n");
         rt.run_until_idle();
-        server
     }
 
     fn connected(options: ConnectOptions) -> (TestRuntime, Client, ServerEnd) {
@@ -379,21 +391,17 @@ mod tests {
         server.close();
         rt.run_until_idle();
         assert_eq!(client.connection_state(), State::Reconnecting);
-        // The reconnect wait runs on the virtual clock.
-        for _ in 0..100 {
-            if rt.accept().is_some_and(|s| {
-                // Put it back by handshaking on it directly.
-                s.send(INFO);
-                rt.run_until_idle();
-                let _ = s.received();
-                s.send("PONG\r\n");
-                rt.run_until_idle();
-                true
-            }) {
-                break;
+        // The reconnect wait runs on the virtual clock: advance until the client dials again.
+        let mut waited = Duration::ZERO;
+        let server = loop {
+            if let Some(server) = rt.accept() {
+                break server;
             }
+            assert!(waited < Duration::from_secs(10), "no reconnect attempt");
             rt.advance(Duration::from_millis(100));
-        }
+            waited += Duration::from_millis(100);
+        };
+        serve(&rt, &server);
         assert_eq!(client.connection_state(), State::Connected);
         let c = client.clone();
         let closed = rt.start(async move { c.close().await });
