@@ -36,7 +36,7 @@ pub async fn connect_with_runtime<R: Runtime>(
     let options = options.resolve(urls)?;
     let mut proto = options.proto.clone();
     proto.rng_seed = None;
-    let conn = nats_proto::Connection::new(proto, Instant::now())?;
+    let conn = nats_proto::Connection::new(proto, runtime.now())?;
     let shared = Arc::new(Shared::new(conn));
     for callback in options.callbacks.iter().cloned() {
         let mut events = Events::new(Arc::clone(&shared));
@@ -50,11 +50,14 @@ pub async fn connect_with_runtime<R: Runtime>(
     runtime.spawn(driver.run());
     let timer_runtime = runtime.clone();
     let timer: TimerFn = Arc::new(move |deadline| Box::pin(timer_runtime.sleep_until(deadline)));
+    let clock_runtime = runtime.clone();
+    let clock: ClockFn = Arc::new(move || clock_runtime.now());
     // The callbacks live in their tasks only: a callback capturing a client must not keep
     // the handle (and so the connection) alive through the options.
     let mut options = options;
     options.callbacks.clear();
-    let client = Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared), timer }), shared };
+    let client =
+        Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared), timer, clock }), shared };
     if !client.inner.options.proto.retry_on_initial_connect {
         client.wait_for_first_connection().await?;
     }
@@ -65,11 +68,15 @@ pub async fn connect_with_runtime<R: Runtime>(
 /// non-generic.
 type TimerFn = Arc<dyn Fn(Instant) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
+/// Reads the connection's runtime clock ([`Runtime::now`]), type-erased like [`TimerFn`].
+type ClockFn = Arc<dyn Fn() -> Instant + Send + Sync>;
+
 /// Closes the connection when the last handle goes.
 struct Handle {
     options: ConnectOptions,
     shared: Arc<Shared>,
     timer: TimerFn,
+    clock: ClockFn,
 }
 
 /// A timer on the client's runtime ([`Client::sleep_until`]): completes at its deadline.
@@ -328,6 +335,13 @@ impl Client {
         Sleep((self.inner.timer)(deadline))
     }
 
+    /// The current time on the clock of the runtime the client was connected with
+    /// ([`Runtime::now`]): the clock its deadlines and [`sleep_until`](Self::sleep_until)
+    /// use. Layers above the client compute their deadlines from it.
+    pub fn now(&self) -> Instant {
+        (self.inner.clock)()
+    }
+
     /// The default request timeout ([`ConnectOptions::request_timeout`]).
     pub fn request_timeout(&self) -> Duration {
         self.inner.options.request_timeout
@@ -343,7 +357,7 @@ impl Client {
     ) -> Result<Replies, RequestError> {
         let subject = Subject::new(subject).map_err(PublishError::from)?;
         let mut inner = self.shared.lock();
-        let id = inner.conn.request(Instant::now(), &subject, headers, &payload, timeout, expected)?;
+        let id = inner.conn.request(self.now(), &subject, headers, &payload, timeout, expected)?;
         inner.requests.insert(id, RequestSlot::default());
         inner.wake_driver();
         Ok(Replies { client: self.clone(), id, outcome: None, done: false, received: 0 })
@@ -364,8 +378,9 @@ impl Client {
     /// A [`FlushError`].
     pub async fn flush_timeout(&self, timeout: Duration) -> Result<(), FlushError> {
         let id = {
+            let now = self.now();
             let mut inner = self.shared.lock();
-            let id = inner.conn.flush(Instant::now(), timeout);
+            let id = inner.conn.flush(now, timeout);
             inner.flushes.insert(id, FlushSlot::default());
             inner.dispatch();
             inner.wake_driver();
@@ -397,8 +412,9 @@ impl Client {
     /// publishes made so far, then closes. Waits until closed.
     pub async fn drain(&self) {
         {
+            let now = self.now();
             let mut inner = self.shared.lock();
-            inner.conn.drain(Instant::now());
+            inner.conn.drain(now);
             inner.dispatch();
             inner.wake_driver();
         }
@@ -626,7 +642,8 @@ mod tests {
         while conn.poll_event().is_some() {}
         let shared = Arc::new(Shared::new(conn));
         let timer: super::TimerFn = Arc::new(|_| Box::pin(std::future::ready(())));
-        Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared), timer }), shared }
+        let clock: super::ClockFn = Arc::new(move || now);
+        Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared), timer, clock }), shared }
     }
 
     #[test]

@@ -103,7 +103,7 @@ impl<R: Runtime> Driver<R> {
         let Some(transport) = self.transport else { return };
         self.drop_io();
         let mut inner = self.shared.lock();
-        inner.conn.handle_disconnected(Instant::now(), transport, error);
+        inner.conn.handle_disconnected(self.runtime.now(), transport, error);
         inner.dispatch();
     }
 
@@ -137,7 +137,7 @@ impl<R: Runtime> Driver<R> {
         let deadline = {
             let shared = Arc::clone(&self.shared);
             let mut inner = shared.lock();
-            let now = Instant::now();
+            let now = self.runtime.now();
             if inner.conn.poll_timeout().is_some_and(|t| t <= now) {
                 inner.conn.handle_timeout(now);
             }
@@ -203,7 +203,7 @@ impl<R: Runtime> Driver<R> {
                 if sleep.as_mut().poll(cx).is_ready() {
                     self.sleep = None;
                     let mut inner = self.shared.lock();
-                    inner.conn.handle_timeout(Instant::now());
+                    inner.conn.handle_timeout(self.runtime.now());
                     inner.dispatch();
                     progress = true;
                 }
@@ -228,7 +228,7 @@ impl<R: Runtime> Driver<R> {
                 Poll::Ready(Ok(stream)) => {
                     self.io = Io::Ready(Stream::Plain(stream));
                     let transport = self.transport.expect("a transport in progress has an id");
-                    self.shared.lock().conn.handle_connected(Instant::now(), transport);
+                    self.shared.lock().conn.handle_connected(self.runtime.now(), transport);
                     true
                 }
                 Poll::Ready(Err(e)) => {
@@ -241,7 +241,7 @@ impl<R: Runtime> Driver<R> {
                 Poll::Ready(Ok(tls)) => {
                     self.io = Io::Ready(Stream::Tls(Box::new(tls)));
                     let transport = self.transport.expect("a transport in progress has an id");
-                    self.shared.lock().conn.handle_tls_established(Instant::now(), transport);
+                    self.shared.lock().conn.handle_tls_established(self.runtime.now(), transport);
                     true
                 }
                 Poll::Ready(Err(e)) => {
@@ -316,7 +316,7 @@ impl<R: Runtime> Driver<R> {
                 Poll::Ready(Ok(0)) => {
                     self.drop_io();
                     let mut inner = self.shared.lock();
-                    inner.conn.handle_disconnected(Instant::now(), transport, TransportError::closed());
+                    inner.conn.handle_disconnected(self.runtime.now(), transport, TransportError::closed());
                     inner.dispatch();
                     return true;
                 }
@@ -325,7 +325,7 @@ impl<R: Runtime> Driver<R> {
                     let mut inner = self.shared.lock();
                     // If the core gave this transport up meanwhile, the bytes (and a later
                     // end) are ignored: the next round takes its CloseTransport.
-                    inner.conn.handle_input(Instant::now(), transport, &self.read_buf[..n]);
+                    inner.conn.handle_input(self.runtime.now(), transport, &self.read_buf[..n]);
                     inner.dispatch();
                     if n < self.read_buf.len() {
                         break;

@@ -39,6 +39,8 @@ mod request;
 mod runtime;
 mod shared;
 mod subscriber;
+#[cfg(test)]
+mod testing;
 mod tls;
 mod wake_list;
 

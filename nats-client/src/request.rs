@@ -3,7 +3,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -166,7 +166,7 @@ impl Client {
         let reply = match timeout {
             None => next.await,
             Some(timeout) => {
-                let deadline = Instant::now() + timeout;
+                let deadline = self.now() + timeout;
                 let mut sleep = self.sleep_until(deadline);
                 let mut next = std::pin::pin!(next);
                 poll_fn(|cx| match next.as_mut().poll(cx) {

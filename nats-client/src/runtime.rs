@@ -27,7 +27,14 @@ pub trait Runtime: Clone + Send + Sync + 'static {
         port: u16,
     ) -> impl Future<Output = io::Result<Self::Transport>> + Send + 'static;
 
-    /// A timer completing at `deadline`.
+    /// The current time on the runtime's clock. The client reads time only through this
+    /// (deadlines, keepalive, reconnect waits), so a test runtime can run it on a virtual
+    /// clock; real runtimes keep the default, [`Instant::now`].
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    /// A timer completing at `deadline` (a time on [`now`](Self::now)'s clock).
     fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
 
     /// Runs `future` to completion in the background.

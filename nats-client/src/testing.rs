@@ -1,0 +1,469 @@
+//! A runtime for unit tests: a virtual clock the test advances, timers on it, a
+//! single-threaded executor the test runs until idle, and in-memory transports whose far
+//! end the test scripts as the server. No sockets, no threads, no real time.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::runtime::Runtime;
+
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Locks, ignoring poisoning (a failed test already reports the first panic).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The test runtime; clones share the clock, tasks and connections.
+#[derive(Clone)]
+pub(crate) struct TestRuntime(Arc<Inner>);
+
+struct Inner {
+    base: Instant,
+    offset: Mutex<Duration>,
+    /// Timers not yet due, with the waker of their task.
+    timers: Mutex<Vec<(Instant, Waker)>>,
+    /// Spawned tasks, each with its "woken" flag; taken out while they are polled.
+    tasks: Mutex<Vec<(Arc<Flag>, Task)>>,
+    /// Server ends of the connections the client opened, oldest first.
+    accepted: Mutex<VecDeque<ServerEnd>>,
+    /// Whether `connect` never completes (a server that does not answer).
+    hang_connects: AtomicBool,
+}
+
+/// A task's waker: sets its flag.
+struct Flag(AtomicBool);
+
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+impl TestRuntime {
+    pub(crate) fn new() -> Self {
+        Self(Arc::new(Inner {
+            base: Instant::now(),
+            offset: Mutex::new(Duration::ZERO),
+            timers: Mutex::new(Vec::new()),
+            tasks: Mutex::new(Vec::new()),
+            accepted: Mutex::new(VecDeque::new()),
+            hang_connects: AtomicBool::new(false),
+        }))
+    }
+
+    /// From now on, connection attempts never complete.
+    pub(crate) fn hang_connects(&self) {
+        self.0.hang_connects.store(true, Ordering::SeqCst);
+    }
+
+    /// Time elapsed on the virtual clock.
+    pub(crate) fn elapsed(&self) -> Duration {
+        *lock(&self.0.offset)
+    }
+
+    /// Moves the virtual clock forward, fires the timers now due, runs until idle.
+    pub(crate) fn advance(&self, by: Duration) {
+        *lock(&self.0.offset) += by;
+        let now = self.now();
+        let due: Vec<Waker> = {
+            let mut timers = lock(&self.0.timers);
+            let (due, later) = timers.drain(..).partition(|(at, _)| *at <= now);
+            *timers = later;
+            due.into_iter().map(|(_, waker)| waker).collect()
+        };
+        due.into_iter().for_each(Waker::wake);
+        self.run_until_idle();
+    }
+
+    /// Polls woken tasks until none is woken; returns how many tasks remain.
+    pub(crate) fn run_until_idle(&self) -> usize {
+        for _ in 0..10_000 {
+            let mut tasks = std::mem::take(&mut *lock(&self.0.tasks));
+            let mut polled = false;
+            tasks.retain_mut(|(flag, task)| {
+                if !flag.0.swap(false, Ordering::SeqCst) {
+                    return true;
+                }
+                polled = true;
+                let waker = Waker::from(Arc::clone(flag));
+                task.as_mut().poll(&mut Context::from_waker(&waker)).is_pending()
+            });
+            let mut queued = lock(&self.0.tasks);
+            tasks.append(&mut queued);
+            *queued = tasks;
+            if !polled {
+                return queued.len();
+            }
+        }
+        panic!("the tasks never went idle");
+    }
+
+    /// Spawns `future` and returns a slot that holds its output once it completes.
+    pub(crate) fn start<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> Arc<Mutex<Option<T>>> {
+        let slot = Arc::new(Mutex::new(None));
+        let out = Arc::clone(&slot);
+        self.spawn(async move {
+            let value = future.await;
+            *lock(&out) = Some(value);
+        });
+        slot
+    }
+
+    /// The server end of the oldest connection not yet taken.
+    pub(crate) fn accept(&self) -> Option<ServerEnd> {
+        lock(&self.0.accepted).pop_front()
+    }
+}
+
+/// Takes the output out of a [`TestRuntime::start`] slot.
+pub(crate) fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    lock(slot).take()
+}
+
+/// A timer on the virtual clock.
+pub(crate) struct Sleep {
+    runtime: TestRuntime,
+    deadline: Instant,
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.runtime.now() >= self.deadline {
+            return Poll::Ready(());
+        }
+        lock(&self.runtime.0.timers).push((self.deadline, cx.waker().clone()));
+        Poll::Pending
+    }
+}
+
+impl Runtime for TestRuntime {
+    type Transport = ClientEnd;
+    type Sleep = Sleep;
+
+    fn connect(
+        &self,
+        _host: String,
+        _port: u16,
+    ) -> impl Future<Output = io::Result<ClientEnd>> + Send + 'static {
+        let runtime = self.clone();
+        async move {
+            if runtime.0.hang_connects.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            let pipe = Arc::new(Mutex::new(Pipe { accept: usize::MAX, ..Pipe::default() }));
+            lock(&runtime.0.accepted).push_back(ServerEnd(Arc::clone(&pipe)));
+            Ok(ClientEnd(pipe))
+        }
+    }
+
+    fn now(&self) -> Instant {
+        self.0.base + self.elapsed()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Sleep {
+        Sleep { runtime: self.clone(), deadline }
+    }
+
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        lock(&self.0.tasks).push((Arc::new(Flag(AtomicBool::new(true))), Box::pin(future)));
+    }
+}
+
+/// Both directions of an in-memory connection.
+#[derive(Default)]
+struct Pipe {
+    to_server: Vec<u8>,
+    to_client: Vec<u8>,
+    /// Bytes the transport still accepts from the client (backpressure when 0).
+    accept: usize,
+    /// The server closed the connection.
+    closed: bool,
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+/// The client's end: what the driver reads and writes.
+pub(crate) struct ClientEnd(Arc<Mutex<Pipe>>);
+
+impl AsyncRead for ClientEnd {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut pipe = lock(&self.0);
+        if pipe.to_client.is_empty() && !pipe.closed {
+            pipe.reader = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = buf.len().min(pipe.to_client.len());
+        buf[..n].copy_from_slice(&pipe.to_client[..n]);
+        pipe.to_client.drain(..n);
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl AsyncWrite for ClientEnd {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let mut pipe = lock(&self.0);
+        if pipe.closed {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        if pipe.accept == 0 {
+            pipe.writer = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = buf.len().min(pipe.accept);
+        pipe.accept -= n;
+        pipe.to_server.extend_from_slice(&buf[..n]);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Wakes the task waiting in `waker`, if any.
+fn wake(waker: &mut Option<Waker>) {
+    if let Some(waker) = waker.take() {
+        waker.wake();
+    }
+}
+
+/// The server's end, scripted by the test.
+pub(crate) struct ServerEnd(Arc<Mutex<Pipe>>);
+
+impl ServerEnd {
+    /// Sends `text` to the client.
+    pub(crate) fn send(&self, text: &str) {
+        let mut pipe = lock(&self.0);
+        pipe.to_client.extend_from_slice(text.as_bytes());
+        wake(&mut pipe.reader);
+    }
+
+    /// Takes what the client wrote so far.
+    pub(crate) fn received(&self) -> String {
+        String::from_utf8_lossy(&std::mem::take(&mut lock(&self.0).to_server)).into_owned()
+    }
+
+    /// Sets how many more bytes the transport accepts from the client.
+    pub(crate) fn set_accept(&self, bytes: usize) {
+        let mut pipe = lock(&self.0);
+        pipe.accept = bytes;
+        wake(&mut pipe.writer);
+    }
+
+    /// Closes the connection (the client reads its end).
+    pub(crate) fn close(&self) {
+        let mut pipe = lock(&self.0);
+        pipe.closed = true;
+        wake(&mut pipe.reader);
+        wake(&mut pipe.writer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use nats_proto::{FlushError, State};
+
+    use super::{lock, take, ServerEnd, TestRuntime};
+    use crate::client::{connect_with_runtime, Client};
+    use crate::error::RequestError;
+    use crate::event::ClientEvent;
+    use crate::options::ConnectOptions;
+    use crate::shared::HIGH_WATER;
+
+    const INFO: &str =
+        "INFO {\"server_id\":\"x\",\"version\":\"2.10.0\",\"max_payload\":1048576,\"headers\":true}\r\n";
+
+    /// Plays the server's side of the handshake on the next connection.
+    fn handshake(rt: &TestRuntime) -> ServerEnd {
+        let server = rt.accept().expect("the client opened a connection");
+        serve(rt, &server);
+        server
+    }
+
+    /// Answers the client's CONNECT and PING on `server`.
+    fn serve(rt: &TestRuntime, server: &ServerEnd) {
+        server.send(INFO);
+        rt.run_until_idle();
+        let hello = server.received();
+        assert!(hello.starts_with("CONNECT ") && hello.ends_with("PING\r\n"), "{hello}");
+        server.send("PONG\r\n");
+        rt.run_until_idle();
+    }
+
+    fn connected(options: ConnectOptions) -> (TestRuntime, Client, ServerEnd) {
+        let rt = TestRuntime::new();
+        let connecting = rt.start(connect_with_runtime(rt.clone(), "nats://test:4222", options));
+        rt.run_until_idle();
+        let server = handshake(&rt);
+        let client = take(&connecting).expect("connect returned").expect("connected");
+        (rt, client, server)
+    }
+
+    #[test]
+    fn a_request_times_out_exactly_at_its_deadline() {
+        let (rt, client, server) = connected(ConnectOptions::new());
+        let c = client.clone();
+        let reply = rt.start(async move { c.request_with("svc", None, "x", Duration::from_secs(2)).await });
+        rt.run_until_idle();
+        assert!(server.received().contains("PUB svc _INBOX."), "the request was published");
+        rt.advance(Duration::from_millis(1999));
+        assert!(take(&reply).is_none(), "no timeout before the deadline");
+        rt.advance(Duration::from_millis(1));
+        assert!(matches!(take(&reply), Some(Err(RequestError::Timeout))));
+    }
+
+    #[test]
+    fn a_flush_times_out_at_its_deadline_and_a_pong_in_time_completes_it() {
+        let (rt, client, server) = connected(ConnectOptions::new());
+        let c = client.clone();
+        let flush = rt.start(async move { c.flush_timeout(Duration::from_secs(1)).await });
+        rt.run_until_idle();
+        assert_eq!(server.received(), "PING\r\n");
+        rt.advance(Duration::from_millis(999));
+        assert!(take(&flush).is_none(), "no timeout before the deadline");
+        rt.advance(Duration::from_millis(1));
+        assert_eq!(take(&flush), Some(Err(FlushError::Timeout)));
+
+        let c = client.clone();
+        let flush = rt.start(async move { c.flush_timeout(Duration::from_secs(1)).await });
+        rt.run_until_idle();
+        assert_eq!(server.received(), "PING\r\n");
+        rt.advance(Duration::from_millis(500));
+        // The first flush's PONG comes late; the core matches PONGs to PINGs in order.
+        server.send("PONG\r\nPONG\r\n");
+        rt.run_until_idle();
+        assert_eq!(take(&flush), Some(Ok(())));
+    }
+
+    #[test]
+    fn callbacks_run_in_the_order_of_the_events() {
+        let log = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (events, d, r, c) = (Arc::clone(&log), Arc::clone(&log), Arc::clone(&log), Arc::clone(&log));
+        let options = ConnectOptions::new()
+            .event_callback(move |event| {
+                let kind = match event {
+                    ClientEvent::Connected(_) => "event: connected",
+                    ClientEvent::Disconnected(_) => "event: disconnected",
+                    ClientEvent::Reconnected(_) => "event: reconnected",
+                    ClientEvent::Closed(_) => "event: closed",
+                    _ => "event: other",
+                };
+                lock(&events).push(kind.to_owned());
+                async {}
+            })
+            .disconnected_callback(move || {
+                lock(&d).push("disconnected".to_owned());
+                async {}
+            })
+            .reconnected_callback(move |_| {
+                lock(&r).push("reconnected".to_owned());
+                async {}
+            })
+            .closed_callback(move || {
+                lock(&c).push("closed".to_owned());
+                async {}
+            });
+        let (rt, client, server) = connected(options);
+        server.close();
+        rt.run_until_idle();
+        assert_eq!(client.connection_state(), State::Reconnecting);
+        // The reconnect wait runs on the virtual clock: advance until the client dials again.
+        let mut waited = Duration::ZERO;
+        let server = loop {
+            if let Some(server) = rt.accept() {
+                break server;
+            }
+            assert!(waited < Duration::from_secs(10), "no reconnect attempt");
+            rt.advance(Duration::from_millis(100));
+            waited += Duration::from_millis(100);
+        };
+        serve(&rt, &server);
+        assert_eq!(client.connection_state(), State::Connected);
+        let c = client.clone();
+        let closed = rt.start(async move { c.close().await });
+        rt.run_until_idle();
+        assert!(take(&closed).is_some());
+        let log = lock(&log).clone();
+        let events: Vec<_> = log.iter().filter(|e| e.starts_with("event: ")).cloned().collect();
+        let seed: Vec<_> = log.iter().filter(|e| !e.starts_with("event: ")).cloned().collect();
+        assert_eq!(
+            events,
+            ["event: connected", "event: disconnected", "event: reconnected", "event: closed"]
+        );
+        assert_eq!(seed, ["disconnected", "reconnected", "closed"]);
+    }
+
+    #[test]
+    fn a_publish_waits_above_the_high_water_mark_until_the_transport_accepts() {
+        let (rt, client, server) = connected(ConnectOptions::new());
+        server.set_accept(0);
+        let published = Arc::new(Mutex::new(0usize));
+        let (c, count) = (client.clone(), Arc::clone(&published));
+        let payload = vec![b'x'; 1_000_000];
+        let total = HIGH_WATER / payload.len() + 4;
+        let done = rt.start(async move {
+            for _ in 0..total {
+                c.publish("big", payload.clone()).await.expect("published");
+                *lock(&count) += 1;
+            }
+        });
+        rt.run_until_idle();
+        let stalled = *lock(&published);
+        assert!(stalled < total, "the publisher waits ({stalled} of {total} published)");
+        assert!(client.shared.lock().conn.outbound().len() >= HIGH_WATER);
+        rt.run_until_idle();
+        assert_eq!(*lock(&published), stalled, "still waiting while the transport accepts nothing");
+        server.set_accept(usize::MAX);
+        rt.run_until_idle();
+        assert!(take(&done).is_some(), "the publisher proceeded");
+        assert_eq!(server.received().matches("PUB big ").count(), total);
+    }
+
+    #[test]
+    fn close_while_connecting_ends_promptly() {
+        let rt = TestRuntime::new();
+        rt.hang_connects();
+        let connecting = rt.start(connect_with_runtime(
+            rt.clone(),
+            "nats://test:4222",
+            ConnectOptions::new().retry_on_initial_connect(),
+        ));
+        rt.run_until_idle();
+        let client = take(&connecting).expect("returned at once").expect("a client");
+        assert_eq!(client.connection_state(), State::Connecting);
+        let c = client.clone();
+        let closed = rt.start(async move { c.close().await });
+        assert_eq!(rt.run_until_idle(), 0, "the driver task ended");
+        assert!(take(&closed).is_some(), "close returned without the clock moving");
+        assert_eq!(rt.elapsed(), Duration::ZERO);
+        assert_eq!(client.connection_state(), State::Closed);
+        let c = client.clone();
+        let flush = rt.start(async move { c.flush().await });
+        rt.run_until_idle();
+        assert_eq!(take(&flush), Some(Err(FlushError::Closed)));
+    }
+}
