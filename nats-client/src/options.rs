@@ -294,6 +294,24 @@ impl ConnectOptions {
         self
     }
 
+    /// Ignore the servers the cluster advertises (INFO `connect_urls`): only the URLs
+    /// given to `connect` are ever tried, and no
+    /// [`ClientEvent::DiscoveredServers`](crate::ClientEvent::DiscoveredServers) is reported. Useful behind a
+    /// load balancer or NAT, where the advertised addresses are not reachable.
+    ///
+    /// ```no_run
+    /// use nats_client::ConnectOptions;
+    ///
+    /// // Reach the cluster only through the load balancer's address.
+    /// let options = ConnectOptions::new().ignore_discovered_servers();
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn ignore_discovered_servers(mut self) -> Self {
+        self.proto.ignore_discovered_servers = true;
+        self
+    }
+
     /// Try servers in the given order instead of shuffling them (the seed's
     /// `dont_randomize`).
     #[must_use]

@@ -72,6 +72,10 @@ pub struct Options {
     pub ping_interval: Duration,
     /// Declare the connection stale when this many PINGs are unanswered.
     pub max_pings_outstanding: u32,
+    /// Ignore the servers a cluster advertises in INFO `connect_urls`: only the
+    /// configured servers are ever tried, and no
+    /// [`Event::DiscoveredServers`](crate::Event::DiscoveredServers) is reported.
+    pub ignore_discovered_servers: bool,
     /// Reconnect after losing a connection.
     pub allow_reconnect: bool,
     /// Keep retrying the initial connection as if it were a reconnect, instead of failing
@@ -121,6 +125,7 @@ impl Default for Options {
             connect_timeout: Duration::from_secs(2),
             ping_interval: Duration::from_secs(120),
             max_pings_outstanding: 2,
+            ignore_discovered_servers: false,
             allow_reconnect: true,
             retry_on_initial_connect: false,
             max_reconnect_attempts: Some(60),
