@@ -566,3 +566,37 @@ fn force_reconnect_when_not_connected_does_nothing() {
     assert!(!h.conn.force_reconnect(h.now));
     assert!(h.events().is_empty() && h.actions().is_empty());
 }
+
+#[test]
+fn reconnect_delay_callback_replaces_the_backoff_and_jitter() {
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    let mut h = Harness::new(Options {
+        // The built-in policy would wait 10 s and more, with up to 5 s of jitter.
+        reconnect_wait: Duration::from_secs(10),
+        reconnect_backoff_max: Duration::from_secs(20),
+        reconnect_jitter: Duration::from_secs(5),
+        reconnect_delay_callback: Some(nats_proto::ReconnectDelay::new(move |failures| {
+            record.lock().unwrap().push(failures);
+            Duration::from_millis(500 + 1000 * u64::from(failures))
+        })),
+        ..reconnect_options("127.0.0.1:4222")
+    });
+    h.connect(info());
+    h.drop_transport();
+    h.events();
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        let (_, waited) = h.advance_to_connect();
+        waits.push(waited);
+        h.refuse_current();
+    }
+    assert_eq!(
+        waits,
+        [Duration::from_millis(500), Duration::from_millis(1500), Duration::from_millis(2500)],
+        "exactly the callback's delays, no jitter"
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(&seen[..3], [0, 1, 2], "consecutive failures of the server: {seen:?}");
+}
