@@ -408,6 +408,33 @@ impl Client {
         .await
     }
 
+    /// Drops the current connection and reconnects through the server pool at once (no
+    /// reconnect wait for this attempt). Subscriptions are made again on the new
+    /// connection and publishes not yet written are kept in the reconnect buffer, as after
+    /// a lost connection. Events report `Disconnected` (with
+    /// [`ConnectionError::ForcedReconnect`]) then `Reconnected`.
+    ///
+    /// Returns `false` and does nothing when not connected, while draining, or when
+    /// reconnecting is disabled. Returns before the new connection is up.
+    ///
+    /// ```no_run
+    /// # fn demo(client: nats_client::Client) {
+    /// // Move this client to another server of the cluster, for instance to rebalance.
+    /// if !client.force_reconnect() {
+    ///     eprintln!("not connected: nothing to do");
+    /// }
+    /// # }
+    /// ```
+    pub fn force_reconnect(&self) -> bool {
+        let mut inner = self.shared.lock();
+        let forced = inner.conn.force_reconnect(Instant::now());
+        if forced {
+            inner.dispatch();
+            inner.wake_driver();
+        }
+        forced
+    }
+
     /// Drains: unsubscribes everything, lets messages in flight be delivered, confirms the
     /// publishes made so far, then closes. Waits until closed.
     pub async fn drain(&self) {

@@ -278,6 +278,30 @@ impl ConnectOptions {
         self
     }
 
+    /// Computes the wait before reconnecting, replacing `reconnect_time_wait`,
+    /// `reconnect_backoff_max` and `reconnect_jitter`. The argument is the number of
+    /// consecutive failed attempts to the server about to be retried (per server: `0`
+    /// right after losing a connection to it); the wait counts from that server's last
+    /// attempt, and a server never tried is tried at once.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use nats_client::ConnectOptions;
+    ///
+    /// let options = ConnectOptions::new().reconnect_delay_callback(|failures| {
+    ///     Duration::from_millis(250).saturating_mul(1 << failures.min(6))
+    /// });
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn reconnect_delay_callback(
+        mut self,
+        delay: impl Fn(u32) -> Duration + Send + Sync + 'static,
+    ) -> Self {
+        self.proto.reconnect_delay_callback = Some(nats_proto::ReconnectDelay::new(delay));
+        self
+    }
+
     /// Bytes of publishes kept while disconnected (default 8 MiB); past it publishing
     /// fails with [`PublishError::ReconnectBufferFull`](crate::PublishError::ReconnectBufferFull).
     #[must_use]
@@ -291,6 +315,24 @@ impl ConnectOptions {
     #[must_use]
     pub fn retry_on_initial_connect(mut self) -> Self {
         self.proto.retry_on_initial_connect = true;
+        self
+    }
+
+    /// Ignore the servers the cluster advertises (INFO `connect_urls`): only the URLs
+    /// given to `connect` are ever tried, and no
+    /// [`ClientEvent::DiscoveredServers`](crate::ClientEvent::DiscoveredServers) is reported. Useful behind a
+    /// load balancer or NAT, where the advertised addresses are not reachable.
+    ///
+    /// ```no_run
+    /// use nats_client::ConnectOptions;
+    ///
+    /// // Reach the cluster only through the load balancer's address.
+    /// let options = ConnectOptions::new().ignore_discovered_servers();
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn ignore_discovered_servers(mut self) -> Self {
+        self.proto.ignore_discovered_servers = true;
         self
     }
 

@@ -248,7 +248,7 @@ pub use decode::{ClientDecoder, DecodeError, DecoderLimits, ServerDecoder};
 pub use headers::{HeaderError, HeaderMap, HeaderName, HeaderValue};
 pub use info::ServerInfo;
 pub use op::{ClientOp, Msg, Pub, ServerOp, Undeliverable};
-pub use options::{Options, OptionsError};
+pub use options::{Options, OptionsError, ReconnectDelay};
 pub use out_buffer::{OutBuffer, DEFAULT_CHUNK_THRESHOLD};
 pub use queue_group::{QueueGroup, QueueGroupError};
 pub use secret::Secret;

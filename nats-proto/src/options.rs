@@ -2,7 +2,10 @@
 
 use crate::prelude::*;
 
+use core::fmt;
 use core::time::Duration;
+
+use alloc::sync::Arc;
 
 use crate::{
     auth::{Auth, AuthError},
@@ -32,6 +35,49 @@ pub enum OptionsError {
         /// What is wrong.
         reason: &'static str,
     },
+}
+
+/// A hook computing the wait before reconnecting to a server, replacing the built-in
+/// `reconnect_wait` / backoff / jitter (see [`Options::reconnect_delay_callback`]).
+///
+/// Its argument is the number of consecutive failed attempts to the server about to be
+/// retried (per server, not overall): `0` when the server is retried right after a
+/// connection to it was lost, `1` after one failed attempt, and so on. The wait counts
+/// from that server's last attempt; a server never tried is tried at once without calling
+/// the hook.
+///
+/// ```
+/// use core::time::Duration;
+/// use nats_proto::{Options, ReconnectDelay};
+///
+/// let options = Options {
+///     reconnect_delay_callback: Some(ReconnectDelay::new(|failures| {
+///         Duration::from_millis(100 * u64::from(failures + 1))
+///     })),
+///     ..Options::new("nats://127.0.0.1:4222")?
+/// };
+/// # let _ = options;
+/// # Ok::<(), nats_proto::OptionsError>(())
+/// ```
+#[derive(Clone)]
+pub struct ReconnectDelay(Arc<dyn Fn(u32) -> Duration + Send + Sync>);
+
+impl ReconnectDelay {
+    /// Wraps a function of the consecutive failures of the server to retry.
+    pub fn new(delay: impl Fn(u32) -> Duration + Send + Sync + 'static) -> Self {
+        Self(Arc::new(delay))
+    }
+
+    /// The wait before retrying a server that failed `failures` times in a row.
+    pub fn delay(&self, failures: u32) -> Duration {
+        (self.0)(failures)
+    }
+}
+
+impl fmt::Debug for ReconnectDelay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReconnectDelay(<callback>)")
+    }
 }
 
 /// Everything that shapes a connection. Build with [`Options::new`] and struct update
@@ -72,6 +118,10 @@ pub struct Options {
     pub ping_interval: Duration,
     /// Declare the connection stale when this many PINGs are unanswered.
     pub max_pings_outstanding: u32,
+    /// Ignore the servers a cluster advertises in INFO `connect_urls`: only the
+    /// configured servers are ever tried, and no
+    /// [`Event::DiscoveredServers`](crate::Event::DiscoveredServers) is reported.
+    pub ignore_discovered_servers: bool,
     /// Reconnect after losing a connection.
     pub allow_reconnect: bool,
     /// Keep retrying the initial connection as if it were a reconnect, instead of failing
@@ -89,6 +139,10 @@ pub struct Options {
     pub reconnect_jitter: Duration,
     /// Random extra wait, up to this much, for TLS connections.
     pub reconnect_jitter_tls: Duration,
+    /// Computes the wait before reconnecting instead of `reconnect_wait`,
+    /// `reconnect_backoff_max` and the jitters, which are then ignored (`None`, the
+    /// default: the built-in backoff).
+    pub reconnect_delay_callback: Option<ReconnectDelay>,
     /// Bytes of publishes kept while disconnected; past it, publishing fails.
     pub reconnect_buffer_size: usize,
     /// The prefix of request inboxes.
@@ -121,6 +175,7 @@ impl Default for Options {
             connect_timeout: Duration::from_secs(2),
             ping_interval: Duration::from_secs(120),
             max_pings_outstanding: 2,
+            ignore_discovered_servers: false,
             allow_reconnect: true,
             retry_on_initial_connect: false,
             max_reconnect_attempts: Some(60),
@@ -128,6 +183,7 @@ impl Default for Options {
             reconnect_backoff_max: Duration::from_secs(8),
             reconnect_jitter: Duration::from_millis(100),
             reconnect_jitter_tls: Duration::from_secs(1),
+            reconnect_delay_callback: None,
             reconnect_buffer_size: 8 * 1024 * 1024,
             inbox_prefix: "_INBOX".to_owned(),
             drain_timeout: Duration::from_secs(30),

@@ -246,6 +246,27 @@ impl<I: Instant> Connection<I> {
         self.timers.set(Timer::Drain, now + self.options.drain_timeout);
     }
 
+    /// Drops the current connection and reconnects through the server pool at once, with
+    /// no reconnect wait for this attempt (the next server of the pool, which may be the
+    /// same one when it is the only one). Everything a lost connection keeps is kept:
+    /// subscriptions are made again on the new connection, and publishes not yet written
+    /// move to the reconnect buffer. Reports
+    /// [`Event::Disconnected`] with
+    /// [`ConnectionError::ForcedReconnect`](super::ConnectionError::ForcedReconnect)
+    /// (the current transport is closed with
+    /// [`Action::CloseTransport`](super::Action::CloseTransport)), then
+    /// [`Event::Reconnected`] once the new handshake completes.
+    ///
+    /// Returns `false` and does nothing when not connected, while draining, or when
+    /// `allow_reconnect` is off.
+    pub fn force_reconnect(&mut self, now: I) -> bool {
+        if self.phase != Phase::Connected || self.drain.is_active() || !self.options.allow_reconnect {
+            return false;
+        }
+        self.lose_connection_then(now, super::ConnectionError::ForcedReconnect, true);
+        true
+    }
+
     /// Closes at once. Unwritten bytes may still be written before the transport is
     /// closed ([`Action::CloseTransport`](super::Action::CloseTransport)); requests and flushes end with `Closed`.
     pub fn close(&mut self) {

@@ -309,6 +309,9 @@ pub enum ConnectionError {
     /// The server entered lame duck mode and the connection moved away.
     #[error("server entered lame duck mode")]
     LameDuck,
+    /// The user asked for a reconnect ([`Connection::force_reconnect`](crate::Connection::force_reconnect)).
+    #[error("reconnect forced by the client")]
+    ForcedReconnect,
 }
 
 impl ConnectionError {

@@ -24,7 +24,11 @@ impl<I: Instant> Connection<I> {
 
     pub(super) fn handle_info(&mut self, now: I, info: Box<ServerInfo>) {
         let current = self.link.server().cloned().expect("a transport has a server");
-        let added = self.pool.discover(&info.connect_urls, &current, self.options.randomize, &mut self.rng);
+        let added = if self.options.ignore_discovered_servers {
+            Vec::new()
+        } else {
+            self.pool.discover(&info.connect_urls, &current, self.options.randomize, &mut self.rng)
+        };
         match self.phase {
             Phase::AwaitInfo => {
                 let needs_tls = self.needs_tls(&info);

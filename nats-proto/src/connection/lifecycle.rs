@@ -41,6 +41,12 @@ impl<I: Instant> Connection<I> {
 
     /// Schedules the next attempt, or closes when no server is left.
     pub(super) fn next_attempt(&mut self, now: I) {
+        self.next_attempt_after(now, false);
+    }
+
+    /// [`next_attempt`](Self::next_attempt); with `immediate`, the front server is tried
+    /// now, without its reconnect wait.
+    fn next_attempt_after(&mut self, now: I, immediate: bool) {
         if !self.report.ever_connected && !self.options.retry_on_initial_connect && self.pool.all_failed() {
             self.close_with(Some(ConnectionError::NoServers));
             return;
@@ -49,7 +55,7 @@ impl<I: Instant> Connection<I> {
             Next::Exhausted => self.close_with(Some(ConnectionError::NoServers)),
             Next::Try { at } => {
                 self.phase = Phase::Waiting;
-                if at <= now {
+                if immediate || at <= now {
                     self.start_attempt(now);
                 } else {
                     self.timers.set(Timer::ReconnectWait, at);
@@ -103,6 +109,12 @@ impl<I: Instant> Connection<I> {
 
     /// An established connection is gone.
     pub(super) fn lose_connection(&mut self, now: I, error: ConnectionError) {
+        self.lose_connection_then(now, error, false);
+    }
+
+    /// [`lose_connection`](Self::lose_connection); with `immediate`, the next attempt
+    /// starts now instead of after the reconnect wait.
+    pub(super) fn lose_connection_then(&mut self, now: I, error: ConnectionError, immediate: bool) {
         self.close_transport();
         self.timers.stop(Timer::Ping);
         self.outbound.carry_unwritten();
@@ -120,7 +132,7 @@ impl<I: Instant> Connection<I> {
                 self.report.event(Event::SubscriptionEnded { sid });
             }
         }
-        self.next_attempt(now);
+        self.next_attempt_after(now, immediate);
     }
 
     pub(super) fn fail_flushes(&mut self, error: FlushError) {

@@ -71,6 +71,9 @@ impl<I: Instant> Pool<I> {
         }
         let Some(entry) = self.entries.first() else { return Next::Exhausted };
         let Some(last) = entry.last_attempt else { return Next::Try { at: now } };
+        if let Some(callback) = &options.reconnect_delay_callback {
+            return Next::Try { at: (last + callback.delay(entry.failures)).max(now) };
+        }
         let doublings = entry.failures.saturating_sub(1).min(20);
         let backoff =
             options.reconnect_wait.saturating_mul(1 << doublings).min(options.reconnect_backoff_max);

@@ -182,3 +182,20 @@ fn lame_duck_with_no_other_server_stays() {
     h.conn.publish(&harness::subject("still"), None, None, &bytes::Bytes::from_static(b"ok")).unwrap();
     assert_eq!(h.client_ops(), [harness::pub_op("still", b"ok")]);
 }
+
+#[test]
+fn ignore_discovered_servers_adds_nothing_and_reports_nothing() {
+    let mut h =
+        Harness::new(nats_proto::Options { ignore_discovered_servers: true, ..options("10.0.0.1:4222") });
+    h.connect(info_with(|i| i.connect_urls = urls(&["10.0.0.1:4222", "10.0.0.9:4222"])));
+    assert!(h.conn.discovered_servers().is_empty(), "handshake INFO adds nothing");
+    h.send(&[info_op(info_with(|i| i.connect_urls = urls(&["10.0.0.2:4222", "10.0.0.3:4223"])))]);
+    assert!(matches!(h.events().as_slice(), [Event::ServerInfo(_)]), "no DiscoveredServers event");
+    assert!(h.conn.discovered_servers().is_empty());
+    assert_eq!(endpoints(&h.conn.servers()), ["nats://10.0.0.1:4222"]);
+    // After a loss, only the configured server is tried.
+    h.drop_transport();
+    assert!(matches!(h.events().as_slice(), [Event::Disconnected { .. }]));
+    let (next, _) = h.advance_to_connect();
+    assert_eq!(next.to_string(), "nats://10.0.0.1:4222");
+}

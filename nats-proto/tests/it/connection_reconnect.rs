@@ -498,3 +498,105 @@ fn giving_up_a_transport_still_connecting_asks_to_close_it() {
     let second = h.transport();
     assert_eq!(h.actions(), [Action::CloseTransport(second)], "closing abandons the connect in flight");
 }
+
+#[test]
+fn force_reconnect_closes_the_transport_and_reconnects_at_once_keeping_everything() {
+    let mut h = Harness::new(reconnect_options("127.0.0.1:4222"));
+    h.connect(info());
+    let sid = h.conn.subscribe(subject("orders.>"), None).unwrap();
+    h.client_ops();
+    h.conn.publish(&subject("carry"), None, None, &Bytes::from_static(b"unwritten")).unwrap();
+    let old = h.transport();
+    // Connected a moment ago: a lost connection would wait `reconnect_wait`; a forced
+    // reconnect does not.
+    assert!(h.conn.force_reconnect(h.now));
+    assert_eq!(h.events(), [Event::Disconnected { error: ConnectionError::ForcedReconnect }]);
+    assert_eq!(h.conn.reconnect_buffer_len(), pub_frame_len("carry", 9), "the unwritten publish is kept");
+    let server = match h.actions().as_slice() {
+        [Action::CloseTransport(closed), Action::Connect(new, server)] => {
+            assert_eq!(*closed, old);
+            assert_ne!(*new, old);
+            server.clone()
+        }
+        other => panic!("close the old transport, then connect at once: {other:?}"),
+    };
+    assert_eq!(server.port(), 4222);
+    h.handshake_with(server.clone(), info());
+    assert_eq!(h.events(), [Event::Reconnected { server }]);
+    assert_eq!(
+        h.client_ops(),
+        [
+            ClientOp::Sub { sid, subject: subject("orders.>"), queue_group: None },
+            pub_op("carry", b"unwritten")
+        ]
+    );
+    assert_eq!(h.conn.statistics().reconnects, 1);
+    assert_eq!(h.conn.state(), State::Connected);
+}
+
+#[test]
+fn force_reconnect_moves_to_the_next_server_of_the_pool() {
+    let mut h = Harness::new(reconnect_options("127.0.0.1:4222,127.0.0.1:4223"));
+    h.connect(info());
+    assert!(h.conn.force_reconnect(h.now));
+    h.events();
+    match h.actions().as_slice() {
+        [Action::CloseTransport(_), Action::Connect(_, server)] => assert_eq!(server.port(), 4223),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn force_reconnect_when_not_connected_does_nothing() {
+    let mut h = Harness::new(reconnect_options("127.0.0.1:4222"));
+    // Still connecting.
+    h.expect_connect();
+    assert!(!h.conn.force_reconnect(h.now));
+    assert!(h.events().is_empty() && h.actions().is_empty());
+    // Reconnects disabled.
+    let mut h = Harness::new(Options { allow_reconnect: false, ..reconnect_options("127.0.0.1:4222") });
+    h.connect(info());
+    assert!(!h.conn.force_reconnect(h.now));
+    assert!(h.events().is_empty() && h.actions().is_empty());
+    assert_eq!(h.conn.state(), State::Connected);
+    // Closed.
+    h.conn.close();
+    h.events();
+    h.actions();
+    assert!(!h.conn.force_reconnect(h.now));
+    assert!(h.events().is_empty() && h.actions().is_empty());
+}
+
+#[test]
+fn reconnect_delay_callback_replaces_the_backoff_and_jitter() {
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    let mut h = Harness::new(Options {
+        // The built-in policy would wait 10 s and more, with up to 5 s of jitter.
+        reconnect_wait: Duration::from_secs(10),
+        reconnect_backoff_max: Duration::from_secs(20),
+        reconnect_jitter: Duration::from_secs(5),
+        reconnect_delay_callback: Some(nats_proto::ReconnectDelay::new(move |failures| {
+            record.lock().unwrap().push(failures);
+            Duration::from_millis(500 + 1000 * u64::from(failures))
+        })),
+        ..reconnect_options("127.0.0.1:4222")
+    });
+    h.connect(info());
+    h.drop_transport();
+    h.events();
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        let (_, waited) = h.advance_to_connect();
+        waits.push(waited);
+        h.refuse_current();
+    }
+    assert_eq!(
+        waits,
+        [Duration::from_millis(500), Duration::from_millis(1500), Duration::from_millis(2500)],
+        "exactly the callback's delays, no jitter"
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(&seen[..3], [0, 1, 2], "consecutive failures of the server: {seen:?}");
+}

@@ -26,6 +26,7 @@ runtime_tests!(
     callbacks,
     request_across_reconnect,
     close_while_connect_hangs,
+    force_reconnect,
 );
 
 /// A port where nothing listens: a server's, after it stopped.
@@ -200,6 +201,31 @@ async fn request_across_reconnect<R: Runtime>(rt: R) {
     let (seen, _) = collect_now(&mut events);
     assert!(seen.iter().any(|e| matches!(e, ClientEvent::Reconnected(_))), "{seen:?}");
     within(&rt, "close", client.close()).await;
+}
+
+async fn force_reconnect<R: Runtime>(rt: R) {
+    let server = NatsServer::plain();
+    // The default reconnect wait: a forced reconnect does not wait it.
+    let client = connect_with(&rt, &server.url(), ConnectOptions::new()).await;
+    let mut events = client.events();
+    let mut sub = client.subscribe("forced").await.unwrap();
+    within(&rt, "flush", client.flush()).await.unwrap();
+    assert_eq!(client.statistics().reconnects, 0);
+
+    assert!(client.force_reconnect());
+    let (event, _) =
+        wait_for_event(&rt, &mut events, "Disconnected", |e| matches!(e, ClientEvent::Disconnected(_))).await;
+    assert_eq!(event, ClientEvent::Disconnected(ConnectionError::ForcedReconnect));
+    wait_for_event(&rt, &mut events, "Reconnected", |e| matches!(e, ClientEvent::Reconnected(_))).await;
+    assert_eq!(client.statistics().reconnects, 1);
+    assert!(client.is_connected());
+
+    // The subscription was made again on the new connection.
+    client.publish("forced", "after").await.unwrap();
+    let msg = next_message(&rt, &mut sub).await;
+    assert_eq!(&msg.payload[..], b"after");
+    within(&rt, "close", client.close()).await;
+    assert!(!client.force_reconnect(), "closed: nothing to do");
 }
 
 /// A runtime whose TCP connects never complete, like connects to a host that drops SYNs.
