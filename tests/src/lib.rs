@@ -9,6 +9,7 @@
 //!
 //! The scenarios are in `tests/`.
 
+pub mod chaos;
 mod jwt;
 mod python;
 mod rt;

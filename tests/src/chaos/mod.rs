@@ -1,0 +1,4 @@
+//! JetStream under faults, checked from recorded histories (issue 16): the [`checker`] over
+//! what the clients saw and what the stream holds.
+
+pub mod checker;
