@@ -6,7 +6,8 @@ use std::time::Duration;
 use nats_client::Runtime;
 use nats_integration_tests::chaos::cluster::{wait_for_leader, JetStreamCluster};
 use nats_integration_tests::{connect_with, fast_reconnect, within};
-use nats_jetstream::proto::StreamConfig;
+use nats_jetstream::proto::{PublishRetry, StreamConfig};
+use nats_jetstream::{Publish, PublishError};
 
 /// How long an election may take before a test fails.
 const ELECTION: Duration = Duration::from_secs(20);
@@ -59,4 +60,34 @@ async fn harness<R: Runtime>(rt: R) {
 #[test]
 fn harness_tokio() {
     nats_integration_tests::run_tokio(harness);
+}
+
+/// A publish to a subject no stream captures is retried (no responders) and gives up with
+/// that error once the next attempt would start after the deadline.
+async fn publish_retry_gives_up_at_the_deadline<R: Runtime>(rt: R) {
+    let server = nats_integration_tests::NatsServer::jetstream();
+    let client = nats_integration_tests::connect(&rt, &server.url()).await;
+    let js = nats_jetstream::new(client);
+    let retry = PublishRetry::new(100, Duration::from_millis(50), Duration::from_millis(50));
+    let start = std::time::Instant::now();
+    let result = within(
+        &rt,
+        "publish with retry",
+        js.send_publish_with_retry(
+            "nostream.x",
+            Publish::new().payload("x").message_id("x-1"),
+            retry,
+            Duration::from_millis(600),
+        ),
+    )
+    .await;
+    let elapsed = start.elapsed();
+    assert_eq!(result.unwrap_err(), PublishError::NoResponders);
+    // About eleven attempts 50 ms apart, none after the deadline.
+    assert!(elapsed >= Duration::from_millis(500) && elapsed < Duration::from_secs(3), "{elapsed:?}");
+}
+
+#[test]
+fn publish_retry_gives_up_at_the_deadline_tokio() {
+    nats_integration_tests::run_tokio(publish_retry_gives_up_at_the_deadline);
 }
