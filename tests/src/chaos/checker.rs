@@ -85,7 +85,8 @@ pub struct History {
     pub faults: Vec<Fault>,
 }
 
-/// The publish stall after leader faults: from the fault to the first ack after it.
+/// The publish stall after leader faults: from the fault to the first ack of a publish
+/// sent after it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stall {
     /// Median.
@@ -247,7 +248,7 @@ pub fn check(history: &History) -> Report {
         match &attempt.outcome {
             Outcome::Acked { seq, at } => {
                 report.acked += 1;
-                ack_times.push(*at);
+                ack_times.push((attempt.at, *at));
                 match history.stream.get(seq) {
                     Some(id) if *id == attempt.id => {}
                     held => {
@@ -348,15 +349,19 @@ pub fn check(history: &History) -> Report {
         report.violation(format!("ordered replay stopped at {last} with {behind} stored messages after it"));
     }
 
-    // Stall: from each leader fault to the first ack after it.
-    ack_times.sort();
+    // Stall: from each leader fault to the first ack of a publish sent after it (acks of
+    // publishes sent before it may still trickle in from the old leader).
     let mut stalls: Vec<Duration> = history
         .faults
         .iter()
         .filter(|f| f.leader)
         .filter_map(|f| {
-            let i = ack_times.partition_point(|t| *t < f.at);
-            ack_times.get(i).map(|t| *t - f.at)
+            ack_times
+                .iter()
+                .filter(|(sent, _)| *sent >= f.at)
+                .map(|(_, acked)| *acked)
+                .min()
+                .map(|t| t - f.at)
         })
         .collect();
     stalls.sort();

@@ -1,10 +1,14 @@
 //! JetStream in a three-node cluster under faults (issue 16): the harness itself, and a
-//! short workload under a nemesis checked from recorded histories.
+//! short workload under a nemesis checked from recorded histories (`short_run`, about 30 s
+//! on each runtime), and the long run `scripts/chaos.sh` starts (`long_run`, ignored here,
+//! its length from `CHAOS_MINUTES`).
 
 use std::time::Duration;
 
 use nats_client::Runtime;
+use nats_integration_tests::chaos::checker;
 use nats_integration_tests::chaos::cluster::{wait_for_leader, JetStreamCluster};
+use nats_integration_tests::chaos::workload::{self, Workload};
 use nats_integration_tests::{connect_with, fast_reconnect, within};
 use nats_jetstream::proto::{PublishRetry, StreamConfig};
 use nats_jetstream::{Publish, PublishError};
@@ -90,4 +94,54 @@ async fn publish_retry_gives_up_at_the_deadline<R: Runtime>(rt: R) {
 #[test]
 fn publish_retry_gives_up_at_the_deadline_tokio() {
     nats_integration_tests::run_tokio(publish_retry_gives_up_at_the_deadline);
+}
+
+/// The bound of a short run: 30 s of workload, elections, catch-up and the final read.
+const SHORT_BOUND: Duration = Duration::from_secs(120);
+
+/// Runs the workload, prints the table, and asserts the promises.
+async fn checked_run<R: Runtime>(rt: R, workload: Workload) {
+    let started = std::time::Instant::now();
+    let history = workload::run(&rt, &workload).await;
+    let report = checker::check(&history);
+    println!("{report}");
+    println!("wall time: {:.1} s", started.elapsed().as_secs_f64());
+    assert!(report.faults >= 3, "too few faults injected: {report}");
+    assert!(report.acked > 0, "nothing acknowledged: {report}");
+    assert_eq!((report.lost, report.misplaced, report.duplicates), (0, 0, 0), "{report}");
+    assert!(report.ok(), "{report}");
+}
+
+async fn short_run<R: Runtime>(rt: R) {
+    checked_run(rt, Workload::short()).await;
+}
+
+mod short_run {
+    use super::*;
+
+    #[test]
+    fn tokio() {
+        nats_integration_tests::run_tokio_for(SHORT_BOUND, short_run);
+    }
+
+    #[test]
+    fn smol() {
+        nats_integration_tests::run_smol_for(SHORT_BOUND, short_run);
+    }
+
+    #[test]
+    fn async_std() {
+        nats_integration_tests::run_async_std_for(SHORT_BOUND, short_run);
+    }
+}
+
+/// The long run: `CHAOS_MINUTES` minutes (default 10) on tokio; `scripts/chaos.sh` runs it.
+#[test]
+#[ignore = "minutes long: scripts/chaos.sh runs it"]
+fn long_run() {
+    let minutes: u64 = std::env::var("CHAOS_MINUTES").ok().and_then(|m| m.parse().ok()).unwrap_or(10);
+    let mut workload = Workload::short();
+    workload.duration = Duration::from_secs(minutes * 60);
+    workload.fault_interval = Duration::from_secs(5);
+    nats_integration_tests::run_tokio_for(workload.duration + SHORT_BOUND, |rt| checked_run(rt, workload));
 }
