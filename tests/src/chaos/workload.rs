@@ -163,7 +163,7 @@ async fn async_publisher(
             }
             Err(e) => attempts.push(Attempt { publisher: name.clone(), id, at, outcome: outcome_of(&e) }),
         }
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             let (acks, failures) = (publisher.take_acks(), publisher.take_failures());
             record(&mut attempts, &mut sent, acks, failures);
             js.client().sleep_until(Instant::now() + Duration::from_millis(20)).await;
