@@ -43,6 +43,9 @@ pub struct Workload {
     pub fault_interval: Duration,
     /// How long a node stays down or paused.
     pub downtime: Duration,
+    /// How long the replicas may take to catch up after the run before the final read
+    /// goes to the leader without them.
+    pub final_settle: Duration,
 }
 
 impl Workload {
@@ -55,6 +58,7 @@ impl Workload {
             window: 32,
             fault_interval: Duration::from_secs(3),
             downtime: Duration::from_secs(2),
+            final_settle: Duration::from_secs(20),
         }
     }
 }
@@ -263,7 +267,11 @@ fn spawn<R: Runtime, T: Send + 'static>(
 
 /// Waits for the stream to have a leader with every replica current.
 async fn settled(client: &Client) -> Option<StreamPlacement> {
-    wait_for_leader(client, STREAM, ELECTION, |p| {
+    settle_within(client, ELECTION).await
+}
+
+async fn settle_within(client: &Client, timeout: Duration) -> Option<StreamPlacement> {
+    wait_for_leader(client, STREAM, timeout, |p| {
         p.replicas.len() == 2 && p.replicas.iter().all(|(_, current)| *current)
     })
     .await
@@ -285,7 +293,8 @@ async fn nemesis(
         if Instant::now() + workload.downtime >= until {
             break;
         }
-        let Some(placement) = settled(client).await else {
+        let left = until.saturating_duration_since(Instant::now());
+        let Some(placement) = settle_within(client, left.min(ELECTION)).await else {
             eprintln!("nemesis: the stream did not settle; no fault this round");
             continue;
         };
@@ -405,7 +414,18 @@ pub async fn run<R: Runtime>(rt: &R, workload: &Workload) -> History {
     }
 
     // The final read, from the leader once every replica is current.
-    let placement = settled(&admin).await.expect("the stream settles after the run");
+    // A restarted replica may need long to catch up after a long run; the leader's copy is
+    // the one read either way.
+    let placement = match settle_within(&admin, workload.final_settle).await {
+        Some(placement) => placement,
+        None => {
+            eprintln!(
+                "the replicas are not all current after {:?}; reading from the leader",
+                workload.final_settle
+            );
+            wait_for_leader(&admin, STREAM, ELECTION, |_| true).await.expect("a leader after the run")
+        }
+    };
     let last = placement.last_seq;
     let read = stream.clone();
     let stored: Vec<(u64, String)> = futures_util::stream::iter(1..=last)

@@ -143,5 +143,6 @@ fn long_run() {
     let mut workload = Workload::short();
     workload.duration = Duration::from_secs(minutes * 60);
     workload.fault_interval = Duration::from_secs(5);
+    workload.final_settle = Duration::from_secs(120);
     nats_integration_tests::run_tokio_for(workload.duration + SHORT_BOUND, |rt| checked_run(rt, workload));
 }
