@@ -16,7 +16,9 @@ use crate::consumer::{PullEvent, PullState};
 use crate::context::Context;
 use crate::error::{ConsumerError, FetchError};
 use crate::message::Message;
-use crate::proto::{ConsumerConfig, DeliverPolicy, OrderedTracker, OrderedVerdict, PullMode, PullOptions};
+use crate::proto::{
+    ConsumerConfig, DeliverPolicy, OrderedTracker, OrderedVerdict, PullMode, PullOptions, RetryCause,
+};
 use crate::stream::create_consumer;
 
 /// How an ordered consumer reads.
@@ -232,7 +234,13 @@ impl OrderedState {
             let created = create_consumer(&self.context, &self.stream, &config).await;
             let info = match created {
                 Ok(info) => info,
+                // A 503 (JetStream system temporarily unavailable, no stream leader during
+                // an election) passes like a timeout: the chaos run saw it end the stream.
                 Err(ConsumerError::Timeout | ConsumerError::JetStreamNotEnabled) => {
+                    self.context.client.sleep_until(Instant::now() + RETRY_DELAY).await;
+                    continue;
+                }
+                Err(ConsumerError::Api(e)) if RetryCause::from_api_error(&e).is_some() => {
                     self.context.client.sleep_until(Instant::now() + RETRY_DELAY).await;
                     continue;
                 }
