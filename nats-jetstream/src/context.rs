@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_core::Stream as FuturesStream;
@@ -15,7 +15,7 @@ use crate::error::{Failure, PublishError, StreamError};
 use crate::paged::{paged, Paged};
 use crate::proto::{
     parse_pub_ack, parse_response, AccountInfo, ApiPrefix, PagedRequest, PubAck, PublishExpectations,
-    StreamConfig, StreamInfo, StreamListPage, StreamNamesPage, SuccessResponse,
+    PublishRetry, RetryCause, StreamConfig, StreamInfo, StreamListPage, StreamNamesPage, SuccessResponse,
 };
 use crate::publisher::Publisher;
 use crate::stream::Stream;
@@ -226,6 +226,70 @@ impl Context {
         subject: impl AsRef<str>,
         publish: Publish,
     ) -> Result<PublishAckFuture, PublishError> {
+        self.send_publish_timeout(subject.as_ref(), publish, self.timeout)
+    }
+
+    /// Publishes a [`Publish`] and waits for its acknowledgement, retrying while the
+    /// stream has no leader (an election after a node failure): on no responders or a 503
+    /// from the stream, and on a timeout when the message has a
+    /// [`message_id`](Publish::message_id) (the stream drops a second copy within its
+    /// duplicate window; without an id a timed-out message is not sent again, it may be
+    /// stored already). Every attempt sends the same message, id included; waits follow
+    /// `retry`, and no attempt starts after `deadline` from now. Each attempt waits for its
+    /// ack at most the context's timeout or what is left of the deadline.
+    ///
+    /// Returns the acknowledgement the stream sent (`duplicate` set when an earlier
+    /// attempt had stored the message), never one it did not.
+    ///
+    /// # Errors
+    /// The last attempt's [`PublishError`].
+    pub async fn send_publish_with_retry(
+        &self,
+        subject: impl AsRef<str>,
+        publish: Publish,
+        retry: PublishRetry,
+        deadline: Duration,
+    ) -> Result<PubAck, PublishError> {
+        let subject = subject.as_ref();
+        let start = Instant::now();
+        let deadline = start + deadline;
+        let has_id = publish.expectations.message_id.is_some();
+        let mut made = 0;
+        loop {
+            made += 1;
+            let now = Instant::now();
+            let timeout =
+                self.timeout.min(deadline.saturating_duration_since(now)).max(Duration::from_millis(1));
+            let result = match self.send_publish_timeout(subject, publish.clone(), timeout) {
+                Ok(ack) => ack.await,
+                Err(e) => Err(e),
+            };
+            let error = match result {
+                Ok(ack) => return Ok(ack),
+                Err(e) => e,
+            };
+            let cause = match &error {
+                PublishError::NoResponders => Some(RetryCause::NoResponders),
+                PublishError::Timeout => Some(RetryCause::Timeout),
+                PublishError::Api(e) => RetryCause::from_api_error(e),
+                _ => None,
+            };
+            let next = cause.and_then(|c| retry.next_attempt(c, has_id, made, Instant::now(), deadline));
+            match next {
+                Some(at) => {
+                    self.client.sleep_until(at).await;
+                }
+                None => return Err(error),
+            }
+        }
+    }
+
+    fn send_publish_timeout(
+        &self,
+        subject: &str,
+        publish: Publish,
+        timeout: Duration,
+    ) -> Result<PublishAckFuture, PublishError> {
         let Publish { payload, headers, expectations } = publish;
         let headers = if expectations.is_empty() {
             headers
@@ -234,13 +298,8 @@ impl Context {
             expectations.apply(&mut headers)?;
             Some(headers)
         };
-        let replies = self.client.request_many_with(
-            subject.as_ref(),
-            headers.as_ref(),
-            payload,
-            Expected::Count(1),
-            self.timeout,
-        )?;
+        let replies =
+            self.client.request_many_with(subject, headers.as_ref(), payload, Expected::Count(1), timeout)?;
         Ok(PublishAckFuture { replies })
     }
 

@@ -16,7 +16,9 @@ use crate::consumer::{PullEvent, PullState};
 use crate::context::Context;
 use crate::error::{ConsumerError, FetchError};
 use crate::message::Message;
-use crate::proto::{ConsumerConfig, DeliverPolicy, OrderedTracker, OrderedVerdict, PullMode, PullOptions};
+use crate::proto::{
+    ConsumerConfig, DeliverPolicy, OrderedTracker, OrderedVerdict, PullMode, PullOptions, RetryCause,
+};
 use crate::stream::create_consumer;
 
 /// How an ordered consumer reads.
@@ -86,9 +88,10 @@ pub struct OrderedConsumer {
 
 /// How long to wait before retrying a consumer creation that failed transiently.
 const RETRY_DELAY: Duration = Duration::from_millis(250);
-/// Consecutive "JetStream not enabled" answers (no responders) tolerated while a restarted
-/// server brings JetStream up (20 x 250 ms = 5 s); then the stream ends with the error.
-const MAX_NOT_ENABLED: u32 = 20;
+/// Consecutive "JetStream not enabled" answers (no responders, or a 503 while a cluster
+/// elects a stream leader) tolerated while a restarted server brings JetStream up or an
+/// election ends (120 x 250 ms = 30 s); then the stream ends with the error.
+const MAX_NOT_ENABLED: u32 = 120;
 
 impl OrderedConsumer {
     pub(crate) fn new(context: Context, stream: String, config: OrderedConfig) -> Self {
@@ -239,8 +242,15 @@ impl OrderedState {
                 Ok(info) => info,
                 // While disconnected, requests time out: wait for the connection.
                 Err(ConsumerError::Timeout) => continue,
+                // A 503 (JetStream temporarily unavailable: no stream leader during an
+                // election; the chaos run saw it end the stream) is retried for a while;
+                // JetStream really disabled ends the stream after that.
                 Err(ConsumerError::JetStreamNotEnabled) if not_enabled < MAX_NOT_ENABLED => {
                     not_enabled += 1;
+                    self.context.client.sleep_until(Instant::now() + RETRY_DELAY).await;
+                    continue;
+                }
+                Err(ConsumerError::Api(e)) if RetryCause::from_api_error(&e).is_some() => {
                     self.context.client.sleep_until(Instant::now() + RETRY_DELAY).await;
                     continue;
                 }

@@ -32,6 +32,9 @@ pub struct PublishReport {
     pub duplicates: u64,
     /// Every failed acknowledgement not yet taken with [`Publisher::take_failures`].
     pub failures: Vec<PublishFailure>,
+    /// With [`Publisher::keep_acks`]: every acknowledgement not yet taken with
+    /// [`Publisher::take_acks`], with the id [`Publisher::publish`] returned.
+    pub acks: Vec<(u64, PubAck)>,
 }
 
 /// Publishes without waiting for each acknowledgement, keeping at most `window`
@@ -46,6 +49,7 @@ pub struct Publisher {
     in_flight: VecDeque<(u64, String, PublishAckFuture)>,
     next_id: u64,
     report: PublishReport,
+    keep_acks: bool,
 }
 
 impl Publisher {
@@ -57,7 +61,21 @@ impl Publisher {
             in_flight: VecDeque::with_capacity(window),
             next_id: 0,
             report: PublishReport::default(),
+            keep_acks: false,
         }
+    }
+
+    /// Keeps every acknowledgement (stream and sequence of each message) for
+    /// [`take_acks`](Self::take_acks) and the report, instead of counting them only.
+    pub fn keep_acks(&mut self, keep: bool) {
+        self.keep_acks = keep;
+    }
+
+    /// The acknowledgements kept so far (with [`keep_acks`](Self::keep_acks)), removing
+    /// them from the publisher.
+    pub fn take_acks(&mut self) -> Vec<(u64, PubAck)> {
+        self.collect_ready();
+        std::mem::take(&mut self.report.acks)
     }
 
     /// Publishes `payload` to `subject`; returns the message's id in this publisher.
@@ -125,6 +143,9 @@ impl Publisher {
             Ok(ack) => {
                 self.report.acked += 1;
                 self.report.duplicates += u64::from(ack.duplicate);
+                if self.keep_acks {
+                    self.report.acks.push((id, ack));
+                }
             }
             Err(error) => self.report.failures.push(PublishFailure { id, subject, error }),
         }

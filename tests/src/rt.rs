@@ -138,13 +138,21 @@ pub fn collect_now<S: Stream + Unpin>(stream: &mut S) -> (Vec<S::Item>, bool) {
 /// # Panics
 /// When the scenario panics or takes longer than a minute.
 pub fn run_tokio<F: Future<Output = ()>>(scenario: impl FnOnce(nats_tokio::Tokio) -> F) {
+    run_tokio_for(SCENARIO_TIMEOUT, scenario);
+}
+
+/// [`run_tokio`] bounded by `bound` instead of a minute (long chaos runs).
+///
+/// # Panics
+/// When the scenario panics or takes longer than `bound`.
+pub fn run_tokio_for<F: Future<Output = ()>>(bound: Duration, scenario: impl FnOnce(nats_tokio::Tokio) -> F) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("a tokio runtime");
     let rt = nats_tokio::Tokio;
-    runtime.block_on(bounded(rt, scenario(rt)));
+    runtime.block_on(bounded(rt, bound, scenario(rt)));
 }
 
 /// Runs a scenario with `smol::block_on` (tasks go to smol's global executor).
@@ -152,8 +160,16 @@ pub fn run_tokio<F: Future<Output = ()>>(scenario: impl FnOnce(nats_tokio::Tokio
 /// # Panics
 /// When the scenario panics or takes longer than a minute.
 pub fn run_smol<F: Future<Output = ()>>(scenario: impl FnOnce(nats_smol::Smol) -> F) {
+    run_smol_for(SCENARIO_TIMEOUT, scenario);
+}
+
+/// [`run_smol`] bounded by `bound`.
+///
+/// # Panics
+/// When the scenario panics or takes longer than `bound`.
+pub fn run_smol_for<F: Future<Output = ()>>(bound: Duration, scenario: impl FnOnce(nats_smol::Smol) -> F) {
     let rt = nats_smol::Smol;
-    smol::block_on(bounded(rt, scenario(rt)));
+    smol::block_on(bounded(rt, bound, scenario(rt)));
 }
 
 /// Runs a scenario with `async_std::task::block_on`.
@@ -161,13 +177,24 @@ pub fn run_smol<F: Future<Output = ()>>(scenario: impl FnOnce(nats_smol::Smol) -
 /// # Panics
 /// When the scenario panics or takes longer than a minute.
 pub fn run_async_std<F: Future<Output = ()>>(scenario: impl FnOnce(nats_async_std::AsyncStd) -> F) {
-    let rt = nats_async_std::AsyncStd;
-    async_std::task::block_on(bounded(rt, scenario(rt)));
+    run_async_std_for(SCENARIO_TIMEOUT, scenario);
 }
 
-async fn bounded<R: Runtime, F: Future<Output = ()>>(rt: R, scenario: F) {
-    if with_timeout(&rt, SCENARIO_TIMEOUT, scenario).await.is_err() {
-        panic!("the scenario took longer than {SCENARIO_TIMEOUT:?}");
+/// [`run_async_std`] bounded by `bound`.
+///
+/// # Panics
+/// When the scenario panics or takes longer than `bound`.
+pub fn run_async_std_for<F: Future<Output = ()>>(
+    bound: Duration,
+    scenario: impl FnOnce(nats_async_std::AsyncStd) -> F,
+) {
+    let rt = nats_async_std::AsyncStd;
+    async_std::task::block_on(bounded(rt, bound, scenario(rt)));
+}
+
+async fn bounded<R: Runtime, F: Future<Output = ()>>(rt: R, bound: Duration, scenario: F) {
+    if with_timeout(&rt, bound, scenario).await.is_err() {
+        panic!("the scenario took longer than {bound:?}");
     }
 }
 

@@ -8,6 +8,7 @@ mod error;
 mod ordered;
 mod publish;
 mod pull;
+mod retry;
 mod subjects;
 mod types;
 
@@ -22,6 +23,7 @@ pub use pull::{
     PullFailure, PullMode, PullOptions, PullRequest, PullTimeout, PullTracker, StatusAction, DEFAULT_BATCH,
     DEFAULT_EXPIRES, LAST_CONSUMER, PENDING_BYTES, PENDING_MESSAGES,
 };
+pub use retry::{PublishRetry, RetryCause};
 pub use subjects::{validate_name, ApiPrefix, InvalidName};
 pub use types::{
     has_more, parse_response, AccountInfo, AckPolicy, ConsumerConfig, ConsumerInfo, ConsumerListPage,

@@ -6,6 +6,7 @@
 //! compatibility server in `scripts/test.sh`.
 
 mod auth;
+mod chaos;
 mod cluster;
 mod faults;
 mod hostile;

@@ -1,0 +1,168 @@
+//! Retrying a publish while a stream elects a leader: which failures are worth another
+//! attempt, and when the next one is due within the caller's deadline.
+//!
+//! During an election the stream has no leader: a publish finds nobody subscribed (no
+//! responders, 503), the server answers "JetStream system temporarily unavailable" (503),
+//! or nothing answers in time. A retry is safe when the stream cannot have stored the
+//! message (no responders, unavailable), or when it carries a `Nats-Msg-Id` so the stream
+//! drops a second copy within its duplicate window. A timeout without a message id is
+//! never retried: the first copy may be stored, and a retry would store it twice.
+//!
+//! Sans-IO: [`PublishRetry::next_attempt`] takes the time and returns when to try again.
+
+use std::time::{Duration, Instant};
+
+use super::error::ApiError;
+
+/// Why a publish attempt failed, as far as retrying is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RetryCause {
+    /// Nobody subscribed to the subject (503 no responders): the message went nowhere.
+    NoResponders,
+    /// The stream answered that it cannot take messages now (a 503 API error).
+    Unavailable,
+    /// No acknowledgement in time: the message may or may not be stored.
+    Timeout,
+}
+
+impl RetryCause {
+    /// The cause an API error in a publish reply stands for, if any: a 503 (JetStream
+    /// system temporarily unavailable, no stream leader).
+    pub fn from_api_error(error: &ApiError) -> Option<Self> {
+        (error.code == 503).then_some(Self::Unavailable)
+    }
+
+    /// Whether a failure of this kind may be retried; `has_message_id`: the publish
+    /// carries a `Nats-Msg-Id`, so a second copy is de-duplicated by the stream.
+    pub fn is_retryable(self, has_message_id: bool) -> bool {
+        match self {
+            Self::NoResponders | Self::Unavailable => true,
+            Self::Timeout => has_message_id,
+        }
+    }
+}
+
+/// The retry policy of a publish: at most `attempts` attempts in all, the wait between
+/// them doubling from `backoff` up to `max_backoff`, and none started after the deadline
+/// the caller gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PublishRetry {
+    /// Attempts in all, the first included (at least 1).
+    pub attempts: u32,
+    /// The wait before the second attempt.
+    pub backoff: Duration,
+    /// The longest wait between attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for PublishRetry {
+    /// Ten attempts, waits from 100 ms doubling up to 2 s: about 10 s of waiting, enough
+    /// for a stream leader election.
+    fn default() -> Self {
+        Self { attempts: 10, backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(2) }
+    }
+}
+
+impl PublishRetry {
+    /// A policy of `attempts` attempts with waits from `backoff` doubling up to
+    /// `max_backoff`.
+    pub fn new(attempts: u32, backoff: Duration, max_backoff: Duration) -> Self {
+        Self { attempts: attempts.max(1), backoff, max_backoff: max_backoff.max(backoff) }
+    }
+
+    /// No retries: one attempt.
+    pub fn none() -> Self {
+        Self::new(1, Duration::ZERO, Duration::ZERO)
+    }
+
+    /// The wait after the `made`-th failed attempt (1: after the first).
+    pub fn backoff(&self, made: u32) -> Duration {
+        let doublings = made.saturating_sub(1).min(31);
+        self.backoff.saturating_mul(1 << doublings).min(self.max_backoff)
+    }
+
+    /// After `made` attempts, the last failing with `cause` at `now`: when to start the
+    /// next one, or `None` to give up (not retryable, attempts used up, or the next attempt
+    /// would start at or after `deadline`).
+    pub fn next_attempt(
+        &self,
+        cause: RetryCause,
+        has_message_id: bool,
+        made: u32,
+        now: Instant,
+        deadline: Instant,
+    ) -> Option<Instant> {
+        if !cause.is_retryable(has_message_id) || made >= self.attempts {
+            return None;
+        }
+        let at = now + self.backoff(made);
+        (at < deadline).then_some(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::ErrorCode;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn what_is_retryable() {
+        assert!(RetryCause::NoResponders.is_retryable(false));
+        assert!(RetryCause::Unavailable.is_retryable(false));
+        assert!(RetryCause::Timeout.is_retryable(true));
+        // Without an id, a timed-out message may be stored: a retry could store it twice.
+        assert!(!RetryCause::Timeout.is_retryable(false));
+        let unavailable = ApiError {
+            code: 503,
+            err_code: ErrorCode(10008),
+            description: "JetStream system temporarily unavailable".into(),
+        };
+        assert_eq!(RetryCause::from_api_error(&unavailable), Some(RetryCause::Unavailable));
+        let wrong =
+            ApiError { code: 400, err_code: ErrorCode::STREAM_WRONG_LAST_SEQUENCE, description: "d".into() };
+        assert_eq!(RetryCause::from_api_error(&wrong), None);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = PublishRetry::new(10, 100 * MS, 1000 * MS);
+        let waits: Vec<Duration> = (1..=6).map(|n| policy.backoff(n)).collect();
+        assert_eq!(waits, [100 * MS, 200 * MS, 400 * MS, 800 * MS, 1000 * MS, 1000 * MS]);
+        assert_eq!(policy.backoff(u32::MAX), 1000 * MS);
+    }
+
+    #[test]
+    fn a_schedule_within_the_deadline() {
+        let policy = PublishRetry::new(10, 100 * MS, 1000 * MS);
+        let start = Instant::now();
+        let deadline = start + 1000 * MS;
+        // Attempts fail at once: next at 100, 300 (100 + 200), 700 (300 + 400); the fourth
+        // wait (800 ms) would end after the deadline.
+        let mut now = start;
+        let mut starts = Vec::new();
+        let mut made = 1;
+        while let Some(at) = policy.next_attempt(RetryCause::NoResponders, false, made, now, deadline) {
+            starts.push(at - start);
+            now = at;
+            made += 1;
+        }
+        assert_eq!(starts, [100 * MS, 300 * MS, 700 * MS]);
+    }
+
+    #[test]
+    fn attempts_run_out_and_the_unretryable_stop_at_once() {
+        let policy = PublishRetry::new(3, MS, MS);
+        let now = Instant::now();
+        let far = now + Duration::from_secs(60);
+        assert!(policy.next_attempt(RetryCause::Timeout, true, 1, now, far).is_some());
+        assert!(policy.next_attempt(RetryCause::Timeout, true, 2, now, far).is_some());
+        assert_eq!(policy.next_attempt(RetryCause::Timeout, true, 3, now, far), None);
+        assert_eq!(policy.next_attempt(RetryCause::Timeout, false, 1, now, far), None);
+        assert_eq!(PublishRetry::none().next_attempt(RetryCause::NoResponders, true, 1, now, far), None);
+        assert_eq!(PublishRetry::new(0, MS, MS).attempts, 1);
+    }
+}

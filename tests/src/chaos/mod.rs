@@ -1,0 +1,7 @@
+//! JetStream under faults, checked from recorded histories (issue 16): the [`checker`] over
+//! what the clients saw and what the stream holds, the [`cluster`] harness, and the
+//! [`workload`] with its nemesis.
+
+pub mod checker;
+pub mod cluster;
+pub mod workload;

@@ -1,0 +1,151 @@
+//! JetStream in a three-node cluster under faults (issue 16): the harness itself, and a
+//! short workload under a nemesis checked from recorded histories (`short_run`, about 30 s
+//! on each runtime), and the long run `scripts/chaos.sh` starts (`long_run`, ignored here,
+//! its length from `CHAOS_MINUTES`).
+
+use std::time::Duration;
+
+use nats_client::Runtime;
+use nats_integration_tests::chaos::checker;
+use nats_integration_tests::chaos::cluster::{wait_for_leader, JetStreamCluster};
+use nats_integration_tests::chaos::workload::{self, Workload};
+use nats_integration_tests::{connect_with, fast_reconnect, within};
+use nats_jetstream::proto::{PublishRetry, StreamConfig};
+use nats_jetstream::{Publish, PublishError};
+
+/// How long an election may take before a test fails.
+const ELECTION: Duration = Duration::from_secs(20);
+
+/// The harness: an R3 stream gets a leader, a killed leader is replaced, a paused one too,
+/// and restarted nodes catch up.
+async fn harness<R: Runtime>(rt: R) {
+    let mut cluster = JetStreamCluster::start(3);
+    let client = connect_with(&rt, &cluster.urls(), fast_reconnect()).await;
+    let js = nats_jetstream::new(client.clone());
+    let mut config = StreamConfig::new("HARNESS").subjects(["harness.>"]);
+    config.num_replicas = 3;
+    // The meta leader may still be elected: retry creation within the election bound.
+    let deadline = std::time::Instant::now() + ELECTION;
+    loop {
+        match js.create_stream(config.clone()).await {
+            Ok(_) => break,
+            Err(e) if std::time::Instant::now() < deadline => {
+                eprintln!("create stream: {e}; again");
+                client.sleep_until(std::time::Instant::now() + Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("create stream: {e}"),
+        }
+    }
+    let first = wait_for_leader(&client, "HARNESS", ELECTION, |_| true).await.expect("a leader");
+    let leader = cluster.node_by_name(&first.leader).expect("a node name");
+    within(&rt, "publish", async { js.publish("harness.a", "1").await.unwrap().await.unwrap() }).await;
+
+    cluster.kill(leader);
+    let second = wait_for_leader(&client, "HARNESS", ELECTION, |p| p.leader != first.leader)
+        .await
+        .expect("a new leader after a kill");
+    assert_eq!(second.last_seq, 1);
+    cluster.restart(leader);
+    let all_current = |p: &nats_integration_tests::chaos::cluster::StreamPlacement| {
+        p.replicas.len() == 2 && p.replicas.iter().all(|(_, current)| *current)
+    };
+    wait_for_leader(&client, "HARNESS", ELECTION, all_current).await.expect("the restarted node catches up");
+
+    let paused = cluster.node_by_name(&second.leader).expect("a node name");
+    cluster.pause(paused);
+    let third = wait_for_leader(&client, "HARNESS", ELECTION, |p| p.leader != second.leader)
+        .await
+        .expect("a new leader after a pause");
+    cluster.resume(paused);
+    wait_for_leader(&client, "HARNESS", ELECTION, all_current).await.expect("the resumed node catches up");
+    assert_ne!(third.leader, second.leader);
+}
+
+#[test]
+fn harness_tokio() {
+    nats_integration_tests::run_tokio(harness);
+}
+
+/// A publish to a subject no stream captures is retried (no responders) and gives up with
+/// that error once the next attempt would start after the deadline.
+async fn publish_retry_gives_up_at_the_deadline<R: Runtime>(rt: R) {
+    let server = nats_integration_tests::NatsServer::jetstream();
+    let client = nats_integration_tests::connect(&rt, &server.url()).await;
+    let js = nats_jetstream::new(client);
+    let retry = PublishRetry::new(100, Duration::from_millis(50), Duration::from_millis(50));
+    let start = std::time::Instant::now();
+    let result = within(
+        &rt,
+        "publish with retry",
+        js.send_publish_with_retry(
+            "nostream.x",
+            Publish::new().payload("x").message_id("x-1"),
+            retry,
+            Duration::from_millis(600),
+        ),
+    )
+    .await;
+    let elapsed = start.elapsed();
+    assert_eq!(result.unwrap_err(), PublishError::NoResponders);
+    // About eleven attempts 50 ms apart, none after the deadline.
+    assert!(elapsed >= Duration::from_millis(500) && elapsed < Duration::from_secs(3), "{elapsed:?}");
+}
+
+#[test]
+fn publish_retry_gives_up_at_the_deadline_tokio() {
+    nats_integration_tests::run_tokio(publish_retry_gives_up_at_the_deadline);
+}
+
+/// The bound of a short run: 30 s of workload, elections, catch-up and the final read.
+const SHORT_BOUND: Duration = Duration::from_secs(120);
+
+/// Runs the workload, prints the table, and asserts the promises.
+async fn checked_run<R: Runtime>(rt: R, workload: Workload) {
+    let started = std::time::Instant::now();
+    let history = workload::run(&rt, &workload).await;
+    let report = checker::check(&history);
+    println!("{report}");
+    println!("wall time: {:.1} s", started.elapsed().as_secs_f64());
+    assert!(report.faults >= 3, "too few faults injected: {report}");
+    assert!(report.acked > 0, "nothing acknowledged: {report}");
+    assert_eq!((report.lost, report.misplaced, report.duplicates), (0, 0, 0), "{report}");
+    assert!(report.ok(), "{report}");
+}
+
+async fn short_run<R: Runtime>(rt: R) {
+    checked_run(rt, Workload::short()).await;
+}
+
+mod short_run {
+    use super::*;
+
+    #[test]
+    #[ignore = "intermittent: the ordered consumer can stall under faults (issue 16 is open); scripts/chaos.sh runs it"]
+    fn tokio() {
+        nats_integration_tests::run_tokio_for(SHORT_BOUND, short_run);
+    }
+
+    #[test]
+    #[ignore = "intermittent: the ordered consumer can stall under faults (issue 16 is open); scripts/chaos.sh runs it"]
+    fn smol() {
+        nats_integration_tests::run_smol_for(SHORT_BOUND, short_run);
+    }
+
+    #[test]
+    #[ignore = "intermittent: the ordered consumer can stall under faults (issue 16 is open); scripts/chaos.sh runs it"]
+    fn async_std() {
+        nats_integration_tests::run_async_std_for(SHORT_BOUND, short_run);
+    }
+}
+
+/// The long run: `CHAOS_MINUTES` minutes (default 10) on tokio; `scripts/chaos.sh` runs it.
+#[test]
+#[ignore = "minutes long: scripts/chaos.sh runs it"]
+fn long_run() {
+    let minutes: u64 = std::env::var("CHAOS_MINUTES").ok().and_then(|m| m.parse().ok()).unwrap_or(10);
+    let mut workload = Workload::short();
+    workload.duration = Duration::from_secs(minutes * 60);
+    workload.fault_interval = Duration::from_secs(5);
+    workload.final_settle = Duration::from_secs(120);
+    nats_integration_tests::run_tokio_for(workload.duration + SHORT_BOUND, |rt| checked_run(rt, workload));
+}
