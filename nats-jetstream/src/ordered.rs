@@ -90,8 +90,8 @@ pub struct OrderedConsumer {
 const RETRY_DELAY: Duration = Duration::from_millis(250);
 /// Consecutive "JetStream not enabled" answers (no responders, or a 503 while a cluster
 /// elects a stream leader) tolerated while a restarted server brings JetStream up or an
-/// election ends (120 x 250 ms = 30 s); then the stream ends with the error.
-const MAX_NOT_ENABLED: u32 = 120;
+/// election ends (40 x 250 ms = 10 s); then the stream ends with the error.
+const MAX_NOT_ENABLED: u32 = 40;
 
 impl OrderedConsumer {
     pub(crate) fn new(context: Context, stream: String, config: OrderedConfig) -> Self {

@@ -62,6 +62,7 @@ async fn harness<R: Runtime>(rt: R) {
 }
 
 #[test]
+#[ignore = "intermittent under CI load: an election after SIGSTOP took over 20 s once (issue 16 is open); run with --ignored"]
 fn harness_tokio() {
     nats_integration_tests::run_tokio(harness);
 }
