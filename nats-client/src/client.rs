@@ -4,7 +4,7 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -20,6 +20,7 @@ use crate::options::ConnectOptions;
 use crate::runtime::Runtime;
 use crate::shared::{FlushSlot, RequestSlot, Shared, SubSlot, HIGH_WATER};
 use crate::subscriber::Subscriber;
+use crate::time::Instant;
 use nats_proto::{FlushError, PublishError};
 
 /// Connects to the servers in `urls` (comma-separated `nats://` / `tls://` URLs) on the
@@ -426,8 +427,9 @@ impl Client {
     /// # }
     /// ```
     pub fn force_reconnect(&self) -> bool {
+        let now = self.now();
         let mut inner = self.shared.lock();
-        let forced = inner.conn.force_reconnect(Instant::now());
+        let forced = inner.conn.force_reconnect(now);
         if forced {
             inner.dispatch();
             inner.wake_driver();

@@ -12,7 +12,6 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use futures_io::{AsyncRead, AsyncWrite};
@@ -22,6 +21,7 @@ use rustls_pki_types::ServerName;
 
 use crate::runtime::Runtime;
 use crate::shared::{Shared, HIGH_WATER};
+use crate::time::Instant;
 use crate::tls::{Stream, TlsOptions};
 
 /// Bytes taken from the core per round of writing. Taken bytes count as handed to the
@@ -146,8 +146,14 @@ impl<R: Runtime> Driver<R> {
                 match action {
                     Action::Connect(transport, server) => {
                         self.drop_io();
-                        let connect = self.runtime.connect(server.host().to_owned(), server.port());
-                        self.io = Io::Connecting(Box::pin(connect));
+                        self.io = match server.websocket_url() {
+                            Some(url) if R::NATIVE_WEBSOCKET => {
+                                Io::Connecting(Box::pin(self.runtime.connect_websocket(url)))
+                            }
+                            _ => Io::Connecting(Box::pin(
+                                self.runtime.connect(server.host().to_owned(), server.port()),
+                            )),
+                        };
                         self.transport = Some(transport);
                     }
                     Action::StartTls { transport, server_name } if self.transport == Some(transport) => {

@@ -41,6 +41,7 @@ mod shared;
 mod subscriber;
 #[cfg(test)]
 mod testing;
+mod time;
 mod tls;
 mod wake_list;
 
@@ -60,3 +61,4 @@ pub use runtime::Runtime;
 /// [`ConnectOptions::tls_client_config`] comes from the same version.
 pub use rustls;
 pub use subscriber::Subscriber;
+pub use time::Instant;

@@ -1,8 +1,10 @@
-//! What an async runtime contributes: a TCP connector, a timer and a spawner.
+//! What an async runtime contributes: a TCP connector (or the platform's WebSocket), a
+//! timer, a clock and a spawner.
 
 use std::future::Future;
 use std::io;
-use std::time::Instant;
+
+use crate::time::Instant;
 
 use futures_io::{AsyncRead, AsyncWrite};
 
@@ -26,6 +28,29 @@ pub trait Runtime: Clone + Send + Sync + 'static {
         host: String,
         port: u16,
     ) -> impl Future<Output = io::Result<Self::Transport>> + Send + 'static;
+
+    /// Whether the platform has WebSocket built in and
+    /// [`connect_websocket`](Self::connect_websocket) opens it (the browser). When `false` (the default), the
+    /// client reaches `ws://` and `wss://` servers itself: [`connect`](Self::connect),
+    /// then TLS for `wss://`, then the WebSocket handshake and framing.
+    const NATIVE_WEBSOCKET: bool = false;
+
+    /// Opens a WebSocket to `url` (`ws://host:port/path` or `wss://...`, no credentials)
+    /// with the platform's own WebSocket. The transport's reads return the bytes of the
+    /// binary messages received, in order, with no framing; each write sends its bytes as
+    /// one or more binary messages. Called only when
+    /// [`NATIVE_WEBSOCKET`](Self::NATIVE_WEBSOCKET) is `true`; the default fails with
+    /// [`io::ErrorKind::Unsupported`].
+    fn connect_websocket(
+        &self,
+        url: String,
+    ) -> impl Future<Output = io::Result<Self::Transport>> + Send + 'static {
+        let _ = url;
+        std::future::ready(Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this runtime has no built-in WebSocket",
+        )))
+    }
 
     /// The current time on the runtime's clock. The client reads time only through this
     /// (deadlines, keepalive, reconnect waits), so a test runtime can run it on a virtual

@@ -252,7 +252,7 @@ pub use options::{Options, OptionsError, ReconnectDelay};
 pub use out_buffer::{OutBuffer, DEFAULT_CHUNK_THRESHOLD};
 pub use queue_group::{QueueGroup, QueueGroupError};
 pub use secret::Secret;
-pub use server_addr::{ServerAddr, ServerAddrError, DEFAULT_PORT};
+pub use server_addr::{Scheme, ServerAddr, ServerAddrError, DEFAULT_PORT};
 pub use server_error::{PermissionOperation, ServerError, ServerErrorKind};
 pub use sid::Sid;
 pub use status_code::{InvalidStatusCode, StatusCode};

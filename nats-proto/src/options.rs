@@ -204,9 +204,7 @@ impl Options {
 
     /// Checks the options; returns the inbox prefix as a subject.
     pub(crate) fn validate(&self) -> Result<Subject, OptionsError> {
-        if self.servers.is_empty() {
-            return Err(ServerAddrError::Empty.into());
-        }
+        ServerAddr::check_list(&self.servers)?;
         self.auth.validate()?;
         let prefix = Subject::new(self.inbox_prefix.as_str()).map_err(OptionsError::InboxPrefix)?;
         prefix.validate_publish().map_err(OptionsError::InboxPrefix)?;

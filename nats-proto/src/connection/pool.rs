@@ -5,7 +5,10 @@ use crate::prelude::*;
 use crate::time::Instant;
 
 use super::rng::Rng;
-use crate::{options::Options, server_addr::ServerAddr};
+use crate::{
+    options::Options,
+    server_addr::{Scheme, ServerAddr},
+};
 
 /// One server and its attempt history.
 #[derive(Debug, Clone)]
@@ -132,7 +135,14 @@ impl<I: Instant> Pool<I> {
     ) -> Vec<ServerAddr> {
         let mut added = Vec::new();
         for url in urls {
-            let with_scheme = format!("{}://{}", if current.tls() { "tls" } else { "nats" }, url.trim());
+            // A WebSocket client is sent the cluster's WebSocket URLs (host:port), to be
+            // reached the same way as the current server.
+            let scheme = match current.scheme() {
+                Scheme::Ws | Scheme::Wss => current.scheme().as_str(),
+                _ if current.tls() => "tls",
+                _ => "nats",
+            };
+            let with_scheme = format!("{scheme}://{}", url.trim());
             let Ok(mut addr) = with_scheme.parse::<ServerAddr>() else { continue };
             if self.entries.iter().any(|e| e.addr.same_endpoint(&addr))
                 || added.iter().any(|a: &ServerAddr| a.same_endpoint(&addr))

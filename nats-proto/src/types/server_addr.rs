@@ -1,4 +1,5 @@
-//! Server addresses: `nats://` and `tls://` URLs with optional credentials.
+//! Server addresses: `nats://`, `tls://`, `ws://` and `wss://` URLs with optional
+//! credentials.
 
 use crate::prelude::*;
 
@@ -22,9 +23,13 @@ pub enum ServerAddrError {
         /// What is wrong.
         reason: String,
     },
-    /// The scheme is not `nats` or `tls`.
-    #[error("unsupported scheme {0:?} (use nats:// or tls://)")]
+    /// The scheme is not `nats`, `tls`, `ws` or `wss`.
+    #[error("unsupported scheme {0:?} (use nats://, tls://, ws:// or wss://)")]
     UnsupportedScheme(String),
+    /// A list mixes WebSocket URLs (`ws://`, `wss://`) with NATS ones (`nats://`,
+    /// `tls://`): a connection speaks one or the other, so its server pool holds one kind.
+    #[error("server list mixes WebSocket (ws://, wss://) and NATS (nats://, tls://) URLs")]
+    MixedSchemes,
     /// The URL has no host.
     #[error("server URL has no host")]
     MissingHost,
@@ -33,15 +38,61 @@ pub enum ServerAddrError {
     Empty,
 }
 
-/// One server: where it is, whether it wants TLS from the start (`tls://`), and the
-/// credentials written in its URL (`nats://user:pass@host`, `nats://token@host`).
+/// How a server is reached: the scheme of its URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scheme {
+    /// `nats://`: the NATS protocol over TCP, upgraded to TLS when the server or the
+    /// options ask for it.
+    Nats,
+    /// `tls://`: the NATS protocol over TCP, TLS required.
+    Tls,
+    /// `ws://`: the NATS protocol in the binary messages of a WebSocket (default port 80).
+    Ws,
+    /// `wss://`: a WebSocket over TLS (default port 443).
+    Wss,
+}
+
+impl Scheme {
+    /// The scheme as written in a URL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Nats => "nats",
+            Self::Tls => "tls",
+            Self::Ws => "ws",
+            Self::Wss => "wss",
+        }
+    }
+
+    /// Whether the protocol travels in WebSocket messages (`ws://`, `wss://`).
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Self::Ws | Self::Wss)
+    }
+
+    /// The port of a URL that names none: 4222 for NATS, 80 and 443 for WebSocket.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Self::Nats | Self::Tls => DEFAULT_PORT,
+            Self::Ws => 80,
+            Self::Wss => 443,
+        }
+    }
+}
+
+/// One server: where it is, how it is reached (its [`Scheme`]), and the credentials
+/// written in its URL (`nats://user:pass@host`, `nats://token@host`).
 ///
+/// WebSocket URLs may carry a path (`wss://host/nats`); NATS URLs may not.
 /// `Display` never shows the credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServerAddr {
-    tls: bool,
+    scheme: Scheme,
+    /// The connection to it was upgraded to TLS (a `nats://` server that requires TLS).
+    upgraded: bool,
     host: String,
     port: u16,
+    /// The WebSocket path ("/" unless the URL names one); empty for NATS URLs.
+    path: String,
     user: Option<String>,
     pass: Option<Secret>,
     token: Option<Secret>,
@@ -49,14 +100,23 @@ pub struct ServerAddr {
 
 impl ServerAddr {
     /// An address from parts, without credentials.
+    /// `tls` chooses `tls://` over `nats://`.
     pub fn new(host: impl Into<String>, port: u16, tls: bool) -> Self {
-        Self { tls, host: host.into(), port, user: None, pass: None, token: None }
+        Self::with_scheme(if tls { Scheme::Tls } else { Scheme::Nats }, host, port)
+    }
+
+    /// An address from parts, without credentials, for any scheme (a WebSocket address
+    /// gets the path "/").
+    pub fn with_scheme(scheme: Scheme, host: impl Into<String>, port: u16) -> Self {
+        let path = if scheme.is_websocket() { "/".to_owned() } else { String::new() };
+        Self { scheme, upgraded: false, host: host.into(), port, path, user: None, pass: None, token: None }
     }
 
     /// Parses a comma-separated list of URLs (`nats://a:4222, tls://b`).
     ///
     /// # Errors
-    /// The first invalid URL's error, or [`ServerAddrError::Empty`].
+    /// The first invalid URL's error, [`ServerAddrError::Empty`], or
+    /// [`ServerAddrError::MixedSchemes`] when WebSocket and NATS URLs are mixed.
     pub fn parse_list(urls: &str) -> Result<Vec<Self>, ServerAddrError> {
         let list: Vec<Self> = urls
             .split(',')
@@ -64,15 +124,48 @@ impl ServerAddr {
             .filter(|u| !u.is_empty())
             .map(Self::from_str)
             .collect::<Result<_, _>>()?;
-        if list.is_empty() {
-            return Err(ServerAddrError::Empty);
-        }
+        Self::check_list(&list)?;
         Ok(list)
     }
 
-    /// Whether the URL asked for TLS (`tls://`).
+    /// Checks that a server list can make one pool: not empty, and all WebSocket or all
+    /// NATS URLs.
+    ///
+    /// # Errors
+    /// [`ServerAddrError::Empty`] or [`ServerAddrError::MixedSchemes`].
+    pub fn check_list(list: &[Self]) -> Result<(), ServerAddrError> {
+        let Some(first) = list.first() else { return Err(ServerAddrError::Empty) };
+        if list.iter().any(|a| a.is_websocket() != first.is_websocket()) {
+            return Err(ServerAddrError::MixedSchemes);
+        }
+        Ok(())
+    }
+
+    /// The URL's scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// Whether the protocol travels in WebSocket messages (`ws://`, `wss://`).
+    pub fn is_websocket(&self) -> bool {
+        self.scheme.is_websocket()
+    }
+
+    /// Whether the connection uses TLS: the URL asked for it (`tls://`, `wss://`) or the
+    /// connection to it was upgraded.
     pub fn tls(&self) -> bool {
-        self.tls
+        self.upgraded || matches!(self.scheme, Scheme::Tls | Scheme::Wss)
+    }
+
+    /// The WebSocket path (`/` unless the URL names one); empty for NATS URLs.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The URL to open a WebSocket to (`ws://host:port/path`), without credentials;
+    /// `None` for a NATS URL.
+    pub fn websocket_url(&self) -> Option<String> {
+        self.is_websocket().then(|| format!("{}://{}{}", self.scheme.as_str(), self.host_port(), self.path))
     }
 
     /// The host name or IP address, without IPv6 brackets: what to resolve, and the name
@@ -108,7 +201,7 @@ impl ServerAddr {
 
     /// Marks the address as TLS (the connection to it was upgraded).
     pub(crate) fn set_tls(&mut self) {
-        self.tls = true;
+        self.upgraded = true;
     }
 
     /// Copies the credentials of `other` (discovered servers inherit those of the server
@@ -137,16 +230,18 @@ impl ServerAddr {
 impl FromStr for ServerAddr {
     type Err = ServerAddrError;
 
-    /// Parses `nats://[user:pass@|token@]host[:port]`, `tls://...`, or a bare
-    /// `host[:port]` (taken as `nats://`).
+    /// Parses `nats://[user:pass@|token@]host[:port]`, `tls://...`, `ws://...[/path]`,
+    /// `wss://...[/path]`, or a bare `host[:port]` (taken as `nats://`).
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let input = input.trim();
         let with_scheme = if input.contains("://") { input.to_owned() } else { format!("nats://{input}") };
         let url = url::Url::parse(&with_scheme)
             .map_err(|e| ServerAddrError::Invalid { url: redact(input), reason: e.to_string() })?;
-        let tls = match url.scheme() {
-            "nats" => false,
-            "tls" => true,
+        let scheme = match url.scheme() {
+            "nats" => Scheme::Nats,
+            "tls" => Scheme::Tls,
+            "ws" => Scheme::Ws,
+            "wss" => Scheme::Wss,
             other => return Err(ServerAddrError::UnsupportedScheme(other.to_owned())),
         };
         let host = match url.host() {
@@ -155,19 +250,37 @@ impl FromStr for ServerAddr {
             Some(url::Host::Domain(d)) if !d.is_empty() => d.to_owned(),
             _ => return Err(ServerAddrError::MissingHost),
         };
-        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
-            return Err(ServerAddrError::Invalid {
-                url: redact(input),
-                reason: "a server URL has no path, query or fragment".to_owned(),
-            });
-        }
+        let path = if scheme.is_websocket() {
+            if url.fragment().is_some() {
+                return Err(ServerAddrError::Invalid {
+                    url: redact(input),
+                    reason: "a WebSocket server URL has no fragment".to_owned(),
+                });
+            }
+            match url.query() {
+                Some(query) => format!("{}?{query}", url.path()),
+                None if url.path().is_empty() => "/".to_owned(),
+                None => url.path().to_owned(),
+            }
+        } else {
+            if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+                return Err(ServerAddrError::Invalid {
+                    url: redact(input),
+                    reason: "a NATS server URL has no path, query or fragment".to_owned(),
+                });
+            }
+            String::new()
+        };
         let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
         let (user, pass, token) = match (url.username(), url.password()) {
             ("", None) => (None, None, None),
             (token, None) => (None, None, Some(Secret::new(decode(token)))),
             (user, Some(pass)) => (Some(decode(user)), Some(Secret::new(decode(pass))), None),
         };
-        Ok(Self { tls, host, port: url.port().unwrap_or(DEFAULT_PORT), user, pass, token })
+        // `url` drops a port equal to the scheme's own default (80 for ws, 443 for wss).
+        let port = url.port_or_known_default().filter(|_| scheme.is_websocket()).or(url.port());
+        let port = port.unwrap_or(scheme.default_port());
+        Ok(Self { scheme, upgraded: false, host, port, path, user, pass, token })
     }
 }
 
@@ -184,7 +297,12 @@ fn redact(url: &str) -> String {
 
 impl fmt::Display for ServerAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}", if self.tls { "tls" } else { "nats" }, self.host_port())
+        let scheme = if self.upgraded && self.scheme == Scheme::Nats { Scheme::Tls } else { self.scheme };
+        write!(f, "{}://{}", scheme.as_str(), self.host_port())?;
+        if self.path != "/" {
+            f.write_str(&self.path)?;
+        }
+        Ok(())
     }
 }
 
@@ -246,10 +364,34 @@ mod tests {
     }
 
     #[test]
+    fn websocket_urls() {
+        let a = parse("ws://127.0.0.1:8080");
+        assert_eq!((a.scheme(), a.tls(), a.port(), a.path()), (Scheme::Ws, false, 8080, "/"));
+        assert_eq!(a.websocket_url().as_deref(), Some("ws://127.0.0.1:8080/"));
+        assert_eq!(a.to_string(), "ws://127.0.0.1:8080");
+        let b = parse("wss://user:pw@example.com/nats?x=1");
+        assert_eq!((b.scheme(), b.tls(), b.port(), b.path()), (Scheme::Wss, true, 443, "/nats?x=1"));
+        assert_eq!(b.websocket_url().as_deref(), Some("wss://example.com:443/nats?x=1"));
+        assert_eq!(b.user(), Some("user"));
+        assert!(!b.to_string().contains("pw"));
+        assert_eq!(parse("ws://host").port(), 80);
+        assert_eq!(parse("ws://host:80").port(), 80);
+        assert_eq!(parse("nats://host").websocket_url(), None);
+        assert!(matches!("ws://host/#frag".parse::<ServerAddr>(), Err(ServerAddrError::Invalid { .. })));
+    }
+
+    #[test]
+    fn a_list_is_all_websocket_or_all_nats() {
+        assert_eq!(ServerAddr::parse_list("ws://a, wss://b").unwrap().len(), 2);
+        assert_eq!(ServerAddr::parse_list("nats://a, ws://b"), Err(ServerAddrError::MixedSchemes));
+        assert_eq!(ServerAddr::parse_list("wss://a, tls://b"), Err(ServerAddrError::MixedSchemes));
+    }
+
+    #[test]
     fn invalid() {
         assert_eq!(
-            "ws://host".parse::<ServerAddr>(),
-            Err(ServerAddrError::UnsupportedScheme("ws".to_owned()))
+            "http://host".parse::<ServerAddr>(),
+            Err(ServerAddrError::UnsupportedScheme("http".to_owned()))
         );
         assert!(matches!("nats://host:99999".parse::<ServerAddr>(), Err(ServerAddrError::Invalid { .. })));
         assert!(matches!("nats://host/path".parse::<ServerAddr>(), Err(ServerAddrError::Invalid { .. })));
