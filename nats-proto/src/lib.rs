@@ -237,7 +237,7 @@ use codec::{decode, op, out_buffer};
 use messages::{connect, info, server_error};
 use types::{headers, queue_group, secret, server_addr, sid, status_code, subject};
 
-pub use auth::{Auth, AuthError};
+pub use auth::{Auth, AuthError, Credentials, Signer};
 pub use connect::ConnectInfo;
 pub use connection::{
     Action, Connection, ConnectionError, Event, Expected, FlushError, FlushId, PendingLimits, PublishError,

@@ -124,6 +124,11 @@ pub struct Options {
     pub ignore_discovered_servers: bool,
     /// Reconnect after losing a connection.
     pub allow_reconnect: bool,
+    /// Keep retrying a server that refused the credentials twice in a row with the same
+    /// error. Off by default: the connection then closes with
+    /// [`ConnectionError::RepeatedAuthError`](crate::ConnectionError::RepeatedAuthError)
+    /// (nats.go's `IgnoreAuthErrorAbort` turns the same rule off).
+    pub retry_on_repeated_auth_errors: bool,
     /// Keep retrying the initial connection as if it were a reconnect, instead of failing
     /// after one pass over the servers.
     pub retry_on_initial_connect: bool,
@@ -177,6 +182,7 @@ impl Default for Options {
             max_pings_outstanding: 2,
             ignore_discovered_servers: false,
             allow_reconnect: true,
+            retry_on_repeated_auth_errors: false,
             retry_on_initial_connect: false,
             max_reconnect_attempts: Some(60),
             reconnect_wait: Duration::from_secs(2),
