@@ -46,7 +46,8 @@ pub async fn connect_with_runtime<R: Runtime>(
             }
         });
     }
-    let driver = Driver::new(runtime.clone(), Arc::clone(&shared), options.tls.clone());
+    let driver =
+        Driver::new(runtime.clone(), Arc::clone(&shared), options.tls.clone(), options.auth_callback.clone());
     runtime.spawn(driver.run());
     let timer_runtime = runtime.clone();
     let timer: TimerFn = Arc::new(move |deadline| Box::pin(timer_runtime.sleep_until(deadline)));
@@ -56,6 +57,7 @@ pub async fn connect_with_runtime<R: Runtime>(
     // the handle (and so the connection) alive through the options.
     let mut options = options;
     options.callbacks.clear();
+    options.auth_callback = None;
     let client =
         Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared), timer, clock }), shared };
     if !client.inner.options.proto.retry_on_initial_connect {

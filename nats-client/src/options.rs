@@ -3,10 +3,11 @@
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nats_proto::{Auth, Options, PendingLimits, Secret, ServerAddr};
+use nats_proto::{Auth, AuthError, Credentials, Options, PendingLimits, Secret, ServerAddr, Signer};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
@@ -14,12 +15,29 @@ use crate::error::ConnectError;
 use crate::event::{ClientEvent, EventCallback};
 use crate::tls::{load_certificates, load_private_key, TlsOptions};
 
+/// The async credentials callback of [`ConnectOptions::auth_callback`], type-erased: it
+/// receives the server's nonce (empty when the server sent none).
+pub(crate) type AuthCallback =
+    Arc<dyn Fn(Vec<u8>) -> Pin<Box<dyn Future<Output = Result<Credentials, AuthError>> + Send>> + Send + Sync>;
+
 /// Where credentials come from; files are read at connect time.
-#[derive(Debug, Clone)]
-enum Credentials {
+#[derive(Clone)]
+enum CredentialSource {
     Inline(Auth),
     CredsFile(PathBuf),
     NKeySeedFile(PathBuf),
+    Callback(AuthCallback),
+}
+
+impl fmt::Debug for CredentialSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Inline(auth) => f.debug_tuple("Inline").field(auth).finish(),
+            Self::CredsFile(path) => f.debug_tuple("CredsFile").field(path).finish(),
+            Self::NKeySeedFile(path) => f.debug_tuple("NKeySeedFile").field(path).finish(),
+            Self::Callback(_) => f.write_str("Callback(<function>)"),
+        }
+    }
 }
 
 /// How to connect: servers come from the URL list given to `connect`, everything else from
@@ -40,7 +58,9 @@ enum Credentials {
 #[derive(Clone)]
 pub struct ConnectOptions {
     pub(crate) proto: Options,
-    credentials: Option<Credentials>,
+    credentials: Option<CredentialSource>,
+    /// The credentials callback, once [`resolve`](Self::resolve)d.
+    pub(crate) auth_callback: Option<AuthCallback>,
     pub(crate) tls: TlsOptions,
     tls_files: Vec<PathBuf>,
     client_cert_files: Option<(PathBuf, PathBuf)>,
@@ -76,6 +96,7 @@ impl ConnectOptions {
         Self {
             proto: Options::default(),
             credentials: None,
+            auth_callback: None,
             tls: TlsOptions::default(),
             tls_files: Vec::new(),
             client_cert_files: None,
@@ -117,7 +138,7 @@ impl ConnectOptions {
     /// User and password authentication (URL credentials take precedence).
     #[must_use]
     pub fn user_and_password(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
-        self.credentials = Some(Credentials::Inline(Auth::UserPassword {
+        self.credentials = Some(CredentialSource::Inline(Auth::UserPassword {
             user: user.into(),
             password: Secret::new(password),
         }));
@@ -127,21 +148,21 @@ impl ConnectOptions {
     /// Token authentication.
     #[must_use]
     pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.credentials = Some(Credentials::Inline(Auth::Token(Secret::new(token))));
+        self.credentials = Some(CredentialSource::Inline(Auth::Token(Secret::new(token))));
         self
     }
 
     /// Nkey authentication with a user seed (`SU...`).
     #[must_use]
     pub fn nkey(mut self, seed: impl Into<String>) -> Self {
-        self.credentials = Some(Credentials::Inline(Auth::NKey(Secret::new(seed))));
+        self.credentials = Some(CredentialSource::Inline(Auth::NKey(Secret::new(seed))));
         self
     }
 
     /// Nkey authentication with the seed read from a file at connect time.
     #[must_use]
     pub fn nkey_seed_file(mut self, path: impl AsRef<Path>) -> Self {
-        self.credentials = Some(Credentials::NKeySeedFile(path.as_ref().to_owned()));
+        self.credentials = Some(CredentialSource::NKeySeedFile(path.as_ref().to_owned()));
         self
     }
 
@@ -151,14 +172,104 @@ impl ConnectOptions {
     /// [`ConnectError::Options`] when the text is not a creds file.
     pub fn credentials(mut self, creds: &str) -> Result<Self, ConnectError> {
         let auth = Auth::from_creds(creds).map_err(nats_proto::OptionsError::from)?;
-        self.credentials = Some(Credentials::Inline(auth));
+        self.credentials = Some(CredentialSource::Inline(auth));
         Ok(self)
     }
 
     /// JWT authentication from a creds file, read at connect time.
     #[must_use]
     pub fn credentials_file(mut self, path: impl AsRef<Path>) -> Self {
-        self.credentials = Some(Credentials::CredsFile(path.as_ref().to_owned()));
+        self.credentials = Some(CredentialSource::CredsFile(path.as_ref().to_owned()));
+        self
+    }
+
+    /// JWT authentication where the nonce is signed by `sign`, so the seed never needs to
+    /// be in this process's memory (a key store, an HSM, another service). `sign` receives
+    /// the server's nonce and returns the raw Ed25519 signature; its error fails that
+    /// connection attempt with [`AuthError::Signing`](crate::AuthError::Signing), and the
+    /// reconnect policy goes on.
+    ///
+    /// ```
+    /// use nats_client::ConnectOptions;
+    ///
+    /// # let key_pair = nkeys::KeyPair::new_user();
+    /// // `key_pair` stands for whatever holds the user's key.
+    /// let options = ConnectOptions::new().jwt("eyJ0eXAiOiJKV1Qi...", move |nonce: &[u8]| {
+    ///     key_pair.sign(nonce).map_err(|e| e.to_string())
+    /// });
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn jwt<E: fmt::Display>(
+        mut self,
+        jwt: impl Into<String>,
+        sign: impl Fn(&[u8]) -> Result<Vec<u8>, E> + Send + Sync + 'static,
+    ) -> Self {
+        self.credentials = Some(CredentialSource::Inline(Auth::JwtSigner {
+            jwt: Secret::new(jwt),
+            signer: Signer::new(sign),
+        }));
+        self
+    }
+
+    /// Fresh credentials for every connection attempt, from an async callback (rotating
+    /// tokens or passwords, short-lived JWTs, signatures made by a remote service). The
+    /// callback receives the server's nonce (empty when the server sent none) and returns
+    /// [`Credentials`](crate::Credentials); it runs on the connection's task after the
+    /// server's INFO, within the attempt's
+    /// [`connection_timeout`](Self::connection_timeout). Its error fails that attempt with
+    /// [`AuthError::Callback`](crate::AuthError::Callback) and the reconnect policy goes
+    /// on. Credentials in a server URL still take precedence for that server.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use nats_client::{ConnectOptions, Credentials};
+    ///
+    /// let rotation = Arc::new(AtomicU64::new(0));
+    /// let options = ConnectOptions::new().auth_callback(move |_nonce| {
+    ///     let rotation = Arc::clone(&rotation);
+    ///     async move {
+    ///         // Fetch the current token from a secret store here.
+    ///         let n = rotation.fetch_add(1, Ordering::SeqCst);
+    ///         Ok::<_, std::io::Error>(Credentials::new().with_token(format!("token-{n}")))
+    ///     }
+    /// });
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn auth_callback<F, Fut, E>(mut self, callback: F) -> Self
+    where
+        F: Fn(Vec<u8>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Credentials, E>> + Send + 'static,
+        E: fmt::Display,
+    {
+        let callback: AuthCallback = Arc::new(move |nonce| {
+            let credentials = callback(nonce);
+            Box::pin(async move { credentials.await.map_err(|e| AuthError::Callback(e.to_string())) })
+        });
+        self.credentials = Some(CredentialSource::Callback(callback));
+        self
+    }
+
+    /// Keep retrying a server that refused the credentials twice in a row with the same
+    /// error. By default the connection then closes with
+    /// [`ConnectionError::RepeatedAuthError`](crate::ConnectionError::RepeatedAuthError)
+    /// (in [`ClientEvent::Closed`]) instead of hammering the server with credentials that
+    /// do not work, as nats.go and nats.js do.
+    ///
+    /// ```
+    /// use nats_client::ConnectOptions;
+    ///
+    /// // The password may be fixed on the server while we keep trying.
+    /// let options = ConnectOptions::new()
+    ///     .user_and_password("alice", "s3cret")
+    ///     .retry_on_repeated_auth_errors();
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn retry_on_repeated_auth_errors(mut self) -> Self {
+        self.proto.retry_on_repeated_auth_errors = true;
         self
     }
 
@@ -481,11 +592,15 @@ impl ConnectOptions {
         };
         self.proto.auth = match self.credentials.take() {
             None => Auth::None,
-            Some(Credentials::Inline(auth)) => auth,
-            Some(Credentials::CredsFile(path)) => {
+            Some(CredentialSource::Inline(auth)) => auth,
+            Some(CredentialSource::CredsFile(path)) => {
                 Auth::from_creds(&read(&path)?).map_err(nats_proto::OptionsError::from)?
             }
-            Some(Credentials::NKeySeedFile(path)) => Auth::NKey(Secret::new(read(&path)?.trim())),
+            Some(CredentialSource::NKeySeedFile(path)) => Auth::NKey(Secret::new(read(&path)?.trim())),
+            Some(CredentialSource::Callback(callback)) => {
+                self.auth_callback = Some(callback);
+                Auth::Callback
+            }
         };
         for path in std::mem::take(&mut self.tls_files) {
             let certs = load_certificates(&path)?;
