@@ -247,7 +247,9 @@ impl<R: Runtime> Driver<R> {
     fn start_credentials(&mut self, transport: TransportId, nonce: Option<String>) {
         let future: CredentialsFuture = match &self.auth_callback {
             Some(callback) => callback(nonce.map(String::into_bytes).unwrap_or_default()),
-            None => Box::pin(std::future::ready(Err(AuthError::Callback("no credentials callback".to_owned())))),
+            None => {
+                Box::pin(std::future::ready(Err(AuthError::Callback("no credentials callback".to_owned()))))
+            }
         };
         self.credentials = Some((transport, future));
     }

@@ -17,8 +17,9 @@ use crate::tls::{load_certificates, load_private_key, TlsOptions};
 
 /// The async credentials callback of [`ConnectOptions::auth_callback`], type-erased: it
 /// receives the server's nonce (empty when the server sent none).
-pub(crate) type AuthCallback =
-    Arc<dyn Fn(Vec<u8>) -> Pin<Box<dyn Future<Output = Result<Credentials, AuthError>> + Send>> + Send + Sync>;
+pub(crate) type AuthCallback = Arc<
+    dyn Fn(Vec<u8>) -> Pin<Box<dyn Future<Output = Result<Credentials, AuthError>> + Send>> + Send + Sync,
+>;
 
 /// Where credentials come from; files are read at connect time.
 #[derive(Clone)]

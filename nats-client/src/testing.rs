@@ -543,7 +543,10 @@ mod tests {
         server.send(INFO);
         rt.run_until_idle();
         rt.advance(Duration::from_secs(1));
-        assert_eq!(client.shared.lock().conn.last_error().cloned(), Some(nats_proto::ConnectionError::Timeout));
+        assert_eq!(
+            client.shared.lock().conn.last_error().cloned(),
+            Some(nats_proto::ConnectionError::Timeout)
+        );
         rt.advance(Duration::from_secs(5));
         assert!(!server.received().contains("CONNECT"), "the late answer went nowhere");
     }

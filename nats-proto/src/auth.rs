@@ -50,7 +50,10 @@ pub enum AuthError {
 /// # let _ = auth;
 /// ```
 #[derive(Clone)]
-pub struct Signer(Arc<dyn Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync>);
+pub struct Signer(Arc<SignFn>);
+
+/// The signing function, its error already turned into text.
+type SignFn = dyn Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync;
 
 impl Signer {
     /// Wraps a signing function. Its error (any [`Display`](fmt::Display)able value) fails
