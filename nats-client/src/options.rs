@@ -101,7 +101,7 @@ impl ConnectOptions {
             tls: TlsOptions::default(),
             tls_files: Vec::new(),
             client_cert_files: None,
-            pending_limits: PendingLimits { messages: 512 * 1024, bytes: 64 * 1024 * 1024 },
+            pending_limits: PendingLimits::new(512 * 1024, 64 * 1024 * 1024),
             request_timeout: Duration::from_secs(10),
             flush_timeout: Duration::from_secs(10),
             callbacks: Vec::new(),
@@ -489,7 +489,7 @@ impl ConnectOptions {
     /// [`ClientEvent::SlowConsumer`] reports it (defaults 524,288 and 64 MiB).
     #[must_use]
     pub fn subscription_capacity(mut self, messages: u64, bytes: u64) -> Self {
-        self.pending_limits = PendingLimits { messages, bytes };
+        self.pending_limits = PendingLimits::new(messages, bytes);
         self
     }
 
@@ -497,7 +497,7 @@ impl ConnectOptions {
     /// line (default 64 KiB): bigger frames are protocol errors.
     #[must_use]
     pub fn inbound_limits(mut self, max_payload: usize, max_control_line: usize) -> Self {
-        self.proto.decoder_limits = nats_proto::DecoderLimits { max_control_line, max_payload };
+        self.proto.decoder_limits = nats_proto::DecoderLimits::new(max_control_line, max_payload);
         self
     }
 

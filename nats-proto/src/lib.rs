@@ -186,14 +186,7 @@
 //!
 //! // ...and the message comes back as MSG, split across two reads.
 //! let mut reply = OutBuffer::new();
-//! reply.write_msg(&nats_proto::Msg {
-//!     subject: publish.subject,
-//!     sid: Sid(1),
-//!     reply: None,
-//!     headers: None,
-//!     header_error: None,
-//!     payload: publish.payload,
-//! });
+//! reply.write_msg(&nats_proto::Msg::new(publish.subject, Sid(1), publish.payload));
 //! let bytes = reply.to_vec();
 //! let mut client = ServerDecoder::new();
 //! let mut read_buf = BytesMut::from(&bytes[..10]);

@@ -10,7 +10,24 @@ use crate::{
 };
 
 /// A message delivered by the server (`MSG`, or `HMSG` when `headers` is `Some`).
+///
+/// More fields may come in minor versions (`#[non_exhaustive]`): build one with
+/// [`Msg::new`] and the `with_*` methods.
+///
+/// ```
+/// use bytes::Bytes;
+/// use nats_proto::{HeaderMap, HeaderName, HeaderValue, Msg, Sid, Subject};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(HeaderName::new("Trace-Id")?, HeaderValue::new("abc")?);
+/// let msg = Msg::new(Subject::new("orders.new")?, Sid(1), Bytes::from_static(b"{}"))
+///     .with_reply(Subject::new("_INBOX.x")?)
+///     .with_headers(headers);
+/// assert_eq!(msg.subject, "orders.new");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Msg {
     /// The subject it was published to.
     pub subject: Subject,
@@ -30,6 +47,32 @@ pub struct Msg {
 }
 
 impl Msg {
+    /// A message on `subject` for subscription `sid`, without reply subject or headers.
+    pub fn new(subject: Subject, sid: Sid, payload: Bytes) -> Self {
+        Self { subject, sid, reply: None, headers: None, header_error: None, payload }
+    }
+
+    /// With a reply subject.
+    #[must_use]
+    pub fn with_reply(mut self, reply: Subject) -> Self {
+        self.reply = Some(reply);
+        self
+    }
+
+    /// With headers (an `HMSG`).
+    #[must_use]
+    pub fn with_headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = Some(Box::new(headers));
+        self
+    }
+
+    /// With a header-block error (see [`header_error`](Self::header_error)).
+    #[must_use]
+    pub fn with_header_error(mut self, error: HeaderError) -> Self {
+        self.header_error = Some(error);
+        self
+    }
+
     /// The status of a status message (the `NATS/1.0 503` header line): no responders
     /// (503), request timeout (408), JetStream's 100 heartbeats, 404 and 409; `None` for an
     /// ordinary message. Compares with numbers: `msg.status() == Some(StatusCode::NO_RESPONDERS)`

@@ -189,8 +189,10 @@ pub enum Event {
     Undeliverable(Undeliverable),
 }
 
-/// Counters since the connection was created.
+/// Counters since the connection was created. More counters may come in minor versions
+/// (`#[non_exhaustive]`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Statistics {
     /// Messages received (subscriptions and replies).
     pub in_msgs: u64,

@@ -32,10 +32,8 @@ const NONCE: &str = "dX6jIMW0uFsXq9w";
 
 #[test]
 fn user_and_password_from_options() {
-    let options = Options {
-        auth: Auth::UserPassword { user: "alice".into(), password: Secret::new("opt-pass-1") },
-        ..options("nats://127.0.0.1:4222")
-    };
+    let options = options("nats://127.0.0.1:4222")
+        .with_auth(Auth::UserPassword { user: "alice".into(), password: Secret::new("opt-pass-1") });
     let connect = connect_with(options, info_with(|i| i.auth_required = true));
     assert_eq!(connect.user.as_deref(), Some("alice"));
     assert_eq!(connect.pass.as_ref().map(Secret::expose), Some("opt-pass-1"));
@@ -54,10 +52,8 @@ fn user_and_password_from_the_url() {
 
 #[test]
 fn url_credentials_take_precedence_over_options() {
-    let options = Options {
-        auth: Auth::Token(Secret::new("option-token")),
-        ..options("nats://carol:url-pass@127.0.0.1:4222")
-    };
+    let options =
+        options("nats://carol:url-pass@127.0.0.1:4222").with_auth(Auth::Token(Secret::new("option-token")));
     let connect = connect_with(options, info_with(|i| i.auth_required = true));
     assert_eq!(connect.user.as_deref(), Some("carol"));
     assert_eq!(connect.pass.as_ref().map(Secret::expose), Some("url-pass"));
@@ -66,7 +62,7 @@ fn url_credentials_take_precedence_over_options() {
 
 #[test]
 fn token_from_options() {
-    let options = Options { auth: Auth::Token(Secret::new("tok-from-options")), ..options("127.0.0.1:4222") };
+    let options = options("127.0.0.1:4222").with_auth(Auth::Token(Secret::new("tok-from-options")));
     let connect = connect_with(options, info_with(|i| i.auth_required = true));
     assert_eq!(connect.auth_token.as_ref().map(Secret::expose), Some("tok-from-options"));
     assert!(connect.user.is_none() && connect.pass.is_none());
@@ -83,8 +79,7 @@ fn token_from_the_url() {
 #[test]
 fn nkey_signs_the_nonce_verifiably() {
     let user = nkeys::KeyPair::new_user();
-    let options =
-        Options { auth: Auth::NKey(Secret::new(user.seed().unwrap())), ..options("127.0.0.1:4222") };
+    let options = options("127.0.0.1:4222").with_auth(Auth::NKey(Secret::new(user.seed().unwrap())));
     let connect = connect_with(
         options,
         info_with(|i| {
@@ -106,10 +101,8 @@ fn nkey_signs_the_nonce_verifiably() {
 #[test]
 fn nkey_without_a_nonce_fails_the_attempt() {
     let user = nkeys::KeyPair::new_user();
-    let options = Options {
-        auth: Auth::NKey(Secret::new(user.seed().unwrap())),
-        ..options("nats://127.0.0.1:4222,nats://127.0.0.1:4223")
-    };
+    let options = options("nats://127.0.0.1:4222,nats://127.0.0.1:4223")
+        .with_auth(Auth::NKey(Secret::new(user.seed().unwrap())));
     let mut h = Harness::new(options);
     let first = h.expect_connect();
     h.accept(first);
@@ -127,10 +120,8 @@ fn nkey_without_a_nonce_fails_the_attempt() {
 fn jwt_and_seed_sign_the_nonce() {
     let user = nkeys::KeyPair::new_user();
     let jwt = "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.eyJzdWIiOiJVQUJDIn0.c2ln";
-    let options = Options {
-        auth: Auth::Jwt { jwt: Secret::new(jwt), seed: Secret::new(user.seed().unwrap()) },
-        ..options("127.0.0.1:4222")
-    };
+    let options = options("127.0.0.1:4222")
+        .with_auth(Auth::Jwt { jwt: Secret::new(jwt), seed: Secret::new(user.seed().unwrap()) });
     let connect = connect_with(
         options,
         info_with(|i| {
@@ -157,7 +148,7 @@ fn creds_file_text_authenticates() {
          *************************************************************\n"
     );
     let auth = Auth::from_creds(&creds).expect("a valid creds file");
-    let options = Options { auth, ..options("127.0.0.1:4222") };
+    let options = options("127.0.0.1:4222").with_auth(auth);
     let connect = connect_with(
         options,
         info_with(|i| {
@@ -182,7 +173,7 @@ fn debug_output_never_shows_secrets() {
     let secrets = ["SECRET", &seed[..], "urlpass", "urltoken"];
     for auth in kinds {
         for url in ["nats://bob:urlpass@127.0.0.1:4222", "nats://urltoken@127.0.0.1:4222", "127.0.0.1:4222"] {
-            let options = Options { auth: auth.clone(), ..options(url) };
+            let options = options(url).with_auth(auth.clone());
             let debug = format!("{options:?}");
             for secret in secrets {
                 assert!(!debug.contains(secret), "Options Debug shows {secret}: {debug}");
@@ -204,10 +195,8 @@ fn debug_output_never_shows_secrets() {
 #[test]
 fn debug_of_the_connection_never_shows_secrets() {
     // The CONNECT line, credentials included, sits in the outbound buffer until written.
-    let options = Options {
-        auth: Auth::Token(Secret::new("tok-SECRET")),
-        ..options("nats://bob:pass-SECRET@127.0.0.1:4222")
-    };
+    let options =
+        options("nats://bob:pass-SECRET@127.0.0.1:4222").with_auth(Auth::Token(Secret::new("tok-SECRET")));
     let mut h = Harness::new(options);
     let server = h.expect_connect();
     h.accept(server);
@@ -219,10 +208,8 @@ fn debug_of_the_connection_never_shows_secrets() {
 
 #[test]
 fn authorization_violation_fails_the_attempt_and_the_next_server_is_tried() {
-    let options = Options {
-        auth: Auth::UserPassword { user: "alice".into(), password: Secret::new("wrong") },
-        ..options("nats://127.0.0.1:4222,nats://127.0.0.1:4223")
-    };
+    let options = options("nats://127.0.0.1:4222,nats://127.0.0.1:4223")
+        .with_auth(Auth::UserPassword { user: "alice".into(), password: Secret::new("wrong") });
     let mut h = Harness::new(options);
     let first = h.expect_connect();
     assert_eq!(first.port(), 4222);
@@ -268,7 +255,7 @@ fn authorization_violation_with_one_server_closes_with_no_servers() {
 
 #[test]
 fn authorization_violation_is_retried_with_retry_on_initial_connect() {
-    let options = Options { retry_on_initial_connect: true, ..options("nats://alice:wrong@127.0.0.1:4222") };
+    let options = options("nats://alice:wrong@127.0.0.1:4222").with_retry_on_initial_connect(true);
     let mut h = Harness::new(options);
     let server = h.expect_connect();
     h.accept(server);
