@@ -29,6 +29,17 @@ use nats_proto::{FlushError, PublishError};
 ///
 /// # Errors
 /// A [`ConnectError`].
+///
+/// ```no_run
+/// # async fn example<R: nats_client::Runtime>(runtime: R) -> Result<(), Box<dyn std::error::Error>> {
+/// use nats_client::{connect_with_runtime, ConnectOptions};
+///
+/// // Applications usually call their adapter's `connect` (nats-tokio, nats-smol,
+/// // nats-async-std), which passes its runtime here.
+/// let client = connect_with_runtime(runtime, "nats://127.0.0.1:4222", ConnectOptions::new()).await?;
+/// client.publish("greet.joe", "hello").await?;
+/// # Ok(()) }
+/// ```
 pub async fn connect_with_runtime<R: Runtime>(
     runtime: R,
     urls: &str,
@@ -47,7 +58,8 @@ pub async fn connect_with_runtime<R: Runtime>(
             }
         });
     }
-    let driver = Driver::new(runtime.clone(), Arc::clone(&shared), options.tls.clone());
+    let driver =
+        Driver::new(runtime.clone(), Arc::clone(&shared), options.tls.clone(), options.auth_callback.clone());
     runtime.spawn(driver.run());
     let timer_runtime = runtime.clone();
     let timer: TimerFn = Arc::new(move |deadline| Box::pin(timer_runtime.sleep_until(deadline)));
@@ -57,6 +69,7 @@ pub async fn connect_with_runtime<R: Runtime>(
     // the handle (and so the connection) alive through the options.
     let mut options = options;
     options.callbacks.clear();
+    options.auth_callback = None;
     let client =
         Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared), timer, clock }), shared };
     if !client.inner.options.proto.retry_on_initial_connect {
@@ -148,6 +161,12 @@ impl Client {
     /// # Errors
     /// A [`PublishError`]: invalid subject, payload over the server's `max_payload`,
     /// reconnect buffer full, or closed. Nothing is queued then.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// client.publish("greet.joe", "hello").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn publish<S: AsRef<str>, P: Into<Bytes>>(
         &self,
         subject: S,
@@ -161,6 +180,13 @@ impl Client {
     ///
     /// # Errors
     /// As [`publish`](Self::publish).
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// // Whoever handles the message answers on "greet.replies".
+    /// client.publish_with_reply("greet.joe", "greet.replies", "hello").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn publish_with_reply<S: AsRef<str>, R: AsRef<str>, P: Into<Bytes>>(
         &self,
         subject: S,
@@ -176,6 +202,16 @@ impl Client {
     /// # Errors
     /// As [`publish`](Self::publish), plus
     /// [`PublishError::HeadersNotSupported`].
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use nats_client::{HeaderMap, HeaderName, HeaderValue};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(HeaderName::new("Trace-Id")?, HeaderValue::new("abc-123")?);
+    /// client.publish_with_headers("orders.new", &headers, "{\"id\":7}").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn publish_with_headers(
         &self,
         subject: impl AsRef<str>,
@@ -189,6 +225,16 @@ impl Client {
     ///
     /// # Errors
     /// As [`publish_with_headers`](Self::publish_with_headers).
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use bytes::Bytes;
+    /// use nats_client::HeaderMap;
+    ///
+    /// let headers = HeaderMap::new();
+    /// client.publish_message("orders.new", Some("orders.acks"), Some(&headers), Bytes::from_static(b"{}")).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn publish_message(
         &self,
         subject: &str,
@@ -231,6 +277,17 @@ impl Client {
     ///
     /// # Errors
     /// A [`SubscribeError`].
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use futures_util::StreamExt;
+    ///
+    /// let mut subscriber = client.subscribe("orders.*").await?;
+    /// while let Some(message) = subscriber.next().await {
+    ///     println!("{}: {:?}", message.subject, message.payload);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn subscribe(&self, subject: impl AsRef<str>) -> Result<Subscriber, SubscribeError> {
         self.subscribe_inner(subject.as_ref(), None)
     }
@@ -239,6 +296,18 @@ impl Client {
     ///
     /// # Errors
     /// A [`SubscribeError`].
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use futures_util::StreamExt;
+    ///
+    /// // Each order goes to one of the workers in the "billing" group.
+    /// let mut worker = client.queue_subscribe("orders.new", "billing").await?;
+    /// if let Some(order) = worker.next().await {
+    ///     println!("billing {:?}", order.payload);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn queue_subscribe(
         &self,
         subject: impl AsRef<str>,
@@ -264,6 +333,13 @@ impl Client {
     /// # Errors
     /// [`RequestError::Timeout`], [`RequestError::NoResponders`], a publish error, or
     /// closed.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let reply = client.request("time.now", "").await?;
+    /// println!("{}", String::from_utf8_lossy(&reply.payload));
+    /// # Ok(()) }
+    /// ```
     pub async fn request(
         &self,
         subject: impl AsRef<str>,
@@ -276,6 +352,15 @@ impl Client {
     ///
     /// # Errors
     /// As [`request`](Self::request).
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    ///
+    /// let reply = client.request_with("time.now", None, "", Duration::from_millis(500)).await?;
+    /// println!("{:?}", reply.payload);
+    /// # Ok(()) }
+    /// ```
     pub async fn request_with(
         &self,
         subject: impl AsRef<str>,
@@ -296,6 +381,20 @@ impl Client {
     ///
     /// # Errors
     /// A publish error; later failures end the stream (see [`Replies::error`]).
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use futures_util::StreamExt;
+    /// use nats_client::Expected;
+    ///
+    /// // Scatter-gather: every responder's answer within a second.
+    /// let mut replies = client.request_many("inventory.count", "sku-42", Expected::UntilTimeout, Duration::from_secs(1))?;
+    /// while let Some(reply) = replies.next().await {
+    ///     println!("{:?}", reply.payload);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn request_many(
         &self,
         subject: impl AsRef<str>,
@@ -312,6 +411,21 @@ impl Client {
     ///
     /// # Errors
     /// A publish error; later failures end the stream (see [`Replies::error`]).
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use futures_util::StreamExt;
+    /// use nats_client::{Expected, HeaderMap};
+    ///
+    /// let headers = HeaderMap::new();
+    /// // Published now; the reply is awaited later.
+    /// let mut ack = client.request_many_with("orders.store", Some(&headers), "{}", Expected::Count(1), Duration::from_secs(2))?;
+    /// // ... other work ...
+    /// let first = ack.next().await;
+    /// println!("{first:?}");
+    /// # Ok(()) }
+    /// ```
     pub fn request_many_with(
         &self,
         subject: impl AsRef<str>,
@@ -325,6 +439,18 @@ impl Client {
 
     /// A fresh, unique subject under the connection's inbox prefix (`_INBOX.<token>` by
     /// default), for subscriptions that receive replies (JetStream pull requests, say).
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use futures_util::StreamExt;
+    ///
+    /// let inbox = client.new_inbox();
+    /// let mut replies = client.subscribe(&inbox).await?;
+    /// client.publish_with_reply("jobs.start", &inbox, "job-1").await?;
+    /// let progress = replies.next().await;
+    /// println!("{progress:?}");
+    /// # Ok(()) }
+    /// ```
     pub fn new_inbox(&self) -> String {
         format!("{}.{}", self.inner.options.proto.inbox_prefix, inbox_token())
     }
@@ -332,6 +458,15 @@ impl Client {
     /// A timer on the runtime the client was connected with: completes at `deadline`.
     /// Layers above the client (JetStream) use it for their deadlines without naming the
     /// runtime.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    ///
+    /// // A timer on the client's runtime, whatever that runtime is.
+    /// client.sleep_until(client.now() + Duration::from_millis(100)).await;
+    /// # Ok(()) }
+    /// ```
     pub fn sleep_until(&self, deadline: Instant) -> Sleep {
         Sleep((self.inner.timer)(deadline))
     }
@@ -339,11 +474,27 @@ impl Client {
     /// The current time on the clock of the runtime the client was connected with
     /// ([`Runtime::now`]): the clock its deadlines and [`sleep_until`](Self::sleep_until)
     /// use. Layers above the client compute their deadlines from it.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    ///
+    /// let deadline = client.now() + Duration::from_secs(5);
+    /// client.sleep_until(deadline).await;
+    /// # Ok(()) }
+    /// ```
     pub fn now(&self) -> Instant {
         (self.inner.clock)()
     }
 
     /// The default request timeout ([`ConnectOptions::request_timeout`]).
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let timeout = client.request_timeout();
+    /// println!("requests wait up to {timeout:?} by default");
+    /// # Ok(()) }
+    /// ```
     pub fn request_timeout(&self) -> Duration {
         self.inner.options.request_timeout
     }
@@ -369,6 +520,14 @@ impl Client {
     ///
     /// # Errors
     /// A [`FlushError`].
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// client.publish("audit.log", "user logged in").await?;
+    /// // Returns once the server has processed the publish.
+    /// client.flush().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn flush(&self) -> Result<(), FlushError> {
         self.flush_timeout(self.inner.options.flush_timeout).await
     }
@@ -377,6 +536,15 @@ impl Client {
     ///
     /// # Errors
     /// A [`FlushError`].
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    ///
+    /// client.publish("audit.log", "user logged in").await?;
+    /// client.flush_timeout(Duration::from_millis(500)).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn flush_timeout(&self, timeout: Duration) -> Result<(), FlushError> {
         let id = {
             let now = self.now();
@@ -439,6 +607,13 @@ impl Client {
 
     /// Drains: unsubscribes everything, lets messages in flight be delivered, confirms the
     /// publishes made so far, then closes. Waits until closed.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// // Lets subscribers finish what was delivered, then closes.
+    /// client.drain().await;
+    /// # Ok(()) }
+    /// ```
     pub async fn drain(&self) {
         {
             let now = self.now();
@@ -452,6 +627,13 @@ impl Client {
 
     /// Closes at once (call [`flush`](Self::flush) first to be sure earlier publishes
     /// reached the server). Waits until the connection's task has finished.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// client.flush().await?;
+    /// client.close().await;
+    /// # Ok(()) }
+    /// ```
     pub async fn close(&self) {
         {
             let mut inner = self.shared.lock();
@@ -476,51 +658,135 @@ impl Client {
     }
 
     /// A stream of connection events from now on.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use futures_util::StreamExt;
+    /// use nats_client::ClientEvent;
+    ///
+    /// let mut events = client.events();
+    /// while let Some(event) = events.next().await {
+    ///     if let ClientEvent::Disconnected(error) = event {
+    ///         eprintln!("lost the connection: {error}");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn events(&self) -> Events {
         Events::new(Arc::clone(&self.shared))
     }
 
     /// The connection state.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use nats_client::State;
+    ///
+    /// if client.connection_state() == State::Reconnecting {
+    ///     eprintln!("publishes are buffered until the connection is back");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn connection_state(&self) -> State {
         self.shared.lock().conn.state()
     }
 
     /// Whether connected right now.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// if !client.is_connected() {
+    ///     eprintln!("not connected right now");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn is_connected(&self) -> bool {
         self.connection_state() == State::Connected
     }
 
     /// The server connected to (the seed's `connected_url`).
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// if let Some(server) = client.connected_url() {
+    ///     println!("connected to {server}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn connected_url(&self) -> Option<ServerAddr> {
         self.shared.lock().conn.connected_server().cloned()
     }
 
     /// The last error (the seed's `last_error`).
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// if let Some(error) = client.last_error() {
+    ///     eprintln!("last error: {error}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn last_error(&self) -> Option<ConnectionError> {
         self.shared.lock().conn.last_error().cloned()
     }
 
     /// Traffic counters.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let stats = client.statistics();
+    /// println!("{} messages in, {} out, {} reconnects", stats.in_msgs, stats.out_msgs, stats.reconnects);
+    /// # Ok(()) }
+    /// ```
     pub fn statistics(&self) -> Statistics {
         self.shared.lock().conn.statistics()
     }
 
     /// The server's last INFO.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// if let Some(info) = client.server_info() {
+    ///     println!("server {} version {}", info.server_id, info.version);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn server_info(&self) -> Option<ServerInfo> {
         self.shared.lock().conn.server_info().cloned()
     }
 
     /// The server's `max_payload`, once connected.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let limit = client.max_payload().unwrap_or(1024 * 1024);
+    /// println!("payloads up to {limit} bytes");
+    /// # Ok(()) }
+    /// ```
     pub fn max_payload(&self) -> Option<u64> {
         self.shared.lock().conn.max_payload()
     }
 
     /// Known servers, configured and discovered (the seed's `servers`).
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// for server in client.servers() {
+    ///     println!("known server: {server}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn servers(&self) -> Vec<ServerAddr> {
         self.shared.lock().conn.servers()
     }
 
     /// Servers learned from the cluster (the seed's `discovered_servers`).
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// println!("the cluster told us about {} servers", client.discovered_servers().len());
+    /// # Ok(()) }
+    /// ```
     pub fn discovered_servers(&self) -> Vec<ServerAddr> {
         self.shared.lock().conn.discovered_servers()
     }
@@ -584,12 +850,38 @@ impl std::fmt::Debug for Replies {
 
 impl Replies {
     /// How the request ended, once the stream has ended.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use futures_util::StreamExt;
+    /// use nats_client::Expected;
+    ///
+    /// let mut replies = client.request_many("svc.ping", "", Expected::UntilTimeout, Duration::from_secs(1))?;
+    /// while replies.next().await.is_some() {}
+    /// println!("ended: {:?}", replies.outcome());
+    /// # Ok(()) }
+    /// ```
     pub fn outcome(&self) -> Option<RequestOutcome> {
         self.outcome
     }
 
     /// The error that ended the stream, if it ended in one: timeout with no reply at all,
     /// no responders, or closed.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use futures_util::StreamExt;
+    /// use nats_client::Expected;
+    ///
+    /// let mut replies = client.request_many("svc.ping", "", Expected::Count(3), Duration::from_secs(1))?;
+    /// while replies.next().await.is_some() {}
+    /// if let Some(error) = replies.error() {
+    ///     eprintln!("request failed: {error}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn error(&self) -> Option<RequestError> {
         match self.outcome? {
             RequestOutcome::NoResponders => Some(RequestError::NoResponders),

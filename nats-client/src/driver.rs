@@ -16,9 +16,10 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes};
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_rustls::TlsConnector;
-use nats_proto::{Action, TransportError, TransportErrorKind, TransportId};
+use nats_proto::{Action, AuthError, Credentials, TransportError, TransportErrorKind, TransportId};
 use rustls_pki_types::ServerName;
 
+use crate::options::AuthCallback;
 use crate::runtime::Runtime;
 use crate::shared::{Shared, HIGH_WATER};
 use crate::time::Instant;
@@ -36,6 +37,7 @@ const BUDGET: usize = 32;
 const MAX_IOV: usize = 64;
 
 type ConnectFuture<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send>>;
+type CredentialsFuture = Pin<Box<dyn Future<Output = Result<Credentials, AuthError>> + Send>>;
 
 enum Io<T> {
     Idle,
@@ -58,10 +60,19 @@ pub(crate) struct Driver<R: Runtime> {
     needs_flush: bool,
     read_buf: Vec<u8>,
     sleep: Option<(Instant, Pin<Box<R::Sleep>>)>,
+    /// The user's credentials callback ([`ConnectOptions::auth_callback`](crate::ConnectOptions::auth_callback)).
+    auth_callback: Option<AuthCallback>,
+    /// The callback's answer being awaited, for this transport.
+    credentials: Option<(TransportId, CredentialsFuture)>,
 }
 
 impl<R: Runtime> Driver<R> {
-    pub(crate) fn new(runtime: R, shared: Arc<Shared>, tls: TlsOptions) -> Self {
+    pub(crate) fn new(
+        runtime: R,
+        shared: Arc<Shared>,
+        tls: TlsOptions,
+        auth_callback: Option<AuthCallback>,
+    ) -> Self {
         Self {
             runtime,
             shared,
@@ -73,6 +84,8 @@ impl<R: Runtime> Driver<R> {
             needs_flush: false,
             read_buf: vec![0; READ_CHUNK],
             sleep: None,
+            auth_callback,
+            credentials: None,
         }
     }
 
@@ -84,6 +97,8 @@ impl<R: Runtime> Driver<R> {
     fn drop_io(&mut self) {
         self.io = Io::Idle;
         self.transport = None;
+        // A callback still running for this transport is no longer wanted.
+        self.credentials = None;
         self.write_queue.clear();
         self.write_queued = 0;
         self.needs_flush = false;
@@ -134,6 +149,7 @@ impl<R: Runtime> Driver<R> {
 
     fn round(&mut self, cx: &mut Context<'_>) -> Round {
         let mut progress = false;
+        let mut authenticate = None;
         let deadline = {
             let shared = Arc::clone(&self.shared);
             let mut inner = shared.lock();
@@ -164,6 +180,11 @@ impl<R: Runtime> Driver<R> {
                         }
                     }
                     Action::CloseTransport(transport) if self.transport == Some(transport) => self.drop_io(),
+                    // The callback runs after the lock is released: user code never runs
+                    // under it.
+                    Action::Authenticate { transport, nonce } if self.transport == Some(transport) => {
+                        authenticate = Some((transport, nonce));
+                    }
                     _ => {}
                 }
             }
@@ -196,6 +217,10 @@ impl<R: Runtime> Driver<R> {
             inner.conn.poll_timeout()
         };
 
+        if let Some((transport, nonce)) = authenticate {
+            self.start_credentials(transport, nonce);
+        }
+        progress |= self.poll_credentials(cx);
         progress |= self.poll_io(cx);
 
         if let Some(deadline) = deadline {
@@ -222,6 +247,32 @@ impl<R: Runtime> Driver<R> {
         } else {
             Round::Idle
         }
+    }
+
+    /// Asks the user's callback for the credentials of `transport`'s attempt.
+    fn start_credentials(&mut self, transport: TransportId, nonce: Option<String>) {
+        let future: CredentialsFuture = match &self.auth_callback {
+            Some(callback) => callback(nonce.map(String::into_bytes).unwrap_or_default()),
+            None => {
+                Box::pin(std::future::ready(Err(AuthError::Callback("no credentials callback".to_owned()))))
+            }
+        };
+        self.credentials = Some((transport, future));
+    }
+
+    /// Polls the credentials callback; hands its answer to the core once ready.
+    fn poll_credentials(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some((transport, future)) = &mut self.credentials else { return false };
+        let Poll::Ready(credentials) = future.as_mut().poll(cx) else { return false };
+        let transport = *transport;
+        self.credentials = None;
+        if let Err(error) = &credentials {
+            crate::log::auth_failed(error);
+        }
+        let mut inner = self.shared.lock();
+        inner.conn.handle_credentials(self.runtime.now(), transport, credentials);
+        inner.dispatch();
+        true
     }
 
     /// Connects, upgrades, writes and reads as far as the transport allows without

@@ -49,10 +49,10 @@ pub use client::{connect_with_runtime, Client, Replies, Sleep};
 pub use error::{ConnectError, RequestError, SubscribeError, UnsubscribeError};
 pub use event::{ClientEvent, EventCallback, Events};
 pub use nats_proto::{
-    ConnectionError, Expected, FlushError, HeaderMap, HeaderName, HeaderValue, Msg as Message,
-    PermissionOperation, PublishError, RequestOutcome, ServerAddr, ServerError, ServerErrorKind, ServerInfo,
-    Sid, State, Statistics, StatusCode, Subject, SubjectError, TransportError, TransportErrorKind,
-    Undeliverable,
+    AuthError, ConnectionError, Credentials, Expected, FlushError, HeaderMap, HeaderName, HeaderValue,
+    Msg as Message, PermissionOperation, PublishError, RequestOutcome, ServerAddr, ServerError,
+    ServerErrorKind, ServerInfo, Sid, State, Statistics, StatusCode, Subject, SubjectError, TransportError,
+    TransportErrorKind, Undeliverable,
 };
 pub use options::ConnectOptions;
 pub use request::Request;

@@ -46,6 +46,16 @@ pub(crate) fn event(event: &ClientEvent) {
 #[cfg(not(feature = "tracing"))]
 pub(crate) fn event(_event: &ClientEvent) {}
 
+/// Logs that the credentials callback failed, which fails the connection attempt.
+#[cfg(feature = "tracing")]
+pub(crate) fn auth_failed(error: &nats_proto::AuthError) {
+    tracing::warn!(target: "nats", %error, "no credentials for the connection attempt");
+}
+
+/// Logs that the credentials callback failed (a no-op without the `tracing` feature).
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn auth_failed(_error: &nats_proto::AuthError) {}
+
 #[cfg(all(test, feature = "tracing"))]
 mod tests {
     use std::sync::{Arc, Mutex};

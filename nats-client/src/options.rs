@@ -3,10 +3,11 @@
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nats_proto::{Auth, Options, PendingLimits, Secret, ServerAddr};
+use nats_proto::{Auth, AuthError, Credentials, Options, PendingLimits, Secret, ServerAddr, Signer};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
@@ -14,12 +15,30 @@ use crate::error::ConnectError;
 use crate::event::{ClientEvent, EventCallback};
 use crate::tls::{load_certificates, load_private_key, TlsOptions};
 
+/// The async credentials callback of [`ConnectOptions::auth_callback`], type-erased: it
+/// receives the server's nonce (empty when the server sent none).
+pub(crate) type AuthCallback = Arc<
+    dyn Fn(Vec<u8>) -> Pin<Box<dyn Future<Output = Result<Credentials, AuthError>> + Send>> + Send + Sync,
+>;
+
 /// Where credentials come from; files are read at connect time.
-#[derive(Debug, Clone)]
-enum Credentials {
+#[derive(Clone)]
+enum CredentialSource {
     Inline(Auth),
     CredsFile(PathBuf),
     NKeySeedFile(PathBuf),
+    Callback(AuthCallback),
+}
+
+impl fmt::Debug for CredentialSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Inline(auth) => f.debug_tuple("Inline").field(auth).finish(),
+            Self::CredsFile(path) => f.debug_tuple("CredsFile").field(path).finish(),
+            Self::NKeySeedFile(path) => f.debug_tuple("NKeySeedFile").field(path).finish(),
+            Self::Callback(_) => f.write_str("Callback(<function>)"),
+        }
+    }
 }
 
 /// How to connect: servers come from the URL list given to `connect`, everything else from
@@ -40,7 +59,9 @@ enum Credentials {
 #[derive(Clone)]
 pub struct ConnectOptions {
     pub(crate) proto: Options,
-    credentials: Option<Credentials>,
+    credentials: Option<CredentialSource>,
+    /// The credentials callback, once [`resolve`](Self::resolve)d.
+    pub(crate) auth_callback: Option<AuthCallback>,
     pub(crate) tls: TlsOptions,
     tls_files: Vec<PathBuf>,
     client_cert_files: Option<(PathBuf, PathBuf)>,
@@ -72,14 +93,22 @@ impl fmt::Debug for ConnectOptions {
 
 impl ConnectOptions {
     /// Default options.
+    ///
+    /// ```
+    /// use nats_client::ConnectOptions;
+    ///
+    /// let options = ConnectOptions::new();
+    /// # let _ = options;
+    /// ```
     pub fn new() -> Self {
         Self {
             proto: Options::default(),
             credentials: None,
+            auth_callback: None,
             tls: TlsOptions::default(),
             tls_files: Vec::new(),
             client_cert_files: None,
-            pending_limits: PendingLimits { messages: 512 * 1024, bytes: 64 * 1024 * 1024 },
+            pending_limits: PendingLimits::new(512 * 1024, 64 * 1024 * 1024),
             request_timeout: Duration::from_secs(10),
             flush_timeout: Duration::from_secs(10),
             callbacks: Vec::new(),
@@ -87,6 +116,11 @@ impl ConnectOptions {
     }
 
     /// The client name shown in the server's monitoring.
+    ///
+    /// ```
+    /// let options = nats_client::ConnectOptions::new().name("billing-service");
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.proto.name = Some(name.into());
@@ -94,6 +128,12 @@ impl ConnectOptions {
     }
 
     /// Don't deliver this connection's own publishes to its subscriptions.
+    ///
+    /// ```
+    /// // Publishes of this connection never come back to its own subscriptions.
+    /// let options = nats_client::ConnectOptions::new().no_echo();
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn no_echo(mut self) -> Self {
         self.proto.echo = false;
@@ -101,6 +141,11 @@ impl ConnectOptions {
     }
 
     /// Ask the server to acknowledge every op (`+OK`); for debugging.
+    ///
+    /// ```
+    /// let options = nats_client::ConnectOptions::new().verbose(true);
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn verbose(mut self, verbose: bool) -> Self {
         self.proto.verbose = verbose;
@@ -108,6 +153,11 @@ impl ConnectOptions {
     }
 
     /// Ask the server for strict subject checking.
+    ///
+    /// ```
+    /// let options = nats_client::ConnectOptions::new().pedantic(true);
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn pedantic(mut self, pedantic: bool) -> Self {
         self.proto.pedantic = pedantic;
@@ -115,9 +165,14 @@ impl ConnectOptions {
     }
 
     /// User and password authentication (URL credentials take precedence).
+    ///
+    /// ```
+    /// let options = nats_client::ConnectOptions::new().user_and_password("alice", "s3cret");
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn user_and_password(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
-        self.credentials = Some(Credentials::Inline(Auth::UserPassword {
+        self.credentials = Some(CredentialSource::Inline(Auth::UserPassword {
             user: user.into(),
             password: Secret::new(password),
         }));
@@ -125,23 +180,40 @@ impl ConnectOptions {
     }
 
     /// Token authentication.
+    ///
+    /// ```
+    /// let options = nats_client::ConnectOptions::new().token("t0k3n");
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.credentials = Some(Credentials::Inline(Auth::Token(Secret::new(token))));
+        self.credentials = Some(CredentialSource::Inline(Auth::Token(Secret::new(token))));
         self
     }
 
     /// Nkey authentication with a user seed (`SU...`).
+    ///
+    /// ```
+    /// let options = nats_client::ConnectOptions::new()
+    ///     .nkey("SUAMLK2ZNL35WSMW37E7UD4VZ7ELPKW7DHC3BWBSD2GCZ7IUQQXZIORRBU");
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn nkey(mut self, seed: impl Into<String>) -> Self {
-        self.credentials = Some(Credentials::Inline(Auth::NKey(Secret::new(seed))));
+        self.credentials = Some(CredentialSource::Inline(Auth::NKey(Secret::new(seed))));
         self
     }
 
     /// Nkey authentication with the seed read from a file at connect time.
+    ///
+    /// ```
+    /// // Read when connecting.
+    /// let options = nats_client::ConnectOptions::new().nkey_seed_file("/etc/nats/user.nk");
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn nkey_seed_file(mut self, path: impl AsRef<Path>) -> Self {
-        self.credentials = Some(Credentials::NKeySeedFile(path.as_ref().to_owned()));
+        self.credentials = Some(CredentialSource::NKeySeedFile(path.as_ref().to_owned()));
         self
     }
 
@@ -149,20 +221,129 @@ impl ConnectOptions {
     ///
     /// # Errors
     /// [`ConnectError::Options`] when the text is not a creds file.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let creds = std::fs::read_to_string("/etc/nats/user.creds")?;
+    /// let options = nats_client::ConnectOptions::new().credentials(&creds)?;
+    /// # let _ = options;
+    /// # Ok(()) }
+    /// ```
     pub fn credentials(mut self, creds: &str) -> Result<Self, ConnectError> {
         let auth = Auth::from_creds(creds).map_err(nats_proto::OptionsError::from)?;
-        self.credentials = Some(Credentials::Inline(auth));
+        self.credentials = Some(CredentialSource::Inline(auth));
         Ok(self)
     }
 
     /// JWT authentication from a creds file, read at connect time.
+    ///
+    /// ```
+    /// // Read when connecting.
+    /// let options = nats_client::ConnectOptions::new().credentials_file("/etc/nats/user.creds");
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn credentials_file(mut self, path: impl AsRef<Path>) -> Self {
-        self.credentials = Some(Credentials::CredsFile(path.as_ref().to_owned()));
+        self.credentials = Some(CredentialSource::CredsFile(path.as_ref().to_owned()));
+        self
+    }
+
+    /// JWT authentication where the nonce is signed by `sign`, so the seed never needs to
+    /// be in this process's memory (a key store, an HSM, another service). `sign` receives
+    /// the server's nonce and returns the raw Ed25519 signature; its error fails that
+    /// connection attempt with [`AuthError::Signing`](crate::AuthError::Signing), and the
+    /// reconnect policy goes on.
+    ///
+    /// ```
+    /// use nats_client::ConnectOptions;
+    ///
+    /// # let key_pair = nkeys::KeyPair::new_user();
+    /// // `key_pair` stands for whatever holds the user's key.
+    /// let options = ConnectOptions::new().jwt("eyJ0eXAiOiJKV1Qi...", move |nonce: &[u8]| {
+    ///     key_pair.sign(nonce).map_err(|e| e.to_string())
+    /// });
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn jwt<E: fmt::Display>(
+        mut self,
+        jwt: impl Into<String>,
+        sign: impl Fn(&[u8]) -> Result<Vec<u8>, E> + Send + Sync + 'static,
+    ) -> Self {
+        self.credentials = Some(CredentialSource::Inline(Auth::JwtSigner {
+            jwt: Secret::new(jwt),
+            signer: Signer::new(sign),
+        }));
+        self
+    }
+
+    /// Fresh credentials for every connection attempt, from an async callback (rotating
+    /// tokens or passwords, short-lived JWTs, signatures made by a remote service). The
+    /// callback receives the server's nonce (empty when the server sent none) and returns
+    /// [`Credentials`](crate::Credentials); it runs on the connection's task after the
+    /// server's INFO, within the attempt's
+    /// [`connection_timeout`](Self::connection_timeout). Its error fails that attempt with
+    /// [`AuthError::Callback`](crate::AuthError::Callback) and the reconnect policy goes
+    /// on. Credentials in a server URL still take precedence for that server.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use nats_client::{ConnectOptions, Credentials};
+    ///
+    /// let rotation = Arc::new(AtomicU64::new(0));
+    /// let options = ConnectOptions::new().auth_callback(move |_nonce| {
+    ///     let rotation = Arc::clone(&rotation);
+    ///     async move {
+    ///         // Fetch the current token from a secret store here.
+    ///         let n = rotation.fetch_add(1, Ordering::SeqCst);
+    ///         Ok::<_, std::io::Error>(Credentials::new().with_token(format!("token-{n}")))
+    ///     }
+    /// });
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn auth_callback<F, Fut, E>(mut self, callback: F) -> Self
+    where
+        F: Fn(Vec<u8>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Credentials, E>> + Send + 'static,
+        E: fmt::Display,
+    {
+        let callback: AuthCallback = Arc::new(move |nonce| {
+            let credentials = callback(nonce);
+            Box::pin(async move { credentials.await.map_err(|e| AuthError::Callback(e.to_string())) })
+        });
+        self.credentials = Some(CredentialSource::Callback(callback));
+        self
+    }
+
+    /// Keep retrying a server that refused the credentials twice in a row with the same
+    /// error. By default the connection then closes with
+    /// [`ConnectionError::RepeatedAuthError`](crate::ConnectionError::RepeatedAuthError)
+    /// (in [`ClientEvent::Closed`]) instead of hammering the server with credentials that
+    /// do not work, as nats.go and nats.js do.
+    ///
+    /// ```
+    /// use nats_client::ConnectOptions;
+    ///
+    /// // The password may be fixed on the server while we keep trying.
+    /// let options = ConnectOptions::new()
+    ///     .user_and_password("alice", "s3cret")
+    ///     .retry_on_repeated_auth_errors();
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn retry_on_repeated_auth_errors(mut self) -> Self {
+        self.proto.retry_on_repeated_auth_errors = true;
         self
     }
 
     /// Require TLS on every connection, whatever the server says.
+    ///
+    /// ```
+    /// let options = nats_client::ConnectOptions::new().require_tls(true);
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn require_tls(mut self, required: bool) -> Self {
         self.proto.tls_required = required;
@@ -170,6 +351,12 @@ impl ConnectOptions {
     }
 
     /// Start TLS before the server's INFO (server option `handshake_first`, 2.10.4+).
+    ///
+    /// ```
+    /// // For servers configured with `handshake_first`.
+    /// let options = nats_client::ConnectOptions::new().tls_first();
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn tls_first(mut self) -> Self {
         self.proto.tls_first = true;
@@ -178,6 +365,12 @@ impl ConnectOptions {
 
     /// Trust the CA certificates in a PEM file (read at connect time) instead of the
     /// webpki roots.
+    ///
+    /// ```
+    /// // Read when connecting.
+    /// let options = nats_client::ConnectOptions::new().add_root_certificates("/etc/nats/ca.pem");
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn add_root_certificates(mut self, path: impl AsRef<Path>) -> Self {
         self.tls_files.push(path.as_ref().to_owned());
@@ -188,6 +381,14 @@ impl ConnectOptions {
     ///
     /// # Errors
     /// [`ConnectError::TlsConfig`] when the text holds no valid certificate.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pem = std::fs::read("/etc/nats/ca.pem")?;
+    /// let options = nats_client::ConnectOptions::new().add_root_certificate_pem(&pem)?;
+    /// # let _ = options;
+    /// # Ok(()) }
+    /// ```
     pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, ConnectError> {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<_, _>>()
@@ -201,6 +402,13 @@ impl ConnectOptions {
 
     /// A client certificate chain and its private key (PEM files, read at connect time),
     /// for servers that verify clients.
+    ///
+    /// ```
+    /// // Read when connecting.
+    /// let options = nats_client::ConnectOptions::new()
+    ///     .client_certificate("/etc/nats/client.pem", "/etc/nats/client-key.pem");
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn client_certificate(mut self, cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Self {
         self.client_cert_files = Some((cert.as_ref().to_owned(), key.as_ref().to_owned()));
@@ -208,6 +416,17 @@ impl ConnectOptions {
     }
 
     /// A complete rustls configuration, overriding the other TLS settings.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use nats_client::rustls;
+    ///
+    /// let mut roots = rustls::RootCertStore::empty();
+    /// roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    /// let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    /// let options = nats_client::ConnectOptions::new().tls_client_config(Arc::new(config));
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn tls_client_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls.config = Some(config);
@@ -215,6 +434,13 @@ impl ConnectOptions {
     }
 
     /// How long one connection attempt may take (default 2 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let options = nats_client::ConnectOptions::new().connection_timeout(Duration::from_secs(5));
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn connection_timeout(mut self, timeout: Duration) -> Self {
         self.proto.connect_timeout = timeout;
@@ -222,6 +448,13 @@ impl ConnectOptions {
     }
 
     /// How often to PING the server (default 2 minutes).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let options = nats_client::ConnectOptions::new().ping_interval(Duration::from_secs(20));
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn ping_interval(mut self, interval: Duration) -> Self {
         self.proto.ping_interval = interval;
@@ -229,6 +462,11 @@ impl ConnectOptions {
     }
 
     /// Unanswered PINGs before the connection counts as stale (default 2).
+    ///
+    /// ```
+    /// let options = nats_client::ConnectOptions::new().max_pings_outstanding(3);
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn max_pings_outstanding(mut self, max: u32) -> Self {
         self.proto.max_pings_outstanding = max;
@@ -237,6 +475,12 @@ impl ConnectOptions {
 
     /// Reconnect after losing the connection (default on; the seed's
     /// `allow_reconnect`).
+    ///
+    /// ```
+    /// // Close instead of reconnecting when the connection is lost.
+    /// let options = nats_client::ConnectOptions::new().allow_reconnect(false);
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn allow_reconnect(mut self, allow: bool) -> Self {
         self.proto.allow_reconnect = allow;
@@ -245,6 +489,12 @@ impl ConnectOptions {
 
     /// Attempts per server before it is dropped (default 60; `None` for no limit; the
     /// seed's `max_reconnect_attempts`).
+    ///
+    /// ```
+    /// // Keep trying forever.
+    /// let options = nats_client::ConnectOptions::new().max_reconnect_attempts(None);
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn max_reconnect_attempts(mut self, max: Option<u32>) -> Self {
         self.proto.max_reconnect_attempts = max;
@@ -253,6 +503,13 @@ impl ConnectOptions {
 
     /// The wait before reconnecting to a server just tried (default 2 s, doubling after
     /// each failure up to `reconnect_backoff_max`; the seed's `reconnect_time_wait`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let options = nats_client::ConnectOptions::new().reconnect_time_wait(Duration::from_millis(500));
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn reconnect_time_wait(mut self, wait: Duration) -> Self {
         self.proto.reconnect_wait = wait;
@@ -263,6 +520,15 @@ impl ConnectOptions {
     }
 
     /// The cap of the reconnect backoff (default 8 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let options = nats_client::ConnectOptions::new()
+    ///     .reconnect_time_wait(Duration::from_secs(1))
+    ///     .reconnect_backoff_max(Duration::from_secs(30));
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn reconnect_backoff_max(mut self, max: Duration) -> Self {
         self.proto.reconnect_backoff_max = max;
@@ -271,6 +537,14 @@ impl ConnectOptions {
 
     /// Random extra wait before reconnecting: up to `plain` for plain connections and
     /// `tls` for TLS ones (defaults 100 ms and 1 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let options = nats_client::ConnectOptions::new()
+    ///     .reconnect_jitter(Duration::from_millis(200), Duration::from_secs(2));
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn reconnect_jitter(mut self, plain: Duration, tls: Duration) -> Self {
         self.proto.reconnect_jitter = plain;
@@ -304,6 +578,12 @@ impl ConnectOptions {
 
     /// Bytes of publishes kept while disconnected (default 8 MiB); past it publishing
     /// fails with [`PublishError::ReconnectBufferFull`](crate::PublishError::ReconnectBufferFull).
+    ///
+    /// ```
+    /// // Keep up to 64 MiB of publishes while reconnecting.
+    /// let options = nats_client::ConnectOptions::new().reconnect_buffer_size(64 * 1024 * 1024);
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn reconnect_buffer_size(mut self, bytes: usize) -> Self {
         self.proto.reconnect_buffer_size = bytes;
@@ -312,6 +592,12 @@ impl ConnectOptions {
 
     /// Keep trying the initial connection instead of failing after one pass over the
     /// servers; `connect` then returns at once.
+    ///
+    /// ```
+    /// // Start even when the server is not up yet; publishes wait in the reconnect buffer.
+    /// let options = nats_client::ConnectOptions::new().retry_on_initial_connect();
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn retry_on_initial_connect(mut self) -> Self {
         self.proto.retry_on_initial_connect = true;
@@ -338,6 +624,12 @@ impl ConnectOptions {
 
     /// Try servers in the given order instead of shuffling them (the seed's
     /// `dont_randomize`).
+    ///
+    /// ```
+    /// // Always try the first URL first.
+    /// let options = nats_client::ConnectOptions::new().dont_randomize();
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn dont_randomize(mut self) -> Self {
         self.proto.randomize = false;
@@ -345,6 +637,11 @@ impl ConnectOptions {
     }
 
     /// The prefix of request inboxes (default `_INBOX`).
+    ///
+    /// ```
+    /// let options = nats_client::ConnectOptions::new().inbox_prefix("_INBOX_billing");
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn inbox_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.proto.inbox_prefix = prefix.into();
@@ -352,6 +649,13 @@ impl ConnectOptions {
     }
 
     /// How long a drain may take (default 30 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let options = nats_client::ConnectOptions::new().drain_timeout(Duration::from_secs(5));
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.proto.drain_timeout = timeout;
@@ -359,6 +663,13 @@ impl ConnectOptions {
     }
 
     /// The default request timeout (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let options = nats_client::ConnectOptions::new().request_timeout(Duration::from_secs(2));
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
@@ -366,6 +677,13 @@ impl ConnectOptions {
     }
 
     /// The default flush timeout (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let options = nats_client::ConnectOptions::new().flush_timeout(Duration::from_secs(2));
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn flush_timeout(mut self, timeout: Duration) -> Self {
         self.flush_timeout = timeout;
@@ -375,17 +693,29 @@ impl ConnectOptions {
     /// Pending limits of each subscriber: past `messages` messages or `bytes` payload
     /// bytes not yet consumed, messages are dropped and a
     /// [`ClientEvent::SlowConsumer`] reports it (defaults 524,288 and 64 MiB).
+    ///
+    /// ```
+    /// // At most 10,000 messages or 16 MiB waiting in each subscriber.
+    /// let options = nats_client::ConnectOptions::new().subscription_capacity(10_000, 16 * 1024 * 1024);
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn subscription_capacity(mut self, messages: u64, bytes: u64) -> Self {
-        self.pending_limits = PendingLimits { messages, bytes };
+        self.pending_limits = PendingLimits::new(messages, bytes);
         self
     }
 
     /// The largest payload the server may send us (default 64 MiB) and the longest control
     /// line (default 64 KiB): bigger frames are protocol errors.
+    ///
+    /// ```
+    /// // Accept payloads up to 8 MiB (set it at or above the server's max_payload).
+    /// let options = nats_client::ConnectOptions::new().inbound_limits(8 * 1024 * 1024, 64 * 1024);
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn inbound_limits(mut self, max_payload: usize, max_control_line: usize) -> Self {
-        self.proto.decoder_limits = nats_proto::DecoderLimits { max_control_line, max_payload };
+        self.proto.decoder_limits = nats_proto::DecoderLimits::new(max_control_line, max_payload);
         self
     }
 
@@ -395,6 +725,17 @@ impl ConnectOptions {
     /// until [`Client::close`](crate::Client::close) or
     /// [`drain`](crate::Client::drain) (the connection otherwise closes when its last
     /// handle is dropped): the events carry what a callback usually needs instead.
+    ///
+    /// ```
+    /// use nats_client::{ClientEvent, ConnectOptions};
+    ///
+    /// let options = ConnectOptions::new().event_callback(|event| async move {
+    ///     if let ClientEvent::SlowConsumer { subject, dropped, .. } = event {
+    ///         eprintln!("{subject:?} is too slow: {dropped} messages dropped");
+    ///     }
+    /// });
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn event_callback<F, Fut>(mut self, callback: F) -> Self
     where
@@ -406,6 +747,12 @@ impl ConnectOptions {
     }
 
     /// The seed's `disconnected_cb`.
+    ///
+    /// ```
+    /// let options = nats_client::ConnectOptions::new()
+    ///     .disconnected_callback(|| async { eprintln!("disconnected") });
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn disconnected_callback<F, Fut>(self, callback: F) -> Self
     where
@@ -418,6 +765,12 @@ impl ConnectOptions {
     /// The seed's `reconnected_cb`, given the server now connected to (the seed's callback
     /// reads `nc.connected_url`; capturing the `Client` in a callback would keep the
     /// connection alive, see [`event_callback`](Self::event_callback)).
+    ///
+    /// ```
+    /// let options = nats_client::ConnectOptions::new()
+    ///     .reconnected_callback(|server| async move { eprintln!("reconnected to {server}") });
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn reconnected_callback<F, Fut>(self, callback: F) -> Self
     where
@@ -431,6 +784,11 @@ impl ConnectOptions {
     }
 
     /// The seed's `closed_cb`.
+    ///
+    /// ```
+    /// let options = nats_client::ConnectOptions::new().closed_callback(|| async { eprintln!("closed") });
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn closed_callback<F, Fut>(self, callback: F) -> Self
     where
@@ -442,6 +800,12 @@ impl ConnectOptions {
 
     /// The seed's `error_cb`: connection errors (disconnects with a cause, server errors,
     /// slow consumers), as text-friendly events.
+    ///
+    /// ```
+    /// let options = nats_client::ConnectOptions::new()
+    ///     .error_callback(|event| async move { eprintln!("NATS error: {event:?}") });
+    /// # let _ = options;
+    /// ```
     #[must_use]
     pub fn error_callback<F, Fut>(self, callback: F) -> Self
     where
@@ -481,11 +845,15 @@ impl ConnectOptions {
         };
         self.proto.auth = match self.credentials.take() {
             None => Auth::None,
-            Some(Credentials::Inline(auth)) => auth,
-            Some(Credentials::CredsFile(path)) => {
+            Some(CredentialSource::Inline(auth)) => auth,
+            Some(CredentialSource::CredsFile(path)) => {
                 Auth::from_creds(&read(&path)?).map_err(nats_proto::OptionsError::from)?
             }
-            Some(Credentials::NKeySeedFile(path)) => Auth::NKey(Secret::new(read(&path)?.trim())),
+            Some(CredentialSource::NKeySeedFile(path)) => Auth::NKey(Secret::new(read(&path)?.trim())),
+            Some(CredentialSource::Callback(callback)) => {
+                self.auth_callback = Some(callback);
+                Auth::Callback
+            }
         };
         for path in std::mem::take(&mut self.tls_files) {
             let certs = load_certificates(&path)?;

@@ -51,17 +51,46 @@ pub struct Request {
 
 impl Request {
     /// An empty request with the client's default timeout.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use nats_client::Request;
+    ///
+    /// let reply = client.send_request("time.now", Request::new()).await?;
+    /// println!("{:?}", reply.payload);
+    /// # Ok(()) }
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The payload.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use nats_client::Request;
+    ///
+    /// let reply = client.send_request("math.double", Request::new().payload("21")).await?;
+    /// println!("{:?}", reply.payload);
+    /// # Ok(()) }
+    /// ```
     pub fn payload(mut self, payload: impl Into<Bytes>) -> Self {
         self.payload = payload.into();
         self
     }
 
     /// Headers to send with it.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use nats_client::{HeaderMap, HeaderName, HeaderValue, Request};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(HeaderName::new("Auth-Token")?, HeaderValue::new("t-1")?);
+    /// let reply = client.send_request("orders.get", Request::new().payload("7").headers(headers)).await?;
+    /// println!("{:?}", reply.payload);
+    /// # Ok(()) }
+    /// ```
     pub fn headers(mut self, headers: HeaderMap) -> Self {
         self.headers = Some(headers);
         self
@@ -70,6 +99,17 @@ impl Request {
     /// How long to wait for the reply: `Some(duration)`, or `None` to wait until the reply
     /// comes or the connection closes. Without this call, the client's default request
     /// timeout applies ([`ConnectOptions::request_timeout`](crate::ConnectOptions::request_timeout)).
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use nats_client::Request;
+    ///
+    /// let quick = Request::new().payload("ping").timeout(Some(Duration::from_millis(200)));
+    /// let reply = client.send_request("svc.ping", quick).await?;
+    /// println!("{:?}", reply.payload);
+    /// # Ok(()) }
+    /// ```
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.wait = timeout.map_or(Wait::Forever, Wait::For);
         self
@@ -77,6 +117,17 @@ impl Request {
 
     /// Receive the reply on `inbox` (a subject of the caller's choosing, for example one
     /// its permissions allow) instead of the connection's shared request inbox.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use nats_client::Request;
+    ///
+    /// // A reply subject the account's permissions allow.
+    /// let request = Request::new().payload("q").inbox("_INBOX_billing.reply-1");
+    /// let reply = client.send_request("billing.query", request).await?;
+    /// println!("{:?}", reply.payload);
+    /// # Ok(()) }
+    /// ```
     pub fn inbox(mut self, inbox: impl Into<String>) -> Self {
         self.inbox = Some(inbox.into());
         self

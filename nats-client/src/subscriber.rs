@@ -39,11 +39,25 @@ impl Subscriber {
     }
 
     /// The subscription id.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let subscriber = client.subscribe("orders.*").await?;
+    /// println!("subscription {}", subscriber.sid());
+    /// # Ok(()) }
+    /// ```
     pub fn sid(&self) -> Sid {
         self.sid
     }
 
     /// The subject or filter subscribed to.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let subscriber = client.subscribe("orders.*").await?;
+    /// assert_eq!(subscriber.subject().as_str(), "orders.*");
+    /// # Ok(()) }
+    /// ```
     pub fn subject(&self) -> &Subject {
         &self.subject
     }

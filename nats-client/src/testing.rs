@@ -292,6 +292,7 @@ mod tests {
     use crate::error::RequestError;
     use crate::event::ClientEvent;
     use crate::options::ConnectOptions;
+    use crate::runtime::Runtime;
     use crate::shared::HIGH_WATER;
 
     const INFO: &str =
@@ -441,6 +442,113 @@ mod tests {
         rt.run_until_idle();
         assert!(take(&done).is_some(), "the publisher proceeded");
         assert_eq!(server.received().matches("PUB big ").count(), total);
+    }
+
+    /// Waits on the virtual clock for the client's next connection; returns its server end.
+    fn next_connection(rt: &TestRuntime) -> ServerEnd {
+        let mut waited = Duration::ZERO;
+        loop {
+            if let Some(server) = rt.accept() {
+                return server;
+            }
+            assert!(waited < Duration::from_secs(30), "no reconnect attempt");
+            rt.advance(Duration::from_millis(100));
+            waited += Duration::from_millis(100);
+        }
+    }
+
+    #[test]
+    fn the_auth_callback_gives_fresh_credentials_for_each_connect_and_its_errors_fail_only_that_attempt() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use nats_proto::Credentials;
+
+        let calls = Arc::new(AtomicUsize::new(0));
+        let nonces = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
+        let (counter, seen) = (Arc::clone(&calls), Arc::clone(&nonces));
+        let options = ConnectOptions::new().auth_callback(move |nonce| {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            lock(&seen).push(nonce);
+            async move {
+                // The second call fails: that attempt fails, the next one asks again.
+                if n == 2 {
+                    return Err("secret store unavailable".to_owned());
+                }
+                Ok(Credentials::new().with_token(format!("token-{n}")))
+            }
+        });
+        let rt = TestRuntime::new();
+        let connecting = rt.start(connect_with_runtime(rt.clone(), "nats://test:4222", options));
+        rt.run_until_idle();
+        let server = rt.accept().expect("a connection");
+        server.send(
+            "INFO {\"server_id\":\"x\",\"version\":\"2.10.0\",\"max_payload\":1048576,\"headers\":true,\"nonce\":\"n0nce\"}\r\n",
+        );
+        rt.run_until_idle();
+        let hello = server.received();
+        assert!(hello.contains("\"auth_token\":\"token-1\""), "{hello}");
+        server.send("PONG\r\n");
+        rt.run_until_idle();
+        let client = take(&connecting).expect("connect returned").expect("connected");
+        assert_eq!(lock(&nonces).as_slice(), [b"n0nce".to_vec()]);
+
+        // Lost: the next attempt asks the callback again, which fails...
+        server.close();
+        rt.run_until_idle();
+        let server = next_connection(&rt);
+        server.send(INFO);
+        rt.run_until_idle();
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(!server.received().contains("CONNECT"), "no CONNECT without credentials");
+        let error = client.shared.lock().conn.last_error().cloned();
+        assert_eq!(
+            error,
+            Some(nats_proto::ConnectionError::Auth(nats_proto::AuthError::Callback(
+                "secret store unavailable".to_owned()
+            )))
+        );
+        assert_eq!(client.connection_state(), State::Reconnecting);
+        // ...and the one after that connects with a fresh token.
+        let server = next_connection(&rt);
+        server.send(INFO);
+        rt.run_until_idle();
+        let hello = server.received();
+        assert!(hello.contains("\"auth_token\":\"token-3\""), "{hello}");
+        assert_eq!(lock(&nonces).last().map(Vec::len), Some(0), "no nonce: empty");
+        server.send("PONG\r\n");
+        rt.run_until_idle();
+        assert_eq!(client.connection_state(), State::Connected);
+    }
+
+    #[test]
+    fn a_slow_auth_callback_is_abandoned_at_the_connect_timeout() {
+        use nats_proto::Credentials;
+
+        let rt = TestRuntime::new();
+        let sleeper = rt.clone();
+        let options = ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connection_timeout(Duration::from_secs(1))
+            .auth_callback(move |_| {
+                let sleep = sleeper.sleep_until(sleeper.now() + Duration::from_secs(5));
+                async move {
+                    sleep.await;
+                    Ok::<_, String>(Credentials::new().with_token("late"))
+                }
+            });
+        let connecting = rt.start(connect_with_runtime(rt.clone(), "nats://test:4222", options));
+        rt.run_until_idle();
+        let client = take(&connecting).expect("returned at once").expect("a client");
+        let server = rt.accept().expect("a connection");
+        server.send(INFO);
+        rt.run_until_idle();
+        rt.advance(Duration::from_secs(1));
+        assert_eq!(
+            client.shared.lock().conn.last_error().cloned(),
+            Some(nats_proto::ConnectionError::Timeout)
+        );
+        rt.advance(Duration::from_secs(5));
+        assert!(!server.received().contains("CONNECT"), "the late answer went nowhere");
     }
 
     #[test]

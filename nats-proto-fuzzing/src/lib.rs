@@ -16,7 +16,7 @@ use nats_proto::{
 };
 
 /// Small limits so that the fuzzer reaches them, and so memory stays bounded.
-pub const FUZZ_LIMITS: DecoderLimits = DecoderLimits { max_control_line: 1024, max_payload: 4096 };
+pub const FUZZ_LIMITS: DecoderLimits = DecoderLimits::new(1024, 4096);
 
 /// Decodes everything in `buf`, in as many calls as it takes; returns the ops and the
 /// error that stopped decoding, if any.
@@ -150,17 +150,16 @@ pub fn roundtrip(data: &[u8]) {
 pub fn connection(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let mut now = std::time::Instant::now();
-    let options = Options {
-        randomize: false,
-        rng_seed: Some(7),
-        reconnect_buffer_size: 4096,
-        max_reconnect_attempts: Some(3),
-        retry_on_initial_connect: u.arbitrary().unwrap_or(false),
-        tls_first: u.ratio(1, 8).unwrap_or(false),
-        verbose: u.arbitrary().unwrap_or(false),
-        decoder_limits: DecoderLimits { max_control_line: 1024, max_payload: 4096 },
-        ..Options::new("nats://a:4222,tls://b:4223").expect("valid URLs")
-    };
+    let options = Options::new("nats://a:4222,tls://b:4223")
+        .expect("valid URLs")
+        .with_randomize(false)
+        .with_rng_seed(Some(7))
+        .with_reconnect_buffer_size(4096)
+        .with_max_reconnect_attempts(Some(3))
+        .with_retry_on_initial_connect(u.arbitrary().unwrap_or(false))
+        .with_tls_first(u.ratio(1, 8).unwrap_or(false))
+        .with_verbose(u.arbitrary().unwrap_or(false))
+        .with_decoder_limits(DecoderLimits::new(1024, 4096));
     let mut conn = Connection::new(options, now).expect("valid options");
     let mut server = ClientDecoder::new();
     let mut wire = BytesMut::new();
@@ -262,14 +261,15 @@ fn step(
             conn.handle_disconnected(*now, id, TransportError::closed());
         }
         3 => {
-            let mut info = ServerInfo {
-                headers: u.arbitrary()?,
-                max_payload: u.int_in_range(0..=2048)?,
-                tls_required: u.ratio(1, 4)?,
-                tls_available: u.arbitrary()?,
-                ldm: u.ratio(1, 8)?,
-                nonce: u.ratio(1, 4)?.then(|| "nonce".to_owned()),
-                ..ServerInfo::default()
+            let mut info = {
+                let mut value = ServerInfo::default();
+                value.headers = u.arbitrary()?;
+                value.max_payload = u.int_in_range(0..=2048)?;
+                value.tls_required = u.ratio(1, 4)?;
+                value.tls_available = u.arbitrary()?;
+                value.ldm = u.ratio(1, 8)?;
+                value.nonce = u.ratio(1, 4)?.then(|| "nonce".to_owned());
+                value
             };
             if u.arbitrary()? {
                 info.connect_urls = vec!["c:4224".to_owned(), text(u, 12)?];
@@ -294,14 +294,7 @@ fn step(
                 0 => ServerOp::Pong,
                 1 => ServerOp::Ping,
                 2 => ServerOp::Ok,
-                _ => ServerOp::Msg(Msg {
-                    subject: subject(u, false)?,
-                    sid,
-                    reply: None,
-                    headers: None,
-                    header_error: None,
-                    payload: payload(u)?,
-                }),
+                _ => ServerOp::Msg(Msg::new(subject(u, false)?, sid, payload(u)?)),
             };
             let mut out = OutBuffer::new();
             out.write_server_op(&op);
@@ -325,7 +318,7 @@ fn step(
             if let Ok(sid) = conn.subscribe(subject(u, true)?, None) {
                 sids.push(sid);
                 if u.arbitrary()? {
-                    conn.set_pending_limits(sid, Some(nats_proto::PendingLimits { messages: 2, bytes: 100 }));
+                    conn.set_pending_limits(sid, Some(nats_proto::PendingLimits::new(2, 100)));
                 }
             }
         }
@@ -379,28 +372,27 @@ pub fn arbitrary_ops(u: &mut Unstructured<'_>) -> Result<(Vec<ServerOp>, Vec<Cli
 fn server_op(u: &mut Unstructured<'_>) -> Result<ServerOp> {
     Ok(match u.int_in_range(0..=5)? {
         0 => {
-            let mut info = ServerInfo {
-                server_id: text(u, 12)?,
-                version: text(u, 8)?,
-                port: u.arbitrary()?,
-                headers: u.arbitrary()?,
-                max_payload: u.arbitrary()?,
-                ldm: u.arbitrary()?,
-                nonce: u.arbitrary::<bool>()?.then(|| "nonce-x".to_owned()),
-                ..ServerInfo::default()
+            let mut info = {
+                let mut value = ServerInfo::default();
+                value.server_id = text(u, 12)?;
+                value.version = text(u, 8)?;
+                value.port = u.arbitrary()?;
+                value.headers = u.arbitrary()?;
+                value.max_payload = u.arbitrary()?;
+                value.ldm = u.arbitrary()?;
+                value.nonce = u.arbitrary::<bool>()?.then(|| "nonce-x".to_owned());
+                value
             };
             for _ in 0..u.int_in_range(0..=3)? {
                 info.connect_urls.push(text(u, 16)?);
             }
             ServerOp::Info(Box::new(info))
         }
-        1 => ServerOp::Msg(Msg {
-            subject: subject(u, false)?,
-            sid: Sid(u.arbitrary()?),
-            reply: optional(u, |u| subject(u, false))?,
-            headers: optional(u, headers)?.map(Box::new),
-            header_error: None,
-            payload: payload(u)?,
+        1 => ServerOp::Msg({
+            let mut value = Msg::new(subject(u, false)?, Sid(u.arbitrary()?), payload(u)?);
+            value.reply = optional(u, |u| subject(u, false))?;
+            value.headers = optional(u, headers)?.map(Box::new);
+            value
         }),
         2 => ServerOp::Ping,
         3 => ServerOp::Pong,
@@ -411,13 +403,14 @@ fn server_op(u: &mut Unstructured<'_>) -> Result<ServerOp> {
 
 fn client_op(u: &mut Unstructured<'_>) -> Result<ClientOp> {
     Ok(match u.int_in_range(0..=5)? {
-        0 => ClientOp::Connect(Box::new(ConnectInfo {
-            verbose: u.arbitrary()?,
-            echo: u.arbitrary()?,
-            name: optional(u, |u| text(u, 10))?,
-            user: optional(u, |u| text(u, 10))?,
-            pass: optional(u, |u| text(u, 10).map(Secret::new))?,
-            ..ConnectInfo::default()
+        0 => ClientOp::Connect(Box::new({
+            let mut value = ConnectInfo::default();
+            value.verbose = u.arbitrary()?;
+            value.echo = u.arbitrary()?;
+            value.name = optional(u, |u| text(u, 10))?;
+            value.user = optional(u, |u| text(u, 10))?;
+            value.pass = optional(u, |u| text(u, 10).map(Secret::new))?;
+            value
         })),
         1 => ClientOp::Pub(Pub {
             subject: subject(u, false)?,

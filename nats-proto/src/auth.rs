@@ -1,6 +1,11 @@
-//! Authentication: user/password, token, nkey, JWT with seed, and the creds file format.
+//! Authentication: user/password, token, nkey, JWT with seed or with a signing function,
+//! credentials asked of the caller for each connect, and the creds file format.
 
 use crate::prelude::*;
+
+use core::fmt;
+
+use alloc::sync::Arc;
 
 use crate::secret::Secret;
 
@@ -25,6 +30,153 @@ pub enum AuthError {
     /// (the `nkeys` feature is off).
     #[error("nkey and JWT authentication need nats-proto's `nkeys` feature")]
     NKeysUnavailable,
+    /// The caller could not provide credentials for this connection attempt (its
+    /// credentials callback failed; see [`Auth::Callback`]).
+    #[error("the credentials callback failed: {0}")]
+    Callback(String),
+}
+
+/// A function that signs the server's nonce for [`Auth::JwtSigner`]: it receives the
+/// nonce's bytes and returns the raw Ed25519 signature (the connection encodes it), so the
+/// seed can stay in a key store, an HSM or another process.
+///
+/// ```
+/// use nats_proto::{Auth, Secret, Signer};
+///
+/// # let user = nkeys::KeyPair::new_user();
+/// // `user` stands for whatever holds the key; only the signature leaves it.
+/// let signer = Signer::new(move |nonce: &[u8]| user.sign(nonce).map_err(|e| e.to_string()));
+/// let auth = Auth::JwtSigner { jwt: Secret::new("eyJ0eXAiOiJKV1Qi..."), signer };
+/// # let _ = auth;
+/// ```
+#[derive(Clone)]
+pub struct Signer(Arc<SignFn>);
+
+/// The signing function, its error already turned into text.
+type SignFn = dyn Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync;
+
+impl Signer {
+    /// Wraps a signing function. Its error (any [`Display`](fmt::Display)able value) fails
+    /// the connection attempt with [`AuthError::Signing`].
+    pub fn new<E: fmt::Display>(sign: impl Fn(&[u8]) -> Result<Vec<u8>, E> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(move |nonce: &[u8]| sign(nonce).map_err(|e| e.to_string())))
+    }
+
+    /// Signs `nonce`: the signature encoded as base64url without padding, as `CONNECT`
+    /// carries it.
+    pub(crate) fn sign(&self, nonce: &[u8]) -> Result<Secret, AuthError> {
+        let raw = (self.0)(nonce).map_err(AuthError::Signing)?;
+        Ok(Secret::new(base64url(&raw)))
+    }
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Signer(<function>)")
+    }
+}
+
+/// Two signers are equal when they are the same function (clones of one [`Signer`]).
+impl PartialEq for Signer {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Signer {}
+
+/// Credentials the caller provides for one connection attempt, in answer to
+/// [`Action::Authenticate`](crate::Action::Authenticate) (see [`Auth::Callback`]).
+/// Build with the `with_*` methods; any combination the server accepts may be set
+/// (for example a JWT with the nonce's signature, or an nkey with it). Signatures are the
+/// raw Ed25519 bytes: the connection encodes them. `Debug` never shows a secret.
+///
+/// ```
+/// use nats_proto::Credentials;
+///
+/// let token = Credentials::new().with_token("rotating-token-42");
+/// let user = Credentials::new().with_user_and_password("alice", "s3cret");
+/// # let nonce = b"nonce"; let signature = vec![0u8; 64];
+/// let jwt = Credentials::new().with_jwt("eyJ0eXAiOiJKV1Qi...").with_signature(&signature);
+/// # let _ = (token, user, jwt, nonce);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Credentials {
+    user: Option<String>,
+    password: Option<Secret>,
+    token: Option<Secret>,
+    jwt: Option<Secret>,
+    nkey: Option<String>,
+    signature: Option<Secret>,
+}
+
+impl Credentials {
+    /// No credentials; add some with the `with_*` methods.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// User and password.
+    #[must_use]
+    pub fn with_user_and_password(mut self, user: impl Into<String>, password: impl Into<Secret>) -> Self {
+        self.user = Some(user.into());
+        self.password = Some(password.into());
+        self
+    }
+
+    /// A token.
+    #[must_use]
+    pub fn with_token(mut self, token: impl Into<Secret>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// A user JWT (with [`with_signature`](Self::with_signature) when the server sent a
+    /// nonce).
+    #[must_use]
+    pub fn with_jwt(mut self, jwt: impl Into<Secret>) -> Self {
+        self.jwt = Some(jwt.into());
+        self
+    }
+
+    /// The user's public nkey (with [`with_signature`](Self::with_signature)).
+    #[must_use]
+    pub fn with_nkey(mut self, public_key: impl Into<String>) -> Self {
+        self.nkey = Some(public_key.into());
+        self
+    }
+
+    /// The raw Ed25519 signature of the server's nonce.
+    #[must_use]
+    pub fn with_signature(mut self, signature: &[u8]) -> Self {
+        self.signature = Some(Secret::new(base64url(signature)));
+        self
+    }
+
+    /// Puts the credentials into a `CONNECT`.
+    pub(crate) fn apply(self, connect: &mut crate::connect::ConnectInfo) {
+        connect.user = self.user;
+        connect.pass = self.password;
+        connect.auth_token = self.token;
+        connect.jwt = self.jwt;
+        connect.nkey = self.nkey;
+        connect.sig = self.signature;
+    }
+}
+
+/// Base64url without padding, as nonce signatures travel in `CONNECT`.
+pub(crate) fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
 }
 
 /// How the client authenticates (in addition to any credentials in the server URL, which
@@ -53,6 +205,21 @@ pub enum Auth {
         /// The user's nkey seed.
         seed: Secret,
     },
+    /// A user JWT plus a function that signs the server's nonce: the seed never needs to
+    /// be in this process's memory.
+    JwtSigner {
+        /// The user JWT.
+        jwt: Secret,
+        /// Signs the nonce.
+        signer: Signer,
+    },
+    /// The caller provides fresh credentials for each connection attempt (rotating
+    /// tokens, passwords or JWTs, signatures made elsewhere): after the server's `INFO`
+    /// the handshake pauses with [`Action::Authenticate`](crate::Action::Authenticate),
+    /// and continues when the caller answers with
+    /// [`Connection::handle_credentials`](crate::Connection::handle_credentials). The
+    /// attempt's `connect_timeout` keeps running meanwhile.
+    Callback,
 }
 
 impl Auth {
@@ -154,6 +321,26 @@ SUAMLK2ZNL35WSMW37E7UD4VZ7ELPKW7DHC3BWBSD2GCZ7IUQQXZIORRBU
         assert!(verifier.verify(b"nonce-123", &raw).is_ok());
         assert!(verifier.verify(b"other", &raw).is_err());
         assert!(matches!(sign_nonce(&Secret::new("SUBOGUS"), "n"), Err(AuthError::InvalidSeed(_))));
+    }
+
+    #[test]
+    fn base64url_matches_the_reference_encoder() {
+        for len in 0..70u8 {
+            let bytes: Vec<u8> = (0..len).map(|i| i.wrapping_mul(37).wrapping_add(len)).collect();
+            assert_eq!(base64url(&bytes), data_encoding::BASE64URL_NOPAD.encode(&bytes), "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn signer_errors_are_typed_and_credentials_hide_secrets() {
+        let signer = Signer::new(|_: &[u8]| Err::<Vec<u8>, _>("no key"));
+        assert_eq!(signer.sign(b"n"), Err(AuthError::Signing("no key".into())));
+        assert_eq!(signer, signer.clone());
+        let credentials = Credentials::new()
+            .with_user_and_password("u", "pw-hidden")
+            .with_token("tok-hidden")
+            .with_signature(b"sig");
+        assert!(!format!("{credentials:?}").contains("hidden"));
     }
 
     #[test]

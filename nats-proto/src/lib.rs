@@ -5,7 +5,8 @@
 //! (blocking `std::net`, tokio, smol, async-std, an embedded loop) can drive it.
 //!
 //! - [`Connection`] owns the whole protocol: handshake and authentication (user/password,
-//!   token, nkey, JWT), keepalive, subscriptions with auto-unsubscribe, request/reply on a
+//!   token, nkey, JWT with a seed or a [`Signer`], or [`Credentials`] the caller provides
+//!   for each attempt; the same refusal twice in a row closes the connection), keepalive, subscriptions with auto-unsubscribe, request/reply on a
 //!   shared inbox, flush, the server pool with discovery, reconnect with backoff and
 //!   jitter, the reconnect buffer, lame duck mode, drain and close.
 //! - The codec underneath: [`ServerDecoder`] and [`ClientDecoder`] (streaming; incomplete
@@ -48,7 +49,9 @@
 //! 1. Carry out every [`Action`] from [`Connection::poll_action`]: open a transport to a
 //!    server ([`Action::Connect`], then `handle_connected` or `handle_disconnected`),
 //!    upgrade it to TLS ([`Action::StartTls`], then `handle_tls_established`), or close
-//!    it ([`Action::CloseTransport`]). Each `Connect` names a new [`TransportId`]; every
+//!    it ([`Action::CloseTransport`]). With [`Auth::Callback`], [`Action::Authenticate`]
+//!    asks for the attempt's credentials: answer with `handle_credentials`, whenever they
+//!    are ready (the connection never waits inside a call). Each `Connect` names a new [`TransportId`]; every
 //!    report about a transport names it, and reports about a transport that is no longer
 //!    current change nothing (no bookkeeping of "closed" transports is needed).
 //! 2. Write [`Connection::outbound`] to the transport and report what was written with
@@ -151,7 +154,12 @@
 //! | fatal, known | `Authorization Violation`, `Authentication Timeout`, `User/Account Authentication Expired`, `User Authentication Revoked`, `Stale Connection`, `Maximum Payload Violation`, `maximum (account active) connections exceeded`, `maximum control line exceeded`, `Unknown Protocol Operation`, `invalid client protocol`, `no responders requires headers support`, `Secure Connection - TLS Required` | the core closes the transport ([`Action::CloseTransport`]), records `last_error`, reports [`Event::Disconnected`], then reconnects (or closes when `allow_reconnect` is off) |
 //! | fatal, unknown | any other text, and a bare `-ERR` | as fatal, known: a peer that sends one and keeps the socket open cannot leave the client half-alive |
 //!
-//! During the handshake every `-ERR` fails the attempt and the next server is tried.
+//! During the handshake every `-ERR` fails the attempt and the next server is tried. A server
+//! that refuses the credentials twice in a row with the same error (`Authorization
+//! Violation`, `User`/`Account Authentication Expired`, `User Authentication Revoked`),
+//! while connected or while handshaking, closes the connection with
+//! [`ConnectionError::RepeatedAuthError`] unless [`Options::retry_on_repeated_auth_errors`]
+//! is set.
 //!
 //! # What other clients can make the server relay
 //!
@@ -186,14 +194,7 @@
 //!
 //! // ...and the message comes back as MSG, split across two reads.
 //! let mut reply = OutBuffer::new();
-//! reply.write_msg(&nats_proto::Msg {
-//!     subject: publish.subject,
-//!     sid: Sid(1),
-//!     reply: None,
-//!     headers: None,
-//!     header_error: None,
-//!     payload: publish.payload,
-//! });
+//! reply.write_msg(&nats_proto::Msg::new(publish.subject, Sid(1), publish.payload));
 //! let bytes = reply.to_vec();
 //! let mut client = ServerDecoder::new();
 //! let mut read_buf = BytesMut::from(&bytes[..10]);
@@ -237,7 +238,7 @@ use codec::{decode, op, out_buffer};
 use messages::{connect, info, server_error};
 use types::{headers, queue_group, secret, server_addr, sid, status_code, subject};
 
-pub use auth::{Auth, AuthError};
+pub use auth::{Auth, AuthError, Credentials, Signer};
 pub use connect::ConnectInfo;
 pub use connection::{
     Action, Connection, ConnectionError, Event, Expected, FlushError, FlushId, PendingLimits, PublishError,

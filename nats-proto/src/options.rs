@@ -50,12 +50,9 @@ pub enum OptionsError {
 /// use core::time::Duration;
 /// use nats_proto::{Options, ReconnectDelay};
 ///
-/// let options = Options {
-///     reconnect_delay_callback: Some(ReconnectDelay::new(|failures| {
-///         Duration::from_millis(100 * u64::from(failures + 1))
-///     })),
-///     ..Options::new("nats://127.0.0.1:4222")?
-/// };
+/// let options = Options::new("nats://127.0.0.1:4222")?.with_reconnect_delay_callback(Some(
+///     ReconnectDelay::new(|failures| Duration::from_millis(100 * u64::from(failures + 1))),
+/// ));
 /// # let _ = options;
 /// # Ok::<(), nats_proto::OptionsError>(())
 /// ```
@@ -80,14 +77,31 @@ impl fmt::Debug for ReconnectDelay {
     }
 }
 
-/// Everything that shapes a connection. Build with [`Options::new`] and struct update
-/// syntax, or by setting fields; the connection validates them once, at construction.
+/// Everything that shapes a connection. Build with [`Options::new`] and the `with_*`
+/// methods (one per field), or by setting fields; the connection validates them once, at
+/// construction. More fields may come in minor versions, so the struct is
+/// `#[non_exhaustive]`: outside this crate it cannot be written as a literal.
+///
+/// ```
+/// use core::time::Duration;
+/// use nats_proto::Options;
+///
+/// let options = Options::new("nats://127.0.0.1:4222")?
+///     .with_name(Some("billing".to_owned()))
+///     .with_randomize(false)
+///     .with_ping_interval(Duration::from_secs(30));
+/// let mut changed = options.clone();
+/// changed.echo = false;
+/// # let _ = changed;
+/// # Ok::<(), nats_proto::OptionsError>(())
+/// ```
 ///
 /// Defaults follow the seed client and the official clients: randomised server order,
 /// 2 s connect timeout, PING every 2 minutes with 2 outstanding allowed, reconnect with
 /// 60 attempts per server, 2 s wait growing exponentially to 8 s (plus up to 100 ms
 /// jitter, 1 s for TLS), an 8 MiB reconnect buffer, `_INBOX` prefix, 30 s drain timeout.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// The servers to connect to, tried in order when `randomize` is off.
     pub servers: Vec<ServerAddr>,
@@ -124,6 +138,11 @@ pub struct Options {
     pub ignore_discovered_servers: bool,
     /// Reconnect after losing a connection.
     pub allow_reconnect: bool,
+    /// Keep retrying a server that refused the credentials twice in a row with the same
+    /// error. Off by default: the connection then closes with
+    /// [`ConnectionError::RepeatedAuthError`](crate::ConnectionError::RepeatedAuthError)
+    /// (nats.go's `IgnoreAuthErrorAbort` turns the same rule off).
+    pub retry_on_repeated_auth_errors: bool,
     /// Keep retrying the initial connection as if it were a reconnect, instead of failing
     /// after one pass over the servers.
     pub retry_on_initial_connect: bool,
@@ -177,6 +196,7 @@ impl Default for Options {
             max_pings_outstanding: 2,
             ignore_discovered_servers: false,
             allow_reconnect: true,
+            retry_on_repeated_auth_errors: false,
             retry_on_initial_connect: false,
             max_reconnect_attempts: Some(60),
             reconnect_wait: Duration::from_secs(2),
@@ -200,6 +220,181 @@ impl Options {
     /// [`OptionsError::Server`] for an invalid URL or an empty list.
     pub fn new(urls: &str) -> Result<Self, OptionsError> {
         Ok(Self { servers: ServerAddr::parse_list(urls)?, ..Self::default() })
+    }
+
+    /// Sets [`servers`](Self::servers).
+    #[must_use]
+    pub fn with_servers(mut self, servers: Vec<ServerAddr>) -> Self {
+        self.servers = servers;
+        self
+    }
+    /// Sets [`randomize`](Self::randomize).
+    #[must_use]
+    pub fn with_randomize(mut self, randomize: bool) -> Self {
+        self.randomize = randomize;
+        self
+    }
+    /// Sets [`name`](Self::name).
+    #[must_use]
+    pub fn with_name(mut self, name: Option<String>) -> Self {
+        self.name = name;
+        self
+    }
+    /// Sets [`echo`](Self::echo).
+    #[must_use]
+    pub fn with_echo(mut self, echo: bool) -> Self {
+        self.echo = echo;
+        self
+    }
+    /// Sets [`verbose`](Self::verbose).
+    #[must_use]
+    pub fn with_verbose(mut self, verbose: bool) -> Self {
+        self.verbose = verbose;
+        self
+    }
+    /// Sets [`pedantic`](Self::pedantic).
+    #[must_use]
+    pub fn with_pedantic(mut self, pedantic: bool) -> Self {
+        self.pedantic = pedantic;
+        self
+    }
+    /// Sets [`headers`](Self::headers).
+    #[must_use]
+    pub fn with_headers(mut self, headers: bool) -> Self {
+        self.headers = headers;
+        self
+    }
+    /// Sets [`no_responders`](Self::no_responders).
+    #[must_use]
+    pub fn with_no_responders(mut self, no_responders: bool) -> Self {
+        self.no_responders = no_responders;
+        self
+    }
+    /// Sets [`auth`](Self::auth).
+    #[must_use]
+    pub fn with_auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+    /// Sets [`tls_required`](Self::tls_required).
+    #[must_use]
+    pub fn with_tls_required(mut self, tls_required: bool) -> Self {
+        self.tls_required = tls_required;
+        self
+    }
+    /// Sets [`tls_first`](Self::tls_first).
+    #[must_use]
+    pub fn with_tls_first(mut self, tls_first: bool) -> Self {
+        self.tls_first = tls_first;
+        self
+    }
+    /// Sets [`connect_timeout`](Self::connect_timeout).
+    #[must_use]
+    pub fn with_connect_timeout(mut self, connect_timeout: Duration) -> Self {
+        self.connect_timeout = connect_timeout;
+        self
+    }
+    /// Sets [`ping_interval`](Self::ping_interval).
+    #[must_use]
+    pub fn with_ping_interval(mut self, ping_interval: Duration) -> Self {
+        self.ping_interval = ping_interval;
+        self
+    }
+    /// Sets [`max_pings_outstanding`](Self::max_pings_outstanding).
+    #[must_use]
+    pub fn with_max_pings_outstanding(mut self, max_pings_outstanding: u32) -> Self {
+        self.max_pings_outstanding = max_pings_outstanding;
+        self
+    }
+    /// Sets [`ignore_discovered_servers`](Self::ignore_discovered_servers).
+    #[must_use]
+    pub fn with_ignore_discovered_servers(mut self, ignore_discovered_servers: bool) -> Self {
+        self.ignore_discovered_servers = ignore_discovered_servers;
+        self
+    }
+    /// Sets [`allow_reconnect`](Self::allow_reconnect).
+    #[must_use]
+    pub fn with_allow_reconnect(mut self, allow_reconnect: bool) -> Self {
+        self.allow_reconnect = allow_reconnect;
+        self
+    }
+    /// Sets [`retry_on_repeated_auth_errors`](Self::retry_on_repeated_auth_errors).
+    #[must_use]
+    pub fn with_retry_on_repeated_auth_errors(mut self, retry_on_repeated_auth_errors: bool) -> Self {
+        self.retry_on_repeated_auth_errors = retry_on_repeated_auth_errors;
+        self
+    }
+    /// Sets [`retry_on_initial_connect`](Self::retry_on_initial_connect).
+    #[must_use]
+    pub fn with_retry_on_initial_connect(mut self, retry_on_initial_connect: bool) -> Self {
+        self.retry_on_initial_connect = retry_on_initial_connect;
+        self
+    }
+    /// Sets [`max_reconnect_attempts`](Self::max_reconnect_attempts).
+    #[must_use]
+    pub fn with_max_reconnect_attempts(mut self, max_reconnect_attempts: Option<u32>) -> Self {
+        self.max_reconnect_attempts = max_reconnect_attempts;
+        self
+    }
+    /// Sets [`reconnect_wait`](Self::reconnect_wait).
+    #[must_use]
+    pub fn with_reconnect_wait(mut self, reconnect_wait: Duration) -> Self {
+        self.reconnect_wait = reconnect_wait;
+        self
+    }
+    /// Sets [`reconnect_backoff_max`](Self::reconnect_backoff_max).
+    #[must_use]
+    pub fn with_reconnect_backoff_max(mut self, reconnect_backoff_max: Duration) -> Self {
+        self.reconnect_backoff_max = reconnect_backoff_max;
+        self
+    }
+    /// Sets [`reconnect_jitter`](Self::reconnect_jitter).
+    #[must_use]
+    pub fn with_reconnect_jitter(mut self, reconnect_jitter: Duration) -> Self {
+        self.reconnect_jitter = reconnect_jitter;
+        self
+    }
+    /// Sets [`reconnect_jitter_tls`](Self::reconnect_jitter_tls).
+    #[must_use]
+    pub fn with_reconnect_jitter_tls(mut self, reconnect_jitter_tls: Duration) -> Self {
+        self.reconnect_jitter_tls = reconnect_jitter_tls;
+        self
+    }
+    /// Sets [`reconnect_delay_callback`](Self::reconnect_delay_callback).
+    #[must_use]
+    pub fn with_reconnect_delay_callback(mut self, reconnect_delay_callback: Option<ReconnectDelay>) -> Self {
+        self.reconnect_delay_callback = reconnect_delay_callback;
+        self
+    }
+    /// Sets [`reconnect_buffer_size`](Self::reconnect_buffer_size).
+    #[must_use]
+    pub fn with_reconnect_buffer_size(mut self, reconnect_buffer_size: usize) -> Self {
+        self.reconnect_buffer_size = reconnect_buffer_size;
+        self
+    }
+    /// Sets [`inbox_prefix`](Self::inbox_prefix).
+    #[must_use]
+    pub fn with_inbox_prefix(mut self, inbox_prefix: String) -> Self {
+        self.inbox_prefix = inbox_prefix;
+        self
+    }
+    /// Sets [`drain_timeout`](Self::drain_timeout).
+    #[must_use]
+    pub fn with_drain_timeout(mut self, drain_timeout: Duration) -> Self {
+        self.drain_timeout = drain_timeout;
+        self
+    }
+    /// Sets [`decoder_limits`](Self::decoder_limits).
+    #[must_use]
+    pub fn with_decoder_limits(mut self, decoder_limits: DecoderLimits) -> Self {
+        self.decoder_limits = decoder_limits;
+        self
+    }
+    /// Sets [`rng_seed`](Self::rng_seed).
+    #[must_use]
+    pub fn with_rng_seed(mut self, rng_seed: Option<u64>) -> Self {
+        self.rng_seed = rng_seed;
+        self
     }
 
     /// Checks the options; returns the inbox prefix as a subject.

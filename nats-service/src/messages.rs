@@ -350,18 +350,11 @@ mod tests {
         assert_eq!(headers.get(ERROR_HEADER).unwrap().as_str(), "line break");
         assert_eq!(headers.len(), 2);
 
-        let message = Message {
-            subject: Subject::new("_INBOX.x").unwrap(),
-            sid: nats_client::Sid(1),
-            reply: None,
-            headers: Some(Box::new(headers)),
-            header_error: None,
-            payload: Bytes::new(),
-        };
+        let plain = Message::new(Subject::new("_INBOX.x").unwrap(), nats_client::Sid(1), Bytes::new());
+        let message = plain.clone().with_headers(headers);
         let error = ErrorReply::from_message(&message).unwrap();
         assert_eq!(error.code_number(), Some(500));
         assert_eq!(error.to_string(), "500:line break");
-        let plain = Message { headers: None, ..message };
         assert_eq!(ErrorReply::from_message(&plain), None);
     }
 }

@@ -106,6 +106,12 @@ impl OperatorSetup {
         creds(&jwt, &user.seed().expect("a generated key has a seed"))
     }
 
+    /// A new user of the account: its JWT and key pair (for signing the nonce by hand).
+    pub fn user(&self, name: &str) -> (String, KeyPair) {
+        let user = KeyPair::new_user();
+        (user_jwt(&self.account, &user.public_key(), name), user)
+    }
+
     /// A user JWT signed by an account the server does not know.
     pub fn foreign_user_creds(&self, name: &str) -> String {
         let stranger = KeyPair::new_account();

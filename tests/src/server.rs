@@ -444,6 +444,13 @@ impl NatsServer {
         }
     }
 
+    /// Restarts the server on the same port(s) with other credentials (rotated passwords,
+    /// revoked users).
+    pub fn restart_with_auth(&mut self, auth: ServerAuth) {
+        self.config.auth = auth;
+        self.restart();
+    }
+
     /// Starts the server again on the same port(s), stopping it first if needed.
     pub fn restart(&mut self) {
         self.stop();

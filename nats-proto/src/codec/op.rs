@@ -10,7 +10,24 @@ use crate::{
 };
 
 /// A message delivered by the server (`MSG`, or `HMSG` when `headers` is `Some`).
+///
+/// More fields may come in minor versions (`#[non_exhaustive]`): build one with
+/// [`Msg::new`] and the `with_*` methods.
+///
+/// ```
+/// use bytes::Bytes;
+/// use nats_proto::{HeaderMap, HeaderName, HeaderValue, Msg, Sid, Subject};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(HeaderName::new("Trace-Id")?, HeaderValue::new("abc")?);
+/// let msg = Msg::new(Subject::new("orders.new")?, Sid(1), Bytes::from_static(b"{}"))
+///     .with_reply(Subject::new("_INBOX.x")?)
+///     .with_headers(headers);
+/// assert_eq!(msg.subject, "orders.new");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Msg {
     /// The subject it was published to.
     pub subject: Subject,
@@ -30,21 +47,126 @@ pub struct Msg {
 }
 
 impl Msg {
+    /// A message on `subject` for subscription `sid`, without reply subject or headers.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use bytes::Bytes;
+    /// use nats_proto::{Msg, Sid, Subject};
+    ///
+    /// let msg = Msg::new(Subject::new("greet.joe")?, Sid(1), Bytes::from_static(b"hello"));
+    /// assert_eq!(msg.reply, None);
+    /// # Ok(()) }
+    /// ```
+    pub fn new(subject: Subject, sid: Sid, payload: Bytes) -> Self {
+        Self { subject, sid, reply: None, headers: None, header_error: None, payload }
+    }
+
+    /// With a reply subject.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use bytes::Bytes;
+    /// use nats_proto::{Msg, Sid, Subject};
+    ///
+    /// let msg = Msg::new(Subject::new("svc.echo")?, Sid(1), Bytes::new()).with_reply(Subject::new("_INBOX.a")?);
+    /// assert_eq!(msg.reply.as_ref().map(Subject::as_str), Some("_INBOX.a"));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_reply(mut self, reply: Subject) -> Self {
+        self.reply = Some(reply);
+        self
+    }
+
+    /// With headers (an `HMSG`).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use bytes::Bytes;
+    /// use nats_proto::{HeaderMap, HeaderName, HeaderValue, Msg, Sid, Subject};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(HeaderName::new("Trace-Id")?, HeaderValue::new("abc")?);
+    /// let msg = Msg::new(Subject::new("orders.new")?, Sid(1), Bytes::new()).with_headers(headers);
+    /// assert_eq!(msg.headers.as_ref().and_then(|h| h.get("Trace-Id")).map(|v| v.as_str()), Some("abc"));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = Some(Box::new(headers));
+        self
+    }
+
+    /// With a header-block error (see [`header_error`](Self::header_error)).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use bytes::Bytes;
+    /// use nats_proto::{HeaderError, HeaderMap, Msg, Sid, Subject};
+    ///
+    /// let error = HeaderMap::decode(&Bytes::from_static(b"HTTP/1.1\r\n\r\n")).unwrap_err();
+    /// let msg = Msg::new(Subject::new("x")?, Sid(1), Bytes::new()).with_header_error(error);
+    /// assert!(msg.header_error.is_some());
+    /// # let _: Option<HeaderError> = msg.header_error;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_header_error(mut self, error: HeaderError) -> Self {
+        self.header_error = Some(error);
+        self
+    }
+
     /// The status of a status message (the `NATS/1.0 503` header line): no responders
     /// (503), request timeout (408), JetStream's 100 heartbeats, 404 and 409; `None` for an
     /// ordinary message. Compares with numbers: `msg.status() == Some(StatusCode::NO_RESPONDERS)`
     /// or `msg.status().is_some_and(|s| s == 503)`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use bytes::Bytes;
+    /// use nats_proto::{HeaderMap, Msg, Sid, StatusCode, Subject};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.set_status(Some((StatusCode::NO_RESPONDERS, None)));
+    /// let reply = Msg::new(Subject::new("_INBOX.a")?, Sid(1), Bytes::new()).with_headers(headers);
+    /// assert_eq!(reply.status(), Some(StatusCode::NO_RESPONDERS));
+    /// assert!(reply.status().is_some_and(|s| s == 503));
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> Option<StatusCode> {
         self.headers.as_deref().and_then(HeaderMap::status)
     }
 
     /// The description after a status code (`No Messages` in `NATS/1.0 404 No Messages`).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use bytes::Bytes;
+    /// use nats_proto::{HeaderMap, HeaderValue, Msg, Sid, StatusCode, Subject};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.set_status(Some((StatusCode::new(404)?, Some(HeaderValue::new("No Messages")?))));
+    /// let msg = Msg::new(Subject::new("_INBOX.a")?, Sid(1), Bytes::new()).with_headers(headers);
+    /// assert_eq!(msg.description(), Some("No Messages"));
+    /// # Ok(()) }
+    /// ```
     pub fn description(&self) -> Option<&str> {
         self.headers.as_deref().and_then(HeaderMap::description).map(|d| d.as_str())
     }
 
     /// The message's size: the payload plus the header block as this client encodes it (the
     /// total size in the `HMSG` line for a header block in the usual form).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use bytes::Bytes;
+    /// use nats_proto::{Msg, Sid, Subject};
+    ///
+    /// let msg = Msg::new(Subject::new("greet")?, Sid(1), Bytes::from_static(b"hello"));
+    /// assert_eq!(msg.length(), 5);
+    /// # Ok(()) }
+    /// ```
     pub fn length(&self) -> usize {
         self.payload.len() + self.headers.as_deref().map_or(0, HeaderMap::encoded_len)
     }

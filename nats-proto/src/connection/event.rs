@@ -51,6 +51,18 @@ pub enum Action {
         /// The name to verify the server's certificate against.
         server_name: String,
     },
+    /// Provide credentials for this connection attempt ([`Auth::Callback`](crate::Auth::Callback)):
+    /// the handshake waits until the caller answers with
+    /// [`handle_credentials`](super::Connection::handle_credentials) for this transport
+    /// (or the attempt's `connect_timeout` passes). An answer for an older transport is
+    /// ignored.
+    Authenticate {
+        /// The transport being handshaken.
+        transport: TransportId,
+        /// The server's nonce, to sign for nkey or JWT authentication (`None` when the
+        /// server sent none).
+        nonce: Option<String>,
+    },
     /// Close the transport, or give up opening it. Bytes still in
     /// [`outbound`](super::Connection::outbound) may be written first, best effort; the
     /// connection will not use this transport again, and reports about it change nothing.
@@ -177,8 +189,10 @@ pub enum Event {
     Undeliverable(Undeliverable),
 }
 
-/// Counters since the connection was created.
+/// Counters since the connection was created. More counters may come in minor versions
+/// (`#[non_exhaustive]`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Statistics {
     /// Messages received (subscriptions and replies).
     pub in_msgs: u64,
@@ -309,6 +323,13 @@ pub enum ConnectionError {
     /// The server entered lame duck mode and the connection moved away.
     #[error("server entered lame duck mode")]
     LameDuck,
+    /// The server refused the credentials twice in a row with the same error (for example
+    /// `Authorization Violation` or `User Authentication Expired`): the connection closes
+    /// instead of retrying credentials that will not work, unless
+    /// [`Options::retry_on_repeated_auth_errors`](crate::Options::retry_on_repeated_auth_errors)
+    /// is set. Reported in [`Event::Closed`].
+    #[error("the server refused the credentials twice in a row: {0}")]
+    RepeatedAuthError(ServerError),
     /// The user asked for a reconnect ([`Connection::force_reconnect`](crate::Connection::force_reconnect)).
     #[error("reconnect forced by the client")]
     ForcedReconnect,
@@ -318,7 +339,7 @@ impl ConnectionError {
     /// Whether this is an authentication or authorization failure.
     pub fn is_auth_error(&self) -> bool {
         match self {
-            Self::Server(e) => e.is_auth_error(),
+            Self::Server(e) | Self::RepeatedAuthError(e) => e.is_auth_error(),
             Self::Auth(_) => true,
             _ => false,
         }

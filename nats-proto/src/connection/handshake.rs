@@ -10,7 +10,7 @@ use super::keepalive::PongWaiter;
 use super::timers::Timer;
 use super::{Connection, Phase};
 use crate::{
-    auth::{sign_nonce, Auth, AuthError},
+    auth::{sign_nonce, Auth, AuthError, Credentials},
     connect::ConnectInfo,
     info::ServerInfo,
     secret::Secret,
@@ -73,7 +73,35 @@ impl<I: Instant> Connection<I> {
                 return;
             }
         };
-        self.outbound.queue().write_connect(&connect);
+        if self.options.auth == Auth::Callback && !self.url_has_credentials() {
+            // The caller answers with `handle_credentials`; the attempt's deadline runs on.
+            let transport = self.link.current().expect("an open transport");
+            self.pending_connect = Some(connect);
+            self.phase = Phase::AwaitCredentials;
+            self.report.action(Action::Authenticate { transport, nonce: info.nonce.clone() });
+            return;
+        }
+        self.write_connect(&connect);
+    }
+
+    /// The caller's answer to [`Action::Authenticate`].
+    pub(super) fn credentials_ready(&mut self, now: I, credentials: Result<Credentials, AuthError>) {
+        let Some(mut connect) = self.pending_connect.take() else { return };
+        match credentials {
+            Ok(credentials) => {
+                credentials.apply(&mut connect);
+                self.write_connect(&connect);
+            }
+            Err(error) => self.fail_attempt(now, ConnectionError::Auth(error)),
+        }
+    }
+
+    fn url_has_credentials(&self) -> bool {
+        self.link.server().is_some_and(|s| s.token().is_some() || s.user().is_some())
+    }
+
+    fn write_connect(&mut self, connect: &ConnectInfo) {
+        self.outbound.queue().write_connect(connect);
         self.outbound.queue().write_ping();
         self.keepalive.ping_sent(PongWaiter::Handshake);
         self.phase = Phase::AwaitPong;
@@ -120,6 +148,12 @@ impl<I: Instant> Connection<I> {
                 connect.jwt = Some(jwt.clone());
                 connect.sig = sign(seed)?.map(|(_, sig)| sig);
             }
+            Auth::JwtSigner { jwt, signer } => {
+                connect.jwt = Some(jwt.clone());
+                connect.sig = info.nonce.as_deref().map(|nonce| signer.sign(nonce.as_bytes())).transpose()?;
+            }
+            // Filled in by the caller's answer (`credentials_ready`).
+            Auth::Callback => {}
         }
         Ok(connect)
     }

@@ -28,6 +28,8 @@ impl<I: Instant> Connection<I> {
             ServerOp::Ping if self.phase == Phase::AwaitInfo => {
                 self.fail_attempt(now, ConnectionError::ExpectedInfo);
             }
+            // Nothing may precede CONNECT, which waits for the caller's credentials.
+            ServerOp::Ping if self.phase == Phase::AwaitCredentials => {}
             ServerOp::Ping => self.outbound.queue().write_pong(),
             ServerOp::Pong => self.handle_pong(now),
             ServerOp::Ok => {}

@@ -78,6 +78,7 @@ impl<I: Instant> Connection<I> {
     /// Gives up the current transport: the caller is asked to close it (or to stop
     /// opening it).
     pub(super) fn close_transport(&mut self) {
+        self.pending_connect = None;
         if let Some(transport) = self.link.abandon() {
             self.report.action(Action::CloseTransport(transport));
         }
@@ -91,11 +92,28 @@ impl<I: Instant> Connection<I> {
             self.pool.record(server, false);
         }
         self.report.last_error = Some(error);
-        if self.report.ever_connected && !self.options.allow_reconnect {
+        if let Some(repeated) = self.repeated_auth_error() {
+            self.close_with(Some(repeated));
+        } else if self.report.ever_connected && !self.options.allow_reconnect {
             self.close_with(self.report.last_error.clone());
         } else {
             self.next_attempt(now);
         }
+    }
+
+    /// When `last_error` (just recorded) is the current server's second identical
+    /// authorization error in a row, the error to close with (unless the options say to
+    /// keep retrying). Retrying credentials a server refused twice the same way only
+    /// hammers it, and may lock the account (what nats.go and nats.js do too).
+    fn repeated_auth_error(&mut self) -> Option<ConnectionError> {
+        let Some(ConnectionError::Server(error)) = &self.report.last_error else { return None };
+        if !error.counts_as_repeatable_auth_error() {
+            return None;
+        }
+        let server = self.link.server()?;
+        let repeated = self.pool.record_auth_error(server, error.kind());
+        (repeated && !self.options.retry_on_repeated_auth_errors)
+            .then(|| ConnectionError::RepeatedAuthError(error.clone()))
     }
 
     /// An error while connected or while handshaking.
@@ -123,6 +141,10 @@ impl<I: Instant> Connection<I> {
         self.fail_flushes(FlushError::Disconnected);
         if self.drain.is_active() || !self.options.allow_reconnect {
             self.close_with(Some(error));
+            return;
+        }
+        if let Some(repeated) = self.repeated_auth_error() {
+            self.close_with(Some(repeated));
             return;
         }
         // Subscriptions being drained end here: their in-flight messages went with the

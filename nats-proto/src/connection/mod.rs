@@ -59,6 +59,8 @@ use self::rng::Rng;
 use self::subscriptions::Subscriptions;
 use self::timers::Timers;
 use crate::{
+    auth::{AuthError, Credentials},
+    connect::ConnectInfo,
     decode::ServerDecoder,
     info::ServerInfo,
     options::{Options, OptionsError},
@@ -82,6 +84,8 @@ enum Phase {
     AwaitInfo,
     /// Asked for TLS after INFO.
     UpgradingTls,
+    /// Asked the caller for credentials ([`Action::Authenticate`]); CONNECT waits.
+    AwaitCredentials,
     /// CONNECT and PING sent; waiting for PONG.
     AwaitPong,
     /// Handshake done.
@@ -93,14 +97,19 @@ enum Phase {
 impl Phase {
     /// Whether the server's bytes are plaintext protocol for this connection now.
     fn reads_protocol(self) -> bool {
-        matches!(self, Self::AwaitInfo | Self::AwaitPong | Self::Connected)
+        matches!(self, Self::AwaitInfo | Self::AwaitCredentials | Self::AwaitPong | Self::Connected)
     }
 
     /// Whether an attempt is under way (its deadline runs).
     fn attempting(self) -> bool {
         matches!(
             self,
-            Self::Connecting | Self::TlsFirst | Self::AwaitInfo | Self::UpgradingTls | Self::AwaitPong
+            Self::Connecting
+                | Self::TlsFirst
+                | Self::AwaitInfo
+                | Self::UpgradingTls
+                | Self::AwaitCredentials
+                | Self::AwaitPong
         )
     }
 }
@@ -123,6 +132,8 @@ pub struct Connection<I = DefaultInstant> {
     timers: Timers<I>,
     drain: Drain,
     report: Report,
+    /// The CONNECT waiting for the caller's credentials ([`Phase::AwaitCredentials`]).
+    pending_connect: Option<ConnectInfo>,
 }
 
 impl<I: Instant> Connection<I> {
@@ -148,6 +159,7 @@ impl<I: Instant> Connection<I> {
             timers: Timers::default(),
             drain: Drain::default(),
             report: Report::default(),
+            pending_connect: None,
         };
         connection.next_attempt(now);
         Ok(connection)
@@ -187,6 +199,23 @@ impl<I: Instant> Connection<I> {
             Phase::TlsFirst => self.phase = Phase::AwaitInfo,
             Phase::UpgradingTls => self.send_connect(now),
             _ => {}
+        }
+    }
+
+    /// The caller's answer to [`Action::Authenticate`] for `transport`: the credentials
+    /// for this attempt, or why there are none (typically [`AuthError::Callback`], which
+    /// fails the attempt; the next one follows the reconnect policy). An answer for a
+    /// transport that is no longer current, or one not asked for, changes nothing.
+    ///
+    /// [`AuthError::Callback`]: crate::AuthError::Callback
+    pub fn handle_credentials(
+        &mut self,
+        now: I,
+        transport: TransportId,
+        credentials: Result<Credentials, AuthError>,
+    ) {
+        if self.phase == Phase::AwaitCredentials && self.link.is_open(transport) {
+            self.credentials_ready(now, credentials);
         }
     }
 

@@ -8,6 +8,7 @@ use super::rng::Rng;
 use crate::{
     options::Options,
     server_addr::{Scheme, ServerAddr},
+    server_error::ServerErrorKind,
 };
 
 /// One server and its attempt history.
@@ -20,6 +21,9 @@ pub(crate) struct Entry<I> {
     pub(crate) failures: u32,
     /// When it was last tried.
     pub(crate) last_attempt: Option<I>,
+    /// The last authorization error it answered with, since the last successful
+    /// connection to it.
+    pub(crate) last_auth_error: Option<ServerErrorKind>,
 }
 
 /// The servers, in the order they will be tried: the front is next, a tried server moves
@@ -43,7 +47,13 @@ impl<I: Instant> Pool<I> {
         let mut entries: Vec<Entry<I>> = options
             .servers
             .iter()
-            .map(|addr| Entry { addr: addr.clone(), implicit: false, failures: 0, last_attempt: None })
+            .map(|addr| Entry {
+                addr: addr.clone(),
+                implicit: false,
+                failures: 0,
+                last_attempt: None,
+                last_auth_error: None,
+            })
             .collect();
         if options.randomize {
             rng.shuffle(&mut entries);
@@ -102,7 +112,20 @@ impl<I: Instant> Pool<I> {
     pub(crate) fn record(&mut self, addr: &ServerAddr, success: bool) {
         if let Some(entry) = self.entries.iter_mut().find(|e| e.addr.same_endpoint(addr)) {
             entry.failures = if success { 0 } else { entry.failures.saturating_add(1) };
+            if success {
+                entry.last_auth_error = None;
+            }
         }
+    }
+
+    /// Records that `addr` refused the credentials with `kind`; returns whether its
+    /// previous authorization error (since the last successful connection to it) was the
+    /// same: the second identical refusal in a row.
+    pub(crate) fn record_auth_error(&mut self, addr: &ServerAddr, kind: &ServerErrorKind) -> bool {
+        let Some(entry) = self.entries.iter_mut().find(|e| e.addr.same_endpoint(addr)) else { return false };
+        let repeated = entry.last_auth_error.as_ref() == Some(kind);
+        entry.last_auth_error = Some(kind.clone());
+        repeated
     }
 
     /// Moves `addr` to the back so that other servers are tried first (lame duck).
@@ -166,6 +189,7 @@ impl<I: Instant> Pool<I> {
                 implicit: true,
                 failures: 0,
                 last_attempt: None,
+                last_auth_error: None,
             }),
         );
         added

@@ -27,11 +27,19 @@ impl Hasher for SidHasher {
 
 /// Limits on messages delivered to a subscription but not yet consumed by its reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PendingLimits {
     /// Most messages pending.
     pub messages: u64,
     /// Most payload bytes pending.
     pub bytes: u64,
+}
+
+impl PendingLimits {
+    /// At most `messages` messages and `bytes` payload bytes pending.
+    pub const fn new(messages: u64, bytes: u64) -> Self {
+        Self { messages, bytes }
+    }
 }
 
 /// What happened to a delivered message under the pending limits.

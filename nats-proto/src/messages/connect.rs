@@ -12,8 +12,12 @@ use crate::secret::Secret;
 /// defaults are `true`), `protocol:1` (needed for asynchronous `INFO`: discovery and lame
 /// duck), `lang:"rust"` and this crate's version. Secrets are [`Secret`]s: `Debug` never
 /// shows them.
+///
+/// The protocol grows, so the struct is `#[non_exhaustive]`: outside this crate, start from
+/// [`ConnectInfo::default`] and set fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct ConnectInfo {
     /// Ask the server to acknowledge every op with `+OK`.
     pub verbose: bool,

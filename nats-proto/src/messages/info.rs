@@ -15,9 +15,11 @@ where
 }
 
 /// The server's `INFO` message. Unknown fields are ignored; missing or `null` fields take
-/// their default. Construct with `..ServerInfo::default()` for the fields you don't set.
+/// their default. Servers add fields over time, so the struct is `#[non_exhaustive]`:
+/// outside this crate, start from [`ServerInfo::default`] and set fields.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct ServerInfo {
     /// The server's unique id.
     #[serde(deserialize_with = "nullable")]

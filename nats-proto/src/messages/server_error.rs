@@ -129,6 +129,16 @@ impl ServerError {
         }
     }
 
+    /// Whether the credentials were refused (`Authorization Violation`, `User` or
+    /// `Account Authentication Expired`, `User Authentication Revoked`): the errors that,
+    /// twice in a row from one server, stop the reconnect loop
+    /// ([`ConnectionError::RepeatedAuthError`](crate::ConnectionError::RepeatedAuthError)).
+    /// `Authentication Timeout` is not one: it says the client was slow, not that its
+    /// credentials are bad.
+    pub(crate) fn counts_as_repeatable_auth_error(&self) -> bool {
+        self.is_auth_error() && self.kind != ServerErrorKind::AuthenticationTimeout
+    }
+
     /// Whether this is an authentication or authorization failure.
     pub fn is_auth_error(&self) -> bool {
         use ServerErrorKind as K;

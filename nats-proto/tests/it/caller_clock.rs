@@ -18,7 +18,11 @@ fn a_connection_on_a_duration_since_the_callers_epoch() {
     assert_eq!(conn.poll_timeout(), Some(epoch + Duration::from_secs(2)), "the attempt deadline");
     conn.handle_connected(epoch, transport);
     let mut out = OutBuffer::new();
-    out.write_server_op(&ServerOp::Info(Box::new(ServerInfo { headers: true, ..ServerInfo::default() })));
+    out.write_server_op(&ServerOp::Info(Box::new({
+        let mut value = ServerInfo::default();
+        value.headers = true;
+        value
+    })));
     out.write_server_op(&ServerOp::Pong);
     conn.handle_input(epoch, transport, &out.to_vec());
     assert_eq!(conn.state(), State::Connected);

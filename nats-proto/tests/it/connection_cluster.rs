@@ -185,8 +185,7 @@ fn lame_duck_with_no_other_server_stays() {
 
 #[test]
 fn ignore_discovered_servers_adds_nothing_and_reports_nothing() {
-    let mut h =
-        Harness::new(nats_proto::Options { ignore_discovered_servers: true, ..options("10.0.0.1:4222") });
+    let mut h = Harness::new(options("10.0.0.1:4222").with_ignore_discovered_servers(true));
     h.connect(info_with(|i| i.connect_urls = urls(&["10.0.0.1:4222", "10.0.0.9:4222"])));
     assert!(h.conn.discovered_servers().is_empty(), "handshake INFO adds nothing");
     h.send(&[info_op(info_with(|i| i.connect_urls = urls(&["10.0.0.2:4222", "10.0.0.3:4223"])))]);

@@ -5,11 +5,11 @@ use crate::harness;
 
 use bytes::Bytes;
 use harness::{info, info_op, msg, options, subject, Harness};
-use nats_proto::{ClientOp, Event, Options, PendingLimits, ServerOp, Sid, State};
+use nats_proto::{ClientOp, Event, PendingLimits, ServerOp, Sid, State};
 
 #[test]
 fn verbose_connect_and_ok_acks_are_ignored() {
-    let mut h = Harness::new(Options { verbose: true, ..options("127.0.0.1:4222") });
+    let mut h = Harness::new(options("127.0.0.1:4222").with_verbose(true));
     let server = h.expect_connect();
     h.accept(server);
     h.send(&[info_op(info())]);
@@ -55,7 +55,7 @@ fn slow_harness(limit: u64) -> (Harness, Sid) {
     let mut h = Harness::new(options("127.0.0.1:4222"));
     h.connect(info());
     let sid = h.conn.subscribe(subject("firehose"), None).unwrap();
-    assert!(h.conn.set_pending_limits(sid, Some(PendingLimits { messages: limit, bytes: 1 << 20 })));
+    assert!(h.conn.set_pending_limits(sid, Some(PendingLimits::new(limit, 1 << 20))));
     h.client_ops();
     (h, sid)
 }
@@ -114,7 +114,7 @@ fn byte_limits_count_too() {
     let mut h = Harness::new(options("127.0.0.1:4222"));
     h.connect(info());
     let sid = h.conn.subscribe(subject("firehose"), None).unwrap();
-    h.conn.set_pending_limits(sid, Some(PendingLimits { messages: 1000, bytes: 25 }));
+    h.conn.set_pending_limits(sid, Some(PendingLimits::new(1000, 25)));
     let (delivered, episodes) = flood(&mut h, sid, 5);
     assert_eq!((delivered, episodes), (2, vec![1]));
 }

@@ -8,12 +8,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use harness::{info, msg, options, pub_op, subject, Harness};
 use nats_proto::{
-    Action, ClientOp, ConnectionError, Event, Expected, Options, PublishError, RequestOutcome, ServerOp,
-    State, SubscribeError,
+    Action, ClientOp, ConnectionError, Event, Expected, PublishError, RequestOutcome, ServerOp, State,
+    SubscribeError,
 };
 
 fn connected() -> Harness {
-    let mut h = Harness::new(Options { drain_timeout: Duration::from_secs(5), ..options("127.0.0.1:4222") });
+    let mut h = Harness::new(options("127.0.0.1:4222").with_drain_timeout(Duration::from_secs(5)));
     h.connect(info());
     h
 }
@@ -234,7 +234,7 @@ fn draining_one_subscription_delivers_in_flight_messages_then_ends_it() {
 
 #[test]
 fn a_subscription_drained_while_down_or_across_a_loss_ends_and_is_not_made_again() {
-    let mut h = Harness::new(Options { reconnect_jitter: Duration::ZERO, ..options("127.0.0.1:4222") });
+    let mut h = Harness::new(options("127.0.0.1:4222").with_reconnect_jitter(Duration::ZERO));
     h.connect(info());
     let across = h.conn.subscribe(subject("across"), None).unwrap();
     let down = h.conn.subscribe(subject("down"), None).unwrap();

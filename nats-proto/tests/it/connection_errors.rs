@@ -193,8 +193,7 @@ fn bare_err_is_fatal_and_reconnects() {
 
 #[test]
 fn fatal_error_closes_when_reconnecting_is_not_allowed() {
-    let mut h =
-        Harness::new(nats_proto::Options { allow_reconnect: false, ..options("nats://127.0.0.1:4222") });
+    let mut h = Harness::new(options("nats://127.0.0.1:4222").with_allow_reconnect(false));
     h.connect(info());
     h.send(&[err("who knows")]);
     let events = h.events();

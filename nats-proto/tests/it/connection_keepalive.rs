@@ -7,13 +7,12 @@ use crate::harness;
 use std::time::Duration;
 
 use harness::{info, msg, options, Harness};
-use nats_proto::{Action, ClientOp, ConnectionError, Event, Options, ServerOp, Sid, State};
+use nats_proto::{Action, ClientOp, ConnectionError, Event, ServerOp, Sid, State};
 
 const INTERVAL: Duration = Duration::from_secs(10);
 
 fn keepalive_harness() -> Harness {
-    let options =
-        Options { ping_interval: INTERVAL, max_pings_outstanding: 2, ..options("nats://127.0.0.1:4222") };
+    let options = options("nats://127.0.0.1:4222").with_ping_interval(INTERVAL).with_max_pings_outstanding(2);
     let mut h = Harness::new(options);
     h.connect(info());
     h
@@ -68,7 +67,7 @@ fn unanswered_pings_make_the_connection_stale() {
 
 #[test]
 fn max_pings_outstanding_is_respected() {
-    let options = Options { ping_interval: INTERVAL, max_pings_outstanding: 4, ..options("127.0.0.1") };
+    let options = options("127.0.0.1").with_ping_interval(INTERVAL).with_max_pings_outstanding(4);
     let mut h = Harness::new(options);
     h.connect(info());
     for _ in 0..4 {
@@ -152,8 +151,7 @@ fn ping_before_info_fails_the_attempt() {
 
 #[test]
 fn silent_server_times_the_attempt_out() {
-    let options =
-        Options { connect_timeout: Duration::from_secs(3), ..options("127.0.0.1:4222,127.0.0.1:4223") };
+    let options = options("127.0.0.1:4222,127.0.0.1:4223").with_connect_timeout(Duration::from_secs(3));
     let mut h = Harness::new(options);
     let server = h.expect_connect();
     h.accept(server);

@@ -19,13 +19,11 @@ const CAP: Duration = Duration::from_secs(4);
 const JITTER: Duration = Duration::from_millis(100);
 
 fn reconnect_options(urls: &str) -> Options {
-    Options {
-        reconnect_wait: WAIT,
-        reconnect_backoff_max: CAP,
-        reconnect_jitter: JITTER,
-        max_reconnect_attempts: None,
-        ..options(urls)
-    }
+    options(urls)
+        .with_reconnect_wait(WAIT)
+        .with_reconnect_backoff_max(CAP)
+        .with_reconnect_jitter(JITTER)
+        .with_max_reconnect_attempts(None)
 }
 
 /// The documented backoff: `reconnect_wait` after a loss or a first failure, doubled for
@@ -65,12 +63,10 @@ fn backoff_doubles_up_to_the_cap_with_jitter_below_the_bound() {
 
 #[test]
 fn tls_servers_use_the_tls_jitter() {
-    let options = Options {
-        reconnect_jitter: Duration::ZERO,
-        reconnect_jitter_tls: Duration::from_millis(500),
-        retry_on_initial_connect: true,
-        ..reconnect_options("tls://127.0.0.1:4222")
-    };
+    let options = reconnect_options("tls://127.0.0.1:4222")
+        .with_reconnect_jitter(Duration::ZERO)
+        .with_reconnect_jitter_tls(Duration::from_millis(500))
+        .with_retry_on_initial_connect(true);
     let mut h = Harness::new(options);
     h.refuse();
     let mut jitters = Vec::new();
@@ -130,7 +126,7 @@ fn several_servers_round_robin_each_with_its_own_backoff() {
 
 #[test]
 fn max_reconnect_attempts_then_closed_with_no_servers() {
-    let options = Options { max_reconnect_attempts: Some(3), ..reconnect_options("127.0.0.1:4222") };
+    let options = reconnect_options("127.0.0.1:4222").with_max_reconnect_attempts(Some(3));
     let mut h = Harness::new(options);
     h.connect(info());
     h.drop_transport();
@@ -157,8 +153,7 @@ fn max_reconnect_attempts_then_closed_with_no_servers() {
 
 #[test]
 fn max_reconnect_attempts_count_per_server() {
-    let options =
-        Options { max_reconnect_attempts: Some(2), ..reconnect_options("127.0.0.1:4222,127.0.0.1:4223") };
+    let options = reconnect_options("127.0.0.1:4222,127.0.0.1:4223").with_max_reconnect_attempts(Some(2));
     let mut h = Harness::new(options);
     h.connect(info());
     h.drop_transport();
@@ -176,7 +171,7 @@ fn max_reconnect_attempts_count_per_server() {
 
 #[test]
 fn allow_reconnect_false_closes_on_the_first_loss() {
-    let options = Options { allow_reconnect: false, ..options("127.0.0.1:4222,127.0.0.1:4223") };
+    let options = options("127.0.0.1:4222,127.0.0.1:4223").with_allow_reconnect(false);
     let mut h = Harness::new(options);
     h.connect(info());
     let flush = h.conn.flush(h.now, Duration::from_secs(10));
@@ -215,7 +210,7 @@ fn initial_connect_fails_after_one_pass_without_retry_on_initial_connect() {
 
 #[test]
 fn retry_on_initial_connect_keeps_trying_with_backoff() {
-    let options = Options { retry_on_initial_connect: true, ..reconnect_options("127.0.0.1:4222") };
+    let options = reconnect_options("127.0.0.1:4222").with_retry_on_initial_connect(true);
     let mut h = Harness::new(options);
     h.refuse();
     assert!(h.events().is_empty(), "not closed");
@@ -234,11 +229,9 @@ fn retry_on_initial_connect_keeps_trying_with_backoff() {
 
 #[test]
 fn retry_on_initial_connect_respects_max_reconnect_attempts() {
-    let options = Options {
-        retry_on_initial_connect: true,
-        max_reconnect_attempts: Some(3),
-        ..reconnect_options("127.0.0.1:4222")
-    };
+    let options = reconnect_options("127.0.0.1:4222")
+        .with_retry_on_initial_connect(true)
+        .with_max_reconnect_attempts(Some(3));
     let mut h = Harness::new(options);
     h.refuse();
     h.advance_to_connect();
@@ -332,7 +325,7 @@ fn publishes_during_the_reconnect_handshake_follow_the_subscriptions() {
 fn reconnect_buffer_accepts_up_to_its_size_then_refuses() {
     let frame = pub_frame_len("buf.0", 10);
     let limit = 5 * frame;
-    let options = Options { reconnect_buffer_size: limit, ..reconnect_options("127.0.0.1:4222") };
+    let options = reconnect_options("127.0.0.1:4222").with_reconnect_buffer_size(limit);
     let mut h = Harness::new(options);
     h.connect(info());
     h.drop_transport();
@@ -554,7 +547,7 @@ fn force_reconnect_when_not_connected_does_nothing() {
     assert!(!h.conn.force_reconnect(h.now));
     assert!(h.events().is_empty() && h.actions().is_empty());
     // Reconnects disabled.
-    let mut h = Harness::new(Options { allow_reconnect: false, ..reconnect_options("127.0.0.1:4222") });
+    let mut h = Harness::new(reconnect_options("127.0.0.1:4222").with_allow_reconnect(false));
     h.connect(info());
     assert!(!h.conn.force_reconnect(h.now));
     assert!(h.events().is_empty() && h.actions().is_empty());
@@ -572,17 +565,17 @@ fn reconnect_delay_callback_replaces_the_backoff_and_jitter() {
     use std::sync::{Arc, Mutex};
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = Arc::clone(&seen);
-    let mut h = Harness::new(Options {
-        // The built-in policy would wait 10 s and more, with up to 5 s of jitter.
-        reconnect_wait: Duration::from_secs(10),
-        reconnect_backoff_max: Duration::from_secs(20),
-        reconnect_jitter: Duration::from_secs(5),
-        reconnect_delay_callback: Some(nats_proto::ReconnectDelay::new(move |failures| {
-            record.lock().unwrap().push(failures);
-            Duration::from_millis(500 + 1000 * u64::from(failures))
-        })),
-        ..reconnect_options("127.0.0.1:4222")
-    });
+    // The built-in policy would wait 10 s and more, with up to 5 s of jitter.
+    let mut h = Harness::new(
+        reconnect_options("127.0.0.1:4222")
+            .with_reconnect_wait(Duration::from_secs(10))
+            .with_reconnect_backoff_max(Duration::from_secs(20))
+            .with_reconnect_jitter(Duration::from_secs(5))
+            .with_reconnect_delay_callback(Some(nats_proto::ReconnectDelay::new(move |failures| {
+                record.lock().unwrap().push(failures);
+                Duration::from_millis(500 + 1000 * u64::from(failures))
+            }))),
+    );
     h.connect(info());
     h.drop_transport();
     h.events();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use harness::{info, msg, no_responders, options, subject, Harness};
-use nats_proto::{ClientOp, Event, Expected, Options, RequestId, RequestOutcome, Sid, Subject};
+use nats_proto::{ClientOp, Event, Expected, RequestId, RequestOutcome, Sid, Subject};
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -245,7 +245,7 @@ fn request_while_disconnected_is_sent_after_reconnect() {
 
 #[test]
 fn requests_end_when_the_connection_closes() {
-    let mut h = Harness::new(Options { allow_reconnect: false, ..options("127.0.0.1") });
+    let mut h = Harness::new(options("127.0.0.1").with_allow_reconnect(false));
     h.connect(info());
     let mut r = Requester { h, inbox: None };
     let (a, _, _) = r.request(Expected::Count(1));

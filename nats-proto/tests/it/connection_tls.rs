@@ -5,8 +5,7 @@ use crate::harness;
 
 use harness::{info, info_op, info_with, options, Harness};
 use nats_proto::{
-    Action, ClientOp, ConnectionError, Event, Options, ServerAddr, ServerOp, State, TransportError,
-    TransportErrorKind,
+    Action, ClientOp, ConnectionError, Event, ServerAddr, ServerOp, State, TransportError, TransportErrorKind,
 };
 
 /// Accepts the pending Connect and sends `info`; returns the server.
@@ -55,7 +54,7 @@ fn tls_url_upgrades_when_the_server_only_offers_tls() {
 
 #[test]
 fn tls_required_in_options_upgrades_before_connect() {
-    let options = Options { tls_required: true, ..options("nats://secure.example.com:4222") };
+    let options = options("nats://secure.example.com:4222").with_tls_required(true);
     let mut h = Harness::new(options);
     accept_and_send_info(&mut h, info_with(|i| i.tls_available = true));
     expect_upgrade_then_connect(&mut h, "secure.example.com");
@@ -81,7 +80,7 @@ fn plain_connection_does_not_upgrade() {
 
 #[test]
 fn client_requires_tls_but_the_server_offers_none() {
-    let options = Options { tls_required: true, ..options("nats://127.0.0.1:4222,nats://127.0.0.1:4223") };
+    let options = options("nats://127.0.0.1:4222,nats://127.0.0.1:4223").with_tls_required(true);
     let mut h = Harness::new(options);
     accept_and_send_info(&mut h, info());
     assert!(h.client_ops().is_empty(), "no CONNECT in plain text");
@@ -103,7 +102,7 @@ fn tls_url_but_the_server_offers_none_closes_with_one_server() {
 
 #[test]
 fn tls_first_upgrades_before_info() {
-    let options = Options { tls_first: true, ..options("nats://first.example.com:4222") };
+    let options = options("nats://first.example.com:4222").with_tls_first(true);
     let mut h = Harness::new(options);
     let server = h.expect_connect();
     h.accept(server);

@@ -265,7 +265,7 @@ fn header_size_larger_than_total() {
 
 #[test]
 fn huge_declared_size_is_refused_before_allocating() {
-    let limits = DecoderLimits { max_control_line: 1024, max_payload: 1024 * 1024 };
+    let limits = DecoderLimits::new(1024, 1024 * 1024);
     let (ops, error) = server_ops_with(b"MSG a 1 999999999\r\nabc", limits);
     assert!(ops.is_empty());
     assert_eq!(error, Some(DecodeError::PayloadTooLarge { size: 999_999_999, limit: 1024 * 1024 }));
@@ -281,7 +281,7 @@ fn huge_declared_size_is_refused_before_allocating() {
 
 #[test]
 fn control_line_past_the_limit_without_lf() {
-    let limits = DecoderLimits { max_control_line: 16, max_payload: 1024 };
+    let limits = DecoderLimits::new(16, 1024);
     assert_eq!(
         server_ops_with(b"MSG aaaaaaaaaaaaa", limits),
         (vec![], None),

@@ -81,13 +81,11 @@ fn connect_is_one_json_line() {
 #[test]
 fn server_ops() {
     let msg = |reply: Option<&str>, headers: Option<HeaderMap>| {
-        ServerOp::Msg(Msg {
-            subject: subject("a.b"),
-            sid: Sid(3),
-            reply: reply.map(subject),
-            headers: headers.map(Box::new),
-            header_error: None,
-            payload: Bytes::from_static(b"data"),
+        ServerOp::Msg({
+            let mut value = Msg::new(subject("a.b"), Sid(3), Bytes::from_static(b"data"));
+            value.reply = reply.map(subject);
+            value.headers = headers.map(Box::new);
+            value
         })
     };
     assert_eq!(server(msg(None, None)), "MSG a.b 3 4\r\ndata\r\n");

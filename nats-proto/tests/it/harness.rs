@@ -26,18 +26,19 @@ pub struct Harness {
 
 /// Options for tests: one server per URL, kept in order, a fixed RNG seed.
 pub fn options(urls: &str) -> Options {
-    Options { randomize: false, rng_seed: Some(42), ..Options::new(urls).unwrap() }
+    Options::new(urls).unwrap().with_randomize(false).with_rng_seed(Some(42))
 }
 
 /// A typical INFO from nats-server 2.9.10.
 pub fn info() -> ServerInfo {
-    ServerInfo {
-        server_id: "NTEST".into(),
-        version: "2.9.10".into(),
-        proto: 1,
-        headers: true,
-        max_payload: 1024 * 1024,
-        ..ServerInfo::default()
+    {
+        let mut value = ServerInfo::default();
+        value.server_id = "NTEST".into();
+        value.version = "2.9.10".into();
+        value.proto = 1;
+        value.headers = true;
+        value.max_payload = 1024 * 1024;
+        value
     }
 }
 
@@ -173,13 +174,10 @@ impl Harness {
 
 /// A MSG op.
 pub fn msg(subject: &str, sid: Sid, reply: Option<&str>, payload: &'static [u8]) -> ServerOp {
-    ServerOp::Msg(Msg {
-        subject: Subject::new(subject).unwrap(),
-        sid,
-        reply: reply.map(|r| Subject::new(r).unwrap()),
-        headers: None,
-        header_error: None,
-        payload: Bytes::from_static(payload),
+    ServerOp::Msg({
+        let mut value = Msg::new(Subject::new(subject).unwrap(), sid, Bytes::from_static(payload));
+        value.reply = reply.map(|r| Subject::new(r).unwrap());
+        value
     })
 }
 
@@ -187,13 +185,10 @@ pub fn msg(subject: &str, sid: Sid, reply: Option<&str>, payload: &'static [u8])
 pub fn no_responders(reply: &Subject, sid: Sid) -> ServerOp {
     let mut headers = HeaderMap::new();
     headers.set_status(Some((StatusCode::NO_RESPONDERS, None)));
-    ServerOp::Msg(Msg {
-        subject: reply.clone(),
-        sid,
-        reply: None,
-        headers: Some(Box::new(headers)),
-        header_error: None,
-        payload: Bytes::new(),
+    ServerOp::Msg({
+        let mut value = Msg::new(reply.clone(), sid, Bytes::new());
+        value.headers = Some(Box::new(headers));
+        value
     })
 }
 

@@ -68,26 +68,25 @@ fn server_op() -> impl Strategy<Value = ServerOp> {
     prop_oneof![
         (text(), any::<u16>(), any::<bool>(), any::<u64>(), vec("[a-z0-9.:]{1,20}", 0..4)).prop_map(
             |(id, port, ldm, max_payload, urls)| {
-                let info = ServerInfo {
-                    server_id: id,
-                    port,
-                    ldm,
-                    max_payload,
-                    connect_urls: urls,
-                    headers: true,
-                    ..ServerInfo::default()
+                let info = {
+                    let mut value = ServerInfo::default();
+                    value.server_id = id;
+                    value.port = port;
+                    value.ldm = ldm;
+                    value.max_payload = max_payload;
+                    value.connect_urls = urls;
+                    value.headers = true;
+                    value
                 };
                 ServerOp::Info(Box::new(info))
             }
         ),
         (literal_subject(), any::<u64>(), option::of(literal_subject()), option::of(headers()), payload())
-            .prop_map(|(subject, sid, reply, headers, payload)| ServerOp::Msg(Msg {
-                subject,
-                sid: Sid(sid),
-                reply,
-                headers: headers.map(Box::new),
-                header_error: None,
-                payload
+            .prop_map(|(subject, sid, reply, headers, payload)| ServerOp::Msg({
+                let mut value = Msg::new(subject, Sid(sid), payload);
+                value.reply = reply;
+                value.headers = headers.map(Box::new);
+                value
             })),
         Just(ServerOp::Ping),
         Just(ServerOp::Pong),
@@ -99,12 +98,13 @@ fn server_op() -> impl Strategy<Value = ServerOp> {
 fn client_op() -> impl Strategy<Value = ClientOp> {
     prop_oneof![
         (option::of(text()), option::of("[a-z]{1,8}"), option::of(text()), any::<bool>()).prop_map(
-            |(name, user, pass, echo)| ClientOp::Connect(Box::new(ConnectInfo {
-                name,
-                user,
-                pass: pass.map(Secret::new),
-                echo,
-                ..ConnectInfo::default()
+            |(name, user, pass, echo)| ClientOp::Connect(Box::new({
+                let mut value = ConnectInfo::default();
+                value.name = name;
+                value.user = user;
+                value.pass = pass.map(Secret::new);
+                value.echo = echo;
+                value
             }))
         ),
         (literal_subject(), option::of(literal_subject()), option::of(headers()), payload()).prop_map(

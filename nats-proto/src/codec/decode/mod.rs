@@ -26,6 +26,7 @@ use crate::{headers::HeaderError, queue_group::QueueGroupError, sid::Sid, subjec
 
 /// Size limits applied while decoding, each checked before anything is allocated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DecoderLimits {
     /// The longest control line (the op and its arguments, without the line end).
     /// Default 64 KiB.
@@ -33,6 +34,14 @@ pub struct DecoderLimits {
     /// The largest payload (headers included) a `MSG`/`HMSG`/`PUB`/`HPUB` may declare.
     /// Default 64 MiB.
     pub max_payload: usize,
+}
+
+impl DecoderLimits {
+    /// Limits of `max_control_line` bytes per control line and `max_payload` bytes per
+    /// payload.
+    pub const fn new(max_control_line: usize, max_payload: usize) -> Self {
+        Self { max_control_line, max_payload }
+    }
 }
 
 impl Default for DecoderLimits {
