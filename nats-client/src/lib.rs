@@ -43,7 +43,11 @@ mod subscriber;
 mod testing;
 mod time;
 mod tls;
+mod transport;
 mod wake_list;
+// The browser's WebSocket comes from the runtime (`Runtime::NATIVE_WEBSOCKET`).
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod websocket;
 
 pub use client::{connect_with_runtime, Client, Replies, Sleep};
 pub use error::{ConnectError, RequestError, SubscribeError, UnsubscribeError};
