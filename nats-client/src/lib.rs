@@ -53,10 +53,10 @@ pub use client::{connect_with_runtime, Client, Replies, Sleep};
 pub use error::{ConnectError, RequestError, SubscribeError, UnsubscribeError};
 pub use event::{ClientEvent, EventCallback, Events};
 pub use nats_proto::{
-    ConnectionError, Expected, FlushError, HeaderMap, HeaderName, HeaderValue, Msg as Message,
-    PermissionOperation, PublishError, RequestOutcome, ServerAddr, ServerError, ServerErrorKind, ServerInfo,
-    Sid, State, Statistics, StatusCode, Subject, SubjectError, TransportError, TransportErrorKind,
-    Undeliverable,
+    ConnectionError, Expected, FlushError, HeaderMap, HeaderName, HeaderValue, Msg as Message, OptionsError,
+    PermissionOperation, PublishError, RequestOutcome, Scheme, ServerAddr, ServerAddrError, ServerError,
+    ServerErrorKind, ServerInfo, Sid, State, Statistics, StatusCode, Subject, SubjectError, TransportError,
+    TransportErrorKind, Undeliverable,
 };
 pub use options::ConnectOptions;
 pub use request::Request;

@@ -198,7 +198,7 @@ fn text_frames_are_read_too() {
 #[test]
 fn a_frame_larger_than_the_read_buffer_arrives_intact() {
     let (mut ws, server) = open(b"");
-    let payload: Vec<u8> = (0..300 * 1024).map(|i| (i % 251) as u8).collect();
+    let payload: Vec<u8> = (0..300 * 1024usize).map(|i| u8::try_from(i % 251).unwrap()).collect();
     server.send_bytes(&binary(&payload));
     let mut got = Vec::new();
     while got.len() < payload.len() {
