@@ -146,7 +146,9 @@ impl<R: Runtime> Driver<R> {
     /// The transport to a WebSocket server is open: TLS first for `wss://`, else the
     /// upgrade.
     fn open_websocket(&mut self, plain: R::Transport) {
-        let Some(server) = &self.websocket else { return };
+        let Some(server) = &self.websocket else {
+            return self.fail(TransportErrorKind::Connect, "no WebSocket server to open".to_owned());
+        };
         if server.tls() {
             let host = server.host().to_owned();
             match self.tls_handshake(host, plain) {
@@ -161,7 +163,9 @@ impl<R: Runtime> Driver<R> {
     /// Starts the WebSocket upgrade on `stream` (not in the browser, where the runtime
     /// opens WebSockets itself).
     fn upgrade(&mut self, stream: Stream<R::Transport>) {
-        let Some(url) = self.websocket.as_ref().and_then(ServerAddr::websocket_url) else { return };
+        let Some(url) = self.websocket.as_ref().and_then(ServerAddr::websocket_url) else {
+            return self.fail(TransportErrorKind::Connect, "no WebSocket server to open".to_owned());
+        };
         #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
         {
             self.io = Io::Upgrading(Box::pin(async move { websocket::upgrade(stream, &url).await }));
