@@ -16,7 +16,9 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes};
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_rustls::TlsConnector;
-use nats_proto::{Action, AuthError, Credentials, TransportError, TransportErrorKind, TransportId};
+use nats_proto::{
+    Action, AuthError, Credentials, ServerAddr, TransportError, TransportErrorKind, TransportId,
+};
 use rustls_pki_types::ServerName;
 
 use crate::options::AuthCallback;
@@ -24,6 +26,9 @@ use crate::runtime::Runtime;
 use crate::shared::{Shared, HIGH_WATER};
 use crate::time::Instant;
 use crate::tls::{Stream, TlsOptions};
+use crate::transport::Transport;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+use crate::websocket::{self, WebSocket};
 
 /// Bytes taken from the core per round of writing. Taken bytes count as handed to the
 /// transport: if it dies they are lost like bytes in the kernel's buffer, so this stays
@@ -38,12 +43,18 @@ const MAX_IOV: usize = 64;
 
 type ConnectFuture<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send>>;
 type CredentialsFuture = Pin<Box<dyn Future<Output = Result<Credentials, AuthError>> + Send>>;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+type UpgradeFuture<T> = Pin<Box<dyn Future<Output = Result<WebSocket<Stream<T>>, TransportError>> + Send>>;
 
 enum Io<T> {
     Idle,
     Connecting(ConnectFuture<T>),
+    /// TLS: asked for by the core, or below the WebSocket of a `wss://` server.
     Handshaking(Box<futures_rustls::Connect<T>>),
-    Ready(Stream<T>),
+    /// The WebSocket upgrade of a `ws://` or `wss://` server (after TLS for `wss://`).
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    Upgrading(UpgradeFuture<T>),
+    Ready(Transport<T>),
 }
 
 pub(crate) struct Driver<R: Runtime> {
@@ -51,6 +62,9 @@ pub(crate) struct Driver<R: Runtime> {
     shared: Arc<Shared>,
     tls: TlsOptions,
     io: Io<R::Transport>,
+    /// The WebSocket server the transport in progress opens a WebSocket to, when the
+    /// runtime has none of its own: after TCP (and TLS for `wss://`), the upgrade.
+    websocket: Option<ServerAddr>,
     /// The core's id of the transport in `io`: every report about it names it, and the
     /// core ignores reports about a transport it no longer uses.
     transport: Option<TransportId>,
@@ -78,6 +92,7 @@ impl<R: Runtime> Driver<R> {
             shared,
             tls,
             io: Io::Idle,
+            websocket: None,
             transport: None,
             write_queue: VecDeque::new(),
             write_queued: 0,
@@ -96,6 +111,7 @@ impl<R: Runtime> Driver<R> {
 
     fn drop_io(&mut self) {
         self.io = Io::Idle;
+        self.websocket = None;
         self.transport = None;
         // A callback still running for this transport is no longer wanted.
         self.credentials = None;
@@ -109,8 +125,11 @@ impl<R: Runtime> Driver<R> {
         self.fail_with(TransportError::new(kind, message));
     }
 
-    /// The transport failed with an IO error (its kind is kept for the user).
+    /// The transport failed with an IO error (its kind is kept for the user; a WebSocket
+    /// protocol error is reported as such).
     fn fail_io(&mut self, kind: TransportErrorKind, error: &io::Error) {
+        #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+        let kind = websocket::error_kind(error, kind);
         self.fail_with(TransportError::from_io(kind, error));
     }
 
@@ -123,16 +142,63 @@ impl<R: Runtime> Driver<R> {
     }
 
     fn start_tls(&mut self, server_name: String) -> Result<(), String> {
-        let Io::Ready(Stream::Plain(_)) = self.io else {
+        let Io::Ready(Transport::Direct(Stream::Plain(_))) = self.io else {
             return Err("no plain transport to upgrade".to_owned());
         };
-        let Io::Ready(Stream::Plain(plain)) = std::mem::replace(&mut self.io, Io::Idle) else {
+        let Io::Ready(Transport::Direct(Stream::Plain(plain))) = std::mem::replace(&mut self.io, Io::Idle)
+        else {
             unreachable!()
         };
+        self.io = self.tls_handshake(server_name, plain)?;
+        Ok(())
+    }
+
+    /// The TLS handshake on `plain`, verifying the certificate for `server_name`.
+    fn tls_handshake(&self, server_name: String, plain: R::Transport) -> Result<Io<R::Transport>, String> {
         let config = self.tls.client_config().map_err(|e| e.to_string())?;
         let name = ServerName::try_from(server_name).map_err(|e| format!("invalid TLS server name: {e}"))?;
-        self.io = Io::Handshaking(Box::new(TlsConnector::from(config).connect(name, plain)));
-        Ok(())
+        Ok(Io::Handshaking(Box::new(TlsConnector::from(config).connect(name, plain))))
+    }
+
+    /// The transport to a WebSocket server is open: TLS first for `wss://`, else the
+    /// upgrade.
+    fn open_websocket(&mut self, plain: R::Transport) {
+        let Some(server) = &self.websocket else {
+            return self.fail(TransportErrorKind::Connect, "no WebSocket server to open".to_owned());
+        };
+        if server.tls() {
+            let host = server.host().to_owned();
+            match self.tls_handshake(host, plain) {
+                Ok(io) => self.io = io,
+                Err(message) => self.fail(TransportErrorKind::Tls, message),
+            }
+        } else {
+            self.upgrade(Stream::Plain(plain));
+        }
+    }
+
+    /// Starts the WebSocket upgrade on `stream` (not in the browser, where the runtime
+    /// opens WebSockets itself).
+    fn upgrade(&mut self, stream: Stream<R::Transport>) {
+        let Some(url) = self.websocket.as_ref().and_then(ServerAddr::websocket_url) else {
+            return self.fail(TransportErrorKind::Connect, "no WebSocket server to open".to_owned());
+        };
+        #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+        {
+            self.io = Io::Upgrading(Box::pin(async move { websocket::upgrade(stream, &url).await }));
+        }
+        #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+        {
+            drop(stream);
+            self.fail(TransportErrorKind::Connect, format!("{url}: this runtime has no WebSocket"));
+        }
+    }
+
+    /// The transport is ready for the protocol: tell the core.
+    fn ready(&mut self, transport: Transport<R::Transport>) {
+        self.io = Io::Ready(transport);
+        let transport = self.transport.expect("a transport in progress has an id");
+        self.shared.lock().conn.handle_connected(self.runtime.now(), transport);
     }
 
     fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<()> {
@@ -170,6 +236,9 @@ impl<R: Runtime> Driver<R> {
                                 self.runtime.connect(server.host().to_owned(), server.port()),
                             )),
                         };
+                        if server.is_websocket() && !R::NATIVE_WEBSOCKET {
+                            self.websocket = Some(server);
+                        }
                         self.transport = Some(transport);
                     }
                     Action::StartTls { transport, server_name } if self.transport == Some(transport) => {
@@ -283,9 +352,11 @@ impl<R: Runtime> Driver<R> {
             Io::Connecting(connect) => match connect.as_mut().poll(cx) {
                 Poll::Pending => false,
                 Poll::Ready(Ok(stream)) => {
-                    self.io = Io::Ready(Stream::Plain(stream));
-                    let transport = self.transport.expect("a transport in progress has an id");
-                    self.shared.lock().conn.handle_connected(self.runtime.now(), transport);
+                    if self.websocket.is_some() {
+                        self.open_websocket(stream);
+                    } else {
+                        self.ready(Transport::Direct(Stream::Plain(stream)));
+                    }
                     true
                 }
                 Poll::Ready(Err(e)) => {
@@ -296,13 +367,29 @@ impl<R: Runtime> Driver<R> {
             Io::Handshaking(handshake) => match Pin::new(&mut **handshake).poll(cx) {
                 Poll::Pending => false,
                 Poll::Ready(Ok(tls)) => {
-                    self.io = Io::Ready(Stream::Tls(Box::new(tls)));
-                    let transport = self.transport.expect("a transport in progress has an id");
-                    self.shared.lock().conn.handle_tls_established(self.runtime.now(), transport);
+                    if self.websocket.is_some() {
+                        self.upgrade(Stream::Tls(Box::new(tls)));
+                    } else {
+                        self.io = Io::Ready(Transport::Direct(Stream::Tls(Box::new(tls))));
+                        let transport = self.transport.expect("a transport in progress has an id");
+                        self.shared.lock().conn.handle_tls_established(self.runtime.now(), transport);
+                    }
                     true
                 }
                 Poll::Ready(Err(e)) => {
                     self.fail_io(TransportErrorKind::Tls, &e);
+                    true
+                }
+            },
+            #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+            Io::Upgrading(upgrade) => match upgrade.as_mut().poll(cx) {
+                Poll::Pending => false,
+                Poll::Ready(Ok(websocket)) => {
+                    self.ready(Transport::WebSocket(Box::new(websocket)));
+                    true
+                }
+                Poll::Ready(Err(error)) => {
+                    self.fail_with(error);
                     true
                 }
             },

@@ -2,14 +2,36 @@
 //!
 //! This crate is the async face of the sans-IO core in [`nats_proto`]: a [`Client`]
 //! handle, [`Subscriber`] streams, requests with one or several replies, flush, drain,
-//! connection events as a stream or callbacks, and TLS with rustls. It runs on any async
-//! runtime through the small [`Runtime`] trait (TCP connect, a timer, spawn); the
+//! connection events as a stream or callbacks, TLS with rustls, and WebSocket. It runs on
+//! any async runtime through the small [`Runtime`] trait (TCP connect, a timer, spawn); the
 //! adapters `nats-tokio`, `nats-smol` and `nats-async-std` implement it and re-export this
 //! API, so applications depend on one of those.
 //!
 //! One driver task per connection pumps bytes between the socket and the protocol core;
 //! all protocol behaviour (handshake, keepalive, reconnect, resubscription, request
 //! tables, ...) lives in the core.
+//!
+//! # WebSocket
+//!
+//! `ws://` and `wss://` URLs reach nats-server's WebSocket listener with the same API.
+//! Unless the runtime has a WebSocket of its own ([`Runtime::NATIVE_WEBSOCKET`], the
+//! browser), this crate opens it on the runtime's TCP stream: TLS for `wss://` (rustls,
+//! with the TLS options of [`ConnectOptions`], verifying the URL's host), then the HTTP
+//! upgrade to the URL's path, then RFC 6455 framing (async-tungstenite); the protocol
+//! travels in binary messages. A server list is all WebSocket or all NATS URLs
+//! ([`ServerAddrError::MixedSchemes`]); NATS-level TLS options do not apply to a WebSocket
+//! (`require_tls` and `tls_first` hold with `wss://` and are invalid with `ws://`). A
+//! refused upgrade (`HTTP 404`), an answer that is not an upgrade, or a protocol
+//! violation is a [`TransportError`] of kind [`TransportErrorKind::WebSocket`].
+//!
+//! ```no_run
+//! # async fn demo<R: nats_client::Runtime>(rt: R) -> Result<(), nats_client::ConnectError> {
+//! use nats_client::{connect_with_runtime, ConnectOptions};
+//!
+//! let options = ConnectOptions::new().add_root_certificates("ca.pem");
+//! let client = connect_with_runtime(rt, "wss://nats.example.com/nats", options).await?;
+//! # let _ = client; Ok(()) }
+//! ```
 //!
 //! ```no_run
 //! # async fn demo(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
@@ -43,16 +65,20 @@ mod subscriber;
 mod testing;
 mod time;
 mod tls;
+mod transport;
 mod wake_list;
+// The browser's WebSocket comes from the runtime (`Runtime::NATIVE_WEBSOCKET`).
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod websocket;
 
 pub use client::{connect_with_runtime, Client, Replies, Sleep};
 pub use error::{ConnectError, RequestError, SubscribeError, UnsubscribeError};
 pub use event::{ClientEvent, EventCallback, Events};
 pub use nats_proto::{
     AuthError, ConnectionError, Credentials, Expected, FlushError, HeaderMap, HeaderName, HeaderValue,
-    Msg as Message, PermissionOperation, PublishError, RequestOutcome, ServerAddr, ServerError,
-    ServerErrorKind, ServerInfo, Sid, State, Statistics, StatusCode, Subject, SubjectError, TransportError,
-    TransportErrorKind, Undeliverable,
+    Msg as Message, OptionsError, PermissionOperation, PublishError, RequestOutcome, Scheme, ServerAddr,
+    ServerAddrError, ServerError, ServerErrorKind, ServerInfo, Sid, State, Statistics, StatusCode, Subject,
+    SubjectError, TransportError, TransportErrorKind, Undeliverable,
 };
 pub use options::ConnectOptions;
 pub use request::Request;

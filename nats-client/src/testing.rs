@@ -199,6 +199,12 @@ struct Pipe {
     writer: Option<Waker>,
 }
 
+/// A connected pair of in-memory ends, outside any runtime.
+pub(crate) fn duplex() -> (ClientEnd, ServerEnd) {
+    let pipe = Arc::new(Mutex::new(Pipe { accept: usize::MAX, ..Pipe::default() }));
+    (ClientEnd(Arc::clone(&pipe)), ServerEnd(pipe))
+}
+
 /// The client's end: what the driver reads and writes.
 pub(crate) struct ClientEnd(Arc<Mutex<Pipe>>);
 
@@ -257,6 +263,18 @@ impl ServerEnd {
         let mut pipe = lock(&self.0);
         pipe.to_client.extend_from_slice(text.as_bytes());
         wake(&mut pipe.reader);
+    }
+
+    /// Sends `bytes` to the client.
+    pub(crate) fn send_bytes(&self, bytes: &[u8]) {
+        let mut pipe = lock(&self.0);
+        pipe.to_client.extend_from_slice(bytes);
+        wake(&mut pipe.reader);
+    }
+
+    /// Takes the bytes the client wrote so far.
+    pub(crate) fn received_bytes(&self) -> Vec<u8> {
+        std::mem::take(&mut lock(&self.0).to_server)
     }
 
     /// Takes what the client wrote so far.

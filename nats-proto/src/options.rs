@@ -10,7 +10,7 @@ use alloc::sync::Arc;
 use crate::{
     auth::{Auth, AuthError},
     decode::DecoderLimits,
-    server_addr::{ServerAddr, ServerAddrError},
+    server_addr::{Scheme, ServerAddr, ServerAddrError},
     subject::{Subject, SubjectError},
 };
 
@@ -122,9 +122,13 @@ pub struct Options {
     pub no_responders: bool,
     /// Credentials (URL credentials take precedence for their server).
     pub auth: Auth,
-    /// Require TLS on every connection, whatever the server says.
+    /// Require TLS on every connection, whatever the server says. With WebSocket servers
+    /// only `wss://` URLs are allowed (TLS below the WebSocket); with a `ws://` one the
+    /// options are [invalid](OptionsError::Invalid).
     pub tls_required: bool,
     /// Start TLS before the server's `INFO` (server option `handshake_first`, 2.10.4+).
+    /// `wss://` always starts with TLS; with a `ws://` server the options are
+    /// [invalid](OptionsError::Invalid).
     pub tls_first: bool,
     /// How long one connection attempt (transport, TLS and handshake) may take.
     pub connect_timeout: Duration,
@@ -400,6 +404,22 @@ impl Options {
     /// Checks the options; returns the inbox prefix as a subject.
     pub(crate) fn validate(&self) -> Result<Subject, OptionsError> {
         ServerAddr::check_list(&self.servers)?;
+        // A `ws://` server has no TLS at all (TLS for a WebSocket is `wss://`, set up below
+        // the WebSocket); `wss://` satisfies both options by itself.
+        if self.servers.iter().any(|s| s.scheme() == Scheme::Ws) {
+            if self.tls_required {
+                return Err(OptionsError::Invalid {
+                    name: "tls_required",
+                    reason: "a ws:// server has no TLS: use wss:// for TLS below the WebSocket",
+                });
+            }
+            if self.tls_first {
+                return Err(OptionsError::Invalid {
+                    name: "tls_first",
+                    reason: "a ws:// server has no TLS: use wss:// for TLS below the WebSocket",
+                });
+            }
+        }
         self.auth.validate()?;
         let prefix = Subject::new(self.inbox_prefix.as_str()).map_err(OptionsError::InboxPrefix)?;
         prefix.validate_publish().map_err(OptionsError::InboxPrefix)?;
@@ -459,10 +479,19 @@ mod tests {
             Options { max_pings_outstanding: 0, ..base.clone() },
             Options { reconnect_backoff_max: Duration::from_millis(1), ..base.clone() },
             Options { auth: Auth::NKey(Secret::new("not a seed")), ..base.clone() },
+            Options { tls_required: true, ..Options::new("ws://a").unwrap() },
+            Options { tls_first: true, ..Options::new("ws://a").unwrap() },
+            Options { servers: vec!["ws://a".parse().unwrap(), "nats://b".parse().unwrap()], ..base.clone() },
         ];
         for options in bad {
             assert!(options.validate().is_err(), "{options:?}");
         }
+    }
+
+    #[test]
+    fn wss_satisfies_the_tls_options() {
+        let options = Options { tls_required: true, tls_first: true, ..Options::new("wss://a").unwrap() };
+        assert!(options.validate().is_ok());
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub use rt::{
 };
 pub use server::{
     server_binary, ClusterConfig, NatsCluster, NatsServer, ServerAuth, ServerConfig, ServerTls,
+    WebSocketConfig,
 };
 pub use tls::TlsFiles;
 

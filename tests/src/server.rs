@@ -20,6 +20,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 const CLIENT_LISTEN_LINE: &str = "client connections on";
 /// The log line that gives the cluster (route) port.
 const ROUTE_LISTEN_LINE: &str = "route connections on";
+/// The log line that gives the WebSocket port.
+const WEBSOCKET_LISTEN_LINE: &str = "websocket clients on";
 
 /// How clients authenticate to the server.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +51,16 @@ pub struct ServerTls {
     pub files: Arc<TlsFiles>,
     /// Require and verify client certificates.
     pub verify: bool,
+}
+
+/// A WebSocket listener (the config's `websocket` block), on 127.0.0.1.
+#[derive(Debug, Clone, Default)]
+pub struct WebSocketConfig {
+    /// TLS on the listener (`wss://`) with the server certificate; `None` is `no_tls`
+    /// (`ws://`).
+    pub tls: Option<Arc<TlsFiles>>,
+    /// A fixed port; `None` picks a free one.
+    pub port: Option<u16>,
 }
 
 /// Clustering: the cluster name and the seed routes.
@@ -88,6 +100,8 @@ pub struct ServerConfig {
     /// JetStream enabled (`-js -sd <dir>`), storing in a directory the [`NatsServer`] guard
     /// owns: kept across [`NatsServer::restart`], removed on drop.
     pub jetstream: bool,
+    /// A WebSocket listener besides the client port.
+    pub websocket: Option<WebSocketConfig>,
 }
 
 impl ServerConfig {
@@ -114,6 +128,21 @@ impl ServerConfig {
     #[must_use]
     pub fn jetstream(mut self) -> Self {
         self.jetstream = true;
+        self
+    }
+
+    /// With a plain WebSocket listener (`no_tls: true`, `ws://`) on a free port.
+    #[must_use]
+    pub fn websocket(mut self) -> Self {
+        self.websocket = Some(WebSocketConfig::default());
+        self
+    }
+
+    /// With a TLS WebSocket listener (`wss://`, the server certificate of `files`) on a
+    /// free port.
+    #[must_use]
+    pub fn websocket_tls(mut self, files: &Arc<TlsFiles>) -> Self {
+        self.websocket = Some(WebSocketConfig { tls: Some(Arc::clone(files)), port: None });
         self
     }
 
@@ -202,6 +231,24 @@ impl ServerConfig {
             writeln!(out, "  listen: \"127.0.0.1:{port}\"").unwrap();
             let routes: Vec<String> = cluster.routes.iter().map(|r| quote(r)).collect();
             writeln!(out, "  routes: [ {} ]", routes.join(", ")).unwrap();
+            writeln!(out, "}}").unwrap();
+        }
+        if let Some(websocket) = &self.websocket {
+            // `-1`: a free port, found in the log.
+            let port = websocket.port.map_or_else(|| "-1".to_owned(), |p| p.to_string());
+            writeln!(out, "websocket {{").unwrap();
+            writeln!(out, "  host: \"127.0.0.1\"").unwrap();
+            writeln!(out, "  port: {port}").unwrap();
+            match &websocket.tls {
+                Some(files) => {
+                    let path = |p: &PathBuf| quote(&p.display().to_string());
+                    writeln!(out, "  tls {{").unwrap();
+                    writeln!(out, "    cert_file: {}", path(&files.server_cert)).unwrap();
+                    writeln!(out, "    key_file: {}", path(&files.server_key)).unwrap();
+                    writeln!(out, "  }}").unwrap();
+                }
+                None => writeln!(out, "  no_tls: true").unwrap(),
+            }
             writeln!(out, "}}").unwrap();
         }
         out.push_str(&self.extra);
@@ -308,6 +355,7 @@ pub struct NatsServer {
     log: Arc<Log>,
     port: u16,
     cluster_port: Option<u16>,
+    websocket_port: Option<u16>,
 }
 
 impl std::fmt::Debug for NatsServer {
@@ -315,6 +363,7 @@ impl std::fmt::Debug for NatsServer {
         f.debug_struct("NatsServer")
             .field("port", &self.port)
             .field("cluster_port", &self.cluster_port)
+            .field("websocket_port", &self.websocket_port)
             .field("pid", &self.child.as_ref().map(Child::id))
             .finish_non_exhaustive()
     }
@@ -327,7 +376,15 @@ impl NatsServer {
     /// When the server does not start (the panic message holds its log).
     pub fn start(config: ServerConfig) -> Self {
         let dir = tempfile::Builder::new().prefix("nats-itest-").tempdir().expect("a temp dir");
-        let mut server = Self { config, dir, child: None, log: Arc::default(), port: 0, cluster_port: None };
+        let mut server = Self {
+            config,
+            dir,
+            child: None,
+            log: Arc::default(),
+            port: 0,
+            cluster_port: None,
+            websocket_port: None,
+        };
         server.spawn();
         server
     }
@@ -335,6 +392,12 @@ impl NatsServer {
     /// A plain server on a random port.
     pub fn plain() -> Self {
         Self::start(ServerConfig::new())
+    }
+
+    /// A plain server with a plain WebSocket listener (`no_tls`), both on random ports;
+    /// [`websocket_url`](Self::websocket_url) is its `ws://` URL.
+    pub fn websocket() -> Self {
+        Self::start(ServerConfig::new().websocket())
     }
 
     /// A server with JetStream on a random port.
@@ -381,8 +444,20 @@ impl NatsServer {
                 }
             }
         }
+        if self.config.websocket.is_some() {
+            match self.log.wait_for(WEBSOCKET_LISTEN_LINE, START_TIMEOUT) {
+                Ok(line) => self.websocket_port = Some(port_of(&line)),
+                Err(log) => {
+                    self.stop();
+                    panic!("nats-server did not listen for WebSocket clients: {log}");
+                }
+            }
+        }
         // Later restarts reuse the ports.
         self.config.port = Some(self.port);
+        if let (Some(websocket), Some(port)) = (&mut self.config.websocket, self.websocket_port) {
+            websocket.port = Some(port);
+        }
         if let (Some(cluster), Some(port)) = (&mut self.config.cluster, self.cluster_port) {
             cluster.port = Some(port);
         }
@@ -406,6 +481,21 @@ impl NatsServer {
     /// `tls://127.0.0.1:<port>`.
     pub fn tls_url(&self) -> String {
         format!("tls://127.0.0.1:{}", self.port)
+    }
+
+    /// The WebSocket port, for servers with a WebSocket listener.
+    pub fn websocket_port(&self) -> Option<u16> {
+        self.websocket_port
+    }
+
+    /// `ws://127.0.0.1:<port>` (`wss://` with TLS) of the WebSocket listener.
+    ///
+    /// # Panics
+    /// When the server has no WebSocket listener.
+    pub fn websocket_url(&self) -> String {
+        let websocket = self.config.websocket.as_ref().expect("a server with a WebSocket listener");
+        let scheme = if websocket.tls.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://127.0.0.1:{}", self.websocket_port.expect("the WebSocket port"))
     }
 
     /// `nats://<credentials>@127.0.0.1:<port>`.

@@ -40,6 +40,13 @@ pub enum Action {
     /// [`handle_connected`](super::Connection::handle_connected), or
     /// [`handle_disconnected`](super::Connection::handle_disconnected) if it fails, with
     /// this id. A previous transport was closed before (with [`Action::CloseTransport`]).
+    ///
+    /// For a WebSocket server ([`ServerAddr::is_websocket`]) the transport is the
+    /// WebSocket: TCP, then TLS for `wss://` (verifying the certificate for
+    /// [`ServerAddr::host`]), then the HTTP upgrade to [`ServerAddr::path`]; its bytes are
+    /// those of the binary messages. `handle_connected` comes after the upgrade, and the
+    /// connection never asks for [`Action::StartTls`] on it. The attempt's deadline
+    /// (`connect_timeout`) covers all of it.
     Connect(TransportId, ServerAddr),
     /// Upgrade the transport to TLS, verifying the certificate for `server_name`; then call
     /// [`handle_tls_established`](super::Connection::handle_tls_established) (or
@@ -231,6 +238,10 @@ pub enum TransportErrorKind {
     Io,
     /// The peer closed the connection.
     Closed,
+    /// The WebSocket upgrade was refused (an HTTP status other than 101, a bad
+    /// `Sec-WebSocket-Accept`), or the server broke the WebSocket protocol (an invalid or
+    /// oversized frame).
+    WebSocket,
 }
 
 impl TransportError {
@@ -279,6 +290,7 @@ impl fmt::Display for TransportError {
             TransportErrorKind::Tls => "TLS",
             TransportErrorKind::Io => "IO",
             TransportErrorKind::Closed => "closed",
+            TransportErrorKind::WebSocket => "WebSocket",
         };
         write!(f, "{what}: {}", self.message)
     }

@@ -18,8 +18,15 @@ use crate::{
 };
 
 impl<I: Instant> Connection<I> {
+    /// Whether the connection is (or must become) TLS. For a WebSocket server only the
+    /// URL decides: `wss://` is TLS below the WebSocket, set up by the transport before
+    /// the server's INFO, and the INFO's `tls_required` / `tls_available` describe the
+    /// server's NATS listener, not its WebSocket one (nats.go ignores them too).
     pub(super) fn needs_tls(&self, info: &ServerInfo) -> bool {
-        self.options.tls_required || info.tls_required || self.link.server().is_some_and(ServerAddr::tls)
+        match self.link.server() {
+            Some(server) if server.is_websocket() => server.tls(),
+            server => self.options.tls_required || info.tls_required || server.is_some_and(ServerAddr::tls),
+        }
     }
 
     pub(super) fn handle_info(&mut self, now: I, info: Box<ServerInfo>) {
@@ -30,6 +37,11 @@ impl<I: Instant> Connection<I> {
             self.pool.discover(&info.connect_urls, &current, self.options.randomize, &mut self.rng)
         };
         match self.phase {
+            Phase::AwaitInfo if current.is_websocket() => {
+                // No NATS-level TLS over a WebSocket (see `needs_tls`).
+                self.link.set_info(info);
+                self.send_connect(now);
+            }
             Phase::AwaitInfo => {
                 let needs_tls = self.needs_tls(&info);
                 let offers_tls = info.tls_required || info.tls_available;

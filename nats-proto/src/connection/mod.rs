@@ -176,7 +176,10 @@ impl<I: Instant> Connection<I> {
             self.report.action(Action::CloseTransport(transport));
             return;
         }
-        if self.options.tls_first {
+        // TLS-first does not apply to WebSocket servers: `wss://` is TLS below the
+        // WebSocket, done by the transport before it reports being connected.
+        let websocket = self.link.server().is_some_and(ServerAddr::is_websocket);
+        if self.options.tls_first && !websocket {
             self.phase = Phase::TlsFirst;
             let server_name = self.server_name();
             self.report.action(Action::StartTls { transport, server_name });

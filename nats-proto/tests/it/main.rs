@@ -21,6 +21,7 @@ mod connection_publish;
 mod connection_reconnect;
 mod connection_requests;
 mod connection_tls;
+mod connection_websocket;
 mod decode_client;
 mod decode_server;
 mod encode;
