@@ -1,39 +1,37 @@
 //! The driver task: pumps bytes between the transport and the protocol core, acts on the
 //! core's actions, sleeps until its next deadline. It holds no protocol policy.
 //!
-//! One task per connection, polled by hand: each round takes the core's actions and
-//! outbound bytes under the lock, then does the IO without it (so publishers keep
-//! encoding while the socket is written), then feeds what was read back in, routing the
-//! resulting events in the same lock.
+//! One task per connection, polled by hand: each round takes the core's actions under the
+//! lock, then does the IO without it (so publishers keep encoding while the socket is
+//! written), then feeds what was read back in, routing the resulting events in the same
+//! lock. During the handshake the driver owns the whole stream; once connected it splits
+//! it, keeps reading, and hands the write half to the shared [`Writer`](crate::writer),
+//! where requesting tasks write their own bytes (write-through) and the driver writes
+//! what they leave.
 
-use std::collections::VecDeque;
 use std::future::Future;
-use std::io::{self, IoSlice};
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes};
-use futures_io::{AsyncRead, AsyncWrite};
+use futures_io::AsyncRead;
 use futures_rustls::TlsConnector;
-use nats_proto::{Action, TransportError, TransportErrorKind, TransportId};
+use futures_util::io::{AsyncReadExt, ReadHalf};
+use nats_proto::{Action, State, TransportError, TransportErrorKind, TransportId};
 use rustls_pki_types::ServerName;
 
 use crate::runtime::Runtime;
 use crate::shared::{Shared, HIGH_WATER};
 use crate::time::Instant;
 use crate::tls::{Stream, TlsOptions};
+use crate::write_queue::{WriteOutcome, WriteQueue};
+use crate::writer::Pumped;
 
-/// Bytes taken from the core per round of writing. Taken bytes count as handed to the
-/// transport: if it dies they are lost like bytes in the kernel's buffer, so this stays
-/// small; publishes not yet taken move to the reconnect buffer instead.
-const WRITE_BATCH: usize = 256 * 1024;
 /// The read buffer (zeroed once).
 const READ_CHUNK: usize = 64 * 1024;
 /// Rounds before the task yields to others.
 const BUDGET: usize = 32;
-/// Slices per vectored write.
-const MAX_IOV: usize = 64;
 
 type ConnectFuture<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send>>;
 
@@ -41,7 +39,10 @@ enum Io<T> {
     Idle,
     Connecting(ConnectFuture<T>),
     Handshaking(Box<futures_rustls::Connect<T>>),
+    /// Open, the NATS handshake under way: the driver reads and writes the whole stream.
     Ready(Stream<T>),
+    /// Connected: the driver reads; the write half is in the shared writer.
+    Split(ReadHalf<Stream<T>>),
 }
 
 pub(crate) struct Driver<R: Runtime> {
@@ -52,10 +53,11 @@ pub(crate) struct Driver<R: Runtime> {
     /// The core's id of the transport in `io`: every report about it names it, and the
     /// core ignores reports about a transport it no longer uses.
     transport: Option<TransportId>,
-    /// Bytes taken from the core, not yet accepted by the transport.
-    write_queue: VecDeque<Bytes>,
-    write_queued: usize,
-    needs_flush: bool,
+    /// Bytes taken from the core during the handshake, not yet accepted by the transport.
+    write_queue: WriteQueue,
+    /// The transport was dropped while the shared state was locked: the writer's half
+    /// goes as soon as the lock is released (lock order: the writer first).
+    detach_writer: bool,
     read_buf: Vec<u8>,
     sleep: Option<(Instant, Pin<Box<R::Sleep>>)>,
 }
@@ -68,9 +70,8 @@ impl<R: Runtime> Driver<R> {
             tls,
             io: Io::Idle,
             transport: None,
-            write_queue: VecDeque::new(),
-            write_queued: 0,
-            needs_flush: false,
+            write_queue: WriteQueue::default(),
+            detach_writer: false,
             read_buf: vec![0; READ_CHUNK],
             sleep: None,
         }
@@ -81,17 +82,24 @@ impl<R: Runtime> Driver<R> {
         std::future::poll_fn(|cx| self.poll_drive(cx)).await;
     }
 
+    /// Forgets the transport. The write half, if split off, goes at the next
+    /// [`detach_writer`](Self::detach_writer) (called once the shared state is unlocked;
+    /// meanwhile the writer finds the transport given up by the core and writes nothing
+    /// new to it).
     fn drop_io(&mut self) {
+        if matches!(self.io, Io::Split(_)) {
+            self.detach_writer = true;
+        }
         self.io = Io::Idle;
         self.transport = None;
         self.write_queue.clear();
-        self.write_queued = 0;
-        self.needs_flush = false;
     }
 
-    /// The transport failed: forget it and tell the core.
-    fn fail(&mut self, kind: TransportErrorKind, message: String) {
-        self.fail_with(TransportError::new(kind, message));
+    /// Drops the write half of a forgotten transport (call with the shared state free).
+    fn detach_writer(&mut self) {
+        if std::mem::take(&mut self.detach_writer) {
+            self.shared.writer().detach();
+        }
     }
 
     /// The transport failed with an IO error (its kind is kept for the user).
@@ -102,6 +110,7 @@ impl<R: Runtime> Driver<R> {
     fn fail_with(&mut self, error: TransportError) {
         let Some(transport) = self.transport else { return };
         self.drop_io();
+        self.detach_writer();
         let mut inner = self.shared.lock();
         inner.conn.handle_disconnected(self.runtime.now(), transport, error);
         inner.dispatch();
@@ -134,6 +143,7 @@ impl<R: Runtime> Driver<R> {
 
     fn round(&mut self, cx: &mut Context<'_>) -> Round {
         let mut progress = false;
+        let mut split = false;
         let deadline = {
             let shared = Arc::clone(&self.shared);
             let mut inner = shared.lock();
@@ -168,12 +178,12 @@ impl<R: Runtime> Driver<R> {
                 }
             }
             if matches!(self.io, Io::Ready(_)) {
-                while self.write_queued < WRITE_BATCH {
-                    let Some(chunk) = inner.conn.take_outbound(WRITE_BATCH - self.write_queued) else {
-                        break;
-                    };
-                    self.write_queued += chunk.len();
-                    self.write_queue.push_back(chunk);
+                // Handshake done and its bytes written: from now on the shared writer
+                // takes the core's bytes.
+                split = self.write_queue.is_empty()
+                    && matches!(inner.conn.state(), State::Connected | State::Draining);
+                if !split {
+                    self.write_queue.fill(|max| inner.conn.take_outbound(max));
                 }
             }
             if inner.conn.outbound().len() < HIGH_WATER / 2 {
@@ -195,6 +205,10 @@ impl<R: Runtime> Driver<R> {
             }
             inner.conn.poll_timeout()
         };
+        self.detach_writer();
+        if split {
+            self.split();
+        }
 
         progress |= self.poll_io(cx);
 
@@ -260,67 +274,67 @@ impl<R: Runtime> Driver<R> {
                 let read = self.poll_read(cx);
                 wrote || read
             }
+            Io::Split(_) => {
+                let wrote = self.pump(cx);
+                let read = self.poll_read(cx);
+                wrote || read
+            }
         }
     }
 
+    /// Splits the connected stream: the driver keeps the read half, the shared writer
+    /// gets the write half.
+    fn split(&mut self) {
+        let (Io::Ready(_), Some(transport)) = (&self.io, self.transport) else { return };
+        let Io::Ready(stream) = std::mem::replace(&mut self.io, Io::Idle) else { unreachable!() };
+        let (read, write) = stream.split();
+        self.io = Io::Split(read);
+        self.shared.writer().attach(transport, Box::pin(write));
+    }
+
+    /// Writes through the shared writer what the core has queued (and what requesting
+    /// tasks left), and reports a failure of the write half.
+    fn pump(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut writer = self.shared.writer();
+        let pumped = writer.pump(&self.shared, cx);
+        let failure = writer.take_failure();
+        drop(writer);
+        if let Some((transport, error)) = failure {
+            if self.transport == Some(transport) {
+                self.fail_io(TransportErrorKind::Io, &error);
+            }
+            return true;
+        }
+        pumped != Pumped::Idle
+    }
+
+    /// Writes the handshake's bytes on the whole stream.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
         let Io::Ready(stream) = &mut self.io else { return false };
-        let mut progress = false;
-        while !self.write_queue.is_empty() {
-            let mut slices = [IoSlice::new(&[]); MAX_IOV];
-            let count =
-                self.write_queue.iter().zip(slices.iter_mut()).map(|(b, s)| *s = IoSlice::new(b)).count();
-            match Pin::new(&mut *stream).poll_write_vectored(cx, &slices[..count]) {
-                Poll::Pending => break,
-                Poll::Ready(Ok(0)) => {
-                    self.fail(TransportErrorKind::Io, "the transport accepts no more bytes".to_owned());
-                    return true;
-                }
-                Poll::Ready(Ok(mut n)) => {
-                    progress = true;
-                    self.needs_flush = true;
-                    self.write_queued -= n;
-                    while n > 0 {
-                        let front = self.write_queue.front_mut().expect("written bytes were queued");
-                        if n >= front.len() {
-                            n -= front.len();
-                            self.write_queue.pop_front();
-                        } else {
-                            front.advance(n);
-                            n = 0;
-                        }
-                    }
-                }
-                Poll::Ready(Err(e)) => {
-                    self.fail_io(TransportErrorKind::Io, &e);
-                    return true;
-                }
+        let (wrote, outcome) = self.write_queue.write_to(Pin::new(stream), cx, |_| {});
+        match outcome {
+            WriteOutcome::Done | WriteOutcome::Blocked => wrote,
+            WriteOutcome::Failed(error) => {
+                self.fail_io(TransportErrorKind::Io, &error);
+                true
             }
         }
-        if self.write_queue.is_empty() && self.needs_flush {
-            let Io::Ready(stream) = &mut self.io else { return progress };
-            match Pin::new(stream).poll_flush(cx) {
-                Poll::Pending => {}
-                Poll::Ready(Ok(())) => self.needs_flush = false,
-                Poll::Ready(Err(e)) => {
-                    self.fail_io(TransportErrorKind::Io, &e);
-                    return true;
-                }
-            }
-        }
-        progress
     }
 
     fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
         for _ in 0..4 {
-            let (Io::Ready(stream), Some(transport)) = (&mut self.io, self.transport) else {
-                return progress;
+            let Some(transport) = self.transport else { return progress };
+            let poll = match &mut self.io {
+                Io::Ready(stream) => Pin::new(stream).poll_read(cx, &mut self.read_buf),
+                Io::Split(read) => Pin::new(read).poll_read(cx, &mut self.read_buf),
+                _ => return progress,
             };
-            match Pin::new(stream).poll_read(cx, &mut self.read_buf) {
+            match poll {
                 Poll::Pending => break,
                 Poll::Ready(Ok(0)) => {
                     self.drop_io();
+                    self.detach_writer();
                     let mut inner = self.shared.lock();
                     inner.conn.handle_disconnected(self.runtime.now(), transport, TransportError::closed());
                     inner.dispatch();

@@ -30,6 +30,7 @@
 //! (With `futures::StreamExt` in scope, `subscriber.next().await` reads the same.)
 
 mod client;
+mod deadline;
 mod driver;
 mod error;
 mod event;
@@ -44,6 +45,8 @@ mod testing;
 mod time;
 mod tls;
 mod wake_list;
+mod write_queue;
+mod writer;
 
 pub use client::{connect_with_runtime, Client, Replies, Sleep};
 pub use error::{ConnectError, RequestError, SubscribeError, UnsubscribeError};

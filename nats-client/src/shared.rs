@@ -3,13 +3,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::ops::{Deref, DerefMut};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::task::Waker;
 
 use nats_proto::{Connection, Event, FlushError, FlushId, Msg, RequestId, RequestOutcome, Sid};
 
 use crate::event::ClientEvent;
 use crate::wake_list::WakeList;
+use crate::writer::Writer;
 
 /// Publishers wait when this many bytes are queued for the socket.
 pub(crate) const HIGH_WATER: usize = 8 * 1024 * 1024;
@@ -19,6 +20,8 @@ const LISTENER_CAPACITY: usize = 1024;
 
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
+    /// The write side of the connected transport. Lock order: this, then `inner`.
+    writer: Mutex<Writer>,
 }
 
 impl Shared {
@@ -37,6 +40,21 @@ impl Shared {
                 driver_done: false,
                 wakes: WakeList::default(),
             }),
+            writer: Mutex::new(Writer::default()),
+        }
+    }
+
+    /// Locks the writer. Never call it with the state locked: the order is writer first.
+    pub(crate) fn writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The writer, unless another task holds it (it then writes what is queued).
+    pub(crate) fn try_writer(&self) -> Option<MutexGuard<'_, Writer>> {
+        match self.writer.try_lock() {
+            Ok(writer) => Some(writer),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
         }
     }
 
