@@ -19,3 +19,4 @@ mod pubsub;
 mod requests;
 mod service;
 mod tls;
+mod write_through;
