@@ -169,7 +169,8 @@ async fn server_stops_reading<R: Runtime>(rt: R) {
     let mut sub = receiver.subscribe("wt.>").await.unwrap();
     within(&rt, "flush", receiver.flush()).await.unwrap();
     // Pings would notice the frozen server; none during this scenario.
-    let client = connect_with(&rt, &server.url(), ConnectOptions::new().ping_interval(Duration::from_secs(600))).await;
+    let client =
+        connect_with(&rt, &server.url(), ConnectOptions::new().ping_interval(Duration::from_secs(600))).await;
 
     server.pause();
     // 4 x 2,500 x ~4 KB = 40 MB: far more than the client's high-water mark and the sockets'
