@@ -13,7 +13,7 @@ use nats_proto::{
     ServerInfo, State, Statistics, Subject,
 };
 
-use crate::deadline::Deadline;
+use crate::deadline::{self, Deadline};
 use crate::driver::Driver;
 use crate::error::{ConnectError, RequestError, SubscribeError};
 use crate::event::Events;
@@ -393,8 +393,8 @@ impl Client {
         let mut inner = self.shared.lock();
         let id = inner.conn.request(now, &subject, headers, &payload, timeout, expected)?;
         inner.requests.insert(id, RequestSlot::default());
+        let deadline = deadline::watch(&inner, now + timeout);
         self.write_through(inner);
-        let deadline = Some(Deadline::new(now + timeout));
         Ok(Replies { client: self.clone(), id, outcome: None, done: false, received: 0, deadline })
     }
 
@@ -413,13 +413,14 @@ impl Client {
     /// A [`FlushError`].
     pub async fn flush_timeout(&self, timeout: Duration) -> Result<(), FlushError> {
         let now = self.now();
-        let id = {
+        let (id, mut deadline) = {
             let mut inner = self.shared.lock();
             let id = inner.conn.flush(now, timeout);
             inner.flushes.insert(id, FlushSlot::default());
             inner.dispatch();
+            let deadline = deadline::watch(&inner, now + timeout);
             self.write_through(inner);
-            id
+            (id, deadline)
         };
         // The slot goes however the wait ends, the flush future dropped early included.
         struct SlotGuard<'a>(&'a Shared, FlushId);
@@ -429,7 +430,6 @@ impl Client {
             }
         }
         let _slot = SlotGuard(&self.shared, id);
-        let mut deadline = Some(Deadline::new(now + timeout));
         poll_fn(|cx| loop {
             let mut inner = self.shared.lock();
             let slot = inner.flushes.get_mut(&id).expect("flush slots live until taken");

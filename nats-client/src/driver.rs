@@ -203,7 +203,14 @@ impl<R: Runtime> Driver<R> {
             if inner.driver_waker.as_ref().is_none_or(|w| !w.will_wake(cx.waker())) {
                 inner.driver_waker = Some(cx.waker().clone());
             }
-            inner.conn.poll_timeout()
+            let deadline = inner.conn.poll_timeout();
+            // What the timer below will be armed for, for tasks that wait on deadlines of
+            // their own (crate::deadline).
+            inner.driver_deadline = match (deadline, &self.sleep) {
+                (Some(d), Some((at, _))) => Some(d.min(*at)),
+                (d, _) => d,
+            };
+            deadline
         };
         self.detach_writer();
         if split {

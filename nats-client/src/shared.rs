@@ -9,6 +9,7 @@ use std::task::Waker;
 use nats_proto::{Connection, Event, FlushError, FlushId, Msg, RequestId, RequestOutcome, Sid};
 
 use crate::event::ClientEvent;
+use crate::time::Instant;
 use crate::wake_list::WakeList;
 use crate::writer::Writer;
 
@@ -35,6 +36,7 @@ impl Shared {
                 listeners: HashMap::new(),
                 next_listener: 0,
                 driver_waker: None,
+                driver_deadline: None,
                 write_waiters: Vec::new(),
                 state_waiters: Vec::new(),
                 driver_done: false,
@@ -131,6 +133,9 @@ pub(crate) struct Inner {
     pub(crate) listeners: HashMap<u64, Listener>,
     pub(crate) next_listener: u64,
     pub(crate) driver_waker: Option<Waker>,
+    /// When the driver's timer fires: a task waiting on a later deadline of the core's can
+    /// count on the driver to run the core's timers in time ([`crate::deadline`]).
+    pub(crate) driver_deadline: Option<Instant>,
     /// Publishers waiting for the outbound buffer to drain (backpressure).
     pub(crate) write_waiters: Vec<Waker>,
     /// Tasks waiting for a state change (connected, closed).
