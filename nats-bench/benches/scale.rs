@@ -16,7 +16,8 @@
 //! with connection setup and teardown cancelled out (the server is not instrumented: it is
 //! a separate process). `perf stat` cannot count instructions on machines without a PMU
 //! (virtual machines, as here), and callgrind counts the same on a busy or an idle machine.
-//! `BENCH_SCALE=0.1` shrinks every count.
+//! `BENCH_SCALE=0.1` shrinks every count; `BENCH_ONLY=request` (or memory, scale,
+//! instructions, or a scenario's name, comma-separated) runs only those sections.
 
 use std::future::Future;
 use std::process::Command;
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use nats_bench::clients::{timeout, BenchClient};
-use nats_bench::{rss_bytes, scale, AllocStats, CountingAlloc, Server};
+use nats_bench::{rss_bytes, scale, voluntary_context_switches, AllocStats, CountingAlloc, Server};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -213,9 +214,53 @@ where
                 figures.push("rate", received as f64 / start.elapsed().as_secs_f64());
             }
         }
+        // `count` sequential requests to a responder in another process (the parent).
+        "request" => {
+            let client = connect().await;
+            for _ in 0..100 {
+                client.request("bench.req", small.clone()).await;
+            }
+            let (before, switches) = (AllocStats::now(), voluntary_context_switches().unwrap_or(0));
+            let mut latencies = Vec::with_capacity(count);
+            for _ in 0..count {
+                let start = Instant::now();
+                client.request("bench.req", small.clone()).await;
+                latencies.push(start.elapsed());
+            }
+            let switches = voluntary_context_switches().unwrap_or(0) - switches;
+            let delta = AllocStats::now().since(&before);
+            latencies.sort_unstable();
+            #[allow(clippy::cast_precision_loss)]
+            {
+                figures.push("allocs_per_msg", per(delta.allocations as f64, count));
+                figures.push("switches_per_msg", per(switches as f64, count));
+                figures.push("p50_us", latencies[count / 2].as_secs_f64() * 1e6);
+            }
+        }
         other => panic!("unknown scenario {other}"),
     }
     figures
+}
+
+/// Replies "ok" to every request on `bench.req`, on a thread of the parent (so that the
+/// children measured do not pay for it).
+fn spawn_responder(url: &str) {
+    let url = url.to_owned();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        tokio_runtime().block_on(async move {
+            let client = nats_tokio::connect(&url).await.expect("responder connects");
+            let mut sub = client.subscribe("bench.req").await.expect("responder subscribes");
+            client.flush().await.expect("responder flushes");
+            ready_tx.send(()).expect("the parent waits");
+            while let Some(msg) = sub.next().await {
+                if let Some(reply) = msg.reply {
+                    let _ = client.publish(reply.as_str(), "ok").await;
+                }
+            }
+        });
+    });
+    ready_rx.recv().expect("the responder is ready");
 }
 
 /// Counts items until `expected` or nothing for 2 s; one timeout for the whole wait on a
@@ -317,6 +362,12 @@ fn mib(bytes: f64) -> String {
     format!("{:.2} MiB", bytes / (1024.0 * 1024.0))
 }
 
+/// Whether a section or scenario is wanted: all of them, unless `BENCH_ONLY` names some
+/// (comma-separated: request, memory, scale, instructions, or a scenario's name).
+fn wanted(section: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| only.split(',').any(|s| s.trim() == section))
+}
+
 fn main() {
     if let Ok(spec) = std::env::var("NATS_BENCH_CHILD") {
         let url = std::env::var("NATS_BENCH_URL").expect("NATS_BENCH_URL");
@@ -330,70 +381,108 @@ fn main() {
     let n_fan = scale(50_000);
     let n_subjects = scale(200_000);
     println!("nats-server at {url}; every figure from a fresh process; same run for all clients\n");
+    spawn_responder(&url);
 
-    println!("Allocations and memory");
-    println!(
-        "{:<16} {:>14} {:>14} {:>14} {:>14} {:>13} {:>13} {:>16} {:>16}",
-        "client",
-        "allocs/pub 16B",
-        "allocs/pub 1K",
-        "allocs/msg p>s",
-        "retained p>s",
-        "idle RSS",
-        "idle heap",
-        "10k subs RSS",
-        "10k subs heap"
-    );
-    for client in CLIENTS {
-        let p16 = child(&url, client, "publish16", n_pub);
-        let p1k = child(&url, client, "publish1k", n_pub);
-        let ps = child(&url, client, "pubsub", n_pubsub);
-        let mem = child(&url, client, "memory", 0);
+    let n_req = scale(20_000);
+    if wanted("request") {
+        println!("Requests: {n_req} sequential round trips to a responder in another process");
+        println!("{:<16} {:>14} {:>14} {:>10}", "client", "switches/req", "allocs/req", "p50");
+        for client in CLIENTS {
+            let f = child(&url, client, "request", n_req);
+            println!(
+                "{client:<16} {:>14.2} {:>14.2} {:>8.1}µs",
+                f.get("switches_per_msg"),
+                f.get("allocs_per_msg"),
+                f.get("p50_us")
+            );
+        }
         println!(
-            "{client:<16} {:>14.3} {:>14.3} {:>14.3} {:>14} {:>13} {:>13} {:>16} {:>16}",
-            p16.get("allocs_per_msg"),
-            p1k.get("allocs_per_msg"),
-            ps.get("allocs_per_msg"),
-            mib(ps.get("retained")),
-            mib(mem.get("idle_rss")),
-            mib(mem.get("idle_live")),
-            mib(mem.get("subs_rss")),
-            mib(mem.get("subs_live")),
+            "(switches: voluntary context switches of every thread of the client process, per request; \
+         load on the machine does not add to them)\n"
         );
     }
-    println!(
-        "(allocs/msg p>s: allocations per message published to a subscriber on a second connection of \
-         the same process, both connections counted; heap: bytes allocated and not freed)\n"
-    );
 
-    println!("Scale: messages delivered per second (fan-out counts every delivery)");
-    let scenarios =
-        ["fanout1", "fanout10", "fanout100", "fanout1-sep", "fanout10-sep", "fanout100-sep", "subjects10k"];
-    print!("{:<16}", "client");
-    for s in scenarios {
-        print!(" {s:>13}");
+    if wanted("memory") {
+        println!("Allocations and memory");
+        println!(
+            "{:<16} {:>14} {:>14} {:>14} {:>14} {:>13} {:>13} {:>16} {:>16}",
+            "client",
+            "allocs/pub 16B",
+            "allocs/pub 1K",
+            "allocs/msg p>s",
+            "retained p>s",
+            "idle RSS",
+            "idle heap",
+            "10k subs RSS",
+            "10k subs heap"
+        );
+        for client in CLIENTS {
+            let p16 = child(&url, client, "publish16", n_pub);
+            let p1k = child(&url, client, "publish1k", n_pub);
+            let ps = child(&url, client, "pubsub", n_pubsub);
+            let mem = child(&url, client, "memory", 0);
+            println!(
+                "{client:<16} {:>14.3} {:>14.3} {:>14.3} {:>14} {:>13} {:>13} {:>16} {:>16}",
+                p16.get("allocs_per_msg"),
+                p1k.get("allocs_per_msg"),
+                ps.get("allocs_per_msg"),
+                mib(ps.get("retained")),
+                mib(mem.get("idle_rss")),
+                mib(mem.get("idle_live")),
+                mib(mem.get("subs_rss")),
+                mib(mem.get("subs_live")),
+            );
+        }
+        println!(
+            "(allocs/msg p>s: allocations per message published to a subscriber on a second connection of \
+         the same process, both connections counted; heap: bytes allocated and not freed)\n"
+        );
     }
-    println!();
-    for client in CLIENTS {
-        print!("{client:<16}");
+
+    if wanted("scale") {
+        println!("Scale: messages delivered per second (fan-out counts every delivery)");
+        let scenarios = [
+            "fanout1",
+            "fanout10",
+            "fanout100",
+            "fanout1-sep",
+            "fanout10-sep",
+            "fanout100-sep",
+            "subjects10k",
+        ];
+        print!("{:<16}", "client");
         for s in scenarios {
-            let count = if s == "subjects10k" { n_subjects } else { n_fan };
-            let f = child(&url, client, s, count);
-            let lost = f.get("expected").max(f.get("received")) - f.get("received");
-            let mark = if lost > 0.0 { "!" } else { " " };
-            print!(" {:>12.0}{mark}", f.get("rate"));
+            print!(" {s:>13}");
         }
         println!();
+        for client in CLIENTS {
+            print!("{client:<16}");
+            for s in scenarios {
+                let count = if s == "subjects10k" { n_subjects } else { n_fan };
+                let f = child(&url, client, s, count);
+                let lost = f.get("expected").max(f.get("received")) - f.get("received");
+                let mark = if lost > 0.0 { "!" } else { " " };
+                print!(" {:>12.0}{mark}", f.get("rate"));
+            }
+            println!();
+        }
+        println!("(! = some deliveries missing: slow consumer at default limits)\n");
     }
-    println!("(! = some deliveries missing: slow consumer at default limits)\n");
 
     if std::env::var_os("BENCH_INSTRUCTIONS").is_some() {
         let n = scale(20_000);
         println!("Instructions per message (callgrind, ({n} x 2) - {n} messages, client process only)");
-        println!("{:<16} {:>14} {:>14} {:>14}", "client", "publish 16 B", "publish 1 KiB", "pub->sub 16 B");
+        println!(
+            "{:<16} {:>14} {:>14} {:>14} {:>14}",
+            "client", "publish 16 B", "publish 1 KiB", "pub->sub 16 B", "request"
+        );
         for client in CLIENTS {
             print!("{client:<16}");
-            for s in ["publish16", "publish1k", "pubsub"] {
+            for s in ["publish16", "publish1k", "pubsub", "request"] {
+                if !wanted(s) && !wanted("instructions") {
+                    print!(" {:>14}", "-");
+                    continue;
+                }
                 let cost = instructions(&url, client, s, n)
                     .zip(instructions(&url, client, s, 2 * n))
                     .map(|(one, two)| per(two - one, n));

@@ -103,11 +103,32 @@ pub fn rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Voluntary context switches of every thread of this process so far (Linux:
+/// `/proc/self/task/*/status`), or `None` elsewhere. A task that waits (a blocked read, a
+/// parked runtime worker, a futex) switches voluntarily; the difference over a run counts
+/// the thread hops of what ran, whatever the machine's load (preemptions are not counted).
+pub fn voluntary_context_switches() -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let Ok(status) = std::fs::read_to_string(task.ok()?.path().join("status")) else { continue };
+        let line = status.lines().find(|l| l.starts_with("voluntary_ctxt_switches:"))?;
+        total += line.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use std::alloc::{GlobalAlloc, Layout};
 
-    use super::{rss_bytes, AllocStats, CountingAlloc};
+    use super::{rss_bytes, voluntary_context_switches, AllocStats, CountingAlloc};
+
+    #[test]
+    fn a_blocking_wait_is_a_voluntary_context_switch() {
+        let before = voluntary_context_switches().expect("Linux /proc");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(voluntary_context_switches().expect("Linux /proc") > before);
+    }
 
     #[test]
     fn counts_allocations_and_retained_bytes() {

@@ -20,7 +20,7 @@ mod alloc;
 pub mod clients;
 mod server;
 
-pub use alloc::{rss_bytes, AllocDelta, AllocStats, CountingAlloc};
+pub use alloc::{rss_bytes, voluntary_context_switches, AllocDelta, AllocStats, CountingAlloc};
 pub use server::{server_binary, Server};
 
 /// `n` scaled by `$BENCH_SCALE` (default 1; `0.1` for a quick run), at least 1.

@@ -13,14 +13,16 @@ use nats_proto::{
     ServerInfo, State, Statistics, Subject,
 };
 
+use crate::deadline::{self, Deadline};
 use crate::driver::Driver;
 use crate::error::{ConnectError, RequestError, SubscribeError};
 use crate::event::Events;
 use crate::options::ConnectOptions;
 use crate::runtime::Runtime;
-use crate::shared::{FlushSlot, RequestSlot, Shared, SubSlot, HIGH_WATER};
+use crate::shared::{FlushSlot, Guard, RequestSlot, Shared, SubSlot, HIGH_WATER};
 use crate::subscriber::Subscriber;
 use crate::time::Instant;
+use crate::writer::Pumped;
 use nats_proto::{FlushError, PublishError};
 
 /// Connects to the servers in `urls` (comma-separated `nats://` / `tls://` URLs) on the
@@ -499,6 +501,36 @@ impl Client {
         self.inner.options.request_timeout
     }
 
+    /// Writes what the core has queued from this task (write-through), so that a request
+    /// or a flush reaches the socket without a hop through the driver task. When the
+    /// writer is busy (the driver or another task is writing; it takes these bytes too) or
+    /// not connected, the driver is woken instead.
+    fn write_through(&self, inner: Guard<'_>) {
+        // The driver's waker goes to the transport: if it would block, the driver writes
+        // the rest. None means the driver is awake already and writes everything.
+        let Some(waker) = inner.driver_waker.clone() else { return };
+        drop(inner);
+        let pumped = self
+            .shared
+            .try_writer()
+            .map(|mut writer| writer.pump(&self.shared, &mut Context::from_waker(&waker)));
+        if matches!(pumped, None | Some(Pumped::Idle | Pumped::Failed)) {
+            self.shared.lock().wake_driver();
+        }
+    }
+
+    /// Runs the core's timers that are due (a waiting task found its deadline passed) and
+    /// wakes the driver, which re-arms its timer and writes what they queued.
+    pub(crate) fn run_due_timers(&self) {
+        let now = self.now();
+        let mut inner = self.shared.lock();
+        if inner.conn.poll_timeout().is_some_and(|t| t <= now) {
+            inner.conn.handle_timeout(now);
+            inner.dispatch();
+        }
+        inner.wake_driver();
+    }
+
     fn start_request(
         &self,
         subject: &str,
@@ -508,11 +540,13 @@ impl Client {
         expected: Expected,
     ) -> Result<Replies, RequestError> {
         let subject = Subject::new(subject).map_err(PublishError::from)?;
+        let now = self.now();
         let mut inner = self.shared.lock();
-        let id = inner.conn.request(self.now(), &subject, headers, &payload, timeout, expected)?;
+        let id = inner.conn.request(now, &subject, headers, &payload, timeout, expected)?;
         inner.requests.insert(id, RequestSlot::default());
-        inner.wake_driver();
-        Ok(Replies { client: self.clone(), id, outcome: None, done: false, received: 0 })
+        let deadline = deadline::watch(&inner, now + timeout);
+        self.write_through(inner);
+        Ok(Replies { client: self.clone(), id, outcome: None, done: false, received: 0, deadline })
     }
 
     /// Waits until the server has processed everything published before, up to the
@@ -546,14 +580,15 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn flush_timeout(&self, timeout: Duration) -> Result<(), FlushError> {
-        let id = {
-            let now = self.now();
+        let now = self.now();
+        let (id, mut deadline) = {
             let mut inner = self.shared.lock();
             let id = inner.conn.flush(now, timeout);
             inner.flushes.insert(id, FlushSlot::default());
             inner.dispatch();
-            inner.wake_driver();
-            id
+            let deadline = deadline::watch(&inner, now + timeout);
+            self.write_through(inner);
+            (id, deadline)
         };
         // The slot goes however the wait ends, the flush future dropped early included.
         struct SlotGuard<'a>(&'a Shared, FlushId);
@@ -563,16 +598,18 @@ impl Client {
             }
         }
         let _slot = SlotGuard(&self.shared, id);
-        poll_fn(|cx| {
+        poll_fn(|cx| loop {
             let mut inner = self.shared.lock();
             let slot = inner.flushes.get_mut(&id).expect("flush slots live until taken");
-            match slot.result.take() {
-                Some(result) => Poll::Ready(result),
-                None => {
-                    slot.waker = Some(cx.waker().clone());
-                    Poll::Pending
-                }
+            if let Some(result) = slot.result.take() {
+                return Poll::Ready(result);
             }
+            slot.waker = Some(cx.waker().clone());
+            drop(inner);
+            if deadline.as_mut().is_none_or(|d| d.poll(self, cx).is_pending()) {
+                return Poll::Pending;
+            }
+            deadline = None;
         })
         .await
     }
@@ -837,6 +874,8 @@ pub struct Replies {
     done: bool,
     /// Replies yielded so far: a timeout after some is the normal end, not an error.
     received: usize,
+    /// The request's timeout, watched by the task that waits for its replies.
+    deadline: Option<Deadline>,
 }
 
 impl std::fmt::Debug for Replies {
@@ -895,23 +934,32 @@ impl Replies {
         if self.done {
             return Poll::Ready(None);
         }
-        let mut inner = self.client.shared.lock();
-        let Some(slot) = inner.requests.get_mut(&self.id) else {
-            self.done = true;
-            return Poll::Ready(None);
-        };
-        if let Some(msg) = slot.replies.pop_front() {
-            self.received += 1;
-            return Poll::Ready(Some(msg));
+        loop {
+            let mut inner = self.client.shared.lock();
+            let Some(slot) = inner.requests.get_mut(&self.id) else {
+                self.done = true;
+                return Poll::Ready(None);
+            };
+            if let Some(msg) = slot.replies.pop_front() {
+                self.received += 1;
+                return Poll::Ready(Some(msg));
+            }
+            if let Some(outcome) = slot.outcome {
+                self.outcome = Some(outcome);
+                self.done = true;
+                inner.requests.remove(&self.id);
+                return Poll::Ready(None);
+            }
+            slot.waker = Some(cx.waker().clone());
+            drop(inner);
+            // Once passed, the deadline has run the core's timers (which ended the
+            // request) and woken the driver: look at the slot once more.
+            let client = &self.client;
+            if self.deadline.as_mut().is_none_or(|d| d.poll(client, cx).is_pending()) {
+                return Poll::Pending;
+            }
+            self.deadline = None;
         }
-        if let Some(outcome) = slot.outcome {
-            self.outcome = Some(outcome);
-            self.done = true;
-            inner.requests.remove(&self.id);
-            return Poll::Ready(None);
-        }
-        slot.waker = Some(cx.waker().clone());
-        Poll::Pending
     }
 }
 

@@ -1,23 +1,25 @@
 //! The driver task: pumps bytes between the transport and the protocol core, acts on the
 //! core's actions, sleeps until its next deadline. It holds no protocol policy.
 //!
-//! One task per connection, polled by hand: each round takes the core's actions and
-//! outbound bytes under the lock, then does the IO without it (so publishers keep
-//! encoding while the socket is written), then feeds what was read back in, routing the
-//! resulting events in the same lock.
+//! One task per connection, polled by hand: each round takes the core's actions under the
+//! lock, then does the IO without it (so publishers keep encoding while the socket is
+//! written), then feeds what was read back in, routing the resulting events in the same
+//! lock. During the handshake the driver owns the whole stream; once connected it splits
+//! it, keeps reading, and hands the write half to the shared [`Writer`](crate::writer),
+//! where requesting tasks write their own bytes (write-through) and the driver writes
+//! what they leave.
 
-use std::collections::VecDeque;
 use std::future::Future;
-use std::io::{self, IoSlice};
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes};
-use futures_io::{AsyncRead, AsyncWrite};
+use futures_io::AsyncRead;
 use futures_rustls::TlsConnector;
+use futures_util::io::{AsyncReadExt, ReadHalf};
 use nats_proto::{
-    Action, AuthError, Credentials, ServerAddr, TransportError, TransportErrorKind, TransportId,
+    Action, AuthError, Credentials, ServerAddr, State, TransportError, TransportErrorKind, TransportId,
 };
 use rustls_pki_types::ServerName;
 
@@ -29,17 +31,13 @@ use crate::tls::{Stream, TlsOptions};
 use crate::transport::Transport;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 use crate::websocket::{self, WebSocket};
+use crate::write_queue::{WriteOutcome, WriteQueue};
+use crate::writer::Pumped;
 
-/// Bytes taken from the core per round of writing. Taken bytes count as handed to the
-/// transport: if it dies they are lost like bytes in the kernel's buffer, so this stays
-/// small; publishes not yet taken move to the reconnect buffer instead.
-const WRITE_BATCH: usize = 256 * 1024;
 /// The read buffer (zeroed once).
 const READ_CHUNK: usize = 64 * 1024;
 /// Rounds before the task yields to others.
 const BUDGET: usize = 32;
-/// Slices per vectored write.
-const MAX_IOV: usize = 64;
 
 type ConnectFuture<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send>>;
 type CredentialsFuture = Pin<Box<dyn Future<Output = Result<Credentials, AuthError>> + Send>>;
@@ -54,7 +52,10 @@ enum Io<T> {
     /// The WebSocket upgrade of a `ws://` or `wss://` server (after TLS for `wss://`).
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     Upgrading(UpgradeFuture<T>),
+    /// Open, the NATS handshake under way: the driver reads and writes the whole stream.
     Ready(Transport<T>),
+    /// Connected: the driver reads; the write half is in the shared writer.
+    Split(ReadHalf<Transport<T>>),
 }
 
 pub(crate) struct Driver<R: Runtime> {
@@ -68,10 +69,11 @@ pub(crate) struct Driver<R: Runtime> {
     /// The core's id of the transport in `io`: every report about it names it, and the
     /// core ignores reports about a transport it no longer uses.
     transport: Option<TransportId>,
-    /// Bytes taken from the core, not yet accepted by the transport.
-    write_queue: VecDeque<Bytes>,
-    write_queued: usize,
-    needs_flush: bool,
+    /// Bytes taken from the core during the handshake, not yet accepted by the transport.
+    write_queue: WriteQueue,
+    /// The transport was dropped while the shared state was locked: the writer's half
+    /// goes as soon as the lock is released (lock order: the writer first).
+    detach_writer: bool,
     read_buf: Vec<u8>,
     sleep: Option<(Instant, Pin<Box<R::Sleep>>)>,
     /// The user's credentials callback ([`ConnectOptions::auth_callback`](crate::ConnectOptions::auth_callback)).
@@ -94,9 +96,8 @@ impl<R: Runtime> Driver<R> {
             io: Io::Idle,
             websocket: None,
             transport: None,
-            write_queue: VecDeque::new(),
-            write_queued: 0,
-            needs_flush: false,
+            write_queue: WriteQueue::default(),
+            detach_writer: false,
             read_buf: vec![0; READ_CHUNK],
             sleep: None,
             auth_callback,
@@ -109,15 +110,27 @@ impl<R: Runtime> Driver<R> {
         std::future::poll_fn(|cx| self.poll_drive(cx)).await;
     }
 
+    /// Forgets the transport. The write half, if split off, goes at the next
+    /// [`detach_writer`](Self::detach_writer) (called once the shared state is unlocked;
+    /// meanwhile the writer finds the transport given up by the core and writes nothing
+    /// new to it).
     fn drop_io(&mut self) {
+        if matches!(self.io, Io::Split(_)) {
+            self.detach_writer = true;
+        }
         self.io = Io::Idle;
         self.websocket = None;
         self.transport = None;
         // A callback still running for this transport is no longer wanted.
         self.credentials = None;
         self.write_queue.clear();
-        self.write_queued = 0;
-        self.needs_flush = false;
+    }
+
+    /// Drops the write half of a forgotten transport (call with the shared state free).
+    fn detach_writer(&mut self) {
+        if std::mem::take(&mut self.detach_writer) {
+            self.shared.writer().detach();
+        }
     }
 
     /// The transport failed: forget it and tell the core.
@@ -136,6 +149,7 @@ impl<R: Runtime> Driver<R> {
     fn fail_with(&mut self, error: TransportError) {
         let Some(transport) = self.transport else { return };
         self.drop_io();
+        self.detach_writer();
         let mut inner = self.shared.lock();
         inner.conn.handle_disconnected(self.runtime.now(), transport, error);
         inner.dispatch();
@@ -216,6 +230,7 @@ impl<R: Runtime> Driver<R> {
     fn round(&mut self, cx: &mut Context<'_>) -> Round {
         let mut progress = false;
         let mut authenticate = None;
+        let mut split = false;
         let deadline = {
             let shared = Arc::clone(&self.shared);
             let mut inner = shared.lock();
@@ -258,12 +273,12 @@ impl<R: Runtime> Driver<R> {
                 }
             }
             if matches!(self.io, Io::Ready(_)) {
-                while self.write_queued < WRITE_BATCH {
-                    let Some(chunk) = inner.conn.take_outbound(WRITE_BATCH - self.write_queued) else {
-                        break;
-                    };
-                    self.write_queued += chunk.len();
-                    self.write_queue.push_back(chunk);
+                // Handshake done and its bytes written: from now on the shared writer
+                // takes the core's bytes.
+                split = self.write_queue.is_empty()
+                    && matches!(inner.conn.state(), State::Connected | State::Draining);
+                if !split {
+                    self.write_queue.fill(|max| inner.conn.take_outbound(max));
                 }
             }
             if inner.conn.outbound().len() < HIGH_WATER / 2 {
@@ -283,8 +298,19 @@ impl<R: Runtime> Driver<R> {
             if inner.driver_waker.as_ref().is_none_or(|w| !w.will_wake(cx.waker())) {
                 inner.driver_waker = Some(cx.waker().clone());
             }
-            inner.conn.poll_timeout()
+            let deadline = inner.conn.poll_timeout();
+            // What the timer below will be armed for, for tasks that wait on deadlines of
+            // their own (crate::deadline).
+            inner.driver_deadline = match (deadline, &self.sleep) {
+                (Some(d), Some((at, _))) => Some(d.min(*at)),
+                (d, _) => d,
+            };
+            deadline
         };
+        self.detach_writer();
+        if split {
+            self.split();
+        }
 
         if let Some((transport, nonce)) = authenticate {
             self.start_credentials(transport, nonce);
@@ -398,67 +424,67 @@ impl<R: Runtime> Driver<R> {
                 let read = self.poll_read(cx);
                 wrote || read
             }
+            Io::Split(_) => {
+                let wrote = self.pump(cx);
+                let read = self.poll_read(cx);
+                wrote || read
+            }
         }
     }
 
+    /// Splits the connected stream: the driver keeps the read half, the shared writer
+    /// gets the write half.
+    fn split(&mut self) {
+        let (Io::Ready(_), Some(transport)) = (&self.io, self.transport) else { return };
+        let Io::Ready(stream) = std::mem::replace(&mut self.io, Io::Idle) else { unreachable!() };
+        let (read, write) = stream.split();
+        self.io = Io::Split(read);
+        self.shared.writer().attach(transport, Box::pin(write));
+    }
+
+    /// Writes through the shared writer what the core has queued (and what requesting
+    /// tasks left), and reports a failure of the write half.
+    fn pump(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut writer = self.shared.writer();
+        let pumped = writer.pump(&self.shared, cx);
+        let failure = writer.take_failure();
+        drop(writer);
+        if let Some((transport, error)) = failure {
+            if self.transport == Some(transport) {
+                self.fail_io(TransportErrorKind::Io, &error);
+            }
+            return true;
+        }
+        pumped != Pumped::Idle
+    }
+
+    /// Writes the handshake's bytes on the whole stream.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
         let Io::Ready(stream) = &mut self.io else { return false };
-        let mut progress = false;
-        while !self.write_queue.is_empty() {
-            let mut slices = [IoSlice::new(&[]); MAX_IOV];
-            let count =
-                self.write_queue.iter().zip(slices.iter_mut()).map(|(b, s)| *s = IoSlice::new(b)).count();
-            match Pin::new(&mut *stream).poll_write_vectored(cx, &slices[..count]) {
-                Poll::Pending => break,
-                Poll::Ready(Ok(0)) => {
-                    self.fail(TransportErrorKind::Io, "the transport accepts no more bytes".to_owned());
-                    return true;
-                }
-                Poll::Ready(Ok(mut n)) => {
-                    progress = true;
-                    self.needs_flush = true;
-                    self.write_queued -= n;
-                    while n > 0 {
-                        let front = self.write_queue.front_mut().expect("written bytes were queued");
-                        if n >= front.len() {
-                            n -= front.len();
-                            self.write_queue.pop_front();
-                        } else {
-                            front.advance(n);
-                            n = 0;
-                        }
-                    }
-                }
-                Poll::Ready(Err(e)) => {
-                    self.fail_io(TransportErrorKind::Io, &e);
-                    return true;
-                }
+        let (wrote, outcome) = self.write_queue.write_to(Pin::new(stream), cx, |_| {});
+        match outcome {
+            WriteOutcome::Done | WriteOutcome::Blocked => wrote,
+            WriteOutcome::Failed(error) => {
+                self.fail_io(TransportErrorKind::Io, &error);
+                true
             }
         }
-        if self.write_queue.is_empty() && self.needs_flush {
-            let Io::Ready(stream) = &mut self.io else { return progress };
-            match Pin::new(stream).poll_flush(cx) {
-                Poll::Pending => {}
-                Poll::Ready(Ok(())) => self.needs_flush = false,
-                Poll::Ready(Err(e)) => {
-                    self.fail_io(TransportErrorKind::Io, &e);
-                    return true;
-                }
-            }
-        }
-        progress
     }
 
     fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
         for _ in 0..4 {
-            let (Io::Ready(stream), Some(transport)) = (&mut self.io, self.transport) else {
-                return progress;
+            let Some(transport) = self.transport else { return progress };
+            let poll = match &mut self.io {
+                Io::Ready(stream) => Pin::new(stream).poll_read(cx, &mut self.read_buf),
+                Io::Split(read) => Pin::new(read).poll_read(cx, &mut self.read_buf),
+                _ => return progress,
             };
-            match Pin::new(stream).poll_read(cx, &mut self.read_buf) {
+            match poll {
                 Poll::Pending => break,
                 Poll::Ready(Ok(0)) => {
                     self.drop_io();
+                    self.detach_writer();
                     let mut inner = self.shared.lock();
                     inner.conn.handle_disconnected(self.runtime.now(), transport, TransportError::closed());
                     inner.dispatch();

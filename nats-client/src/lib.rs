@@ -52,6 +52,7 @@
 //! (With `futures::StreamExt` in scope, `subscriber.next().await` reads the same.)
 
 mod client;
+mod deadline;
 mod driver;
 mod error;
 mod event;
@@ -70,6 +71,8 @@ mod wake_list;
 // The browser's WebSocket comes from the runtime (`Runtime::NATIVE_WEBSOCKET`).
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod websocket;
+mod write_queue;
+mod writer;
 
 pub use client::{connect_with_runtime, Client, Replies, Sleep};
 pub use error::{ConnectError, RequestError, SubscribeError, UnsubscribeError};

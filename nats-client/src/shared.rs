@@ -3,13 +3,15 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::ops::{Deref, DerefMut};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::task::Waker;
 
 use nats_proto::{Connection, Event, FlushError, FlushId, Msg, RequestId, RequestOutcome, Sid};
 
 use crate::event::ClientEvent;
+use crate::time::Instant;
 use crate::wake_list::WakeList;
+use crate::writer::Writer;
 
 /// Publishers wait when this many bytes are queued for the socket.
 pub(crate) const HIGH_WATER: usize = 8 * 1024 * 1024;
@@ -19,6 +21,8 @@ const LISTENER_CAPACITY: usize = 1024;
 
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
+    /// The write side of the connected transport. Lock order: this, then `inner`.
+    writer: Mutex<Writer>,
 }
 
 impl Shared {
@@ -32,11 +36,27 @@ impl Shared {
                 listeners: HashMap::new(),
                 next_listener: 0,
                 driver_waker: None,
+                driver_deadline: None,
                 write_waiters: Vec::new(),
                 state_waiters: Vec::new(),
                 driver_done: false,
                 wakes: WakeList::default(),
             }),
+            writer: Mutex::new(Writer::default()),
+        }
+    }
+
+    /// Locks the writer. Never call it with the state locked: the order is writer first.
+    pub(crate) fn writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The writer, unless another task holds it (it then writes what is queued).
+    pub(crate) fn try_writer(&self) -> Option<MutexGuard<'_, Writer>> {
+        match self.writer.try_lock() {
+            Ok(writer) => Some(writer),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
         }
     }
 
@@ -113,6 +133,9 @@ pub(crate) struct Inner {
     pub(crate) listeners: HashMap<u64, Listener>,
     pub(crate) next_listener: u64,
     pub(crate) driver_waker: Option<Waker>,
+    /// When the driver's timer fires: a task waiting on a later deadline of the core's can
+    /// count on the driver to run the core's timers in time ([`crate::deadline`]).
+    pub(crate) driver_deadline: Option<Instant>,
     /// Publishers waiting for the outbound buffer to drain (backpressure).
     pub(crate) write_waiters: Vec<Waker>,
     /// Tasks waiting for a state change (connected, closed).

@@ -324,6 +324,14 @@ impl<I: Instant> Connection<I> {
         self.outbound.take(max)
     }
 
+    /// Whether `transport` is the current transport and open: bytes taken with
+    /// [`take_outbound`](Self::take_outbound) belong on it. A caller writing from several
+    /// tasks checks this before taking bytes for a transport it holds, since the
+    /// connection may have given that transport up meanwhile.
+    pub fn is_transport_open(&self, transport: TransportId) -> bool {
+        self.link.is_open(transport)
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) must be called next, if ever: the
     /// earliest entry of the timer table.
     #[must_use]

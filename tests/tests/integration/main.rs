@@ -20,3 +20,4 @@ mod requests;
 mod service;
 mod tls;
 mod websocket;
+mod write_through;
