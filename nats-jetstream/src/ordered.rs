@@ -162,6 +162,14 @@ impl FuturesStream for Ordered {
     }
 }
 
+macro_rules! odbg {
+    ($($t:tt)*) => {
+        if std::env::var_os("ORDERED_DEBUG").is_some() {
+            eprintln!("ORDERED {:?} {}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 1_000_000, format!($($t)*));
+        }
+    };
+}
+
 struct OrderedState {
     resets: Arc<AtomicU64>,
     context: Context,
@@ -190,13 +198,18 @@ impl OrderedState {
             match pull.next_event().await {
                 Some(PullEvent::Message(message)) => {
                     let Ok(metadata) = message.info() else { continue };
-                    match self.tracker.handle_message(&metadata) {
+                    let verdict = self.tracker.handle_message(&metadata);
+                    if verdict != OrderedVerdict::Deliver {
+                        odbg!("message s{} c{} -> {verdict:?}", metadata.stream_sequence, metadata.consumer_sequence);
+                    }
+                    match verdict {
                         OrderedVerdict::Deliver => return Some(Ok(message)),
                         OrderedVerdict::Skip => {}
                         OrderedVerdict::Reset => self.reset(),
                     }
                 }
                 Some(PullEvent::Heartbeat { last_consumer_sequence }) => {
+                    odbg!("heartbeat last {last_consumer_sequence} ours {:?}", self.tracker);
                     if self.tracker.handle_heartbeat(last_consumer_sequence) {
                         self.reset();
                     }
@@ -207,7 +220,10 @@ impl OrderedState {
                 }
                 // Missed heartbeats, consumer deleted, no responders (consumer gone after a
                 // restart), refused: start over from the last delivered sequence.
-                Some(PullEvent::MissedHeartbeats | PullEvent::Failed(_) | PullEvent::Done) => self.reset(),
+                Some(PullEvent::MissedHeartbeats) => { odbg!("missed heartbeats"); self.reset() }
+                Some(PullEvent::Unavailable) => { odbg!("unavailable"); self.reset() }
+                Some(PullEvent::Failed(e)) => { odbg!("failed {e}"); self.reset() }
+                Some(PullEvent::Done) => { odbg!("done"); self.reset() }
             }
         }
     }
@@ -237,7 +253,9 @@ impl OrderedState {
         let mut not_enabled = 0;
         loop {
             let config = self.tracker.consumer_config(&self.base);
+            odbg!("create {:?}", config.deliver_policy);
             let created = create_consumer(&self.context, &self.stream, &config).await;
+            odbg!("created {:?}", created.as_ref().map(|i| &i.name));
             let info = match created {
                 Ok(info) => info,
                 // While disconnected, requests time out: wait for the connection.
@@ -269,12 +287,14 @@ impl OrderedState {
             .await
             {
                 Ok(pull) => {
+                    odbg!("pull started on {} inbox {}", info.name, pull.inbox());
                     self.consumer = Some(info.name);
                     self.pull = Some(pull);
                     return Ok(());
                 }
                 Err(FetchError::Closed) => return Err(FetchError::Closed),
-                Err(_) => {
+                Err(e) => {
+                    odbg!("pull start failed {e}");
                     self.context.client.sleep_until(Instant::now() + RETRY_DELAY).await;
                 }
             }

@@ -193,7 +193,7 @@ impl Stream {
     /// A [`ConsumerError`].
     pub async fn consumer_info(&self, name: &str) -> Result<ConsumerInfo, ConsumerError> {
         let subject = self.context.prefix.consumer_info(self.name(), name)?;
-        Ok(self.context.request(subject, &serde_json::json!({})).await?)
+        Ok(self.context.request_retried(subject, &serde_json::json!({})).await?)
     }
 
     /// Deletes a consumer.
@@ -254,5 +254,5 @@ pub(crate) async fn create_consumer(
 ) -> Result<ConsumerInfo, ConsumerError> {
     let name = config.durable_name.as_deref().or(config.name.as_deref());
     let subject = context.prefix.consumer_create(stream, name)?;
-    Ok(context.request(subject, &CreateConsumerRequest { stream_name: stream, config }).await?)
+    Ok(context.request_retried(subject, &CreateConsumerRequest { stream_name: stream, config }).await?)
 }

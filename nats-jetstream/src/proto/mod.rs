@@ -21,9 +21,9 @@ pub use publish::{
 };
 pub use pull::{
     PullFailure, PullMode, PullOptions, PullRequest, PullTimeout, PullTracker, StatusAction, DEFAULT_BATCH,
-    DEFAULT_EXPIRES, LAST_CONSUMER, PENDING_BYTES, PENDING_MESSAGES,
+    DEFAULT_EXPIRES, LAST_CONSUMER, MAX_RETRY_BACKOFF, PENDING_BYTES, PENDING_MESSAGES, RETRY_BACKOFF,
 };
-pub use retry::{PublishRetry, RetryCause};
+pub use retry::{ApiRetry, PublishRetry, RetryCause, DEFAULT_API_DEADLINE};
 pub use subjects::{validate_name, ApiPrefix, InvalidName};
 pub use types::{
     has_more, parse_response, AccountInfo, AckPolicy, ConsumerConfig, ConsumerInfo, ConsumerListPage,

@@ -374,6 +374,10 @@ pub async fn run<R: Runtime>(rt: &R, workload: &Workload) -> History {
     settled(&admin).await.expect("the stream settles");
 
     let start = Instant::now();
+    eprintln!(
+        "run start at wall ms {}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 1_000_000
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let recorded = Arc::new(Mutex::new(Recorded::default()));
     let mut clients = vec![admin.clone()];
