@@ -14,7 +14,7 @@ mod types;
 
 pub use ack::{parse_metadata, AckKind, Metadata, NotAckSubject};
 pub use error::{ApiError, ErrorCode};
-pub use ordered::{OrderedTracker, OrderedVerdict};
+pub use ordered::{OrderedTracker, OrderedVerdict, CREATE_BACKOFF, MAX_CREATE_BACKOFF, NOT_ENABLED_WINDOW};
 pub use publish::{
     parse_pub_ack, InvalidHeader, PubAckError, PublishExpectations, EXPECTED_LAST_MSG_ID,
     EXPECTED_LAST_SEQUENCE, EXPECTED_LAST_SUBJECT_SEQUENCE, EXPECTED_STREAM, MSG_ID,

@@ -21,6 +21,18 @@ use crate::server::{ClusterConfig, NatsServer, ServerConfig};
 /// The cluster's name.
 const CLUSTER_NAME: &str = "chaos";
 
+/// nats-server's longest Raft election timeout (`maxElectionTimeoutDefault`, 9 s; the
+/// shortest is 4 s): a follower that hears nothing from its leader for a random time in
+/// between campaigns.
+pub const MAX_ELECTION_TIMEOUT: Duration = Duration::from_secs(9);
+
+/// How long a test waits for a new leader: what the server guarantees, not a guess. After
+/// a fault, the meta group (which answers stream info) and the stream's group may both
+/// need a new leader, one after the other, and either election may need a second round
+/// when votes split: four election timeouts. A paused leader adds its own pause, and a
+/// loaded machine (CI, 2 cores shared) stretches every timer: half as much again on top.
+pub const ELECTION_DEADLINE: Duration = Duration::from_secs(MAX_ELECTION_TIMEOUT.as_secs() * 4 * 3 / 2);
+
 /// A three-node (or `n`-node) JetStream cluster. Node `i` is named `node-i`.
 #[derive(Debug)]
 pub struct JetStreamCluster {
