@@ -106,17 +106,18 @@ impl Context {
         subject: String,
         body: &impl Serialize,
     ) -> Result<T, Failure> {
-        self.request_retried_with(self.api_retry, subject, body).await
+        // Boxed: the retry loop's state stays off the caller's stack (async-std and smol
+        // run scenarios on a thread's stack, and debug builds make futures large).
+        let payload = Bytes::from(serde_json::to_vec(body).expect("request bodies serialise"));
+        Box::pin(self.request_retried_bytes(self.api_retry, subject, payload)).await
     }
 
-    /// [`request_retried`](Self::request_retried) with another policy.
-    pub(crate) async fn request_retried_with<T: DeserializeOwned>(
+    async fn request_retried_bytes<T: DeserializeOwned>(
         &self,
         policy: ApiRetry,
         subject: String,
-        body: &impl Serialize,
+        payload: Bytes,
     ) -> Result<T, Failure> {
-        let payload = Bytes::from(serde_json::to_vec(body).expect("request bodies serialise"));
         let first = self.client.now();
         let mut made = 0;
         loop {

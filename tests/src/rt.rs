@@ -152,7 +152,7 @@ pub fn run_tokio_for<F: Future<Output = ()>>(bound: Duration, scenario: impl FnO
         .build()
         .expect("a tokio runtime");
     let rt = nats_tokio::Tokio;
-    runtime.block_on(bounded(rt, bound, scenario(rt)));
+    runtime.block_on(bounded(rt, bound, Box::pin(scenario(rt))));
 }
 
 /// Runs a scenario with `smol::block_on` (tasks go to smol's global executor).
@@ -169,7 +169,7 @@ pub fn run_smol<F: Future<Output = ()>>(scenario: impl FnOnce(nats_smol::Smol) -
 /// When the scenario panics or takes longer than `bound`.
 pub fn run_smol_for<F: Future<Output = ()>>(bound: Duration, scenario: impl FnOnce(nats_smol::Smol) -> F) {
     let rt = nats_smol::Smol;
-    smol::block_on(bounded(rt, bound, scenario(rt)));
+    smol::block_on(bounded(rt, bound, Box::pin(scenario(rt))));
 }
 
 /// Runs a scenario with `async_std::task::block_on`.
@@ -189,9 +189,11 @@ pub fn run_async_std_for<F: Future<Output = ()>>(
     scenario: impl FnOnce(nats_async_std::AsyncStd) -> F,
 ) {
     let rt = nats_async_std::AsyncStd;
-    async_std::task::block_on(bounded(rt, bound, scenario(rt)));
+    async_std::task::block_on(bounded(rt, bound, Box::pin(scenario(rt))));
 }
 
+/// `scenario` comes boxed: a scenario's future is large in debug builds, and async-std and
+/// smol poll it on the test thread's stack.
 async fn bounded<R: Runtime, F: Future<Output = ()>>(rt: R, bound: Duration, scenario: F) {
     if with_timeout(&rt, bound, scenario).await.is_err() {
         panic!("the scenario took longer than {bound:?}");
