@@ -210,17 +210,10 @@ impl PullState {
         Ok(state)
     }
 
-    pub(crate) fn inbox(&self) -> &str {
-        &self.inbox
-    }
-
     /// Sends the requests due. `Ok(false)`: one could not be sent for a passing reason
     /// (disconnected with a full reconnect buffer) and the tracker backs off.
     async fn send_requests(&mut self) -> Result<bool, FetchError> {
         while let Some(request) = self.tracker.poll_request(Instant::now()) {
-            if std::env::var_os("ORDERED_DEBUG").is_some() {
-                eprintln!("PULL {} request {:?}", self.inbox, request);
-            }
             match self.client.publish_with_reply(&self.next_subject, &self.inbox, request.to_json()).await {
                 Ok(()) => {}
                 Err(nats_client::PublishError::Closed) => return Err(FetchError::Closed),
@@ -285,11 +278,7 @@ impl PullState {
                             Either::Left((msg, _)) => msg,
                             Either::Right(((), _)) => {
                                 self.timer = None;
-                                let t = self.tracker.handle_timeout(Instant::now());
-                                if std::env::var_os("ORDERED_DEBUG").is_some() {
-                                    eprintln!("PULL {} timeout {:?}", self.inbox, t);
-                                }
-                                match t {
+                                match self.tracker.handle_timeout(Instant::now()) {
                                     None => continue,
                                     Some(PullTimeout::FetchExpired) => continue,
                                     Some(PullTimeout::Expired) => continue,
@@ -316,9 +305,6 @@ impl PullState {
                 let description = headers.description().map_or("", |d| d.as_str());
                 let number =
                     |name: &str| headers.get(name).and_then(|v| v.as_str().trim().parse::<usize>().ok());
-                if std::env::var_os("ORDERED_DEBUG").is_some() && status.as_u16() != 100 {
-                    eprintln!("PULL {} status {} {description}", self.inbox, status.as_u16());
-                }
                 let action = self.tracker.handle_status(
                     now,
                     status.as_u16(),

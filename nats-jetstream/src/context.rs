@@ -14,8 +14,9 @@ use serde::Serialize;
 use crate::error::{Failure, PublishError, StreamError};
 use crate::paged::{paged, Paged};
 use crate::proto::{
-    parse_pub_ack, parse_response, AccountInfo, ApiPrefix, ApiRetry, PagedRequest, PubAck, PublishExpectations,
-    PublishRetry, RetryCause, StreamConfig, StreamInfo, StreamListPage, StreamNamesPage, SuccessResponse,
+    parse_pub_ack, parse_response, AccountInfo, ApiPrefix, ApiRetry, PagedRequest, PubAck,
+    PublishExpectations, PublishRetry, RetryCause, StreamConfig, StreamInfo, StreamListPage, StreamNamesPage,
+    SuccessResponse,
 };
 use crate::publisher::Publisher;
 use crate::stream::Stream;
@@ -142,7 +143,8 @@ impl Context {
         payload: Bytes,
         timeout: Duration,
     ) -> Result<T, Failure> {
-        let reply = self.client.request_with(subject, None, payload, timeout).await.map_err(Failure::Request)?;
+        let reply =
+            self.client.request_with(subject, None, payload, timeout).await.map_err(Failure::Request)?;
         if reply.headers.as_ref().and_then(|h| h.status()).is_some_and(|s| s.as_u16() == 503) {
             return Err(Failure::Request(RequestError::NoResponders));
         }

@@ -86,7 +86,6 @@ pub struct OrderedConsumer {
     config: OrderedConfig,
 }
 
-
 impl OrderedConsumer {
     pub(crate) fn new(context: Context, stream: String, config: OrderedConfig) -> Self {
         Self { context, stream, config }
@@ -159,14 +158,6 @@ impl FuturesStream for Ordered {
     }
 }
 
-macro_rules! odbg {
-    ($($t:tt)*) => {
-        if std::env::var_os("ORDERED_DEBUG").is_some() {
-            eprintln!("ORDERED {:?} {}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 1_000_000, format!($($t)*));
-        }
-    };
-}
-
 struct OrderedState {
     resets: Arc<AtomicU64>,
     context: Context,
@@ -195,18 +186,13 @@ impl OrderedState {
             match pull.next_event().await {
                 Some(PullEvent::Message(message)) => {
                     let Ok(metadata) = message.info() else { continue };
-                    let verdict = self.tracker.handle_message(&metadata);
-                    if verdict != OrderedVerdict::Deliver {
-                        odbg!("message s{} c{} -> {verdict:?}", metadata.stream_sequence, metadata.consumer_sequence);
-                    }
-                    match verdict {
+                    match self.tracker.handle_message(&metadata) {
                         OrderedVerdict::Deliver => return Some(Ok(message)),
                         OrderedVerdict::Skip => {}
                         OrderedVerdict::Reset => self.reset(),
                     }
                 }
                 Some(PullEvent::Heartbeat { last_consumer_sequence }) => {
-                    odbg!("heartbeat last {last_consumer_sequence} ours {:?}", self.tracker);
                     if self.tracker.handle_heartbeat(last_consumer_sequence) {
                         self.reset();
                     }
@@ -215,12 +201,14 @@ impl OrderedState {
                     self.ended = true;
                     return Some(Err(FetchError::Closed));
                 }
-                // Missed heartbeats, consumer deleted, no responders (consumer gone after a
-                // restart), refused: start over from the last delivered sequence.
-                Some(PullEvent::MissedHeartbeats) => { odbg!("missed heartbeats"); self.reset() }
-                Some(PullEvent::Unavailable) => { odbg!("unavailable"); self.reset() }
-                Some(PullEvent::Failed(e)) => { odbg!("failed {e}"); self.reset() }
-                Some(PullEvent::Done) => { odbg!("done"); self.reset() }
+                // Missed heartbeats, consumer deleted, pulls reaching nobody (the consumer
+                // gone with its server), refused: start over after the last delivered.
+                Some(
+                    PullEvent::MissedHeartbeats
+                    | PullEvent::Unavailable
+                    | PullEvent::Failed(_)
+                    | PullEvent::Done,
+                ) => self.reset(),
             }
         }
     }
@@ -250,9 +238,7 @@ impl OrderedState {
     async fn recreate(&mut self) -> Result<(), FetchError> {
         loop {
             let config = self.tracker.consumer_config(&self.base);
-            odbg!("create {:?} {:?}", config.name, config.deliver_policy);
             let created = create_consumer(&self.context, &self.stream, &config).await;
-            odbg!("created {:?}", created.as_ref().map(|i| &i.name));
             let (cause, error) = match created {
                 Ok(info) => {
                     match PullState::start(
@@ -265,7 +251,6 @@ impl OrderedState {
                     .await
                     {
                         Ok(pull) => {
-                            odbg!("pull started on {} inbox {}", info.name, pull.inbox());
                             self.tracker.handle_created();
                             self.consumer = Some(info.name);
                             self.pull = Some(pull);
@@ -274,14 +259,15 @@ impl OrderedState {
                         Err(FetchError::Closed) => return Err(FetchError::Closed),
                         // Cannot subscribe or send the first pull now: a new consumer later.
                         Err(e) => {
-                            odbg!("pull start failed {e}");
                             self.consumer = Some(info.name);
                             self.reset();
                             (Some(RetryCause::Unavailable), e)
                         }
                     }
                 }
-                Err(ConsumerError::Request(nats_client::RequestError::Closed)) => return Err(FetchError::Closed),
+                Err(ConsumerError::Request(nats_client::RequestError::Closed)) => {
+                    return Err(FetchError::Closed)
+                }
                 Err(e) => (create_retry_cause(&e), e.into()),
             };
             let now = self.context.client.now();

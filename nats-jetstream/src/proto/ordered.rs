@@ -246,9 +246,16 @@ mod tests {
         for _ in 0..10 {
             now = t.handle_create_failure(Some(RetryCause::Timeout), now + secs(2)).unwrap();
         }
-        assert_eq!(t.handle_create_failure(Some(RetryCause::Unavailable), now), Some(now + MAX_CREATE_BACKOFF));
+        assert_eq!(
+            t.handle_create_failure(Some(RetryCause::Unavailable), now),
+            Some(now + MAX_CREATE_BACKOFF)
+        );
         t.handle_created();
-        assert_eq!(t.handle_create_failure(Some(RetryCause::Timeout), now), Some(now + ms(250)), "backoff reset");
+        assert_eq!(
+            t.handle_create_failure(Some(RetryCause::Timeout), now),
+            Some(now + ms(250)),
+            "backoff reset"
+        );
         // Not enabled: tolerated for its window, then the end.
         let start = now;
         let mut at = now;

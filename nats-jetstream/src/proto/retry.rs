@@ -187,7 +187,13 @@ impl ApiRetry {
 
     /// After `made` attempts since `first` (the start of the first), the last failing with
     /// `cause` at `now`: when to start the next, or `None` to give up.
-    pub fn next_attempt(&self, cause: RetryCause, made: u32, first: Instant, now: Instant) -> Option<Instant> {
+    pub fn next_attempt(
+        &self,
+        cause: RetryCause,
+        made: u32,
+        first: Instant,
+        now: Instant,
+    ) -> Option<Instant> {
         if !self.is_retryable(cause) {
             return None;
         }
@@ -197,7 +203,13 @@ impl ApiRetry {
 
     /// The timeout of an attempt starting at `now`: the request timeout, but not past
     /// the deadline (at least `floor`, so an attempt is never hopeless).
-    pub fn attempt_timeout(&self, timeout: Duration, first: Instant, now: Instant, floor: Duration) -> Duration {
+    pub fn attempt_timeout(
+        &self,
+        timeout: Duration,
+        first: Instant,
+        now: Instant,
+        floor: Duration,
+    ) -> Duration {
         let left = (first + self.deadline).saturating_duration_since(now);
         timeout.min(left.max(floor))
     }
@@ -276,7 +288,10 @@ mod tests {
         assert_eq!(t1 - first, 100 * MS);
         let t2 = policy.next_attempt(RetryCause::Unavailable, 2, first, t1).unwrap();
         assert_eq!(t2 - first, 300 * MS);
-        assert_eq!(policy.attempt_timeout(Duration::from_secs(2), first, t2, 100 * MS), Duration::from_secs(2));
+        assert_eq!(
+            policy.attempt_timeout(Duration::from_secs(2), first, t2, 100 * MS),
+            Duration::from_secs(2)
+        );
         let timed_out = t2 + Duration::from_secs(2);
         let t3 = policy.next_attempt(RetryCause::Timeout, 3, first, timed_out).unwrap();
         assert_eq!(t3 - first, 2700 * MS);

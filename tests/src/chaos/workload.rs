@@ -374,10 +374,6 @@ pub async fn run<R: Runtime>(rt: &R, workload: &Workload) -> History {
     settled(&admin).await.expect("the stream settles");
 
     let start = Instant::now();
-    eprintln!(
-        "run start at wall ms {}",
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 1_000_000
-    );
     let stop = Arc::new(AtomicBool::new(false));
     let recorded = Arc::new(Mutex::new(Recorded::default()));
     let mut clients = vec![admin.clone()];
@@ -427,7 +423,9 @@ pub async fn run<R: Runtime>(rt: &R, workload: &Workload) -> History {
                 "the replicas are not all current after {:?}; reading from the leader",
                 workload.final_settle
             );
-            wait_for_leader(&admin, STREAM, ELECTION_DEADLINE, |_| true).await.expect("a leader after the run")
+            wait_for_leader(&admin, STREAM, ELECTION_DEADLINE, |_| true)
+                .await
+                .expect("a leader after the run")
         }
     };
     let last = placement.last_seq;

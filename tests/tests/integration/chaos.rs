@@ -18,7 +18,6 @@ use nats_integration_tests::{connect_with, fast_reconnect, within};
 use nats_jetstream::proto::{PublishRetry, StreamConfig};
 use nats_jetstream::{Publish, PublishError};
 
-
 /// One clustered test at a time (the others wait their turn; a failed one does not block
 /// them).
 fn one_cluster_at_a_time() -> MutexGuard<'static, ()> {
@@ -59,7 +58,9 @@ async fn harness<R: Runtime>(rt: R) {
     let all_current = |p: &nats_integration_tests::chaos::cluster::StreamPlacement| {
         p.replicas.len() == 2 && p.replicas.iter().all(|(_, current)| *current)
     };
-    wait_for_leader(&client, "HARNESS", ELECTION_DEADLINE, all_current).await.expect("the restarted node catches up");
+    wait_for_leader(&client, "HARNESS", ELECTION_DEADLINE, all_current)
+        .await
+        .expect("the restarted node catches up");
 
     let paused = cluster.node_by_name(&second.leader).expect("a node name");
     cluster.pause(paused);
@@ -67,7 +68,9 @@ async fn harness<R: Runtime>(rt: R) {
         .await
         .expect("a new leader after a pause");
     cluster.resume(paused);
-    wait_for_leader(&client, "HARNESS", ELECTION_DEADLINE, all_current).await.expect("the resumed node catches up");
+    wait_for_leader(&client, "HARNESS", ELECTION_DEADLINE, all_current)
+        .await
+        .expect("the resumed node catches up");
     assert_ne!(third.leader, second.leader);
 }
 
@@ -162,5 +165,7 @@ fn long_run() {
     workload.fault_interval = Duration::from_secs(5);
     workload.final_settle = Duration::from_secs(120);
     let _turn = one_cluster_at_a_time();
-    nats_integration_tests::run_tokio_for(workload.duration + SHORT_BOUND + Duration::from_secs(100), |rt| checked_run(rt, workload));
+    nats_integration_tests::run_tokio_for(workload.duration + SHORT_BOUND + Duration::from_secs(100), |rt| {
+        checked_run(rt, workload)
+    });
 }
