@@ -276,4 +276,42 @@ mod tests {
     fn secs(n: u64) -> Duration {
         Duration::from_secs(n)
     }
+
+    /// The ordered consumer's server is killed (or paused) while the stream is idle: its
+    /// consumer vanishes with it, no error comes, the idle heartbeats stop. Two missed
+    /// heartbeats (on the pull's virtual clock) must reset it at the last delivered stream
+    /// sequence + 1, and heartbeats of a live consumer must not.
+    #[test]
+    fn a_consumer_gone_with_its_server_is_noticed_by_missed_heartbeats() {
+        use crate::proto::{PullMode, PullOptions, PullTimeout, PullTracker};
+        let t0 = Instant::now();
+        let base = ConsumerConfig::default();
+        let mut ordered = OrderedTracker::named("o");
+        let options = PullOptions::default().batch(500).expires(secs(30)).heartbeat(secs(1));
+        let mut pull = PullTracker::new(PullMode::Continuous, options, t0);
+        pull.poll_request(t0).unwrap();
+        for seq in 1..=3 {
+            pull.handle_message(t0, 10);
+            assert_eq!(ordered.handle_message(&meta(seq, seq)), OrderedVerdict::Deliver);
+        }
+        // Idle: heartbeats every second, each saying the consumer delivered 3.
+        let mut now = t0;
+        for _ in 0..5 {
+            now += secs(1);
+            assert_eq!(pull.handle_timeout(now), None, "heartbeats keep it alive");
+            pull.handle_status(now, 100, "Idle Heartbeat", None, None);
+            assert!(!ordered.handle_heartbeat(3));
+        }
+        // The server dies: silence. Not yet after one interval; reset after two.
+        assert_eq!(pull.poll_timeout(), Some(now + secs(2)));
+        assert_eq!(pull.handle_timeout(now + secs(1)), None);
+        assert_eq!(pull.handle_timeout(now + secs(2)), Some(PullTimeout::MissedHeartbeats));
+        let next = ordered.reset(&base);
+        assert_eq!(next.deliver_policy, DeliverPolicy::ByStartSequence { start_sequence: 4 });
+        assert_eq!(next.name.as_deref(), Some("o_1"), "a new consumer, not the vanished one");
+        // The new consumer's numbering starts over; the old one's stragglers cannot reach us
+        // (another inbox), and a replay from before is skipped.
+        assert_eq!(ordered.handle_message(&meta(3, 1)), OrderedVerdict::Skip);
+        assert_eq!(ordered.handle_message(&meta(4, 2)), OrderedVerdict::Deliver);
+    }
 }
