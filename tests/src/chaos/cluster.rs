@@ -160,6 +160,14 @@ impl JetStreamCluster {
     }
 }
 
+/// The connect options of every client of a cluster under faults: fast reconnects, and a
+/// ping every second with two outstanding at most, so a client connected to a paused node
+/// (SIGSTOP keeps its TCP connections open, silent) notices within about three seconds
+/// and moves to another node instead of waiting for the default two-minute ping.
+pub fn client_options() -> nats_client::ConnectOptions {
+    crate::rt::fast_reconnect().ping_interval(Duration::from_secs(1)).max_pings_outstanding(2)
+}
+
 /// What stream info says about a stream's replicas.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamPlacement {

@@ -21,7 +21,7 @@ use nats_jetstream::{Context, OrderedConfig, Publish, PublishError, Stream};
 
 use super::checker::{Attempt, Delivery, Fault, History, Outcome};
 use super::cluster::{wait_for_leader, JetStreamCluster, StreamPlacement, ELECTION_DEADLINE};
-use crate::rt::{connect_with, fast_reconnect, with_timeout};
+use crate::rt::{connect_with, with_timeout};
 
 /// The stream under test.
 pub const STREAM: &str = "CHAOS";
@@ -93,7 +93,7 @@ struct Recorded {
 }
 
 async fn context<R: Runtime>(rt: &R, urls: &str) -> (Client, Context) {
-    let client = connect_with(rt, urls, fast_reconnect()).await;
+    let client = connect_with(rt, urls, super::cluster::client_options()).await;
     let mut js = nats_jetstream::new(client.clone());
     js.set_timeout(JS_TIMEOUT);
     // Stream and consumer info and creation ride through elections as long as they last.

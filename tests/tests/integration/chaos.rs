@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use nats_client::Runtime;
 use nats_integration_tests::chaos::checker;
-use nats_integration_tests::chaos::cluster::{wait_for_leader, JetStreamCluster, ELECTION_DEADLINE};
+use nats_integration_tests::chaos::cluster::{client_options, wait_for_leader, JetStreamCluster, ELECTION_DEADLINE};
 use nats_integration_tests::chaos::workload::{self, Workload};
-use nats_integration_tests::{connect_with, fast_reconnect, within};
+use nats_integration_tests::{connect_with, within};
 use nats_jetstream::proto::{PublishRetry, StreamConfig};
 use nats_jetstream::{Publish, PublishError};
 
@@ -29,7 +29,7 @@ fn one_cluster_at_a_time() -> MutexGuard<'static, ()> {
 /// and restarted nodes catch up.
 async fn harness<R: Runtime>(rt: R) {
     let mut cluster = JetStreamCluster::start(3);
-    let client = connect_with(&rt, &cluster.urls(), fast_reconnect()).await;
+    let client = connect_with(&rt, &cluster.urls(), client_options()).await;
     let js = nats_jetstream::new(client.clone());
     let mut config = StreamConfig::new("HARNESS").subjects(["harness.>"]);
     config.num_replicas = 3;
