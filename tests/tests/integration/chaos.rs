@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use nats_client::Runtime;
 use nats_integration_tests::chaos::checker;
-use nats_integration_tests::chaos::cluster::{client_options, wait_for_leader, JetStreamCluster, ELECTION_DEADLINE};
+use nats_integration_tests::chaos::cluster::{
+    client_options, wait_for_leader, JetStreamCluster, ELECTION_DEADLINE,
+};
 use nats_integration_tests::chaos::workload::{self, Workload};
 use nats_integration_tests::{connect_with, within};
 use nats_jetstream::proto::{PublishRetry, StreamConfig};
