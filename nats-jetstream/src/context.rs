@@ -57,8 +57,8 @@ impl Context {
         Self { client, prefix, timeout: DEFAULT_TIMEOUT, api_retry: ApiRetry::default() }
     }
 
-    /// Sets how stream info, stream creation, consumer creation and consumer info are
-    /// retried on a 503 (no leader during an election) or a timeout; default
+    /// Sets how stream info, stream creation, message gets, consumer creation and consumer
+    /// info are retried on a 503 (no leader during an election) or a timeout; default
     /// [`ApiRetry::default`] (within 18 s), [`ApiRetry::none`] for one attempt. Each
     /// attempt waits at most the [timeout](Self::set_timeout).
     pub fn set_api_retry(&mut self, retry: ApiRetry) {

@@ -117,7 +117,8 @@ impl Stream {
 
     async fn get_message(&self, request: MessageGetRequest) -> Result<StreamMessage, StreamError> {
         let subject = self.context.prefix.stream_msg_get(self.name())?;
-        let response: MessageGetResponse = self.context.request(subject, &request).await?;
+        // A read: safe to repeat while the stream elects a leader.
+        let response: MessageGetResponse = self.context.request_retried(subject, &request).await?;
         let raw = response.message;
         let decode = |text: &Option<String>| -> Result<Bytes, StreamError> {
             match text {

@@ -9,7 +9,7 @@
 //! never retried: the first copy may be stored, and a retry would store it twice.
 //!
 //! The same holds for the API requests that are safe to repeat (stream info, stream and
-//! consumer creation, consumer info): [`ApiRetry`] retries them on 503 and timeouts within
+//! consumer creation, message gets, consumer info): [`ApiRetry`] retries them on 503 and timeouts within
 //! a deadline.
 //!
 //! Sans-IO: [`PublishRetry::next_attempt`] and [`ApiRetry::next_attempt`] take the time and
@@ -117,7 +117,8 @@ impl PublishRetry {
 pub const DEFAULT_API_DEADLINE: Duration = Duration::from_secs(18);
 
 /// The retry policy of the JetStream API requests that are safe to repeat (stream info,
-/// stream creation with the same configuration, consumer creation, consumer info) while
+/// stream creation with the same configuration, message gets, consumer creation, consumer
+/// info) while
 /// the meta group or a stream elects a leader: a 503 ("JetStream system temporarily
 /// unavailable") and a timeout are retried, the wait between attempts doubling from
 /// `backoff` up to `max_backoff`, none started after `deadline` from the first attempt.

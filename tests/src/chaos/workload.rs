@@ -433,15 +433,19 @@ pub async fn run<R: Runtime>(rt: &R, workload: &Workload) -> History {
     let stored: Vec<(u64, String)> = futures_util::stream::iter(1..=last)
         .map(|seq| {
             let read = read.clone();
+            let client = admin.clone();
             async move {
-                for _ in 0..10 {
+                // Each get is retried on 503s and timeouts within an election's bound (the
+                // context's API retry); what is left is retried until the same bound.
+                let deadline = Instant::now() + ELECTION_DEADLINE;
+                loop {
                     match read.get_raw_message(seq).await {
                         Ok(m) => return Some((seq, String::from_utf8_lossy(&m.payload).into_owned())),
                         Err(nats_jetstream::StreamError::MessageNotFound(_)) => return None,
-                        Err(_) => {}
+                        Err(e) if Instant::now() >= deadline => panic!("cannot read message {seq}: {e}"),
+                        Err(_) => client.sleep_until(Instant::now() + Duration::from_millis(200)).await,
                     }
                 }
-                panic!("cannot read message {seq}");
             }
         })
         .buffer_unordered(32)
