@@ -123,7 +123,10 @@ pub struct Batch {
 /// leader (409 Leadership Change), pull requests that reach nobody during its election
 /// (503, retried after a backoff), missed heartbeats (a new request), a disconnection.
 /// Ends only after an error item for what does not pass: the consumer deleted, the
-/// connection closed, a request the server refuses (limits, a push consumer).
+/// connection closed, a request the server refuses (limits, a push consumer). A 503 looks
+/// the same whether the consumer's leader is being elected or the consumer is gone without
+/// a word (deleted while this client was disconnected): either way the stream keeps
+/// asking, every 2 s at most; [`Consumer::info`] tells which.
 #[must_use = "streams do nothing unless polled"]
 pub struct Messages {
     inner: BoxedMessages,
