@@ -56,7 +56,7 @@ impl Consumer {
     /// A [`ConsumerError`].
     pub async fn info(&mut self) -> Result<&ConsumerInfo, ConsumerError> {
         let subject = self.context.prefix.consumer_info(&self.info.stream_name, &self.info.name)?;
-        self.info = self.context.request(subject, &serde_json::json!({})).await?;
+        self.info = self.context.request_retried(subject, &serde_json::json!({})).await?;
         Ok(&self.info)
     }
 
@@ -119,8 +119,14 @@ pub struct Batch {
     inner: BoxedMessages,
 }
 
-/// A continuous stream of a consumer's messages. Ends only after an error item (consumer
-/// deleted, connection closed, ...).
+/// A continuous stream of a consumer's messages. Rides through what passes: a new consumer
+/// leader (409 Leadership Change), pull requests that reach nobody during its election
+/// (503, retried after a backoff), missed heartbeats (a new request), a disconnection.
+/// Ends only after an error item for what does not pass: the consumer deleted, the
+/// connection closed, a request the server refuses (limits, a push consumer). A 503 looks
+/// the same whether the consumer's leader is being elected or the consumer is gone without
+/// a word (deleted while this client was disconnected): either way the stream keeps
+/// asking, every 2 s at most; [`Consumer::info`] tells which.
 #[must_use = "streams do nothing unless polled"]
 pub struct Messages {
     inner: BoxedMessages,
@@ -154,6 +160,9 @@ pub(crate) enum PullEvent {
     Failed(FetchError),
     /// Missed heartbeats on a continuous pull: a new request was sent.
     MissedHeartbeats,
+    /// A continuous pull's request reached nobody (503) or could not be sent: the next
+    /// goes out after a backoff.
+    Unavailable,
     /// An idle heartbeat with the consumer's last delivered consumer sequence.
     Heartbeat {
         last_consumer_sequence: u64,
@@ -198,18 +207,27 @@ impl PullState {
             timer: None,
             ended: false,
         };
-        state.send_requests().await?;
+        if !state.send_requests().await? && state.tracker.is_done() {
+            return Err(FetchError::Pull("cannot send the pull request: reconnect buffer full".into()));
+        }
         Ok(state)
     }
 
-    async fn send_requests(&mut self) -> Result<(), FetchError> {
+    /// Sends the requests due. `Ok(false)`: one could not be sent for a passing reason
+    /// (disconnected with a full reconnect buffer) and the tracker backs off.
+    async fn send_requests(&mut self) -> Result<bool, FetchError> {
         while let Some(request) = self.tracker.poll_request(Instant::now()) {
-            self.client
-                .publish_with_reply(&self.next_subject, &self.inbox, request.to_json())
-                .await
-                .map_err(|e| FetchError::Pull(e.to_string()))?;
+            match self.client.publish_with_reply(&self.next_subject, &self.inbox, request.to_json()).await {
+                Ok(()) => {}
+                Err(nats_client::PublishError::Closed) => return Err(FetchError::Closed),
+                Err(nats_client::PublishError::ReconnectBufferFull { .. }) => {
+                    self.tracker.handle_send_failure(Instant::now());
+                    return Ok(false);
+                }
+                Err(e) => return Err(FetchError::Pull(e.to_string())),
+            }
         }
-        Ok(())
+        Ok(true)
     }
 
     fn into_stream(self) -> BoxedMessages {
@@ -218,7 +236,7 @@ impl PullState {
                 match state.next_event().await? {
                     PullEvent::Message(m) => return Some((Ok(m), state)),
                     PullEvent::Failed(e) => return Some((Err(e), state)),
-                    PullEvent::MissedHeartbeats | PullEvent::Heartbeat { .. } => {}
+                    PullEvent::MissedHeartbeats | PullEvent::Unavailable | PullEvent::Heartbeat { .. } => {}
                     PullEvent::Done => return None,
                 }
             }
@@ -231,9 +249,17 @@ impl PullState {
             if self.ended {
                 return None;
             }
-            if let Err(e) = self.send_requests().await {
-                self.ended = true;
-                return Some(PullEvent::Failed(e));
+            match self.send_requests().await {
+                Ok(true) => {}
+                Ok(false) if !self.tracker.is_done() => return Some(PullEvent::Unavailable),
+                Ok(false) => {
+                    self.ended = true;
+                    return Some(PullEvent::Failed(FetchError::Pull("cannot send the pull request".into())));
+                }
+                Err(e) => {
+                    self.ended = true;
+                    return Some(PullEvent::Failed(e));
+                }
             }
             if self.tracker.is_done() {
                 self.ended = true;
@@ -289,9 +315,13 @@ impl PullState {
                     number(PENDING_MESSAGES),
                     number(PENDING_BYTES),
                 );
-                if let StatusAction::Terminal(failure) = action {
-                    self.ended = true;
-                    return Some(PullEvent::Failed(failure.into()));
+                match action {
+                    StatusAction::Terminal(failure) => {
+                        self.ended = true;
+                        return Some(PullEvent::Failed(failure.into()));
+                    }
+                    StatusAction::Backoff => return Some(PullEvent::Unavailable),
+                    _ => {}
                 }
                 if status.as_u16() == 100 {
                     if let Some(last) =

@@ -14,14 +14,17 @@ use serde::Serialize;
 use crate::error::{Failure, PublishError, StreamError};
 use crate::paged::{paged, Paged};
 use crate::proto::{
-    parse_pub_ack, parse_response, AccountInfo, ApiPrefix, PagedRequest, PubAck, PublishExpectations,
-    PublishRetry, RetryCause, StreamConfig, StreamInfo, StreamListPage, StreamNamesPage, SuccessResponse,
+    parse_pub_ack, parse_response, AccountInfo, ApiPrefix, ApiRetry, PagedRequest, PubAck,
+    PublishExpectations, PublishRetry, RetryCause, StreamConfig, StreamInfo, StreamListPage, StreamNamesPage,
+    SuccessResponse,
 };
 use crate::publisher::Publisher;
 use crate::stream::Stream;
 
 /// The default timeout of API requests and publish acknowledgements.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The shortest timeout of a retried API request's attempt near its deadline.
+const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A JetStream context on the default API prefix (`$JS.API`).
 pub fn new(client: Client) -> Context {
@@ -45,12 +48,26 @@ pub struct Context {
     pub(crate) client: Client,
     pub(crate) prefix: ApiPrefix,
     pub(crate) timeout: Duration,
+    pub(crate) api_retry: ApiRetry,
 }
 
 impl Context {
     /// A context with an API prefix and the default timeout (5 s).
     pub fn new(client: Client, prefix: ApiPrefix) -> Self {
-        Self { client, prefix, timeout: DEFAULT_TIMEOUT }
+        Self { client, prefix, timeout: DEFAULT_TIMEOUT, api_retry: ApiRetry::default() }
+    }
+
+    /// Sets how stream info, stream creation, message gets, consumer creation and consumer
+    /// info are retried on a 503 (no leader during an election) or a timeout; default
+    /// [`ApiRetry::default`] (within 18 s), [`ApiRetry::none`] for one attempt. Each
+    /// attempt waits at most the [timeout](Self::set_timeout).
+    pub fn set_api_retry(&mut self, retry: ApiRetry) {
+        self.api_retry = retry;
+    }
+
+    /// The retry policy of the API requests that are safe to repeat.
+    pub fn api_retry(&self) -> ApiRetry {
+        self.api_retry
     }
 
     /// Sets the timeout of API requests and publish acknowledgements.
@@ -79,9 +96,55 @@ impl Context {
         subject: String,
         body: &impl Serialize,
     ) -> Result<T, Failure> {
-        let payload = serde_json::to_vec(body).expect("request bodies serialise");
+        let payload = Bytes::from(serde_json::to_vec(body).expect("request bodies serialise"));
+        self.request_bytes(subject, payload, self.timeout).await
+    }
+
+    /// [`request`](Self::request), retried by the context's [`ApiRetry`] policy: only for
+    /// requests that are safe to repeat.
+    pub(crate) async fn request_retried<T: DeserializeOwned>(
+        &self,
+        subject: String,
+        body: &impl Serialize,
+    ) -> Result<T, Failure> {
+        // Boxed: the retry loop's state stays off the caller's stack (async-std and smol
+        // run scenarios on a thread's stack, and debug builds make futures large).
+        let payload = Bytes::from(serde_json::to_vec(body).expect("request bodies serialise"));
+        Box::pin(self.request_retried_bytes(self.api_retry, subject, payload)).await
+    }
+
+    async fn request_retried_bytes<T: DeserializeOwned>(
+        &self,
+        policy: ApiRetry,
+        subject: String,
+        payload: Bytes,
+    ) -> Result<T, Failure> {
+        let first = self.client.now();
+        let mut made = 0;
+        loop {
+            let now = self.client.now();
+            let timeout = policy.attempt_timeout(self.timeout, first, now, MIN_ATTEMPT_TIMEOUT);
+            made += 1;
+            let failure = match self.request_bytes(subject.clone(), payload.clone(), timeout).await {
+                Ok(reply) => return Ok(reply),
+                Err(failure) => failure,
+            };
+            let Some(cause) = failure.retry_cause() else { return Err(failure) };
+            match policy.next_attempt(cause, made, first, self.client.now()) {
+                Some(at) => self.client.sleep_until(at).await,
+                None => return Err(failure),
+            }
+        }
+    }
+
+    async fn request_bytes<T: DeserializeOwned>(
+        &self,
+        subject: String,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<T, Failure> {
         let reply =
-            self.client.request_with(subject, None, payload, self.timeout).await.map_err(Failure::Request)?;
+            self.client.request_with(subject, None, payload, timeout).await.map_err(Failure::Request)?;
         if reply.headers.as_ref().and_then(|h| h.status()).is_some_and(|s| s.as_u16() == 503) {
             return Err(Failure::Request(RequestError::NoResponders));
         }
@@ -103,7 +166,7 @@ impl Context {
     /// the name exists with another configuration, limits, not enabled, ...
     pub async fn create_stream(&self, config: StreamConfig) -> Result<Stream, StreamError> {
         let subject = self.prefix.stream_create(&config.name)?;
-        let info: StreamInfo = self.request(subject, &config).await?;
+        let info: StreamInfo = self.request_retried(subject, &config).await?;
         Ok(Stream::new(self.clone(), info))
     }
 
@@ -141,7 +204,7 @@ impl Context {
     /// A [`StreamError`].
     pub async fn stream_info(&self, name: &str) -> Result<StreamInfo, StreamError> {
         let subject = self.prefix.stream_info(name)?;
-        Ok(self.request(subject, &serde_json::json!({})).await?)
+        Ok(self.request_retried(subject, &serde_json::json!({})).await?)
     }
 
     /// Deletes a stream and its messages and consumers.

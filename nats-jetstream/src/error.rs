@@ -5,7 +5,7 @@
 use nats_client::RequestError;
 
 use crate::proto::{
-    ApiError, ErrorCode, InvalidHeader, InvalidName, PubAckError, PullFailure, ResponseError,
+    ApiError, ErrorCode, InvalidHeader, InvalidName, PubAckError, PullFailure, ResponseError, RetryCause,
 };
 
 /// How a JetStream API request failed, before an operation family classifies it.
@@ -15,6 +15,19 @@ pub(crate) enum Failure {
     Request(RequestError),
     Api(ApiError),
     Decode(String),
+}
+
+impl Failure {
+    /// What this failure means for retrying an API request, if it may pass.
+    pub(crate) fn retry_cause(&self) -> Option<RetryCause> {
+        match self {
+            Self::Request(RequestError::NoResponders) => Some(RetryCause::NoResponders),
+            Self::Request(RequestError::Timeout) => Some(RetryCause::Timeout),
+            Self::Api(e) if e.is_not_enabled() => Some(RetryCause::NotEnabled),
+            Self::Api(e) => RetryCause::from_api_error(e),
+            _ => None,
+        }
+    }
 }
 
 impl From<InvalidName> for Failure {

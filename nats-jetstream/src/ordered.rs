@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_core::Stream as FuturesStream;
 use futures_util::stream::unfold;
@@ -86,13 +86,6 @@ pub struct OrderedConsumer {
     config: OrderedConfig,
 }
 
-/// How long to wait before retrying a consumer creation that failed transiently.
-const RETRY_DELAY: Duration = Duration::from_millis(250);
-/// Consecutive "JetStream not enabled" answers (no responders, or a 503 while a cluster
-/// elects a stream leader) tolerated while a restarted server brings JetStream up or an
-/// election ends (40 x 250 ms = 10 s); then the stream ends with the error.
-const MAX_NOT_ENABLED: u32 = 40;
-
 impl OrderedConsumer {
     pub(crate) fn new(context: Context, stream: String, config: OrderedConfig) -> Self {
         Self { context, stream, config }
@@ -100,8 +93,9 @@ impl OrderedConsumer {
 
     /// The messages, each once, in stream order. The stream ends after an error item:
     /// the stream was deleted, the connection closed, or the consumer cannot be created
-    /// for a reason other than a passing one (timeouts while disconnected are retried until
-    /// the connection is back; "JetStream not enabled" for up to 5 s, the time a restarted
+    /// for a reason other than a passing one (timeouts and 503s during an election are
+    /// retried for as long as they last, "JetStream not enabled" for
+    /// [`NOT_ENABLED_WINDOW`](crate::proto::NOT_ENABLED_WINDOW), the time a restarted
     /// server needs).
     pub fn messages(&self) -> Ordered {
         let resets = Arc::new(AtomicU64::new(0));
@@ -118,7 +112,9 @@ impl OrderedConsumer {
                 .batch(self.config.batch)
                 .expires(self.config.expires)
                 .heartbeat(self.config.heartbeat),
-            tracker: OrderedTracker::new(),
+            tracker: OrderedTracker::named(
+                self.context.client.new_inbox().rsplit('.').next().unwrap_or("ordered").to_owned(),
+            ),
             pull: None,
             consumer: None,
             ended: false,
@@ -205,9 +201,14 @@ impl OrderedState {
                     self.ended = true;
                     return Some(Err(FetchError::Closed));
                 }
-                // Missed heartbeats, consumer deleted, no responders (consumer gone after a
-                // restart), refused: start over from the last delivered sequence.
-                Some(PullEvent::MissedHeartbeats | PullEvent::Failed(_) | PullEvent::Done) => self.reset(),
+                // Missed heartbeats, consumer deleted, pulls reaching nobody (the consumer
+                // gone with its server), refused: start over after the last delivered.
+                Some(
+                    PullEvent::MissedHeartbeats
+                    | PullEvent::Unavailable
+                    | PullEvent::Failed(_)
+                    | PullEvent::Done,
+                ) => self.reset(),
             }
         }
     }
@@ -231,53 +232,61 @@ impl OrderedState {
         }
     }
 
-    /// Creates the next consumer and its pull subscription; transient failures are
-    /// retried, others end the stream.
+    /// Creates the next consumer and its pull subscription; what passes (timeouts, 503s
+    /// during an election, "not enabled" for a while) is retried after a backoff, as
+    /// [`OrderedTracker::handle_create_failure`] decides; the rest ends the stream.
     async fn recreate(&mut self) -> Result<(), FetchError> {
-        let mut not_enabled = 0;
         loop {
             let config = self.tracker.consumer_config(&self.base);
             let created = create_consumer(&self.context, &self.stream, &config).await;
-            let info = match created {
-                Ok(info) => info,
-                // While disconnected, requests time out: wait for the connection.
-                Err(ConsumerError::Timeout) => continue,
-                // A 503 (JetStream temporarily unavailable: no stream leader during an
-                // election; the chaos run saw it end the stream) is retried for a while;
-                // JetStream really disabled ends the stream after that.
-                Err(ConsumerError::JetStreamNotEnabled) if not_enabled < MAX_NOT_ENABLED => {
-                    not_enabled += 1;
-                    self.context.client.sleep_until(Instant::now() + RETRY_DELAY).await;
-                    continue;
-                }
-                Err(ConsumerError::Api(e)) if RetryCause::from_api_error(&e).is_some() => {
-                    self.context.client.sleep_until(Instant::now() + RETRY_DELAY).await;
-                    continue;
+            let (cause, error) = match created {
+                Ok(info) => {
+                    match PullState::start(
+                        &self.context,
+                        &self.stream,
+                        &info.name,
+                        PullMode::Continuous,
+                        self.options,
+                    )
+                    .await
+                    {
+                        Ok(pull) => {
+                            self.tracker.handle_created();
+                            self.consumer = Some(info.name);
+                            self.pull = Some(pull);
+                            return Ok(());
+                        }
+                        Err(FetchError::Closed) => return Err(FetchError::Closed),
+                        // Cannot subscribe or send the first pull now: a new consumer later.
+                        Err(e) => {
+                            self.consumer = Some(info.name);
+                            self.reset();
+                            (Some(RetryCause::Unavailable), e)
+                        }
+                    }
                 }
                 Err(ConsumerError::Request(nats_client::RequestError::Closed)) => {
                     return Err(FetchError::Closed)
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => (create_retry_cause(&e), e.into()),
             };
-            match PullState::start(
-                &self.context,
-                &self.stream,
-                &info.name,
-                PullMode::Continuous,
-                self.options,
-            )
-            .await
-            {
-                Ok(pull) => {
-                    self.consumer = Some(info.name);
-                    self.pull = Some(pull);
-                    return Ok(());
-                }
-                Err(FetchError::Closed) => return Err(FetchError::Closed),
-                Err(_) => {
-                    self.context.client.sleep_until(Instant::now() + RETRY_DELAY).await;
-                }
+            let now = self.context.client.now();
+            match self.tracker.handle_create_failure(cause, now) {
+                Some(at) => self.context.client.sleep_until(at).await,
+                None => return Err(error),
             }
         }
+    }
+}
+
+/// What a failure to create a consumer means for retrying.
+fn create_retry_cause(error: &ConsumerError) -> Option<RetryCause> {
+    match error {
+        ConsumerError::Timeout => Some(RetryCause::Timeout),
+        ConsumerError::JetStreamNotEnabled => Some(RetryCause::NotEnabled),
+        ConsumerError::Api(e) => RetryCause::from_api_error(e),
+        // Disconnected with a full buffer, say.
+        ConsumerError::Request(nats_client::RequestError::Publish(_)) => Some(RetryCause::Unavailable),
+        _ => None,
     }
 }

@@ -117,7 +117,8 @@ impl Stream {
 
     async fn get_message(&self, request: MessageGetRequest) -> Result<StreamMessage, StreamError> {
         let subject = self.context.prefix.stream_msg_get(self.name())?;
-        let response: MessageGetResponse = self.context.request(subject, &request).await?;
+        // A read: safe to repeat while the stream elects a leader.
+        let response: MessageGetResponse = self.context.request_retried(subject, &request).await?;
         let raw = response.message;
         let decode = |text: &Option<String>| -> Result<Bytes, StreamError> {
             match text {
@@ -193,7 +194,7 @@ impl Stream {
     /// A [`ConsumerError`].
     pub async fn consumer_info(&self, name: &str) -> Result<ConsumerInfo, ConsumerError> {
         let subject = self.context.prefix.consumer_info(self.name(), name)?;
-        Ok(self.context.request(subject, &serde_json::json!({})).await?)
+        Ok(self.context.request_retried(subject, &serde_json::json!({})).await?)
     }
 
     /// Deletes a consumer.
@@ -254,5 +255,5 @@ pub(crate) async fn create_consumer(
 ) -> Result<ConsumerInfo, ConsumerError> {
     let name = config.durable_name.as_deref().or(config.name.as_deref());
     let subject = context.prefix.consumer_create(stream, name)?;
-    Ok(context.request(subject, &CreateConsumerRequest { stream_name: stream, config }).await?)
+    Ok(context.request_retried(subject, &CreateConsumerRequest { stream_name: stream, config }).await?)
 }

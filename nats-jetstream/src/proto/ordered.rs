@@ -3,10 +3,21 @@
 //! server restart means: drop the consumer and create a new one starting just after the
 //! last stream sequence delivered.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::ack::Metadata;
+use super::retry::RetryCause;
 use super::types::{AckPolicy, ConsumerConfig, DeliverPolicy};
+
+/// The first wait before creating the next consumer again after a failure; doubled after
+/// each consecutive failure up to [`MAX_CREATE_BACKOFF`].
+pub const CREATE_BACKOFF: Duration = Duration::from_millis(250);
+/// The longest wait between attempts to create the next consumer.
+pub const MAX_CREATE_BACKOFF: Duration = Duration::from_secs(2);
+/// How long "JetStream not enabled" (or nobody answering the API) is tolerated while
+/// creating the next consumer: a cluster node shutting down or just restarted answers so;
+/// a server without JetStream answers so for good.
+pub const NOT_ENABLED_WINDOW: Duration = Duration::from_secs(10);
 
 /// What to do with a message of an ordered consumer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,12 +39,25 @@ pub struct OrderedTracker {
     consumer_sequence: u64,
     /// Resets so far.
     resets: u64,
+    /// Consecutive failures to create the next consumer, and since when "not enabled"
+    /// answers have come without a break.
+    create_failures: u32,
+    not_enabled_since: Option<Instant>,
+    /// The consumers' names are `<prefix>_<resets>` (none: the server names them).
+    name_prefix: Option<String>,
 }
 
 impl OrderedTracker {
-    /// A tracker that has delivered nothing.
+    /// A tracker that has delivered nothing; the server names its consumers.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A tracker whose consumers are named `<prefix>_<resets>`: a create request retried
+    /// after a timeout then finds the consumer the first attempt may have created, instead
+    /// of leaving it behind.
+    pub fn named(prefix: impl Into<String>) -> Self {
+        Self { name_prefix: Some(prefix.into()), ..Self::default() }
     }
 
     /// The last stream sequence delivered (0: none).
@@ -67,6 +91,32 @@ impl OrderedTracker {
         last_consumer_sequence > self.consumer_sequence
     }
 
+    /// Creating the next consumer failed with `cause` at `now` (`None`: a failure that does
+    /// not pass, such as a deleted stream). Returns when to try again, or `None` to end the
+    /// ordered consumer with the error. Timeouts and 503s (an election) are retried for as
+    /// long as they last, "not enabled" for [`NOT_ENABLED_WINDOW`].
+    pub fn handle_create_failure(&mut self, cause: Option<RetryCause>, now: Instant) -> Option<Instant> {
+        let cause = cause?;
+        let doublings = self.create_failures.min(16);
+        self.create_failures = self.create_failures.saturating_add(1);
+        match cause {
+            RetryCause::NotEnabled | RetryCause::NoResponders => {
+                let since = *self.not_enabled_since.get_or_insert(now);
+                if now.saturating_duration_since(since) >= NOT_ENABLED_WINDOW {
+                    return None;
+                }
+            }
+            _ => self.not_enabled_since = None,
+        }
+        Some(now + CREATE_BACKOFF.saturating_mul(1 << doublings).min(MAX_CREATE_BACKOFF))
+    }
+
+    /// The next consumer was created: failures before it are forgotten.
+    pub fn handle_created(&mut self) {
+        self.create_failures = 0;
+        self.not_enabled_since = None;
+    }
+
     /// Starts over with a new consumer; returns the configuration to create it with, based
     /// on `base` (filter, deliver policy for the very first consumer, headers only).
     pub fn reset(&mut self, base: &ConsumerConfig) -> ConsumerConfig {
@@ -84,7 +134,7 @@ impl OrderedTracker {
         };
         ConsumerConfig {
             durable_name: None,
-            name: None,
+            name: self.name_prefix.as_ref().map(|prefix| format!("{prefix}_{}", self.resets)),
             description: base.description.clone(),
             deliver_policy,
             ack_policy: AckPolicy::None,
@@ -154,6 +204,16 @@ mod tests {
     }
 
     #[test]
+    fn named_consumers_change_name_on_every_reset() {
+        let mut t = OrderedTracker::named("abc");
+        let base = ConsumerConfig::default();
+        assert_eq!(t.consumer_config(&base).name.as_deref(), Some("abc_0"));
+        assert_eq!(t.consumer_config(&base).name.as_deref(), Some("abc_0"), "a retry keeps the name");
+        assert_eq!(t.reset(&base).name.as_deref(), Some("abc_1"));
+        assert_eq!(OrderedTracker::new().consumer_config(&base).name, None);
+    }
+
+    #[test]
     fn replays_after_a_reset_are_not_delivered_twice() {
         let mut t = OrderedTracker::new();
         assert_eq!(t.handle_message(&meta(1, 1)), OrderedVerdict::Deliver);
@@ -166,5 +226,92 @@ mod tests {
         let mut t = OrderedTracker::new();
         let base = ConsumerConfig { deliver_policy: DeliverPolicy::New, ..ConsumerConfig::default() };
         assert_eq!(t.reset(&base).deliver_policy, DeliverPolicy::New);
+    }
+
+    /// An election while the consumer is recreated: the create request times out (the meta
+    /// leader is paused), then 503s, then succeeds. Every failure is retried after a
+    /// backoff, none ends the consumer; "not enabled" ends it after its window only.
+    #[test]
+    fn recreating_rides_through_an_election() {
+        let ms = Duration::from_millis;
+        let t0 = Instant::now();
+        let mut t = OrderedTracker::new();
+        assert_eq!(t.handle_message(&meta(1, 1)), OrderedVerdict::Deliver);
+        t.reset(&ConsumerConfig::default());
+        let t1 = t.handle_create_failure(Some(RetryCause::Timeout), t0).unwrap();
+        assert_eq!(t1 - t0, ms(250));
+        let t2 = t.handle_create_failure(Some(RetryCause::Unavailable), t1).unwrap();
+        assert_eq!(t2 - t1, ms(500));
+        let mut now = t2;
+        for _ in 0..10 {
+            now = t.handle_create_failure(Some(RetryCause::Timeout), now + secs(2)).unwrap();
+        }
+        assert_eq!(
+            t.handle_create_failure(Some(RetryCause::Unavailable), now),
+            Some(now + MAX_CREATE_BACKOFF)
+        );
+        t.handle_created();
+        assert_eq!(
+            t.handle_create_failure(Some(RetryCause::Timeout), now),
+            Some(now + ms(250)),
+            "backoff reset"
+        );
+        // Not enabled: tolerated for its window, then the end.
+        let start = now;
+        let mut at = now;
+        while let Some(next) = t.handle_create_failure(Some(RetryCause::NotEnabled), at) {
+            at = next;
+        }
+        assert!(at - start >= NOT_ENABLED_WINDOW && at - start < NOT_ENABLED_WINDOW + MAX_CREATE_BACKOFF);
+        // A timeout in between starts the window again.
+        let mut t = OrderedTracker::new();
+        t.handle_create_failure(Some(RetryCause::NotEnabled), t0).unwrap();
+        t.handle_create_failure(Some(RetryCause::Timeout), t0 + secs(9)).unwrap();
+        assert!(t.handle_create_failure(Some(RetryCause::NotEnabled), t0 + secs(12)).is_some());
+        // What does not pass ends it at once.
+        assert_eq!(t.handle_create_failure(None, t0), None);
+        assert_eq!(t.stream_sequence(), 0);
+    }
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    /// The ordered consumer's server is killed (or paused) while the stream is idle: its
+    /// consumer vanishes with it, no error comes, the idle heartbeats stop. Two missed
+    /// heartbeats (on the pull's virtual clock) must reset it at the last delivered stream
+    /// sequence + 1, and heartbeats of a live consumer must not.
+    #[test]
+    fn a_consumer_gone_with_its_server_is_noticed_by_missed_heartbeats() {
+        use crate::proto::{PullMode, PullOptions, PullTimeout, PullTracker};
+        let t0 = Instant::now();
+        let base = ConsumerConfig::default();
+        let mut ordered = OrderedTracker::named("o");
+        let options = PullOptions::default().batch(500).expires(secs(30)).heartbeat(secs(1));
+        let mut pull = PullTracker::new(PullMode::Continuous, options, t0);
+        pull.poll_request(t0).unwrap();
+        for seq in 1..=3 {
+            pull.handle_message(t0, 10);
+            assert_eq!(ordered.handle_message(&meta(seq, seq)), OrderedVerdict::Deliver);
+        }
+        // Idle: heartbeats every second, each saying the consumer delivered 3.
+        let mut now = t0;
+        for _ in 0..5 {
+            now += secs(1);
+            assert_eq!(pull.handle_timeout(now), None, "heartbeats keep it alive");
+            pull.handle_status(now, 100, "Idle Heartbeat", None, None);
+            assert!(!ordered.handle_heartbeat(3));
+        }
+        // The server dies: silence. Not yet after one interval; reset after two.
+        assert_eq!(pull.poll_timeout(), Some(now + secs(2)));
+        assert_eq!(pull.handle_timeout(now + secs(1)), None);
+        assert_eq!(pull.handle_timeout(now + secs(2)), Some(PullTimeout::MissedHeartbeats));
+        let next = ordered.reset(&base);
+        assert_eq!(next.deliver_policy, DeliverPolicy::ByStartSequence { start_sequence: 4 });
+        assert_eq!(next.name.as_deref(), Some("o_1"), "a new consumer, not the vanished one");
+        // The new consumer's numbering starts over; the old one's stragglers cannot reach us
+        // (another inbox), and a replay from before is skipped.
+        assert_eq!(ordered.handle_message(&meta(3, 1)), OrderedVerdict::Skip);
+        assert_eq!(ordered.handle_message(&meta(4, 2)), OrderedVerdict::Deliver);
     }
 }

@@ -18,6 +18,11 @@ pub const DEFAULT_EXPIRES: Duration = Duration::from_secs(30);
 pub const DEFAULT_BATCH: usize = 500;
 /// How long after a pull request's expiry the client gives up on hearing about it.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(1);
+/// The wait before a continuous pull asks again after its request reached nobody (503) or
+/// could not be sent; doubled after each consecutive failure up to [`MAX_RETRY_BACKOFF`].
+pub const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait between a continuous pull's attempts.
+pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(2);
 
 /// `Nats-Pending-Messages`: on 408/409, messages of the pull not delivered.
 pub const PENDING_MESSAGES: &str = "Nats-Pending-Messages";
@@ -135,6 +140,11 @@ pub enum PullMode {
 pub enum StatusAction {
     /// Nothing to do (heartbeat, an expired request of a continuous pull, ...).
     Continue,
+    /// A continuous pull's request reached nobody (503: the consumer's leader is being
+    /// elected, or its server is down): the next request goes out after a backoff
+    /// ([`PullTracker::poll_timeout`] includes it). Not an error for a durable consumer;
+    /// an ordered consumer, whose consumer lives on one server, starts over.
+    Backoff,
     /// The fetch is over; no error.
     End,
     /// The subscription cannot go on.
@@ -186,6 +196,10 @@ pub struct PullTracker {
     last_activity: Instant,
     /// When the last request was sent.
     last_request: Instant,
+    /// A continuous pull sends no request before this (after a 503 or a failed send).
+    retry_at: Option<Instant>,
+    /// Consecutive failed attempts (503s, failed sends) since the last message.
+    failures: u32,
 }
 
 impl PullTracker {
@@ -204,6 +218,8 @@ impl PullTracker {
             done: false,
             last_activity: now,
             last_request: now,
+            retry_at: None,
+            failures: 0,
         }
     }
 
@@ -224,9 +240,10 @@ impl PullTracker {
 
     /// The next pull request to send, if one is due now.
     pub fn poll_request(&mut self, now: Instant) -> Option<PullRequest> {
-        if self.done {
+        if self.done || self.retry_at.is_some_and(|at| now < at) {
             return None;
         }
+        self.retry_at = None;
         let o = self.options;
         let request = match self.mode {
             PullMode::Fetch => {
@@ -273,6 +290,7 @@ impl PullTracker {
     /// A message of the consumer arrived (`size`: payload plus headers).
     pub fn handle_message(&mut self, now: Instant, size: usize) {
         self.last_activity = now;
+        self.failures = 0;
         self.pending_messages = self.pending_messages.saturating_sub(1);
         self.pending_bytes = self.pending_bytes.saturating_sub(size);
         if self.mode == PullMode::Fetch
@@ -309,6 +327,10 @@ impl PullTracker {
             // Message size exceeds max bytes, batch completed, leadership change, server
             // shutdown: this request is over.
             409 => StatusAction::End,
+            503 if self.mode == PullMode::Continuous => {
+                self.back_off(now);
+                return StatusAction::Backoff;
+            }
             503 => StatusAction::Terminal(PullFailure::NoResponders),
             _ => StatusAction::Terminal(PullFailure::Refused(format!("{code} {description}"))),
         };
@@ -335,8 +357,32 @@ impl PullTracker {
         }
     }
 
-    /// The earliest deadline: missed heartbeats, or a request's expiry.
+    /// A continuous pull's request could not be sent (disconnected with a full buffer,
+    /// say): what it asked for is not owed, and the next attempt waits for a backoff.
+    pub fn handle_send_failure(&mut self, now: Instant) {
+        if self.mode == PullMode::Continuous {
+            self.back_off(now);
+        } else {
+            self.done = true;
+        }
+    }
+
+    /// Forgets what is owed and holds the next request back for the current backoff.
+    fn back_off(&mut self, now: Instant) {
+        let doublings = self.failures.min(16);
+        let wait = RETRY_BACKOFF.saturating_mul(1 << doublings).min(MAX_RETRY_BACKOFF);
+        self.failures = self.failures.saturating_add(1);
+        self.pending_messages = 0;
+        self.pending_bytes = 0;
+        self.retry_at = Some(now + wait);
+    }
+
+    /// The earliest deadline: the end of a backoff, missed heartbeats, or a request's
+    /// expiry.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if let Some(at) = self.retry_at.filter(|_| !self.done) {
+            return Some(at);
+        }
         if self.done {
             return None;
         }
@@ -358,6 +404,10 @@ impl PullTracker {
 
     /// Fires what is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) -> Option<PullTimeout> {
+        if self.retry_at.is_some() {
+            // The end of a backoff: nothing fires; the next request is due.
+            return None;
+        }
         let deadline = self.poll_timeout()?;
         if now < deadline {
             return None;
@@ -459,10 +509,11 @@ mod tests {
                 t.handle_status(t0, 409, "Consumer Deleted", None, None),
                 StatusAction::Terminal(PullFailure::ConsumerDeleted)
             );
-            assert_eq!(
-                t.handle_status(t0, 503, "", None, None),
-                StatusAction::Terminal(PullFailure::NoResponders)
-            );
+            let expected = match mode {
+                PullMode::Fetch => StatusAction::Terminal(PullFailure::NoResponders),
+                PullMode::Continuous => StatusAction::Backoff,
+            };
+            assert_eq!(t.handle_status(t0, 503, "", None, None), expected);
             assert!(matches!(
                 t.handle_status(t0, 409, "Exceeded MaxWaiting", None, None),
                 StatusAction::Terminal(PullFailure::Refused(_))
@@ -586,5 +637,54 @@ mod tests {
         t.poll_request(t0).unwrap();
         assert_eq!(t.handle_timeout(t0 + secs(4)), Some(PullTimeout::Expired));
         assert!(t.poll_request(t0 + secs(4)).is_some());
+    }
+
+    /// A durable consumer's leader is elected anew (or its server is down): pull requests
+    /// reach nobody (503) and cannot be sent for a while. The continuous pull backs off
+    /// (100, 200, 400 ms ...), never ends, and asks again; a message resets the backoff.
+    #[test]
+    fn continuous_pulls_back_off_on_503_and_send_failures() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut t = PullTracker::new(
+            PullMode::Continuous,
+            PullOptions::default().batch(10).expires(secs(5)).heartbeat(secs(1)),
+            t0,
+        );
+        t.poll_request(t0).unwrap();
+        assert_eq!(t.handle_status(t0, 503, "No Responders", None, None), StatusAction::Backoff);
+        assert_eq!(t.pending_messages(), 0, "nobody holds the request");
+        assert_eq!(t.poll_request(t0 + ms(50)), None, "backing off");
+        assert_eq!(t.poll_timeout(), Some(t0 + ms(100)));
+        assert_eq!(t.handle_timeout(t0 + ms(100)), None, "the end of a backoff is no failure");
+        let t1 = t0 + ms(100);
+        assert_eq!(t.poll_request(t1).unwrap().batch, 10);
+        assert_eq!(t.poll_timeout(), Some(t1 + secs(2)), "heartbeats watched again");
+        // Again: the wait doubles.
+        assert_eq!(t.handle_status(t1, 503, "No Responders", None, None), StatusAction::Backoff);
+        assert_eq!(t.poll_timeout(), Some(t1 + ms(200)));
+        let t2 = t1 + ms(200);
+        t.poll_request(t2).unwrap();
+        t.handle_send_failure(t2);
+        assert_eq!(t.poll_timeout(), Some(t2 + ms(400)), "a failed send counts too");
+        assert_eq!(t.poll_request(t2 + ms(399)), None);
+        let t3 = t2 + ms(400);
+        t.poll_request(t3).unwrap();
+        // Many failures: capped.
+        for _ in 0..20 {
+            t.handle_status(t3, 503, "", None, None);
+        }
+        assert_eq!(t.poll_timeout(), Some(t3 + MAX_RETRY_BACKOFF));
+        let t4 = t3 + MAX_RETRY_BACKOFF;
+        t.poll_request(t4).unwrap();
+        t.handle_message(t4, 1);
+        assert_eq!(t.handle_status(t4, 503, "", None, None), StatusAction::Backoff);
+        assert_eq!(t.poll_timeout(), Some(t4 + ms(100)), "a message reset the backoff");
+        assert!(!t.is_done());
+        // A fetch whose request cannot be sent is over.
+        let mut f = PullTracker::new(PullMode::Fetch, PullOptions::default(), t0);
+        f.poll_request(t0).unwrap();
+        f.handle_send_failure(t0);
+        assert!(f.is_done());
     }
 }

@@ -8,7 +8,12 @@
 //! drops a second copy within its duplicate window. A timeout without a message id is
 //! never retried: the first copy may be stored, and a retry would store it twice.
 //!
-//! Sans-IO: [`PublishRetry::next_attempt`] takes the time and returns when to try again.
+//! The same holds for the API requests that are safe to repeat (stream info, stream and
+//! consumer creation, message gets, consumer info): [`ApiRetry`] retries them on 503 and timeouts within
+//! a deadline.
+//!
+//! Sans-IO: [`PublishRetry::next_attempt`] and [`ApiRetry::next_attempt`] take the time and
+//! return when to try again.
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +29,9 @@ pub enum RetryCause {
     Unavailable,
     /// No acknowledgement in time: the message may or may not be stored.
     Timeout,
+    /// An API request found no JetStream: nobody answered, or "JetStream not enabled" (a
+    /// server without JetStream, or one shutting down).
+    NotEnabled,
 }
 
 impl RetryCause {
@@ -39,6 +47,7 @@ impl RetryCause {
         match self {
             Self::NoResponders | Self::Unavailable => true,
             Self::Timeout => has_message_id,
+            Self::NotEnabled => false,
         }
     }
 }
@@ -99,6 +108,111 @@ impl PublishRetry {
         }
         let at = now + self.backoff(made);
         (at < deadline).then_some(at)
+    }
+}
+
+/// The default deadline of a retried API request ([`ApiRetry::default`]): twice the
+/// nats-server's longest Raft election timeout (9 s), so an election that needs a second
+/// round still ends within it.
+pub const DEFAULT_API_DEADLINE: Duration = Duration::from_secs(18);
+
+/// The retry policy of the JetStream API requests that are safe to repeat (stream info,
+/// stream creation with the same configuration, message gets, consumer creation, consumer
+/// info) while
+/// the meta group or a stream elects a leader: a 503 ("JetStream system temporarily
+/// unavailable") and a timeout are retried, the wait between attempts doubling from
+/// `backoff` up to `max_backoff`, none started after `deadline` from the first attempt.
+///
+/// "JetStream not enabled" (or nobody answering the API) is retried only with
+/// [`retry_not_enabled`](Self::retry_not_enabled): every JetStream server answers the API,
+/// so on a single server it means JetStream is off, and waiting only delays the answer;
+/// in a cluster, a server shutting down answers so too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiRetry {
+    /// How long after the first attempt the last may start (zero: one attempt).
+    pub deadline: Duration,
+    /// The wait before the second attempt.
+    pub backoff: Duration,
+    /// The longest wait between attempts.
+    pub max_backoff: Duration,
+    /// Retry "JetStream not enabled" and no responders too.
+    pub retry_not_enabled: bool,
+}
+
+impl Default for ApiRetry {
+    /// Waits from 100 ms doubling up to 1 s, within [`DEFAULT_API_DEADLINE`]; not enabled
+    /// is not retried.
+    fn default() -> Self {
+        Self {
+            deadline: DEFAULT_API_DEADLINE,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            retry_not_enabled: false,
+        }
+    }
+}
+
+impl ApiRetry {
+    /// A policy: attempts within `deadline`, waits from `backoff` doubling up to
+    /// `max_backoff`.
+    pub fn new(deadline: Duration, backoff: Duration, max_backoff: Duration) -> Self {
+        Self { deadline, backoff, max_backoff: max_backoff.max(backoff), retry_not_enabled: false }
+    }
+
+    /// One attempt, no retries.
+    pub fn none() -> Self {
+        Self::new(Duration::ZERO, Duration::ZERO, Duration::ZERO)
+    }
+
+    /// With "JetStream not enabled" and no responders retried too.
+    #[must_use]
+    pub fn retry_not_enabled(mut self, retry: bool) -> Self {
+        self.retry_not_enabled = retry;
+        self
+    }
+
+    /// Whether a failure of this kind is retried.
+    pub fn is_retryable(&self, cause: RetryCause) -> bool {
+        match cause {
+            RetryCause::Unavailable | RetryCause::Timeout => true,
+            RetryCause::NoResponders | RetryCause::NotEnabled => self.retry_not_enabled,
+        }
+    }
+
+    /// The wait after the `made`-th failed attempt (1: after the first).
+    pub fn backoff(&self, made: u32) -> Duration {
+        let doublings = made.saturating_sub(1).min(31);
+        self.backoff.saturating_mul(1 << doublings).min(self.max_backoff)
+    }
+
+    /// After `made` attempts since `first` (the start of the first), the last failing with
+    /// `cause` at `now`: when to start the next, or `None` to give up.
+    pub fn next_attempt(
+        &self,
+        cause: RetryCause,
+        made: u32,
+        first: Instant,
+        now: Instant,
+    ) -> Option<Instant> {
+        if !self.is_retryable(cause) {
+            return None;
+        }
+        let at = now + self.backoff(made);
+        (at < first + self.deadline).then_some(at)
+    }
+
+    /// The timeout of an attempt starting at `now`: the request timeout, but not past
+    /// the deadline (at least `floor`, so an attempt is never hopeless).
+    pub fn attempt_timeout(
+        &self,
+        timeout: Duration,
+        first: Instant,
+        now: Instant,
+        floor: Duration,
+    ) -> Duration {
+        let left = (first + self.deadline).saturating_duration_since(now);
+        timeout.min(left.max(floor))
     }
 }
 
@@ -164,5 +278,41 @@ mod tests {
         assert_eq!(policy.next_attempt(RetryCause::Timeout, false, 1, now, far), None);
         assert_eq!(PublishRetry::none().next_attempt(RetryCause::NoResponders, true, 1, now, far), None);
         assert_eq!(PublishRetry::new(0, MS, MS).attempts, 1);
+    }
+
+    #[test]
+    fn api_requests_retry_503_and_timeouts_within_the_deadline() {
+        let policy = ApiRetry::new(Duration::from_secs(3), 100 * MS, 1000 * MS);
+        let first = Instant::now();
+        // An election: 503, 503, timeout (2 s), then an answer. Waits 100, 200, 400 ms.
+        let t1 = policy.next_attempt(RetryCause::Unavailable, 1, first, first).unwrap();
+        assert_eq!(t1 - first, 100 * MS);
+        let t2 = policy.next_attempt(RetryCause::Unavailable, 2, first, t1).unwrap();
+        assert_eq!(t2 - first, 300 * MS);
+        assert_eq!(
+            policy.attempt_timeout(Duration::from_secs(2), first, t2, 100 * MS),
+            Duration::from_secs(2)
+        );
+        let timed_out = t2 + Duration::from_secs(2);
+        let t3 = policy.next_attempt(RetryCause::Timeout, 3, first, timed_out).unwrap();
+        assert_eq!(t3 - first, 2700 * MS);
+        // The last attempt's timeout ends at the deadline.
+        assert_eq!(policy.attempt_timeout(Duration::from_secs(2), first, t3, 100 * MS), 300 * MS);
+        // Past the deadline: no more attempts.
+        assert_eq!(policy.next_attempt(RetryCause::Timeout, 4, first, t3 + 300 * MS), None);
+        assert_eq!(policy.attempt_timeout(Duration::from_secs(2), first, t3 + 300 * MS, 100 * MS), 100 * MS);
+    }
+
+    #[test]
+    fn not_enabled_is_retried_only_when_asked() {
+        let first = Instant::now();
+        let policy = ApiRetry::default();
+        assert_eq!(policy.deadline, DEFAULT_API_DEADLINE);
+        for cause in [RetryCause::NotEnabled, RetryCause::NoResponders] {
+            assert_eq!(policy.next_attempt(cause, 1, first, first), None, "{cause:?}");
+            assert!(policy.retry_not_enabled(true).next_attempt(cause, 1, first, first).is_some());
+        }
+        assert_eq!(ApiRetry::none().next_attempt(RetryCause::Unavailable, 1, first, first), None);
+        assert!(!RetryCause::NotEnabled.is_retryable(true), "publishes never see it");
     }
 }

@@ -1,6 +1,7 @@
 //! A three-node JetStream cluster for fault injection: each node with its own store
-//! directory and `sync_interval: always`, on free ports kept across restarts; the stream
-//! leader found from stream info; kill -9, pause, resume, restart and lame duck of any node.
+//! directory and `sync_interval: always`, on free ports below the ephemeral range kept
+//! across restarts; the stream leader found from stream info; kill -9, pause, resume,
+//! restart and lame duck of any node.
 //!
 //! Why `sync_interval: always`: by default nats-server flushes its file store to disk every
 //! two minutes and acknowledges a publish once a quorum has it in memory (Jepsen's 2.12.1
@@ -21,6 +22,18 @@ use crate::server::{ClusterConfig, NatsServer, ServerConfig};
 /// The cluster's name.
 const CLUSTER_NAME: &str = "chaos";
 
+/// nats-server's longest Raft election timeout (`maxElectionTimeoutDefault`, 9 s; the
+/// shortest is 4 s): a follower that hears nothing from its leader for a random time in
+/// between campaigns.
+pub const MAX_ELECTION_TIMEOUT: Duration = Duration::from_secs(9);
+
+/// How long a test waits for a new leader: what the server guarantees, not a guess. After
+/// a fault, the meta group (which answers stream info) and the stream's group may both
+/// need a new leader, one after the other, and either election may need a second round
+/// when votes split: four election timeouts. A paused leader adds its own pause, and a
+/// loaded machine (CI, 2 cores shared) stretches every timer: half as much again on top.
+pub const ELECTION_DEADLINE: Duration = Duration::from_secs(MAX_ELECTION_TIMEOUT.as_secs() * 4 * 3 / 2);
+
 /// A three-node (or `n`-node) JetStream cluster. Node `i` is named `node-i`.
 #[derive(Debug)]
 pub struct JetStreamCluster {
@@ -32,8 +45,29 @@ pub struct JetStreamCluster {
     paused: Vec<bool>,
 }
 
-/// A free TCP port on 127.0.0.1 (bound, read, released: the server takes it right after).
-fn free_port() -> u16 {
+/// A free TCP port on 127.0.0.1 below the kernel's ephemeral range (bound, read,
+/// released: the server takes it right after), none of `taken`.
+///
+/// Below the range because a node keeps its ports across restarts: while it is down, a
+/// port from the ephemeral range can be handed to any outgoing connection as its local
+/// port (clients reconnecting, other tests), and the restart then fails with "address
+/// already in use" (a 10-minute run did). The kernel hands out no port below the range by
+/// itself.
+fn stable_port(taken: &[u16]) -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let floor = 10_000u16.min(low / 2);
+    for _ in 0..1000 {
+        let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let port = floor + u16::try_from(random % u64::from(low - floor)).expect("below the range");
+        if !taken.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    // No luck below the range: any free port.
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
 }
 
@@ -43,7 +77,12 @@ impl JetStreamCluster {
     /// # Panics
     /// When a node does not start.
     pub fn start(size: usize) -> Self {
-        let cluster_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let mut ports = Vec::with_capacity(2 * size);
+        for _ in 0..2 * size {
+            let port = stable_port(&ports);
+            ports.push(port);
+        }
+        let (client_ports, cluster_ports) = ports.split_at(size);
         let routes: Vec<String> =
             cluster_ports.iter().map(|p| format!("nats-route://127.0.0.1:{p}")).collect();
         let mut stores = Vec::with_capacity(size);
@@ -63,6 +102,7 @@ impl JetStreamCluster {
             writeln!(extra, "lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"1s\"").unwrap();
             let config = ServerConfig {
                 name: Some(format!("node-{i}")),
+                port: Some(client_ports[i]),
                 cluster: Some(ClusterConfig {
                     name: CLUSTER_NAME.to_owned(),
                     port: Some(*port),
@@ -146,6 +186,14 @@ impl JetStreamCluster {
     pub fn store_dir(&self, i: usize) -> &std::path::Path {
         self.stores[i].path()
     }
+}
+
+/// The connect options of every client of a cluster under faults: fast reconnects, and a
+/// ping every second with two outstanding at most, so a client connected to a paused node
+/// (SIGSTOP keeps its TCP connections open, silent) notices within about three seconds
+/// and moves to another node instead of waiting for the default two-minute ping.
+pub fn client_options() -> nats_client::ConnectOptions {
+    crate::rt::fast_reconnect().ping_interval(Duration::from_secs(1)).max_pings_outstanding(2)
 }
 
 /// What stream info says about a stream's replicas.

@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use nats_client::{Client, Runtime};
-use nats_jetstream::proto::{ConsumerConfig, PublishRetry, PullOptions, StreamConfig};
+use nats_jetstream::proto::{ApiRetry, ConsumerConfig, PublishRetry, PullOptions, StreamConfig};
 use nats_jetstream::{Context, OrderedConfig, Publish, PublishError, Stream};
 
 use super::checker::{Attempt, Delivery, Fault, History, Outcome};
-use super::cluster::{wait_for_leader, JetStreamCluster, StreamPlacement};
-use crate::rt::{connect_with, fast_reconnect, with_timeout};
+use super::cluster::{wait_for_leader, JetStreamCluster, StreamPlacement, ELECTION_DEADLINE};
+use crate::rt::{connect_with, with_timeout};
 
 /// The stream under test.
 pub const STREAM: &str = "CHAOS";
@@ -63,8 +63,6 @@ impl Workload {
     }
 }
 
-/// Bound of every election or catch-up wait.
-const ELECTION: Duration = Duration::from_secs(30);
 /// The synchronous publishers' deadline per message (retries included).
 const PUBLISH_DEADLINE: Duration = Duration::from_secs(15);
 /// The API and ack timeout of every context.
@@ -95,9 +93,11 @@ struct Recorded {
 }
 
 async fn context<R: Runtime>(rt: &R, urls: &str) -> (Client, Context) {
-    let client = connect_with(rt, urls, fast_reconnect()).await;
+    let client = connect_with(rt, urls, super::cluster::client_options()).await;
     let mut js = nats_jetstream::new(client.clone());
     js.set_timeout(JS_TIMEOUT);
+    // Stream and consumer info and creation ride through elections as long as they last.
+    js.set_api_retry(ApiRetry::new(ELECTION_DEADLINE, Duration::from_millis(100), Duration::from_secs(1)));
     (client, js)
 }
 
@@ -267,7 +267,7 @@ fn spawn<R: Runtime, T: Send + 'static>(
 
 /// Waits for the stream to have a leader with every replica current.
 async fn settled(client: &Client) -> Option<StreamPlacement> {
-    settle_within(client, ELECTION).await
+    settle_within(client, ELECTION_DEADLINE).await
 }
 
 async fn settle_within(client: &Client, timeout: Duration) -> Option<StreamPlacement> {
@@ -294,7 +294,7 @@ async fn nemesis(
             break;
         }
         let left = until.saturating_duration_since(Instant::now());
-        let Some(placement) = settle_within(client, left.min(ELECTION)).await else {
+        let Some(placement) = settle_within(client, left.min(ELECTION_DEADLINE)).await else {
             eprintln!("nemesis: the stream did not settle; no fault this round");
             continue;
         };
@@ -357,7 +357,7 @@ pub async fn run<R: Runtime>(rt: &R, workload: &Workload) -> History {
     let (admin, js) = context(rt, &urls).await;
     let mut config = StreamConfig::new(STREAM).subjects([SUBJECT]).duplicate_window(Duration::from_secs(300));
     config.num_replicas = 3;
-    let deadline = Instant::now() + ELECTION;
+    let deadline = Instant::now() + ELECTION_DEADLINE;
     let stream = loop {
         match js.create_stream(config.clone()).await {
             Ok(stream) => break stream,
@@ -423,7 +423,9 @@ pub async fn run<R: Runtime>(rt: &R, workload: &Workload) -> History {
                 "the replicas are not all current after {:?}; reading from the leader",
                 workload.final_settle
             );
-            wait_for_leader(&admin, STREAM, ELECTION, |_| true).await.expect("a leader after the run")
+            wait_for_leader(&admin, STREAM, ELECTION_DEADLINE, |_| true)
+                .await
+                .expect("a leader after the run")
         }
     };
     let last = placement.last_seq;
@@ -431,15 +433,19 @@ pub async fn run<R: Runtime>(rt: &R, workload: &Workload) -> History {
     let stored: Vec<(u64, String)> = futures_util::stream::iter(1..=last)
         .map(|seq| {
             let read = read.clone();
+            let client = admin.clone();
             async move {
-                for _ in 0..10 {
+                // Each get is retried on 503s and timeouts within an election's bound (the
+                // context's API retry); what is left is retried until the same bound.
+                let deadline = Instant::now() + ELECTION_DEADLINE;
+                loop {
                     match read.get_raw_message(seq).await {
                         Ok(m) => return Some((seq, String::from_utf8_lossy(&m.payload).into_owned())),
                         Err(nats_jetstream::StreamError::MessageNotFound(_)) => return None,
-                        Err(_) => {}
+                        Err(e) if Instant::now() >= deadline => panic!("cannot read message {seq}: {e}"),
+                        Err(_) => client.sleep_until(Instant::now() + Duration::from_millis(200)).await,
                     }
                 }
-                panic!("cannot read message {seq}");
             }
         })
         .buffer_unordered(32)
@@ -455,7 +461,7 @@ pub async fn run<R: Runtime>(rt: &R, workload: &Workload) -> History {
         let ordered_last = r.ordered.last().map_or(0, |d| d.stream_seq);
         stream_map.keys().all(|s| durable.contains(s)) && ordered_last >= last || !r.ordered_errors.is_empty()
     };
-    let deadline = Instant::now() + ELECTION;
+    let deadline = Instant::now() + ELECTION_DEADLINE;
     while !caught_up() && Instant::now() < deadline {
         admin.sleep_until(Instant::now() + Duration::from_millis(100)).await;
     }
