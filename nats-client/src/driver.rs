@@ -15,8 +15,10 @@ use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 use futures_io::{AsyncRead, AsyncWrite};
+#[cfg(feature = "tls")]
 use futures_rustls::TlsConnector;
 use nats_proto::{Action, TransportError, TransportErrorKind, TransportId};
+#[cfg(feature = "tls")]
 use rustls_pki_types::ServerName;
 
 use crate::runtime::Runtime;
@@ -40,6 +42,7 @@ type ConnectFuture<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send>>;
 enum Io<T> {
     Idle,
     Connecting(ConnectFuture<T>),
+    #[cfg(feature = "tls")]
     Handshaking(Box<futures_rustls::Connect<T>>),
     Ready(Stream<T>),
 }
@@ -107,6 +110,13 @@ impl<R: Runtime> Driver<R> {
         inner.dispatch();
     }
 
+    #[cfg(not(feature = "tls"))]
+    fn start_tls(&mut self, server_name: String) -> Result<(), String> {
+        let _ = (server_name, &self.tls);
+        Err(crate::tls::TLS_UNAVAILABLE.to_owned())
+    }
+
+    #[cfg(feature = "tls")]
     fn start_tls(&mut self, server_name: String) -> Result<(), String> {
         let Io::Ready(Stream::Plain(_)) = self.io else {
             return Err("no plain transport to upgrade".to_owned());
@@ -242,6 +252,7 @@ impl<R: Runtime> Driver<R> {
                     true
                 }
             },
+            #[cfg(feature = "tls")]
             Io::Handshaking(handshake) => match Pin::new(&mut **handshake).poll(cx) {
                 Poll::Pending => false,
                 Poll::Ready(Ok(tls)) => {

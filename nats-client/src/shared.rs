@@ -9,6 +9,7 @@ use std::task::Waker;
 use nats_proto::{Connection, Event, FlushError, FlushId, Msg, RequestId, RequestOutcome, Sid};
 
 use crate::event::ClientEvent;
+use crate::time::Instant;
 use crate::wake_list::WakeList;
 
 /// Publishers wait when this many bytes are queued for the socket.
@@ -22,7 +23,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(conn: Connection) -> Self {
+    pub(crate) fn new(conn: Connection<Instant>) -> Self {
         Self {
             inner: Mutex::new(Inner {
                 conn,
@@ -106,7 +107,7 @@ pub(crate) struct Listener {
 }
 
 pub(crate) struct Inner {
-    pub(crate) conn: Connection,
+    pub(crate) conn: Connection<Instant>,
     pub(crate) subs: HashMap<Sid, SubSlot>,
     pub(crate) requests: HashMap<RequestId, RequestSlot>,
     pub(crate) flushes: HashMap<FlushId, FlushSlot>,
