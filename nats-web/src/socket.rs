@@ -253,8 +253,14 @@ fn describe(ended: &Ended) -> String {
 }
 
 /// An open browser WebSocket, as the client's transport: reads are the bytes of the
-/// binary messages received, each write one binary message. `Send`: it holds no JS value
-/// (see the [module docs](self)).
+/// binary messages received, each write one binary message. Writes wait while the
+/// browser holds more than 1 MiB unsent (`bufferedAmount`, looked at every 5 ms).
+///
+/// `Send`, as the client's runtime trait asks, though a JS `WebSocket` is not: the
+/// `WebSocket` and its event handlers stay in a table on the page's thread, and this
+/// holds only their key and plain Rust state (received bytes, close status, wakers) that
+/// the handlers fill. Used off that thread, it finds no socket and fails with an IO error
+/// (where a `SendWrapper` would panic). Dropping it closes the socket.
 pub struct WebSocketTransport {
     id: u64,
     state: Shared,
