@@ -61,7 +61,7 @@ mod app {
         wasm_bindgen_futures::spawn_local(async move {
             while let Some(request) = requests.next().await {
                 let Some(reply_to) = request.reply.clone() else { continue };
-                let answer = format!("pong to {:?}", String::from_utf8_lossy(&request.payload));
+                let answer = format!("pong to {}", String::from_utf8_lossy(&request.payload));
                 let _ = responder.publish(reply_to.as_str(), answer).await;
             }
         });
@@ -94,7 +94,7 @@ mod app {
     }
 
     /// The page calls this once the module is loaded.
-    #[wasm_bindgen(start)]
+    #[wasm_bindgen]
     #[allow(unreachable_pub)] // exported to JS
     pub fn start() {
         set_status("running");
