@@ -25,7 +25,6 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::time::Instant;
 
 pub use nats_client::*;
 

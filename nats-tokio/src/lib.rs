@@ -21,7 +21,6 @@
 
 use std::future::Future;
 use std::io;
-use std::time::Instant;
 
 pub use nats_client::*;
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
