@@ -3,7 +3,7 @@
 # - the wasm32-unknown-unknown Rust target;
 # - wasm-bindgen-cli (wasm-bindgen and wasm-bindgen-test-runner) at exactly the version of
 #   the wasm-bindgen crate in Cargo.lock (the CLI refuses a module made by another
-#   version), built from crates.io into .tools/wasm-bindgen;
+#   version), built from crates.io into ~/.cache/nats-rs-tools/wasm-bindgen-VERSION;
 # - Debian's chromium and chromium-driver (headless Chromium and its WebDriver) and
 #   binaryen (wasm-opt, for the bundle size), through apt-get.
 # Idempotent. Writes the tools' paths to .tools/browser-env (WASM_BINDGEN_DIR, CHROMIUM,
@@ -30,7 +30,9 @@ if [ -z "$version" ]; then
     echo "error: no wasm-bindgen in Cargo.lock" >&2
     exit 1
 fi
-bindgen_dir="$root/.tools/wasm-bindgen"
+# Outside the work tree, per version, so that a fresh clone on the same machine (CI)
+# does not build it again (about 10 minutes on 2 cores). WASM_BINDGEN_ROOT overrides.
+bindgen_dir="${WASM_BINDGEN_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/nats-rs-tools/wasm-bindgen-$version}"
 if ! "$bindgen_dir/bin/wasm-bindgen" --version 2>/dev/null | grep -q " $version\$"; then
     echo "installing wasm-bindgen-cli $version into $bindgen_dir"
     # Not --locked: the CLI's own lock file names versions the index may lack.
