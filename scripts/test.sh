@@ -41,6 +41,13 @@ section "core-NATS integration scenarios on $("$NATS_SERVER_COMPAT" --version)"
 NATS_SERVER="$NATS_SERVER_COMPAT" cargo test -p nats-integration-tests --test integration -- \
     --skip jetstream:: --skip kv:: --skip object_store:: --skip service:: --skip interop:: --skip chaos::
 
+# The client without TLS in the browser's target (rustls/ring need a C compiler there).
+section "nats-client --no-default-features on wasm32-unknown-unknown"
+cargo check -p nats-client --no-default-features --target wasm32-unknown-unknown
+
+section "browser tests in headless Chromium"
+scripts/browser-test.sh
+
 section "cargo doc --workspace --no-deps (warnings are errors)"
 RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings" cargo doc --workspace --no-deps
 

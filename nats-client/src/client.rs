@@ -48,8 +48,11 @@ pub async fn connect_with_runtime<R: Runtime>(
     options: ConnectOptions,
 ) -> Result<Client, ConnectError> {
     let options = options.resolve(urls)?;
-    let mut proto = options.proto.clone();
-    proto.rng_seed = None;
+    #[cfg(not(feature = "tls"))]
+    if needs_tls::<R>(&options.proto) {
+        return Err(ConnectError::TlsUnavailable);
+    }
+    let proto = options.proto.clone();
     let conn = nats_proto::Connection::new(proto, runtime.now())?;
     let shared = Arc::new(Shared::new(conn));
     for callback in options.callbacks.iter().cloned() {
@@ -454,7 +457,11 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn new_inbox(&self) -> String {
-        format!("{}.{}", self.inner.options.proto.inbox_prefix, inbox_token())
+        format!(
+            "{}.{}",
+            self.inner.options.proto.inbox_prefix,
+            inbox_token(self.inner.options.proto.rng_seed)
+        )
     }
 
     /// A timer on the runtime the client was connected with: completes at `deadline`.
@@ -829,9 +836,24 @@ impl Client {
     }
 }
 
+/// Whether connecting needs TLS by the client: a `tls://` server, a `wss://` one on a
+/// runtime without built-in WebSocket, or the options' `require_tls` / `tls_first`.
+#[cfg(not(feature = "tls"))]
+fn needs_tls<R: Runtime>(proto: &nats_proto::Options) -> bool {
+    proto.tls_required
+        || proto.tls_first
+        || proto.servers.iter().any(|server| match server.scheme() {
+            nats_proto::Scheme::Tls => true,
+            nats_proto::Scheme::Wss => !R::NATIVE_WEBSOCKET,
+            _ => false,
+        })
+}
+
 /// A 22-character token, unique within the process (a counter) and unpredictable across
-/// processes (hashed with a randomly keyed hasher).
-fn inbox_token() -> String {
+/// processes (hashed with a randomly keyed hasher, and the connection's random seed when
+/// it has one: in the browser std's hasher keys are fixed, and the seed comes from the
+/// browser's crypto).
+fn inbox_token(seed: Option<u64>) -> String {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::OnceLock;
@@ -845,8 +867,12 @@ fn inbox_token() -> String {
     let (a, b) = KEYS.get_or_init(Default::default);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut high = a.build_hasher();
-    high.write_u64(n);
     let mut low = b.build_hasher();
+    if let Some(seed) = seed {
+        high.write_u64(seed);
+        low.write_u64(seed.rotate_left(32));
+    }
+    high.write_u64(n);
     low.write_u64(n);
     let mut value = (u128::from(high.finish()) << 64) | u128::from(low.finish() ^ n);
     let mut token = String::with_capacity(22);

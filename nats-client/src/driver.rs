@@ -16,11 +16,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_io::AsyncRead;
+#[cfg(feature = "tls")]
 use futures_rustls::TlsConnector;
 use futures_util::io::{AsyncReadExt, ReadHalf};
 use nats_proto::{
     Action, AuthError, Credentials, ServerAddr, State, TransportError, TransportErrorKind, TransportId,
 };
+#[cfg(feature = "tls")]
 use rustls_pki_types::ServerName;
 
 use crate::options::AuthCallback;
@@ -48,6 +50,7 @@ enum Io<T> {
     Idle,
     Connecting(ConnectFuture<T>),
     /// TLS: asked for by the core, or below the WebSocket of a `wss://` server.
+    #[cfg(feature = "tls")]
     Handshaking(Box<futures_rustls::Connect<T>>),
     /// The WebSocket upgrade of a `ws://` or `wss://` server (after TLS for `wss://`).
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
@@ -155,6 +158,13 @@ impl<R: Runtime> Driver<R> {
         inner.dispatch();
     }
 
+    #[cfg(not(feature = "tls"))]
+    fn start_tls(&mut self, server_name: String) -> Result<(), String> {
+        let _ = (server_name, &self.tls);
+        Err(crate::tls::TLS_UNAVAILABLE.to_owned())
+    }
+
+    #[cfg(feature = "tls")]
     fn start_tls(&mut self, server_name: String) -> Result<(), String> {
         let Io::Ready(Transport::Direct(Stream::Plain(_))) = self.io else {
             return Err("no plain transport to upgrade".to_owned());
@@ -167,7 +177,15 @@ impl<R: Runtime> Driver<R> {
         Ok(())
     }
 
+    /// Without the `tls` feature there is no TLS below a `wss://` WebSocket either.
+    #[cfg(not(feature = "tls"))]
+    fn tls_handshake(&self, server_name: String, plain: R::Transport) -> Result<Io<R::Transport>, String> {
+        let _ = (server_name, plain);
+        Err(crate::tls::TLS_UNAVAILABLE.to_owned())
+    }
+
     /// The TLS handshake on `plain`, verifying the certificate for `server_name`.
+    #[cfg(feature = "tls")]
     fn tls_handshake(&self, server_name: String, plain: R::Transport) -> Result<Io<R::Transport>, String> {
         let config = self.tls.client_config().map_err(|e| e.to_string())?;
         let name = ServerName::try_from(server_name).map_err(|e| format!("invalid TLS server name: {e}"))?;
@@ -390,6 +408,7 @@ impl<R: Runtime> Driver<R> {
                     true
                 }
             },
+            #[cfg(feature = "tls")]
             Io::Handshaking(handshake) => match Pin::new(&mut **handshake).poll(cx) {
                 Poll::Pending => false,
                 Poll::Ready(Ok(tls)) => {

@@ -22,6 +22,13 @@ pub enum ConnectError {
     /// The TLS configuration is unusable.
     #[error("TLS configuration: {0}")]
     TlsConfig(String),
+    /// TLS was asked for (a `tls://` server, `wss://` on a runtime without built-in
+    /// WebSocket, [`require_tls`](crate::ConnectOptions::require_tls) or
+    /// [`tls_first`](crate::ConnectOptions::tls_first)) in a build without the cargo
+    /// feature `tls`. A server that demands TLS in its INFO fails the attempt instead:
+    /// [`NoServers`](Self::NoServers) with a TLS [`TransportError`](nats_proto::TransportError).
+    #[error("TLS is not available: this build of nats-client has no TLS (cargo feature `tls`)")]
+    TlsUnavailable,
     /// No server could be connected to (seed: `ErrNoServers`); `last` says why the last
     /// attempt failed.
     #[error("no servers available for connection{}", last.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]

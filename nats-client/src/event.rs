@@ -48,7 +48,7 @@ pub enum ClientEvent {
 }
 
 impl ClientEvent {
-    pub(crate) fn from_core(event: Event, conn: &Connection) -> Option<Self> {
+    pub(crate) fn from_core(event: Event, conn: &Connection<crate::time::Instant>) -> Option<Self> {
         Some(match event {
             Event::Connected { server } => Self::Connected(server),
             Event::Reconnected { server } => Self::Reconnected(server),

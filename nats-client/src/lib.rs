@@ -50,6 +50,18 @@
 //! ```
 //!
 //! (With `futures::StreamExt` in scope, `subscriber.next().await` reads the same.)
+//!
+//! # Cargo features
+//! - `tls` (default): `tls://` servers, TLS upgrades, the TLS options
+//!   ([`ConnectOptions::add_root_certificates`], [`ConnectOptions::tls_client_config`], ...)
+//!   and the `rustls` re-export, with rustls and its ring provider (which needs a C
+//!   compiler for the target). Without it those options and the re-export are absent, and
+//!   connecting where TLS is needed fails with [`ConnectError::TlsUnavailable`] (or, when
+//!   only the server's INFO demands it, with a TLS transport error) rather than panicking.
+//!   The browser adapter `nats-web` builds without it: the browser does the TLS of
+//!   `wss://` itself.
+//! - `nkeys` (default): nkey and JWT authentication (nats-proto's `nkeys` feature).
+//! - `tracing` (default): logs of connection-level events.
 
 mod client;
 mod deadline;
@@ -87,7 +99,8 @@ pub use options::ConnectOptions;
 pub use request::Request;
 pub use runtime::Runtime;
 /// The rustls this client is built with, so that a `ClientConfig` given to
-/// [`ConnectOptions::tls_client_config`] comes from the same version.
+/// [`ConnectOptions::tls_client_config`] comes from the same version. (Cargo feature `tls`.)
+#[cfg(feature = "tls")]
 pub use rustls;
 pub use subscriber::Subscriber;
 pub use time::Instant;

@@ -8,12 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nats_proto::{Auth, AuthError, Credentials, Options, PendingLimits, Secret, ServerAddr, Signer};
+#[cfg(feature = "tls")]
 use rustls_pki_types::pem::PemObject;
+#[cfg(feature = "tls")]
 use rustls_pki_types::CertificateDer;
 
 use crate::error::ConnectError;
 use crate::event::{ClientEvent, EventCallback};
-use crate::tls::{load_certificates, load_private_key, TlsOptions};
+use crate::tls::TlsOptions;
+#[cfg(feature = "tls")]
+use crate::tls::{load_certificates, load_private_key};
 
 /// The async credentials callback of [`ConnectOptions::auth_callback`], type-erased: it
 /// receives the server's nonce (empty when the server sent none).
@@ -63,7 +67,9 @@ pub struct ConnectOptions {
     /// The credentials callback, once [`resolve`](Self::resolve)d.
     pub(crate) auth_callback: Option<AuthCallback>,
     pub(crate) tls: TlsOptions,
+    #[cfg(feature = "tls")]
     tls_files: Vec<PathBuf>,
+    #[cfg(feature = "tls")]
     client_cert_files: Option<(PathBuf, PathBuf)>,
     pub(crate) pending_limits: PendingLimits,
     pub(crate) request_timeout: Duration,
@@ -79,12 +85,11 @@ impl Default for ConnectOptions {
 
 impl fmt::Debug for ConnectOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConnectOptions")
-            .field("proto", &self.proto)
-            .field("credentials", &self.credentials)
-            .field("tls_files", &self.tls_files)
-            .field("client_cert_files", &self.client_cert_files)
-            .field("pending_limits", &self.pending_limits)
+        let mut s = f.debug_struct("ConnectOptions");
+        s.field("proto", &self.proto).field("credentials", &self.credentials);
+        #[cfg(feature = "tls")]
+        s.field("tls_files", &self.tls_files).field("client_cert_files", &self.client_cert_files);
+        s.field("pending_limits", &self.pending_limits)
             .field("request_timeout", &self.request_timeout)
             .field("callbacks", &self.callbacks.len())
             .finish_non_exhaustive()
@@ -106,7 +111,9 @@ impl ConnectOptions {
             credentials: None,
             auth_callback: None,
             tls: TlsOptions::default(),
+            #[cfg(feature = "tls")]
             tls_files: Vec::new(),
+            #[cfg(feature = "tls")]
             client_cert_files: None,
             pending_limits: PendingLimits::new(512 * 1024, 64 * 1024 * 1024),
             request_timeout: Duration::from_secs(10),
@@ -338,6 +345,17 @@ impl ConnectOptions {
         self
     }
 
+    /// The seed of the connection's random numbers (server order, reconnect jitter,
+    /// request inbox names). By default they are seeded from the operating system's
+    /// randomness; set it where there is none to std (the browser adapter seeds it from
+    /// the browser's crypto), or to a fixed value in tests. Never give two live
+    /// connections the same seed: their request inboxes would be the same.
+    #[must_use]
+    pub fn rng_seed(mut self, seed: u64) -> Self {
+        self.proto.rng_seed = Some(seed);
+        self
+    }
+
     /// Require TLS on every connection, whatever the server says.
     ///
     /// ```
@@ -371,13 +389,14 @@ impl ConnectOptions {
     /// let options = nats_client::ConnectOptions::new().add_root_certificates("/etc/nats/ca.pem");
     /// # let _ = options;
     /// ```
+    #[cfg(feature = "tls")]
     #[must_use]
     pub fn add_root_certificates(mut self, path: impl AsRef<Path>) -> Self {
         self.tls_files.push(path.as_ref().to_owned());
         self
     }
 
-    /// Trust the CA certificates in PEM text.
+    /// Trust the CA certificates in PEM text. (Cargo feature `tls`.)
     ///
     /// # Errors
     /// [`ConnectError::TlsConfig`] when the text holds no valid certificate.
@@ -389,6 +408,7 @@ impl ConnectOptions {
     /// # let _ = options;
     /// # Ok(()) }
     /// ```
+    #[cfg(feature = "tls")]
     pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, ConnectError> {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<_, _>>()
@@ -409,6 +429,7 @@ impl ConnectOptions {
     ///     .client_certificate("/etc/nats/client.pem", "/etc/nats/client-key.pem");
     /// # let _ = options;
     /// ```
+    #[cfg(feature = "tls")]
     #[must_use]
     pub fn client_certificate(mut self, cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Self {
         self.client_cert_files = Some((cert.as_ref().to_owned(), key.as_ref().to_owned()));
@@ -427,6 +448,7 @@ impl ConnectOptions {
     /// let options = nats_client::ConnectOptions::new().tls_client_config(Arc::new(config));
     /// # let _ = options;
     /// ```
+    #[cfg(feature = "tls")]
     #[must_use]
     pub fn tls_client_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls.config = Some(config);
@@ -855,6 +877,15 @@ impl ConnectOptions {
                 Auth::Callback
             }
         };
+        #[cfg(feature = "tls")]
+        self.resolve_tls()?;
+        Ok(self)
+    }
+
+    /// Reads the certificate and key files and builds the TLS configuration once, so
+    /// that a bad one fails at connect time.
+    #[cfg(feature = "tls")]
+    fn resolve_tls(&mut self) -> Result<(), ConnectError> {
         for path in std::mem::take(&mut self.tls_files) {
             let certs = load_certificates(&path)?;
             self.tls.roots.extend(certs);
@@ -864,8 +895,7 @@ impl ConnectOptions {
             let key = load_private_key(&key)?;
             self.tls.client_auth = Some((chain, Arc::new(key)));
         }
-        // Build the TLS configuration once now, so that a bad one fails here.
         self.tls.config = Some(self.tls.client_config()?);
-        Ok(self)
+        Ok(())
     }
 }

@@ -26,7 +26,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(conn: Connection) -> Self {
+    pub(crate) fn new(conn: Connection<Instant>) -> Self {
         Self {
             inner: Mutex::new(Inner {
                 conn,
@@ -126,7 +126,7 @@ pub(crate) struct Listener {
 }
 
 pub(crate) struct Inner {
-    pub(crate) conn: Connection,
+    pub(crate) conn: Connection<Instant>,
     pub(crate) subs: HashMap<Sid, SubSlot>,
     pub(crate) requests: HashMap<RequestId, RequestSlot>,
     pub(crate) flushes: HashMap<FlushId, FlushSlot>,

@@ -592,4 +592,50 @@ mod tests {
         rt.run_until_idle();
         assert_eq!(take(&flush), Some(Err(FlushError::Closed)));
     }
+
+    /// Without the `tls` feature, asking for TLS is a typed error at connect time, and a
+    /// server that demands it fails the attempt with a TLS transport error: no panic.
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn without_tls_asking_for_it_is_a_typed_error() {
+        use crate::error::ConnectError;
+        use nats_proto::{ConnectionError, TransportErrorKind};
+
+        let rt = TestRuntime::new();
+        for (url, options) in [
+            ("tls://test:4222", ConnectOptions::new()),
+            ("wss://test:443", ConnectOptions::new()),
+            ("nats://test:4222", ConnectOptions::new().require_tls(true)),
+            ("nats://test:4222", ConnectOptions::new().tls_first()),
+        ] {
+            let connecting = rt.start(connect_with_runtime(rt.clone(), url, options));
+            rt.run_until_idle();
+            let result = take(&connecting).expect("returned at once");
+            assert!(matches!(result, Err(ConnectError::TlsUnavailable)), "{url}: {result:?}");
+        }
+
+        let options = ConnectOptions::new().max_reconnect_attempts(Some(0));
+        let connecting = rt.start(connect_with_runtime(rt.clone(), "nats://test:4222", options));
+        rt.run_until_idle();
+        let server = rt.accept().expect("the client opened a connection");
+        server.send(
+            "INFO {\"server_id\":\"x\",\"version\":\"2.10.0\",\"max_payload\":1048576,\"tls_required\":true}\r\n",
+        );
+        rt.run_until_idle();
+        let result = take(&connecting).expect("connect returned");
+        let Err(ConnectError::NoServers { last: Some(ConnectionError::Transport(error)) }) = result else {
+            panic!("expected a TLS transport error, got {result:?}");
+        };
+        assert_eq!(error.kind(), TransportErrorKind::Tls, "{error}");
+    }
+
+    /// A given random seed reaches the inbox names: two connections with different seeds
+    /// (two browser tabs, where std's hasher keys are fixed) get different inboxes.
+    #[test]
+    fn the_random_seed_reaches_inbox_names() {
+        let (_rt_a, a, _server_a) = connected(ConnectOptions::new().rng_seed(1));
+        let (_rt_b, b, _server_b) = connected(ConnectOptions::new().rng_seed(2));
+        let (inbox_a, inbox_b) = (a.new_inbox(), b.new_inbox());
+        assert_ne!(inbox_a.rsplit('.').next(), inbox_b.rsplit('.').next());
+    }
 }

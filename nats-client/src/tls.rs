@@ -1,20 +1,38 @@
 //! TLS with rustls: building the client configuration and the plain-or-TLS transport.
+//! Without the `tls` feature only the plain transport and an empty [`TlsOptions`] remain.
 
 use std::io;
+#[cfg(feature = "tls")]
 use std::path::Path;
 use std::pin::Pin;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
+#[cfg(feature = "tls")]
 use futures_rustls::client::TlsStream;
+#[cfg(feature = "tls")]
 use rustls::{ClientConfig, RootCertStore};
+#[cfg(feature = "tls")]
 use rustls_pki_types::pem::PemObject;
+#[cfg(feature = "tls")]
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+#[cfg(feature = "tls")]
 use crate::error::ConnectError;
 
+/// Why a TLS connection cannot be made in a build without the `tls` feature.
+#[cfg(not(feature = "tls"))]
+pub(crate) const TLS_UNAVAILABLE: &str = "this build of nats-client has no TLS (cargo feature `tls`)";
+
+/// Without the `tls` feature there is nothing to configure.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone, Default)]
+pub(crate) struct TlsOptions {}
+
 /// Where TLS trust and identity come from. No `Debug`: it holds a private key.
+#[cfg(feature = "tls")]
 #[derive(Clone, Default)]
 pub(crate) struct TlsOptions {
     /// Trusted roots; when empty, the webpki (Mozilla) roots are used.
@@ -25,6 +43,7 @@ pub(crate) struct TlsOptions {
     pub(crate) config: Option<Arc<ClientConfig>>,
 }
 
+#[cfg(feature = "tls")]
 impl TlsOptions {
     /// The rustls configuration: certificates are always verified.
     pub(crate) fn client_config(&self) -> Result<Arc<ClientConfig>, ConnectError> {
@@ -56,6 +75,7 @@ impl TlsOptions {
 }
 
 /// Reads every certificate in a PEM file.
+#[cfg(feature = "tls")]
 pub(crate) fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConnectError> {
     let file_error = |source: io::Error| ConnectError::File { path: path.display().to_string(), source };
     let certs = CertificateDer::pem_file_iter(path)
@@ -69,12 +89,14 @@ pub(crate) fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'stati
 }
 
 /// Reads the private key in a PEM file.
+#[cfg(feature = "tls")]
 pub(crate) fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, ConnectError> {
     PrivateKeyDer::from_pem_file(path)
         .map_err(|e| ConnectError::File { path: path.display().to_string(), source: pem_io_error(e) })
 }
 
 /// Keeps the IO error kind (not found, permission denied) of a PEM reading error.
+#[cfg(feature = "tls")]
 fn pem_io_error(error: rustls_pki_types::pem::Error) -> io::Error {
     match error {
         rustls_pki_types::pem::Error::Io(e) => e,
@@ -85,6 +107,7 @@ fn pem_io_error(error: rustls_pki_types::pem::Error) -> io::Error {
 /// A transport before or after its TLS upgrade.
 pub(crate) enum Stream<T> {
     Plain(T),
+    #[cfg(feature = "tls")]
     Tls(Box<TlsStream<T>>),
 }
 
@@ -92,6 +115,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Stream<T> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Plain(t) => Pin::new(t).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
             Self::Tls(t) => Pin::new(t).poll_read(cx, buf),
         }
     }
@@ -101,6 +125,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Plain(t) => Pin::new(t).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
             Self::Tls(t) => Pin::new(t).poll_write(cx, buf),
         }
     }
@@ -112,6 +137,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<T> {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Plain(t) => Pin::new(t).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "tls")]
             Self::Tls(t) => Pin::new(t).poll_write_vectored(cx, bufs),
         }
     }
@@ -119,6 +145,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<T> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(t) => Pin::new(t).poll_flush(cx),
+            #[cfg(feature = "tls")]
             Self::Tls(t) => Pin::new(t).poll_flush(cx),
         }
     }
@@ -126,6 +153,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<T> {
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(t) => Pin::new(t).poll_close(cx),
+            #[cfg(feature = "tls")]
             Self::Tls(t) => Pin::new(t).poll_close(cx),
         }
     }

@@ -177,7 +177,9 @@ pub struct Options {
     /// The seed of the random number generator (server order, jitter, inbox names).
     /// `None` (the default) seeds it from the operating system's randomness; a fixed seed
     /// makes tests deterministic. Never share a fixed seed between live connections: their
-    /// request inboxes would be the same.
+    /// request inboxes would be the same. In `wasm32-unknown-unknown` std's hasher keys,
+    /// which the default draws on, are fixed: give a seed from the platform there (the
+    /// browser adapter draws one from `crypto.getRandomValues`).
     pub rng_seed: Option<u64>,
 }
 
