@@ -159,8 +159,10 @@ async fn server_killed_during_heavy_writes<R: Runtime>(rt: R) {
     let mut after = client.subscribe("wt.p.0").await.unwrap();
     next_message(&rt, &mut after).await;
     stop.store(true, Ordering::SeqCst);
-    let counts = receive_until_done(&rt, &mut sub, "restart").await;
-    assert_eq!(counts.len(), TASKS, "every task's messages arrived: {counts:?}");
+    // Per-task order and no duplicates are checked as they arrive (messages lost with the
+    // connection are allowed); every task's "done" arrives. Which tasks still publish between
+    // the stop flag and their "done" depends on timing, so the counts are not compared.
+    receive_until_done(&rt, &mut sub, "restart").await;
     assert_eq!(failures.load(Ordering::SeqCst), 0, "publishes never fail with reconnecting on");
 }
 
