@@ -68,7 +68,7 @@ impl WriteQueue {
     }
 
     /// Writes to `sink` until nothing is left or it would block, calling `refill` whenever
-    /// less than a batch is queued (it may [`fill`](Self::fill) the queue). Returns whether
+    /// the queue is empty (it may [`fill`](Self::fill) it). Returns whether
     /// any byte was written, and how the round ended.
     pub(crate) fn write_to<W: AsyncWrite + ?Sized>(
         &mut self,
@@ -78,7 +78,10 @@ impl WriteQueue {
     ) -> (bool, WriteOutcome) {
         let mut wrote = false;
         loop {
-            if self.queued < WRITE_BATCH {
+            // Refill only once everything taken is written: taking after every write
+            // would take the few bytes encoded meanwhile, so many small slices and (where
+            // vectored writes are not) a system call each.
+            if self.chunks.is_empty() {
                 refill(self);
             }
             if self.chunks.is_empty() {
@@ -181,7 +184,7 @@ mod tests {
     }
 
     #[test]
-    fn partial_writes_keep_order_and_refill_happens_below_a_batch() {
+    fn partial_writes_keep_order_and_refill_happens_when_empty() {
         let mut source: VecDeque<Bytes> = (0..10u8).map(|i| Bytes::from(vec![i; 100])).collect();
         let mut queue = WriteQueue::default();
         let mut sink = Sink { written: Vec::new(), room: 150, block_next: false, flushes: 0 };

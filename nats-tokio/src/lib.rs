@@ -22,8 +22,10 @@
 use std::future::Future;
 use std::io;
 
+mod tcp;
+
 pub use nats_client::*;
-use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
+pub use tcp::TcpTransport;
 
 /// The tokio runtime, as the client needs it: uses the ambient runtime (`Handle::current`)
 /// for spawning and timers.
@@ -31,7 +33,7 @@ use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 pub struct Tokio;
 
 impl Runtime for Tokio {
-    type Transport = Compat<tokio::net::TcpStream>;
+    type Transport = TcpTransport;
     type Sleep = tokio::time::Sleep;
 
     // Not an `async fn`: the future must be 'static, not borrow `self`.
@@ -44,7 +46,7 @@ impl Runtime for Tokio {
         async move {
             let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
             stream.set_nodelay(true)?;
-            Ok(stream.compat())
+            Ok(TcpTransport::new(stream))
         }
     }
 
