@@ -35,8 +35,23 @@ async fn echo<R: Runtime>(rt: &R, client: &Client, subject: &str) {
     within(rt, "flush", client.flush()).await.unwrap();
 }
 
-/// `task.seq` payloads per publishing task: checks that each task's sequence only grows
-/// (no reorder, no duplicate) and returns how many arrived per task; ends at `TASKS`
+/// A server, an echo service on `svc.echo` and a receiver subscribed to `wt.>` (every
+/// scenario's setup), each client connected with `options`.
+async fn setup<R: Runtime>(
+    rt: &R,
+    server: &NatsServer,
+    options: &ConnectOptions,
+) -> (Client, Client, Subscriber) {
+    let service = connect_with(rt, &server.url(), options.clone()).await;
+    echo(rt, &service, "svc.echo").await;
+    let receiver = connect_with(rt, &server.url(), options.clone()).await;
+    let sub = receiver.subscribe("wt.>").await.unwrap();
+    within(rt, "flush", receiver.flush()).await.unwrap();
+    (service, receiver, sub)
+}
+
+/// `task.seq[.filler]` payloads per publishing task: checks that each task's sequence only
+/// grows (no reorder, no duplicate) and returns how many arrived per task; ends at `TASKS`
 /// "done" messages.
 async fn receive_until_done<R: Runtime>(rt: &R, sub: &mut Subscriber, what: &str) -> HashMap<usize, usize> {
     let mut last: HashMap<usize, u64> = HashMap::new();
@@ -49,8 +64,9 @@ async fn receive_until_done<R: Runtime>(rt: &R, sub: &mut Subscriber, what: &str
             continue;
         }
         let text = std::str::from_utf8(&msg.payload).expect("UTF-8");
-        let (task, seq) = text.split_once('.').expect("task.seq");
-        let (task, seq): (usize, u64) = (task.parse().unwrap(), seq.parse().unwrap());
+        let mut parts = text.splitn(3, '.');
+        let task: usize = parts.next().unwrap().parse().unwrap();
+        let seq: u64 = parts.next().expect("task.seq").parse().unwrap();
         if let Some(&previous) = last.get(&task) {
             assert!(seq > previous, "{what}: task {task} sent {seq} after {previous}");
         }
@@ -104,11 +120,7 @@ fn spawn_writer<R: Runtime>(
 async fn concurrent_writers<R: Runtime>(rt: R) {
     const COUNT: u64 = 3_000;
     let server = NatsServer::plain();
-    let service = connect(&rt, &server.url()).await;
-    echo(&rt, &service, "svc.echo").await;
-    let receiver = connect(&rt, &server.url()).await;
-    let mut sub = receiver.subscribe("wt.>").await.unwrap();
-    within(&rt, "flush", receiver.flush()).await.unwrap();
+    let (_service, _receiver, mut sub) = setup(&rt, &server, &ConnectOptions::new()).await;
 
     let client = connect(&rt, &server.url()).await;
     let failures = Arc::new(AtomicUsize::new(0));
@@ -128,12 +140,8 @@ async fn concurrent_writers<R: Runtime>(rt: R) {
 
 async fn server_killed_during_heavy_writes<R: Runtime>(rt: R) {
     let mut server = NatsServer::plain();
-    let receiver = connect_with(&rt, &server.url(), fast_reconnect()).await;
+    let (_service, receiver, mut sub) = setup(&rt, &server, &fast_reconnect()).await;
     let mut receiver_events = receiver.events();
-    let mut sub = receiver.subscribe("wt.>").await.unwrap();
-    within(&rt, "flush", receiver.flush()).await.unwrap();
-    let service = connect_with(&rt, &server.url(), fast_reconnect()).await;
-    echo(&rt, &service, "svc.echo").await;
 
     let client = connect_with(&rt, &server.url(), fast_reconnect()).await;
     let mut events = client.events();
@@ -169,11 +177,7 @@ async fn server_killed_during_heavy_writes<R: Runtime>(rt: R) {
 async fn server_stops_reading<R: Runtime>(rt: R) {
     const COUNT: u64 = 2_500;
     let server = NatsServer::plain();
-    let service = connect(&rt, &server.url()).await;
-    echo(&rt, &service, "svc.echo").await;
-    let receiver = connect(&rt, &server.url()).await;
-    let mut sub = receiver.subscribe("wt.>").await.unwrap();
-    within(&rt, "flush", receiver.flush()).await.unwrap();
+    let (_service, _receiver, mut sub) = setup(&rt, &server, &ConnectOptions::new()).await;
     // Pings would notice the frozen server; none during this scenario.
     let client =
         connect_with(&rt, &server.url(), ConnectOptions::new().ping_interval(Duration::from_secs(600))).await;
@@ -210,23 +214,14 @@ async fn server_stops_reading<R: Runtime>(rt: R) {
     assert!(!big.load(Ordering::SeqCst), "40 MB went nowhere: the writers never blocked");
     server.resume();
 
-    let mut last: HashMap<usize, u64> = HashMap::new();
-    let mut done = 0;
-    let mut total = 0;
-    while done < TASKS {
-        let msg = next_message(&rt, &mut sub).await;
-        if msg.subject.as_str() == "wt.done" {
-            done += 1;
-            continue;
-        }
-        let text = std::str::from_utf8(&msg.payload).unwrap();
-        let mut parts = text.splitn(3, '.');
-        let task: usize = parts.next().unwrap().parse().unwrap();
-        let seq: u64 = parts.next().unwrap().parse().unwrap();
-        assert_eq!(last.get(&task).copied().unwrap_or(0) + 1, seq, "task {task}: in order, none lost");
-        last.insert(task, seq);
-        total += 1;
+    // In order (checked as they arrive) and COUNT of each of 1..=COUNT: every one, once.
+    let counts = receive_until_done(&rt, &mut sub, "paused").await;
+    for task in 0..TASKS {
+        assert_eq!(
+            counts.get(&task).copied(),
+            Some(usize::try_from(COUNT).unwrap()),
+            "task {task}: none lost"
+        );
     }
-    assert_eq!(total, TASKS as u64 * COUNT);
     assert_eq!(failures.load(Ordering::SeqCst), 0, "failed publishes or requests");
 }
