@@ -297,17 +297,21 @@ fn run_child(spec: &str, url: &str) {
         parts.next().expect("scenario"),
         parts.next().and_then(|c| c.parse().ok()).expect("count"),
     );
+    // `<scenario>@task`: on tokio, run in a spawned task (on a worker thread, as in a server
+    // application) instead of in `block_on` on the main thread.
+    let (name, in_task) = name.strip_suffix("@task").map_or((name, false), |name| (name, true));
+    let (url_owned, name_owned) = (url.to_owned(), name.to_owned());
     let figures = match client {
-        "async-nats" => tokio_runtime().block_on(scenario(
-            || async { async_nats::connect(url).await.expect("async-nats") },
-            name,
-            count,
-        )),
-        "nats-tokio" => tokio_runtime().block_on(scenario(
-            || async { nats_tokio::connect(url).await.expect("nats-tokio") },
-            name,
-            count,
-        )),
+        "async-nats" => on_tokio(in_task, async move {
+            let url = url_owned.as_str();
+            scenario(|| async { async_nats::connect(url).await.expect("async-nats") }, &name_owned, count)
+                .await
+        }),
+        "nats-tokio" => on_tokio(in_task, async move {
+            let url = url_owned.as_str();
+            scenario(|| async { nats_tokio::connect(url).await.expect("nats-tokio") }, &name_owned, count)
+                .await
+        }),
         "nats-smol" => smol::block_on(scenario(
             || async { nats_smol::connect(url).await.expect("nats-smol") },
             name,
@@ -321,6 +325,16 @@ fn run_child(spec: &str, url: &str) {
         other => panic!("unknown client {other}"),
     };
     figures.print();
+}
+
+/// Runs `scenario` on a fresh tokio runtime: in `block_on`, or in a task of its own.
+fn on_tokio(in_task: bool, scenario: impl Future<Output = Figures> + Send + 'static) -> Figures {
+    let runtime = tokio_runtime();
+    if in_task {
+        runtime.block_on(runtime.spawn(scenario)).expect("the scenario's task")
+    } else {
+        runtime.block_on(scenario)
+    }
 }
 
 fn tokio_runtime() -> tokio::runtime::Runtime {
@@ -396,9 +410,20 @@ fn main() {
                 f.get("p50_us")
             );
         }
+        for client in ["async-nats", "nats-tokio"] {
+            let f = child(&url, client, "request@task", n_req);
+            let label = format!("{client} (task)");
+            println!(
+                "{label:<16} {:>14.2} {:>14.2} {:>8.1}µs",
+                f.get("switches_per_msg"),
+                f.get("allocs_per_msg"),
+                f.get("p50_us")
+            );
+        }
         println!(
             "(switches: voluntary context switches of every thread of the client process, per request; \
-         load on the machine does not add to them)\n"
+         load on the machine does not add to them. Each client runs in its runtime's block_on on the \
+         main thread; \"(task)\": in a task spawned on tokio's workers instead)\n"
         );
     }
 

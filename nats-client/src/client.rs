@@ -13,11 +13,12 @@ use nats_proto::{
     ServerInfo, State, Statistics, Subject,
 };
 
-use crate::deadline::{self, Deadline};
+use crate::deadline;
 use crate::driver::Driver;
 use crate::error::{ConnectError, RequestError, SubscribeError};
 use crate::event::Events;
 use crate::options::ConnectOptions;
+use crate::reader::{ReadThrough, Wait};
 use crate::runtime::Runtime;
 use crate::shared::{FlushSlot, Guard, RequestSlot, Shared, SubSlot, HIGH_WATER};
 use crate::subscriber::Subscriber;
@@ -526,18 +527,6 @@ impl Client {
         }
     }
 
-    /// Runs the core's timers that are due (a waiting task found its deadline passed) and
-    /// wakes the driver, which re-arms its timer and writes what they queued.
-    pub(crate) fn run_due_timers(&self) {
-        let now = self.now();
-        let mut inner = self.shared.lock();
-        if inner.conn.poll_timeout().is_some_and(|t| t <= now) {
-            inner.conn.handle_timeout(now);
-            inner.dispatch();
-        }
-        inner.wake_driver();
-    }
-
     fn start_request(
         &self,
         subject: &str,
@@ -551,9 +540,10 @@ impl Client {
         let mut inner = self.shared.lock();
         let id = inner.conn.request(now, &subject, headers, &payload, timeout, expected)?;
         inner.requests.insert(id, RequestSlot::default());
-        let deadline = deadline::watch(&inner, now + timeout);
+        deadline::watch(&mut inner, now, now + timeout);
         self.write_through(inner);
-        Ok(Replies { client: self.clone(), id, outcome: None, done: false, received: 0, deadline })
+        let read = ReadThrough::new(Arc::clone(&self.shared), Wait::Request(id));
+        Ok(Replies { client: self.clone(), id, outcome: None, done: false, received: 0, read })
     }
 
     /// Waits until the server has processed everything published before, up to the
@@ -588,14 +578,14 @@ impl Client {
     /// ```
     pub async fn flush_timeout(&self, timeout: Duration) -> Result<(), FlushError> {
         let now = self.now();
-        let (id, mut deadline) = {
+        let id = {
             let mut inner = self.shared.lock();
             let id = inner.conn.flush(now, timeout);
             inner.flushes.insert(id, FlushSlot::default());
             inner.dispatch();
-            let deadline = deadline::watch(&inner, now + timeout);
+            deadline::watch(&mut inner, now, now + timeout);
             self.write_through(inner);
-            (id, deadline)
+            id
         };
         // The slot goes however the wait ends, the flush future dropped early included.
         struct SlotGuard<'a>(&'a Shared, FlushId);
@@ -605,18 +595,20 @@ impl Client {
             }
         }
         let _slot = SlotGuard(&self.shared, id);
-        poll_fn(|cx| loop {
-            let mut inner = self.shared.lock();
-            let slot = inner.flushes.get_mut(&id).expect("flush slots live until taken");
-            if let Some(result) = slot.result.take() {
-                return Poll::Ready(result);
-            }
-            slot.waker = Some(cx.waker().clone());
-            drop(inner);
-            if deadline.as_mut().is_none_or(|d| d.poll(self, cx).is_pending()) {
-                return Poll::Pending;
-            }
-            deadline = None;
+        let mut read = ReadThrough::new(Arc::clone(&self.shared), Wait::Flush(id));
+        poll_fn(|cx| {
+            read.poll_wait(
+                || self.now(),
+                cx,
+                |inner, waker| {
+                    let slot = inner.flushes.get_mut(&id).expect("flush slots live until taken");
+                    if let Some(result) = slot.result.take() {
+                        return Poll::Ready(result);
+                    }
+                    slot.waker = waker.cloned();
+                    Poll::Pending
+                },
+            )
         })
         .await
     }
@@ -900,8 +892,8 @@ pub struct Replies {
     done: bool,
     /// Replies yielded so far: a timeout after some is the normal end, not an error.
     received: usize,
-    /// The request's timeout, watched by the task that waits for its replies.
-    deadline: Option<Deadline>,
+    /// Reads the reply on the waiting task when it can.
+    read: ReadThrough,
 }
 
 impl std::fmt::Debug for Replies {
@@ -960,32 +952,31 @@ impl Replies {
         if self.done {
             return Poll::Ready(None);
         }
-        loop {
-            let mut inner = self.client.shared.lock();
-            let Some(slot) = inner.requests.get_mut(&self.id) else {
-                self.done = true;
-                return Poll::Ready(None);
-            };
-            if let Some(msg) = slot.replies.pop_front() {
-                self.received += 1;
-                return Poll::Ready(Some(msg));
-            }
-            if let Some(outcome) = slot.outcome {
-                self.outcome = Some(outcome);
-                self.done = true;
-                inner.requests.remove(&self.id);
-                return Poll::Ready(None);
-            }
-            slot.waker = Some(cx.waker().clone());
-            drop(inner);
-            // Once passed, the deadline has run the core's timers (which ended the
-            // request) and woken the driver: look at the slot once more.
-            let client = &self.client;
-            if self.deadline.as_mut().is_none_or(|d| d.poll(client, cx).is_pending()) {
-                return Poll::Pending;
-            }
-            self.deadline = None;
-        }
+        let Self { client, id, outcome, done, received, read } = self;
+        // The core ends the request at its deadline (the driver runs its timers).
+        read.poll_wait(
+            || client.now(),
+            cx,
+            |inner, waker| {
+                let Some(slot) = inner.requests.get_mut(id) else {
+                    *done = true;
+                    return Poll::Ready(None);
+                };
+                if let Some(msg) = slot.replies.pop_front() {
+                    *received += 1;
+                    return Poll::Ready(Some(msg));
+                }
+                if let Some(ended) = slot.outcome {
+                    *outcome = Some(ended);
+                    *done = true;
+                    inner.requests.remove(id);
+                    return Poll::Ready(None);
+                }
+                // None while reading through: this task would wake itself with its reply.
+                slot.waker = waker.cloned();
+                Poll::Pending
+            },
+        )
     }
 }
 

@@ -5,9 +5,10 @@
 //! lock, then does the IO without it (so publishers keep encoding while the socket is
 //! written), then feeds what was read back in, routing the resulting events in the same
 //! lock. During the handshake the driver owns the whole stream; once connected it splits
-//! it, keeps reading, and hands the write half to the shared [`Writer`](crate::writer),
-//! where requesting tasks write their own bytes (write-through) and the driver writes
-//! what they leave.
+//! it into the shared [`Writer`](crate::writer), where requesting tasks write their own
+//! bytes (write-through) and the driver writes what they leave, and the shared
+//! [`Reader`](crate::reader), where a task waiting on a reply reads it itself
+//! (read-through) and the driver reads the rest.
 
 use std::future::Future;
 use std::io;
@@ -18,14 +19,16 @@ use std::task::{Context, Poll};
 use futures_io::AsyncRead;
 #[cfg(feature = "tls")]
 use futures_rustls::TlsConnector;
-use futures_util::io::{AsyncReadExt, ReadHalf};
+use futures_util::io::AsyncReadExt;
 use nats_proto::{
     Action, AuthError, Credentials, ServerAddr, State, TransportError, TransportErrorKind, TransportId,
 };
 #[cfg(feature = "tls")]
 use rustls_pki_types::ServerName;
 
+use crate::deadline;
 use crate::options::AuthCallback;
+use crate::reader::Reading;
 use crate::runtime::Runtime;
 use crate::shared::{Shared, HIGH_WATER};
 use crate::time::Instant;
@@ -36,8 +39,8 @@ use crate::websocket::{self, WebSocket};
 use crate::write_queue::{WriteOutcome, WriteQueue};
 use crate::writer::Pumped;
 
-/// The read buffer (zeroed once).
-const READ_CHUNK: usize = 64 * 1024;
+/// Reads per round before the driver looks at its other work.
+const READS_PER_ROUND: usize = 4;
 /// Rounds before the task yields to others.
 const BUDGET: usize = 32;
 
@@ -57,8 +60,8 @@ enum Io<T> {
     Upgrading(UpgradeFuture<T>),
     /// Open, the NATS handshake under way: the driver reads and writes the whole stream.
     Ready(Transport<T>),
-    /// Connected: the driver reads; the write half is in the shared writer.
-    Split(ReadHalf<Transport<T>>),
+    /// Connected: the halves are in the shared reader and writer.
+    Split,
 }
 
 pub(crate) struct Driver<R: Runtime> {
@@ -74,10 +77,9 @@ pub(crate) struct Driver<R: Runtime> {
     transport: Option<TransportId>,
     /// Bytes taken from the core during the handshake, not yet accepted by the transport.
     write_queue: WriteQueue,
-    /// The transport was dropped while the shared state was locked: the writer's half
-    /// goes as soon as the lock is released (lock order: the writer first).
-    detach_writer: bool,
-    read_buf: Vec<u8>,
+    /// The transport was dropped while the shared state was locked: the halves go as soon
+    /// as the lock is released (lock order: the reader or the writer first).
+    detach_halves: bool,
     sleep: Option<(Instant, Pin<Box<R::Sleep>>)>,
     /// The user's credentials callback ([`ConnectOptions::auth_callback`](crate::ConnectOptions::auth_callback)).
     auth_callback: Option<AuthCallback>,
@@ -100,8 +102,7 @@ impl<R: Runtime> Driver<R> {
             websocket: None,
             transport: None,
             write_queue: WriteQueue::default(),
-            detach_writer: false,
-            read_buf: vec![0; READ_CHUNK],
+            detach_halves: false,
             sleep: None,
             auth_callback,
             credentials: None,
@@ -113,13 +114,13 @@ impl<R: Runtime> Driver<R> {
         std::future::poll_fn(|cx| self.poll_drive(cx)).await;
     }
 
-    /// Forgets the transport. The write half, if split off, goes at the next
-    /// [`detach_writer`](Self::detach_writer) (called once the shared state is unlocked;
+    /// Forgets the transport. The halves, if split off, go at the next
+    /// [`detach_halves`](Self::detach_halves) (called once the shared state is unlocked;
     /// meanwhile the writer finds the transport given up by the core and writes nothing
-    /// new to it).
+    /// new to it, and the core ignores what the reader reads from it).
     fn drop_io(&mut self) {
-        if matches!(self.io, Io::Split(_)) {
-            self.detach_writer = true;
+        if matches!(self.io, Io::Split) {
+            self.detach_halves = true;
         }
         self.io = Io::Idle;
         self.websocket = None;
@@ -129,10 +130,11 @@ impl<R: Runtime> Driver<R> {
         self.write_queue.clear();
     }
 
-    /// Drops the write half of a forgotten transport (call with the shared state free).
-    fn detach_writer(&mut self) {
-        if std::mem::take(&mut self.detach_writer) {
+    /// Drops the halves of a forgotten transport (call with the shared state free).
+    fn detach_halves(&mut self) {
+        if std::mem::take(&mut self.detach_halves) {
             self.shared.writer().detach();
+            self.shared.reader().detach();
         }
     }
 
@@ -152,7 +154,7 @@ impl<R: Runtime> Driver<R> {
     fn fail_with(&mut self, error: TransportError) {
         let Some(transport) = self.transport else { return };
         self.drop_io();
-        self.detach_writer();
+        self.detach_halves();
         let mut inner = self.shared.lock();
         inner.conn.handle_disconnected(self.runtime.now(), transport, error);
         inner.dispatch();
@@ -316,7 +318,7 @@ impl<R: Runtime> Driver<R> {
             if inner.driver_waker.as_ref().is_none_or(|w| !w.will_wake(cx.waker())) {
                 inner.driver_waker = Some(cx.waker().clone());
             }
-            let deadline = inner.conn.poll_timeout();
+            let deadline = deadline::driver_deadline(&inner, now);
             // What the timer below will be armed for, for tasks that wait on deadlines of
             // their own (crate::deadline).
             inner.driver_deadline = match (deadline, &self.sleep) {
@@ -325,7 +327,7 @@ impl<R: Runtime> Driver<R> {
             };
             deadline
         };
-        self.detach_writer();
+        self.detach_halves();
         if split {
             self.split();
         }
@@ -443,21 +445,20 @@ impl<R: Runtime> Driver<R> {
                 let read = self.poll_read(cx);
                 wrote || read
             }
-            Io::Split(_) => {
+            Io::Split => {
                 let wrote = self.pump(cx);
-                let read = self.poll_read(cx);
+                let read = self.read_split(cx);
                 wrote || read
             }
         }
     }
 
-    /// Splits the connected stream: the driver keeps the read half, the shared writer
-    /// gets the write half.
+    /// Splits the connected stream into the shared reader and writer.
     fn split(&mut self) {
         let (Io::Ready(_), Some(transport)) = (&self.io, self.transport) else { return };
-        let Io::Ready(stream) = std::mem::replace(&mut self.io, Io::Idle) else { unreachable!() };
+        let Io::Ready(stream) = std::mem::replace(&mut self.io, Io::Split) else { unreachable!() };
         let (read, write) = stream.split();
-        self.io = Io::Split(read);
+        self.shared.reader().attach(transport, Box::pin(read));
         self.shared.writer().attach(transport, Box::pin(write));
     }
 
@@ -490,38 +491,72 @@ impl<R: Runtime> Driver<R> {
         }
     }
 
+    /// Reads through the shared reader, unless a waiting task is reading (it routes what
+    /// it reads), and reports the end of the read half, whoever met it.
+    fn read_split(&mut self, cx: &mut Context<'_>) -> bool {
+        let wake = self.shared.read_wake();
+        wake.set_driver(cx.waker());
+        wake.unstick();
+        let Some(mut reader) = self.shared.try_reader() else { return false };
+        let reading = reader.read(&self.shared, self.runtime.now(), READS_PER_ROUND);
+        let end = reader.take_end();
+        drop(reader);
+        if let Some((transport, error)) = end {
+            if self.transport == Some(transport) {
+                self.ended(transport, error.as_ref());
+            }
+            return true;
+        }
+        match reading {
+            Reading::Idle | Reading::Blocked(false) => false,
+            Reading::Blocked(true) => true,
+            Reading::More => {
+                // Bytes may be waiting and no wake will come for them: another round.
+                cx.waker().wake_by_ref();
+                true
+            }
+        }
+    }
+
+    /// The transport ended (`None`: closed by the peer) or failed while reading.
+    fn ended(&mut self, transport: TransportId, error: Option<&io::Error>) {
+        match error {
+            Some(e) => self.fail_io(TransportErrorKind::Io, e),
+            None => {
+                self.drop_io();
+                self.detach_halves();
+                let mut inner = self.shared.lock();
+                inner.conn.handle_disconnected(self.runtime.now(), transport, TransportError::closed());
+                inner.dispatch();
+            }
+        }
+    }
+
+    /// Reads the whole stream during the handshake.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        for _ in 0..4 {
-            let Some(transport) = self.transport else { return progress };
-            let poll = match &mut self.io {
-                Io::Ready(stream) => Pin::new(stream).poll_read(cx, &mut self.read_buf),
-                Io::Split(read) => Pin::new(read).poll_read(cx, &mut self.read_buf),
-                _ => return progress,
+        let shared = Arc::clone(&self.shared);
+        for _ in 0..READS_PER_ROUND {
+            let (Io::Ready(stream), Some(transport)) = (&mut self.io, self.transport) else {
+                return progress;
             };
-            match poll {
+            let mut reader = shared.reader();
+            match Pin::new(stream).poll_read(cx, reader.buffer()) {
                 Poll::Pending => break,
                 Poll::Ready(Ok(0)) => {
-                    self.drop_io();
-                    self.detach_writer();
-                    let mut inner = self.shared.lock();
-                    inner.conn.handle_disconnected(self.runtime.now(), transport, TransportError::closed());
-                    inner.dispatch();
+                    drop(reader);
+                    self.ended(transport, None);
                     return true;
                 }
                 Poll::Ready(Ok(n)) => {
                     progress = true;
-                    let mut inner = self.shared.lock();
-                    // If the core gave this transport up meanwhile, the bytes (and a later
-                    // end) are ignored: the next round takes its CloseTransport.
-                    inner.conn.handle_input(self.runtime.now(), transport, &self.read_buf[..n]);
+                    let mut inner = shared.lock();
+                    inner.conn.handle_input(self.runtime.now(), transport, &reader.buffer()[..n]);
                     inner.dispatch();
-                    if n < self.read_buf.len() {
-                        break;
-                    }
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => {
+                    drop(reader);
                     self.fail_io(TransportErrorKind::Io, &e);
                     return true;
                 }

@@ -109,6 +109,9 @@ impl Stream for Events {
             }
             None => {
                 listener.waker = Some(cx.waker().clone());
+                drop(inner);
+                // A request that stopped reading must not hold up the events either.
+                shared.read_wake().unstick();
                 Poll::Pending
             }
         }

@@ -70,6 +70,7 @@ mod error;
 mod event;
 mod log;
 mod options;
+mod reader;
 mod request;
 mod runtime;
 mod shared;

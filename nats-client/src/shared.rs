@@ -3,12 +3,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::ops::{Deref, DerefMut};
-use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::task::Waker;
 
 use nats_proto::{Connection, Event, FlushError, FlushId, Msg, RequestId, RequestOutcome, Sid};
 
 use crate::event::ClientEvent;
+use crate::reader::{ReadWake, Reader, Wait};
 use crate::time::Instant;
 use crate::wake_list::WakeList;
 use crate::writer::Writer;
@@ -23,10 +24,17 @@ pub(crate) struct Shared {
     inner: Mutex<Inner>,
     /// The write side of the connected transport. Lock order: this, then `inner`.
     writer: Mutex<Writer>,
+    /// The read side of the connected transport. Lock order: this, then `inner`; never
+    /// held with `writer`.
+    reader: Mutex<Reader>,
+    /// Routes the read side's wakes ([`crate::reader`]), and the waker made of it.
+    read_wake: Arc<ReadWake>,
+    read_waker: Waker,
 }
 
 impl Shared {
     pub(crate) fn new(conn: Connection<Instant>) -> Self {
+        let read_wake = Arc::new(ReadWake::default());
         Self {
             inner: Mutex::new(Inner {
                 conn,
@@ -41,9 +49,37 @@ impl Shared {
                 state_waiters: Vec::new(),
                 driver_done: false,
                 wakes: WakeList::default(),
+                read_wake: Arc::clone(&read_wake),
             }),
             writer: Mutex::new(Writer::default()),
+            reader: Mutex::new(Reader::default()),
+            read_wake: Arc::clone(&read_wake),
+            read_waker: Waker::from(read_wake),
         }
+    }
+
+    /// Locks the reader. Never call it with the state or the writer locked.
+    pub(crate) fn reader(&self) -> MutexGuard<'_, Reader> {
+        self.reader.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The reader, unless another task holds it (it then reads and routes what comes).
+    pub(crate) fn try_reader(&self) -> Option<MutexGuard<'_, Reader>> {
+        match self.reader.try_lock() {
+            Ok(reader) => Some(reader),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Who is woken when the transport has bytes to read.
+    pub(crate) fn read_wake(&self) -> &ReadWake {
+        &self.read_wake
+    }
+
+    /// The waker registered with the read half, whoever reads it.
+    pub(crate) fn read_waker(&self) -> &Waker {
+        &self.read_waker
     }
 
     /// Locks the writer. Never call it with the state locked: the order is writer first.
@@ -144,6 +180,8 @@ pub(crate) struct Inner {
     pub(crate) driver_done: bool,
     /// Tasks to wake once the lock is released ([`Guard`]).
     pub(crate) wakes: WakeList,
+    /// To end the read-through claim of a wait the core ended ([`ReadWake::ended`]).
+    read_wake: Arc<ReadWake>,
 }
 
 impl Inner {
@@ -193,12 +231,14 @@ impl Inner {
                     }
                 }
                 Event::RequestEnded { request, outcome, .. } => {
+                    self.end_claim(Wait::Request(request));
                     if let Some(slot) = self.requests.get_mut(&request) {
                         slot.outcome = Some(outcome);
                         self.wakes.take_from(&mut slot.waker);
                     }
                 }
                 Event::Flushed { flush, result } => {
+                    self.end_claim(Wait::Flush(flush));
                     if let Some(slot) = self.flushes.get_mut(&flush) {
                         slot.result = Some(result);
                         self.wakes.take_from(&mut slot.waker);
@@ -220,6 +260,12 @@ impl Inner {
                     }
                 }
             }
+        }
+    }
+
+    fn end_claim(&mut self, wait: Wait) {
+        if let Some(driver) = self.read_wake.ended(wait) {
+            self.wakes.push(driver);
         }
     }
 

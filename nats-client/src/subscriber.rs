@@ -165,8 +165,8 @@ impl Stream for Subscriber {
             return Poll::Ready(None);
         }
         let this = &mut *self;
-        let mut inner = this.client.shared.lock();
-        let inner = &mut *inner;
+        let mut guard = this.client.shared.lock();
+        let inner = &mut *guard;
         let Some(slot) = inner.subs.get_mut(&this.sid) else {
             this.ended = true;
             return Poll::Ready(None);
@@ -177,6 +177,9 @@ impl Stream for Subscriber {
                 return Poll::Ready(None);
             }
             slot.waker = Some(cx.waker().clone());
+            drop(guard);
+            // A request that stopped reading must not hold up this subscription.
+            this.client.shared.read_wake().unstick();
             return Poll::Pending;
         }
         std::mem::swap(&mut this.batch, &mut slot.queue);

@@ -307,11 +307,14 @@ mod tests {
 
     use super::{lock, take, ServerEnd, TestRuntime};
     use crate::client::{connect_with_runtime, Client};
+    use crate::deadline::CLAIM_LEASE;
     use crate::error::RequestError;
     use crate::event::ClientEvent;
     use crate::options::ConnectOptions;
     use crate::runtime::Runtime;
     use crate::shared::HIGH_WATER;
+    use futures_util::StreamExt;
+    use std::future::Future;
 
     const INFO: &str =
         "INFO {\"server_id\":\"x\",\"version\":\"2.10.0\",\"max_payload\":1048576,\"headers\":true}\r\n";
@@ -353,6 +356,50 @@ mod tests {
         assert!(take(&reply).is_none(), "no timeout before the deadline");
         rt.advance(Duration::from_millis(1));
         assert!(matches!(take(&reply), Some(Err(RequestError::Timeout))));
+    }
+
+    #[test]
+    fn a_request_reads_its_own_reply_and_gives_the_reads_back() {
+        let (rt, client, server) = connected(ConnectOptions::new());
+        let c = client.clone();
+        let reply = rt.start(async move { c.request_with("svc", None, "x", Duration::from_secs(2)).await });
+        rt.run_until_idle();
+        // SUB <inbox prefix>.* <sid>, then PUB svc <inbox> 1.
+        let sent = server.received();
+        let words: Vec<&str> = sent.split_whitespace().collect();
+        let sid = words[words.iter().position(|w| *w == "SUB").expect("the inbox subscription") + 2];
+        let inbox = words[words.iter().position(|w| *w == "PUB").expect("the request") + 2];
+        server.send(&format!("MSG {inbox} {sid} 2\r\nok\r\n"));
+        rt.run_until_idle();
+        assert_eq!(take(&reply).expect("replied").expect("a reply").payload, "ok");
+        // The driver reads again: a subscription's message arrives.
+        let c = client.clone();
+        let msg = rt.start(async move { c.subscribe("s").await.expect("subscribed").next().await });
+        rt.run_until_idle();
+        let sub = server.received();
+        let sid = sub.trim_end().rsplit(' ').next().expect("SUB s <sid>");
+        server.send(&format!("MSG s {sid} 2\r\nhi\r\n"));
+        rt.run_until_idle();
+        assert_eq!(take(&msg).expect("received").expect("a message").payload, "hi");
+    }
+
+    #[test]
+    fn a_request_kept_but_not_polled_holds_up_other_readers_for_one_lease_at_most() {
+        let (rt, client, server) = connected(ConnectOptions::new());
+        let c = client.clone();
+        let msg = rt.start(async move { c.subscribe("s").await.expect("subscribed").next().await });
+        rt.run_until_idle();
+        // Polled once (it claims the reads), then kept and never polled again.
+        let mut request = Box::pin(client.request_with("svc", None, "x", Duration::from_secs(60)));
+        let noop = std::task::Waker::noop();
+        assert!(request.as_mut().poll(&mut std::task::Context::from_waker(noop)).is_pending());
+        rt.run_until_idle();
+        server.send("MSG s 1 2\r\nhi\r\n");
+        rt.run_until_idle();
+        assert!(take(&msg).is_none(), "the bytes woke the request's task, which did not read");
+        rt.advance(CLAIM_LEASE);
+        assert_eq!(take(&msg).expect("received").expect("a message").payload, "hi");
+        drop(request);
     }
 
     #[test]
