@@ -11,7 +11,7 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use futures_io::AsyncWrite;
 
 /// Bytes taken from the core per refill. Taken bytes count as handed to the transport: if
@@ -37,6 +37,9 @@ pub(crate) struct WriteQueue {
     chunks: VecDeque<Bytes>,
     queued: usize,
     needs_flush: bool,
+    /// Written chunks no longer shared, for the core to reuse
+    /// ([`Connection::recycle_outbound`](nats_proto::Connection::recycle_outbound)).
+    spares: Vec<BytesMut>,
 }
 
 impl WriteQueue {
@@ -56,6 +59,11 @@ impl WriteQueue {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.queued
+    }
+
+    /// Written chunks no longer shared, to give back to the core.
+    pub(crate) fn take_spares(&mut self) -> impl Iterator<Item = BytesMut> + '_ {
+        self.spares.drain(..)
     }
 
     /// Queues chunks from `take` (called with the room left) up to a batch.
@@ -121,7 +129,10 @@ impl WriteQueue {
             let front = self.chunks.front_mut().expect("written bytes were queued");
             if n >= front.len() {
                 n -= front.len();
-                self.chunks.pop_front();
+                let written = self.chunks.pop_front().expect("the front chunk");
+                if self.spares.len() < nats_proto::SPARE_BLOCKS {
+                    self.spares.extend(written.try_into_mut().ok());
+                }
             } else {
                 front.advance(n);
                 n = 0;
@@ -206,6 +217,22 @@ mod tests {
         assert_eq!(rounds, 7, "150 bytes per round");
         assert_eq!(sink.flushes, 1);
         assert_eq!(queue.len(), 0);
+    }
+
+    #[test]
+    fn written_chunks_no_longer_shared_are_kept_for_reuse() {
+        let shared = Bytes::from(vec![1u8; 100]);
+        let kept = shared.clone();
+        let mut source: VecDeque<Bytes> = [shared, Bytes::from(vec![2u8; 100])].into();
+        let mut queue = WriteQueue::default();
+        let mut sink = Sink { written: Vec::new(), room: 1000, block_next: false, flushes: 0 };
+        let mut cx = Context::from_waker(Waker::noop());
+        let (_, outcome) = queue.write_to(Pin::new(&mut sink), &mut cx, |q| q.fill(|_| source.pop_front()));
+        assert!(matches!(outcome, WriteOutcome::Done));
+        let spares: Vec<BytesMut> = queue.take_spares().collect();
+        assert_eq!(spares.len(), 1, "the first is still shared: not taken");
+        assert_eq!(&spares[0][..], &[2u8; 100][..], "the second was the last handle of its bytes");
+        drop(kept);
     }
 
     #[test]

@@ -76,6 +76,9 @@ impl Writer {
                 gone = true;
                 return;
             }
+            for block in queue.take_spares() {
+                inner.conn.recycle_outbound(block);
+            }
             queue.fill(|max| inner.conn.take_outbound(max));
             if inner.conn.outbound().len() < HIGH_WATER / 2 {
                 inner.wake_writers();

@@ -250,7 +250,7 @@ pub use headers::{HeaderError, HeaderMap, HeaderName, HeaderValue};
 pub use info::ServerInfo;
 pub use op::{ClientOp, Msg, Pub, ServerOp, Undeliverable};
 pub use options::{Options, OptionsError, ReconnectDelay};
-pub use out_buffer::{OutBuffer, DEFAULT_CHUNK_THRESHOLD};
+pub use out_buffer::{OutBuffer, DEFAULT_CHUNK_THRESHOLD, SPARES as SPARE_BLOCKS};
 pub use queue_group::{QueueGroup, QueueGroupError};
 pub use secret::Secret;
 pub use server_addr::{Scheme, ServerAddr, ServerAddrError, DEFAULT_PORT};

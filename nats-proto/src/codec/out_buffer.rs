@@ -12,6 +12,11 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 /// The size of the blocks small writes are copied into.
 const BLOCK: usize = 64 * 1024;
 
+/// Room a block must have left for the next op; with less, a recycled block takes over.
+const ROOM: usize = 4 * 1024;
+/// Recycled blocks kept at most: a writer's batch spans about four blocks (256 KiB).
+pub const SPARES: usize = 4;
+
 /// Payloads at least this large are queued as their own chunk instead of being copied.
 pub const DEFAULT_CHUNK_THRESHOLD: usize = 16 * 1024;
 
@@ -32,6 +37,9 @@ pub struct OutBuffer {
     chunks_len: usize,
     /// Where small writes go.
     tail: BytesMut,
+    /// Written blocks given back by the writer ([`recycle`](Self::recycle)): the next
+    /// blocks for small writes, instead of fresh allocations. At most [`SPARES`].
+    spares: Vec<BytesMut>,
     chunk_threshold: usize,
 }
 
@@ -66,6 +74,7 @@ impl OutBuffer {
             // split off, later blocks get this size too and are reused from the heap instead
             // of being mapped and unmapped (page faults) on every refill.
             tail: BytesMut::with_capacity(BLOCK),
+            spares: Vec::new(),
             chunk_threshold: threshold,
         }
     }
@@ -170,11 +179,33 @@ impl OutBuffer {
     /// The buffer small writes go to. Once it holds a block's worth, it is queued as a
     /// chunk and writing goes on in a fresh block: no allocation grows past about one block,
     /// so a backlog never turns into large allocations that the allocator maps and unmaps.
+    /// The fresh block is a recycled one when the writer gave one back.
     pub(crate) fn tail(&mut self) -> &mut BytesMut {
         if self.tail.len() >= BLOCK {
             self.freeze_tail();
         }
+        if self.tail.capacity() - self.tail.len() < ROOM {
+            if let Some(spare) = self.spares.pop() {
+                self.freeze_tail();
+                self.tail = spare;
+            }
+        }
         &mut self.tail
+    }
+
+    /// Gives back a chunk that was written to the transport and is no longer shared (its
+    /// [`Bytes::try_into_mut`] succeeded), so that its allocation holds later small writes
+    /// instead of being freed on the writer's thread and a new block allocated here. Kept
+    /// if fewer than [`SPARES`] are kept and its allocation has a block's room; dropped
+    /// otherwise.
+    pub fn recycle(&mut self, mut block: BytesMut) {
+        if self.spares.len() == SPARES {
+            return;
+        }
+        block.clear();
+        if block.try_reclaim(BLOCK) {
+            self.spares.push(block);
+        }
     }
 
     /// Copies everything into one `Vec` (tests and diagnostics).
@@ -315,6 +346,43 @@ mod tests {
         assert_eq!(read, b"abcdefgh");
         assert!(out.is_empty());
         assert_eq!(out.chunk_count(), 0);
+    }
+
+    #[test]
+    fn a_recycled_block_takes_over_when_the_tail_is_full() {
+        let mut out = OutBuffer::new();
+        let mut written = Vec::new();
+        // Fill a block, take it as the writer does, and keep the chunks (being written).
+        while out.tail.capacity() - out.tail.len() >= 1000 {
+            out.tail().put_slice(&[b'x'; 1000]);
+        }
+        while let Some(chunk) = out.split_front(16 * 1024) {
+            written.push(chunk);
+        }
+        let first = written[0].as_ptr() as usize;
+        // The next write needs a new block: the first is still being written.
+        out.tail().put_slice(&[b'y'; 1000]);
+        assert!(!(first..first + BLOCK).contains(&(out.tail.as_ptr() as usize)), "a new block");
+        // Written: the last handle goes back as a block.
+        let mut blocks = written.into_iter().filter_map(|chunk| chunk.try_into_mut().ok());
+        out.recycle(blocks.next().expect("the last handle of the first block"));
+        assert_eq!(out.spares.len(), 1);
+        while out.tail.capacity() - out.tail.len() >= ROOM {
+            out.tail().put_slice(&[b'z'; 1000]);
+        }
+        let before = out.len();
+        out.tail().put_slice(b"w");
+        let now = out.tail.as_ptr() as usize;
+        assert!((first..first + BLOCK).contains(&now), "the recycled block holds the next write");
+        assert_eq!(out.len(), before + 1, "nothing lost in the switch");
+        assert!(out.to_vec().ends_with(b"zw"));
+    }
+
+    #[test]
+    fn blocks_too_small_are_not_kept() {
+        let mut out = OutBuffer::new();
+        out.recycle(BytesMut::with_capacity(100));
+        assert!(out.spares.is_empty());
     }
 
     #[test]

@@ -324,6 +324,14 @@ impl<I: Instant> Connection<I> {
         self.outbound.take(max)
     }
 
+    /// Gives back a chunk taken with [`take_outbound`](Self::take_outbound) once it is
+    /// written and no longer shared (`Bytes::try_into_mut` succeeded): its allocation holds
+    /// later writes, so encoding allocates nothing in steady state and blocks are not freed
+    /// on the writer's thread. Optional; a chunk not given back is simply freed.
+    pub fn recycle_outbound(&mut self, block: BytesMut) {
+        self.outbound.recycle(block);
+    }
+
     /// Whether `transport` is the current transport and open: bytes taken with
     /// [`take_outbound`](Self::take_outbound) belong on it. A caller writing from several
     /// tasks checks this before taking bytes for a transport it holds, since the

@@ -121,6 +121,11 @@ impl Outbound {
         Some(chunk)
     }
 
+    /// A written chunk no longer shared, given back for reuse ([`OutBuffer::recycle`]).
+    pub(crate) fn recycle(&mut self, block: bytes::BytesMut) {
+        self.out.recycle(block);
+    }
+
     fn account_written(&mut self, n: usize) {
         self.written += n as u64;
         while self.pub_frames.front().is_some_and(|&(_, end)| end <= self.written) {
