@@ -522,7 +522,7 @@ impl Client {
             .shared
             .try_writer()
             .map(|mut writer| writer.pump(&self.shared, &mut Context::from_waker(&waker)));
-        if matches!(pumped, None | Some(Pumped::Idle | Pumped::Failed)) {
+        if matches!(pumped, None | Some(Pumped::Idle | Pumped::More | Pumped::Failed)) {
             self.shared.lock().wake_driver();
         }
     }

@@ -39,8 +39,11 @@ use crate::websocket::{self, WebSocket};
 use crate::write_queue::{WriteOutcome, WriteQueue};
 use crate::writer::Pumped;
 
-/// Reads per round before the driver looks at its other work.
-const READS_PER_ROUND: usize = 4;
+/// Reads per round (of up to 64 KiB each) before the driver looks at its other work; far
+/// more than the one batch of writes per round ([`Writer::pump`](crate::writer::Writer::pump)),
+/// since a connection can receive much more than it sends (a fan-out to its own
+/// subscriptions).
+const READS_PER_ROUND: usize = 64;
 /// Rounds before the task yields to others.
 const BUDGET: usize = 32;
 
@@ -446,9 +449,12 @@ impl<R: Runtime> Driver<R> {
                 wrote || read
             }
             Io::Split => {
-                let wrote = self.pump(cx);
+                // Reading first (until the transport would block, or many reads), then a
+                // batch of writes (see Writer::pump): what the server sends is never held
+                // up behind a backlog of publishes.
                 let read = self.read_split(cx);
-                wrote || read
+                let wrote = self.pump(cx);
+                read || wrote
             }
         }
     }

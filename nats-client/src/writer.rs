@@ -40,6 +40,9 @@ pub(crate) enum Pumped {
     /// Bytes were written; nothing is left, or the transport would block (the driver is
     /// woken when it can take more).
     Wrote,
+    /// A batch was written and the core holds more: the driver writes it after it has read
+    /// (see [`pump`](Writer::pump)).
+    More,
     /// The transport failed, or the core gave it up: the driver must look.
     Failed,
 }
@@ -63,19 +66,30 @@ impl Writer {
         self.failed.take()
     }
 
-    /// Writes what the core has queued until nothing is left or the transport would block.
+    /// Writes what the core has queued until nothing is left, the transport would block, or
+    /// one batch ([`WRITE_BATCH`](crate::write_queue::WRITE_BATCH)) was taken and written:
+    /// then [`Pumped::More`], and the driver reads before it writes the next batch, so a
+    /// stream of publishes never holds up reading.
+    ///
     /// `cx` must carry the driver's waker (see the module docs). Takes the shared state's
     /// lock to refill, never while writing.
     pub(crate) fn pump(&mut self, shared: &Shared, cx: &mut Context<'_>) -> Pumped {
         let Some((transport, half)) = &mut self.sink else { return Pumped::Idle };
         let transport = *transport;
         let mut gone = false;
+        let mut refills = 0;
+        let mut more = false;
         let (wrote, outcome) = self.queue.write_to(half.as_mut(), cx, |queue| {
             let mut inner = shared.lock();
             if !inner.conn.is_transport_open(transport) {
                 gone = true;
                 return;
             }
+            if refills == 1 {
+                more = !inner.conn.outbound().is_empty();
+                return;
+            }
+            refills += 1;
             for block in queue.take_spares() {
                 inner.conn.recycle_outbound(block);
             }
@@ -94,6 +108,7 @@ impl Writer {
                 self.failed = Some((transport, error));
                 Pumped::Failed
             }
+            WriteOutcome::Done if more => Pumped::More,
             WriteOutcome::Done | WriteOutcome::Blocked if wrote => Pumped::Wrote,
             WriteOutcome::Done | WriteOutcome::Blocked => Pumped::Idle,
         }
