@@ -154,6 +154,17 @@ fn outcome(existed: bool, closed: bool) -> Result<(), UnsubscribeError> {
     }
 }
 
+impl Subscriber {
+    /// Room in the task-side queue (tests).
+    #[cfg(test)]
+    pub(crate) fn batch_capacity(&self) -> usize {
+        self.batch.capacity()
+    }
+}
+
+/// Messages a caught-up subscription keeps room for in each of its two queues.
+const KEEP_QUEUED: usize = 256;
+
 impl Stream for Subscriber {
     type Item = Msg;
 
@@ -177,6 +188,14 @@ impl Stream for Subscriber {
                 return Poll::Ready(None);
             }
             slot.waker = Some(cx.waker().clone());
+            // Caught up: the room a burst left in the queues goes back to the allocator
+            // (kept while messages flow, so a burst does not reallocate as it drains).
+            if slot.queue.capacity() > KEEP_QUEUED {
+                slot.queue.shrink_to(KEEP_QUEUED);
+            }
+            if this.batch.capacity() > KEEP_QUEUED {
+                this.batch.shrink_to(KEEP_QUEUED);
+            }
             drop(guard);
             // A request that stopped reading must not hold up this subscription.
             this.client.shared.read_wake().unstick();

@@ -484,6 +484,30 @@ mod tests {
     }
 
     #[test]
+    fn a_subscription_gives_back_the_room_of_a_burst_once_caught_up() {
+        let (rt, client, server) = connected(ConnectOptions::new());
+        let c = client.clone();
+        let subscribed = rt.start(async move { c.subscribe("s").await.expect("subscribed") });
+        rt.run_until_idle();
+        let mut sub = take(&subscribed).expect("subscribed");
+        let sid = server.received().trim_end().rsplit(' ').next().expect("SUB s <sid>").to_owned();
+        let burst: String = (0..5_000).map(|i| format!("MSG s {sid} 1\r\n{}\r\n", i % 10)).collect();
+        server.send(&burst);
+        rt.run_until_idle();
+        let noop = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(noop);
+        let mut received = 0;
+        while let std::task::Poll::Ready(Some(_)) = sub.poll_next_unpin(&mut cx) {
+            received += 1;
+        }
+        assert_eq!(received, 5_000);
+        assert!(sub.batch_capacity() <= 256, "kept {} after catching up", sub.batch_capacity());
+        let inner = client.shared.lock();
+        let slot = inner.subs.values().next().expect("the subscription's slot");
+        assert!(slot.queue.capacity() <= 256, "kept {}", slot.queue.capacity());
+    }
+
+    #[test]
     fn a_publish_waits_above_the_high_water_mark_until_the_transport_accepts() {
         let (rt, client, server) = connected(ConnectOptions::new());
         server.set_accept(0);
