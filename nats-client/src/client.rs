@@ -535,10 +535,9 @@ impl Client {
         timeout: Duration,
         expected: Expected,
     ) -> Result<Replies, RequestError> {
-        let subject = Subject::new(subject).map_err(PublishError::from)?;
         let now = self.now();
         let mut inner = self.shared.lock();
-        let id = inner.conn.request(now, &subject, headers, &payload, timeout, expected)?;
+        let id = inner.conn.request_str(now, subject, headers, &payload, timeout, expected)?;
         inner.requests.insert(id, RequestSlot::default());
         deadline::watch(&mut inner, now, now + timeout);
         self.write_through(inner);
@@ -962,7 +961,7 @@ impl Replies {
                     *done = true;
                     return Poll::Ready(None);
                 };
-                if let Some(msg) = slot.replies.pop_front() {
+                if let Some(msg) = slot.replies.pop() {
                     *received += 1;
                     return Poll::Ready(Some(msg));
                 }

@@ -144,9 +144,31 @@ pub(crate) struct SubSlot {
 
 #[derive(Default)]
 pub(crate) struct RequestSlot {
-    pub(crate) replies: VecDeque<Msg>,
+    pub(crate) replies: ReplyQueue,
     pub(crate) outcome: Option<RequestOutcome>,
     pub(crate) waker: Option<Waker>,
+}
+
+/// A request's replies not yet taken: the first without an allocation (most requests get
+/// one), the others in a queue behind it.
+#[derive(Default)]
+pub(crate) struct ReplyQueue {
+    first: Option<Msg>,
+    rest: VecDeque<Msg>,
+}
+
+impl ReplyQueue {
+    pub(crate) fn push(&mut self, msg: Msg) {
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(msg);
+        } else {
+            self.rest.push_back(msg);
+        }
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Msg> {
+        self.first.take().or_else(|| self.rest.pop_front())
+    }
 }
 
 #[derive(Default)]
@@ -226,7 +248,7 @@ impl Inner {
                 }
                 Event::Reply { request, msg } => {
                     if let Some(slot) = self.requests.get_mut(&request) {
-                        slot.replies.push_back(msg);
+                        slot.replies.push(msg);
                         self.wakes.take_from(&mut slot.waker);
                     }
                 }
@@ -309,6 +331,24 @@ mod tests {
         fn wake(self: Arc<Self>) {
             self.1.store(self.0.inner.try_lock().is_ok(), Ordering::SeqCst);
         }
+    }
+
+    #[test]
+    fn replies_come_out_in_the_order_they_came_in() {
+        let subject = nats_proto::Subject::new("r").expect("a subject");
+        let msg =
+            |n: u8| nats_proto::Msg::new(subject.clone(), nats_proto::Sid(1), bytes::Bytes::from(vec![n]));
+        let mut queue = super::ReplyQueue::default();
+        queue.push(msg(1));
+        queue.push(msg(2));
+        assert_eq!(queue.pop().map(|m| m.payload[0]), Some(1));
+        queue.push(msg(3));
+        queue.push(msg(4));
+        let order: Vec<u8> = std::iter::from_fn(|| queue.pop()).map(|m| m.payload[0]).collect();
+        assert_eq!(order, [2, 3, 4]);
+        queue.push(msg(5));
+        assert_eq!(queue.pop().map(|m| m.payload[0]), Some(5));
+        assert!(queue.pop().is_none());
     }
 
     #[test]

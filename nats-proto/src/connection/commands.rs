@@ -1,8 +1,6 @@
 //! Commands: they change state only (publish, subscribe, unsubscribe, request, flush,
 //! drain, close); what follows is polled.
 
-use crate::prelude::*;
-
 use core::time::Duration;
 
 use crate::time::Instant;
@@ -183,14 +181,34 @@ impl<I: Instant> Connection<I> {
         timeout: Duration,
         expected: Expected,
     ) -> Result<RequestId, PublishError> {
+        self.request_str(now, subject.as_str(), headers, payload, timeout, expected)
+    }
+
+    /// [`request`](Self::request) with the subject as a plain string, validated here: with
+    /// the reply subject written into a reused buffer, a request allocates nothing in the
+    /// core once the inbox exists.
+    ///
+    /// # Errors
+    /// A [`PublishError`]; the request was not made then.
+    pub fn request_str(
+        &mut self,
+        now: I,
+        subject: &str,
+        headers: Option<&HeaderMap>,
+        payload: &Bytes,
+        timeout: Duration,
+        expected: Expected,
+    ) -> Result<RequestId, PublishError> {
         if self.phase == Phase::Closed || self.drain.is_active() {
             return Err(PublishError::Closed);
         }
-        subject.validate_publish()?;
-        let prefix = self.ensure_inbox();
+        validate_publish_subject(subject)?;
+        self.ensure_inbox();
         let id = self.requests.insert(expected);
-        let reply = Subject::new(format!("{prefix}{}", id.0)).expect("inbox subjects are valid");
-        if let Err(error) = self.publish(subject, Some(&reply), headers, payload) {
+        let reply = self.requests.reply_subject(id);
+        let published = self.publish_str(subject, Some(&reply), headers, payload);
+        self.requests.reuse_reply_subject(reply);
+        if let Err(error) = published {
             self.requests.remove(id);
             return Err(error);
         }

@@ -1,7 +1,5 @@
 //! What the server sends once connected: ops, errors, PONGs, messages and replies.
 
-use crate::prelude::*;
-
 use crate::time::Instant;
 
 use super::event::{ConnectionError, Event, FlushId, RequestId, RequestOutcome};
@@ -128,16 +126,15 @@ impl<I: Instant> Connection<I> {
     }
 
     /// The shared inbox's subject prefix, subscribing first if needed.
-    pub(super) fn ensure_inbox(&mut self) -> String {
-        if let Some(prefix) = self.requests.inbox() {
-            return prefix.to_owned();
+    pub(super) fn ensure_inbox(&mut self) {
+        if self.requests.inbox().is_some() {
+            return;
         }
         let (prefix, subject) = self.requests.inbox_subject(&self.rng.token());
         if self.phase == Phase::Connected {
             self.outbound.queue().write_sub(Sid(self.subs.peek_next_sid()), &subject, None);
         }
         let sid = self.subs.insert(subject, None, true);
-        self.requests.set_inbox(sid, prefix.clone());
-        prefix
+        self.requests.set_inbox(sid, prefix);
     }
 }

@@ -4,6 +4,8 @@
 
 use crate::prelude::*;
 
+use core::fmt::Write as _;
+
 use hashbrown::HashMap;
 
 use super::event::{RequestId, RequestOutcome};
@@ -44,11 +46,31 @@ pub(crate) struct Requests {
     inbox: Option<(Sid, String)>,
     live: HashMap<u64, Request>,
     next_token: u64,
+    /// The reply subject being written ([`reply_subject`](Self::reply_subject)); its room
+    /// is reused from request to request.
+    reply: String,
 }
 
 impl Requests {
     pub(crate) fn new(inbox_prefix: Subject) -> Self {
-        Self { inbox_prefix, inbox: None, live: HashMap::new(), next_token: 0 }
+        Self { inbox_prefix, inbox: None, live: HashMap::new(), next_token: 0, reply: String::new() }
+    }
+
+    /// The reply subject of request `id` on the shared inbox (which must exist), in a
+    /// buffer reused from request to request: give it back with
+    /// [`reuse_reply_subject`](Self::reuse_reply_subject).
+    pub(crate) fn reply_subject(&mut self, id: RequestId) -> String {
+        let mut reply = core::mem::take(&mut self.reply);
+        reply.clear();
+        reply.push_str(self.inbox().expect("the inbox exists"));
+        // Writing to a String cannot fail.
+        let _ = write!(reply, "{}", id.0);
+        reply
+    }
+
+    /// Takes back the buffer of [`reply_subject`](Self::reply_subject).
+    pub(crate) fn reuse_reply_subject(&mut self, reply: String) {
+        self.reply = reply;
     }
 
     /// The prefix of this connection's inbox subjects, if the inbox exists.
