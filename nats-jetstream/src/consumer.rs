@@ -4,7 +4,9 @@
 
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use nats_client::Instant;
 
 use futures_core::Stream as FuturesStream;
 use futures_util::future::{select, Either};
@@ -196,7 +198,7 @@ impl PullState {
         let client = context.client.clone();
         let inbox = client.new_inbox();
         let subscriber = client.subscribe(&inbox).await.map_err(|e| FetchError::Pull(e.to_string()))?;
-        let tracker = PullTracker::new(mode, options, Instant::now());
+        let tracker = PullTracker::new(mode, options, client.now());
         let mut state = Self {
             client,
             timeout: context.timeout,
@@ -216,12 +218,12 @@ impl PullState {
     /// Sends the requests due. `Ok(false)`: one could not be sent for a passing reason
     /// (disconnected with a full reconnect buffer) and the tracker backs off.
     async fn send_requests(&mut self) -> Result<bool, FetchError> {
-        while let Some(request) = self.tracker.poll_request(Instant::now()) {
+        while let Some(request) = self.tracker.poll_request(self.client.now()) {
             match self.client.publish_with_reply(&self.next_subject, &self.inbox, request.to_json()).await {
                 Ok(()) => {}
                 Err(nats_client::PublishError::Closed) => return Err(FetchError::Closed),
                 Err(nats_client::PublishError::ReconnectBufferFull { .. }) => {
-                    self.tracker.handle_send_failure(Instant::now());
+                    self.tracker.handle_send_failure(self.client.now());
                     return Ok(false);
                 }
                 Err(e) => return Err(FetchError::Pull(e.to_string())),
@@ -281,7 +283,7 @@ impl PullState {
                             Either::Left((msg, _)) => msg,
                             Either::Right(((), _)) => {
                                 self.timer = None;
-                                match self.tracker.handle_timeout(Instant::now()) {
+                                match self.tracker.handle_timeout(self.client.now()) {
                                     None => continue,
                                     Some(PullTimeout::FetchExpired) => continue,
                                     Some(PullTimeout::Expired) => continue,
@@ -302,7 +304,7 @@ impl PullState {
                 self.ended = true;
                 return Some(PullEvent::Failed(FetchError::Closed));
             };
-            let now = Instant::now();
+            let now = self.client.now();
             if let Some(status) = msg.headers.as_deref().and_then(HeaderMap::status) {
                 let headers = msg.headers.as_deref().expect("a status comes with headers");
                 let description = headers.description().map_or("", |d| d.as_str());

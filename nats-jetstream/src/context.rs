@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream as FuturesStream;
@@ -314,13 +314,13 @@ impl Context {
         deadline: Duration,
     ) -> Result<PubAck, PublishError> {
         let subject = subject.as_ref();
-        let start = Instant::now();
+        let start = self.client.now();
         let deadline = start + deadline;
         let has_id = publish.expectations.message_id.is_some();
         let mut made = 0;
         loop {
             made += 1;
-            let now = Instant::now();
+            let now = self.client.now();
             let timeout =
                 self.timeout.min(deadline.saturating_duration_since(now)).max(Duration::from_millis(1));
             let result = match self.send_publish_timeout(subject, publish.clone(), timeout) {
@@ -337,7 +337,7 @@ impl Context {
                 PublishError::Api(e) => RetryCause::from_api_error(e),
                 _ => None,
             };
-            let next = cause.and_then(|c| retry.next_attempt(c, has_id, made, Instant::now(), deadline));
+            let next = cause.and_then(|c| retry.next_attempt(c, has_id, made, self.client.now(), deadline));
             match next {
                 Some(at) => {
                     self.client.sleep_until(at).await;

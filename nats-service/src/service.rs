@@ -6,7 +6,9 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
+
+use nats_client::Instant;
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -556,7 +558,7 @@ impl Stream for Endpoint {
                 message,
                 service: Arc::clone(&this.service),
                 endpoint: this.id,
-                received: Instant::now(),
+                received: this.service.client.now(),
                 recorded: AtomicBool::new(false),
             })
         })
@@ -662,7 +664,7 @@ impl Request {
 
     fn record(&self, error: Option<(u32, &str)>) {
         if !self.recorded.swap(true, Ordering::AcqRel) {
-            let elapsed = self.received.elapsed();
+            let elapsed = self.service.client.now().saturating_duration_since(self.received);
             lock(&self.service.state).core.record(self.endpoint, elapsed, error);
         }
     }

@@ -3,7 +3,10 @@
 //! server restart means: drop the consumer and create a new one starting just after the
 //! last stream sequence delivered.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// The client's clock type: `std::time::Instant`, and in the browser the one that works there.
+use nats_client::Instant;
 
 use super::ack::Metadata;
 use super::retry::RetryCause;

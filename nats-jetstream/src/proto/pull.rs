@@ -6,7 +6,10 @@
 //! requests [`PullTracker::poll_request`] returns, and sleeps until
 //! [`PullTracker::poll_timeout`].
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// The client's clock type: `std::time::Instant`, and in the browser the one that works there.
+use nats_client::Instant;
 
 use serde::Serialize;
 

@@ -15,7 +15,10 @@
 //! Sans-IO: [`PublishRetry::next_attempt`] and [`ApiRetry::next_attempt`] take the time and
 //! return when to try again.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// The client's clock type: `std::time::Instant`, and in the browser the one that works there.
+use nats_client::Instant;
 
 use super::error::ApiError;
 

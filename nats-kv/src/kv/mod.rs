@@ -477,7 +477,7 @@ impl Store {
     /// The next entry of a watch reading stored values, or [`WatchError::Timeout`] after
     /// the context's timeout without one: a bounded wait, never a hang.
     async fn next_within(&self, watch: &mut Watch) -> Option<Result<Entry, WatchError>> {
-        let sleep = self.context.client().sleep_until(std::time::Instant::now() + self.context.timeout());
+        let sleep = self.context.client().sleep_until(self.context.client().now() + self.context.timeout());
         match futures_util::future::select(watch.next(), Box::pin(sleep)).await {
             futures_util::future::Either::Left((item, _)) => item,
             futures_util::future::Either::Right(_) => Some(Err(WatchError::Timeout)),

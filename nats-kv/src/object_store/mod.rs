@@ -462,7 +462,8 @@ impl ObjectStore {
         let mut messages = self.stream.ordered_consumer(config).messages();
         let mut infos = Vec::new();
         loop {
-            let sleep = self.context.client().sleep_until(std::time::Instant::now() + self.context.timeout());
+            let sleep =
+                self.context.client().sleep_until(self.context.client().now() + self.context.timeout());
             let message = match futures_util::future::select(messages.next(), Box::pin(sleep)).await {
                 futures_util::future::Either::Left((Some(message), _)) => message?,
                 futures_util::future::Either::Left((None, _)) => break,
