@@ -43,7 +43,7 @@ fn put_usize(out: &mut BytesMut, n: usize) {
 /// The size fields and the payload shared by `PUB`/`HPUB`/`MSG`/`HMSG`:
 /// `[<hdr> ]<total>\r\n[<headers>]<payload>\r\n`.
 fn put_sizes_and_body(out: &mut OutBuffer, headers: Option<&HeaderMap>, payload: &Bytes) {
-    let tail = out.tail();
+    let tail = out.tail_cont();
     match headers {
         Some(headers) => {
             let header_len = headers.encoded_len();
@@ -59,7 +59,7 @@ fn put_sizes_and_body(out: &mut OutBuffer, headers: Option<&HeaderMap>, payload:
         }
     }
     out.put_payload(payload);
-    out.tail().put_slice(b"\r\n");
+    out.tail_cont().put_slice(b"\r\n");
 }
 
 impl OutBuffer {

@@ -102,6 +102,7 @@ impl OutBuffer {
     }
 
     /// Appends a payload: copied when small, queued as its own chunk when large.
+    #[inline]
     pub fn put_payload(&mut self, payload: &Bytes) {
         if payload.len() >= self.chunk_threshold {
             self.freeze_tail();
@@ -179,8 +180,32 @@ impl OutBuffer {
     /// The buffer small writes go to. Once it holds a block's worth, it is queued as a
     /// chunk and writing goes on in a fresh block: no allocation grows past about one block,
     /// so a backlog never turns into large allocations that the allocator maps and unmaps.
-    /// The fresh block is a recycled one when the writer gave one back.
+    /// The fresh block is a recycled one when the writer gave one back. Call it at the start
+    /// of an op (the rest of the op may use [`tail_cont`](Self::tail_cont)).
+    #[inline]
     pub(crate) fn tail(&mut self) -> &mut BytesMut {
+        let (len, room) = (self.tail.len(), self.tail.capacity() - self.tail.len());
+        if len >= BLOCK || (room < ROOM && !self.spares.is_empty()) {
+            self.next_block();
+        }
+        &mut self.tail
+    }
+
+    /// [`tail`](Self::tail) for the rest of an op whose start took it: a block is queued
+    /// once full, without looking for a recycled one (the start did).
+    #[inline]
+    pub(crate) fn tail_cont(&mut self) -> &mut BytesMut {
+        if self.tail.len() >= BLOCK {
+            self.freeze_tail();
+        }
+        &mut self.tail
+    }
+
+    /// Queues the tail as a chunk once it holds a block, and writes on in a recycled block
+    /// when one is kept and the tail is short of room (else `BytesMut` finds room itself).
+    #[cold]
+    #[inline(never)]
+    fn next_block(&mut self) {
         if self.tail.len() >= BLOCK {
             self.freeze_tail();
         }
@@ -190,7 +215,6 @@ impl OutBuffer {
                 self.tail = spare;
             }
         }
-        &mut self.tail
     }
 
     /// Gives back a chunk that was written to the transport and is no longer shared (its
