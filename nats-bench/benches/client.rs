@@ -9,8 +9,10 @@
 //! Measurements: publish throughput (16 B x 2,000,000 and 1 KiB x 500,000, ending with a
 //! flush; best of three runs), publish to a subscriber on a second connection (1,000,000 x 16 B: received
 //! count and rate), and 20,000 sequential request/reply round trips (rate, p50, p99)
-//! against a raw blocking responder. `BENCH_SCALE=0.1` shrinks every count for a quick
-//! run.
+//! against a raw blocking responder. Then request p50 again, interleaved: rounds of raw
+//! blocking round trips and of each client's in turn (tokio ones also in a spawned task),
+//! so that the ratios to raw do not carry the machine's drift between measurements.
+//! `BENCH_SCALE=0.1` shrinks every count for a quick run.
 
 use std::future::Future;
 use std::io::{Read, Write};
@@ -123,6 +125,63 @@ fn raw_request_latencies(port: u16, count: usize) -> Vec<Duration> {
         latencies.push(start.elapsed());
     }
     latencies
+}
+
+/// Request latencies measured interleaved: rounds of a block of raw blocking round trips
+/// then a block from each client (tokio ones in `block_on` and in a spawned task), so that
+/// drift in the machine's speed during the run falls on all of them alike. Prints each one's
+/// p50 and its ratio to raw's.
+fn interleaved_request_latencies(port: u16, url: &str) {
+    const ROUNDS: usize = 10;
+    let per_round = scale(2_000);
+    let tokio_rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio");
+    let async_nats = tokio_rt.block_on(async { async_nats::connect(url).await.expect("async-nats") });
+    let ours_tokio = tokio_rt.block_on(async { nats_tokio::connect(url).await.expect("nats-tokio") });
+    let ours_smol = smol::block_on(async { nats_smol::connect(url).await.expect("nats-smol") });
+    let ours_async_std =
+        async_std::task::block_on(async { nats_async_std::connect(url).await.expect("nats-async-std") });
+
+    async fn block<C: BenchClient>(client: C, count: usize) -> Vec<Duration> {
+        let mut latencies = Vec::with_capacity(count);
+        for _ in 0..count {
+            let t = Instant::now();
+            client.request("bench.req", Bytes::from_static(b"hi")).await;
+            latencies.push(t.elapsed());
+        }
+        latencies
+    }
+    let names = [
+        "raw blocking",
+        "async-nats (block_on)",
+        "async-nats (task)",
+        "nats-tokio (block_on)",
+        "nats-tokio (task)",
+        "nats-smol",
+        "nats-async-std",
+    ];
+    let mut all: Vec<Vec<Duration>> = vec![Vec::new(); names.len()];
+    for _ in 0..ROUNDS {
+        all[0].extend(raw_request_latencies(port, per_round));
+        all[1].extend(tokio_rt.block_on(block(async_nats.clone(), per_round)));
+        all[2].extend(tokio_rt.block_on(tokio_rt.spawn(block(async_nats.clone(), per_round))).expect("task"));
+        all[3].extend(tokio_rt.block_on(block(ours_tokio.clone(), per_round)));
+        all[4].extend(tokio_rt.block_on(tokio_rt.spawn(block(ours_tokio.clone(), per_round))).expect("task"));
+        all[5].extend(smol::block_on(block(ours_smol.clone(), per_round)));
+        all[6].extend(async_std::task::block_on(block(ours_async_std.clone(), per_round)));
+    }
+    let p50 = |latencies: &mut Vec<Duration>| {
+        latencies.sort_unstable();
+        latencies[latencies.len() / 2]
+    };
+    let raw = p50(&mut all[0]);
+    println!(
+        "\nrequest p50, interleaved ({ROUNDS} rounds of {per_round} round trips each, in turn):"
+    );
+    for (name, latencies) in names.iter().zip(all.iter_mut()) {
+        let p = p50(latencies);
+        println!("  {name:<22} {p:>9.1?}  {:.2}x raw", p.as_secs_f64() / raw.as_secs_f64());
+    }
 }
 
 fn rate(count: usize, elapsed: Duration) -> f64 {
@@ -288,4 +347,5 @@ fn main() {
         ours_async_std.publish_16 / ours_tokio.publish_16,
         ours_async_std.pubsub_rate / ours_tokio.pubsub_rate
     );
+    interleaved_request_latencies(server.port, &url);
 }
