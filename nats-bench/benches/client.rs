@@ -175,9 +175,7 @@ fn interleaved_request_latencies(port: u16, url: &str) {
         latencies[latencies.len() / 2]
     };
     let raw = p50(&mut all[0]);
-    println!(
-        "\nrequest p50, interleaved ({ROUNDS} rounds of {per_round} round trips each, in turn):"
-    );
+    println!("\nrequest p50, interleaved ({ROUNDS} rounds of {per_round} round trips each, in turn):");
     for (name, latencies) in names.iter().zip(all.iter_mut()) {
         let p = p50(latencies);
         println!("  {name:<22} {p:>9.1?}  {:.2}x raw", p.as_secs_f64() / raw.as_secs_f64());
