@@ -7,9 +7,15 @@
 //! adapters `nats-tokio`, `nats-smol` and `nats-async-std` implement it and re-export this
 //! API, so applications depend on one of those.
 //!
-//! One driver task per connection pumps bytes between the socket and the protocol core;
-//! all protocol behaviour (handshake, keepalive, reconnect, resubscription, request
-//! tables, ...) lives in the core.
+//! One driver task per connection pumps bytes between the socket and the protocol core and
+//! keeps its timers; all protocol behaviour (handshake, keepalive, reconnect,
+//! resubscription, request tables, ...) lives in the core. Publishes are batched by the
+//! driver into large vectored writes. A request or a flush is written to the socket by the
+//! task that makes it when no write is in progress, and while that task waits for the
+//! answer it reads the socket itself, so a round trip costs one wake of the waiting task
+//! and none of the driver. A request future polled and then kept without being polled
+//! again delays the connection's other readers by at most 10 ms (the driver then takes the
+//! reads back); dropping it releases them at once.
 //!
 //! # WebSocket
 //!
