@@ -322,8 +322,8 @@ impl<R: Runtime> Driver<R> {
                 inner.driver_waker = Some(cx.waker().clone());
             }
             let deadline = deadline::driver_deadline(&inner, now);
-            // What the timer below will be armed for, for tasks that wait on deadlines of
-            // their own (crate::deadline).
+            // What the timer below will be armed for: waits starting later wake the driver
+            // only if it fires after their deadline (crate::deadline::watch).
             inner.driver_deadline = match (deadline, &self.sleep) {
                 (Some(d), Some((at, _))) => Some(d.min(*at)),
                 (d, _) => d,

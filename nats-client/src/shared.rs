@@ -65,11 +65,7 @@ impl Shared {
 
     /// The reader, unless another task holds it (it then reads and routes what comes).
     pub(crate) fn try_reader(&self) -> Option<MutexGuard<'_, Reader>> {
-        match self.reader.try_lock() {
-            Ok(reader) => Some(reader),
-            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
-            Err(TryLockError::WouldBlock) => None,
-        }
+        try_lock(&self.reader)
     }
 
     /// Who is woken when the transport has bytes to read.
@@ -89,11 +85,7 @@ impl Shared {
 
     /// The writer, unless another task holds it (it then writes what is queued).
     pub(crate) fn try_writer(&self) -> Option<MutexGuard<'_, Writer>> {
-        match self.writer.try_lock() {
-            Ok(writer) => Some(writer),
-            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
-            Err(TryLockError::WouldBlock) => None,
-        }
+        try_lock(&self.writer)
     }
 
     /// Locks the state. A panic while locked cannot leave the protocol core half-updated
@@ -101,6 +93,15 @@ impl Shared {
     /// under the lock run when the returned guard is dropped, after unlocking.
     pub(crate) fn lock(&self) -> Guard<'_> {
         Guard(Some(self.inner.lock().unwrap_or_else(PoisonError::into_inner)))
+    }
+}
+
+/// `mutex`, unless another task holds it; poisoning is ignored, as everywhere here.
+fn try_lock<T>(mutex: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match mutex.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
     }
 }
 

@@ -19,7 +19,7 @@ mod tls;
 pub use jwt::{creds, encode_jwt, NKeyUser, OperatorSetup};
 pub use python::{python_binary, run_python, spawn_python, PythonChild, PythonOutput};
 pub use rt::{
-    collect_now, connect, connect_with, fast_reconnect, next_event, next_message, run_async_std,
+    collect_now, connect, connect_with, echo, fast_reconnect, next_event, next_message, run_async_std,
     run_async_std_for, run_smol, run_smol_for, run_tokio, run_tokio_for, try_connect, wait_for_event,
     with_timeout, within, Elapsed, TIMEOUT,
 };

@@ -85,6 +85,24 @@ pub async fn next_message<R: Runtime, S: Stream<Item = Message> + Unpin>(
     within(rt, "next message", subscriber.next()).await.expect("the subscription ended early")
 }
 
+/// Replies to every request on `subject` with its payload, on a task of the runtime; returns
+/// once the server has the subscription.
+///
+/// # Panics
+/// When subscribing or flushing fails.
+pub async fn echo<R: Runtime>(rt: &R, client: &Client, subject: &str) {
+    let mut sub = client.subscribe(subject).await.unwrap();
+    let replier = client.clone();
+    rt.spawn(async move {
+        while let Some(msg) = sub.next().await {
+            if let Some(reply) = msg.reply {
+                let _ = replier.publish(reply.as_str(), msg.payload).await;
+            }
+        }
+    });
+    within(rt, "flush", client.flush()).await.unwrap();
+}
+
 /// The next connection event.
 ///
 /// # Panics

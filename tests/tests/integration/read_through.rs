@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use nats_client::{Client, RequestError, Runtime};
-use nats_integration_tests::{connect, next_message, runtime_tests, within, NatsServer};
+use nats_integration_tests::{connect, echo, next_message, runtime_tests, within, NatsServer};
 
 runtime_tests!(kept_request_holds_up_no_subscriber, requesters_and_subscribers_share_reads, timed_out_reader);
 
@@ -19,20 +19,6 @@ runtime_tests!(kept_request_holds_up_no_subscriber, requesters_and_subscribers_s
 async fn silent<R: Runtime>(rt: &R, client: &Client, subject: &str) {
     let mut sub = client.subscribe(subject).await.unwrap();
     rt.spawn(async move { while sub.next().await.is_some() {} });
-    within(rt, "flush", client.flush()).await.unwrap();
-}
-
-/// Replies to every request on `subject` with its payload.
-async fn echo<R: Runtime>(rt: &R, client: &Client, subject: &str) {
-    let mut sub = client.subscribe(subject).await.unwrap();
-    let replier = client.clone();
-    rt.spawn(async move {
-        while let Some(msg) = sub.next().await {
-            if let Some(reply) = msg.reply {
-                let _ = replier.publish(reply.as_str(), msg.payload).await;
-            }
-        }
-    });
     within(rt, "flush", client.flush()).await.unwrap();
 }
 

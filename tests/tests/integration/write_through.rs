@@ -10,30 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use nats_client::{Client, ClientEvent, ConnectOptions, Message, Runtime, Subscriber};
 use nats_integration_tests::{
-    connect, connect_with, fast_reconnect, next_message, runtime_tests, wait_for_event, within, NatsServer,
+    connect, connect_with, echo, fast_reconnect, next_message, runtime_tests, wait_for_event, within,
+    NatsServer,
 };
 
 runtime_tests!(concurrent_writers, server_killed_during_heavy_writes, server_stops_reading);
 
 /// Publishers per scenario, each on its own task.
 const TASKS: usize = 4;
-
-/// Replies to every request on `subject` with its payload, on a task of the runtime.
-async fn echo<R: Runtime>(rt: &R, client: &Client, subject: &str) {
-    let mut sub = client.subscribe(subject).await.unwrap();
-    let replier = client.clone();
-    rt.spawn(async move {
-        while let Some(msg) = sub.next().await {
-            if let Some(reply) = msg.reply {
-                let _ = replier.publish(reply.as_str(), msg.payload).await;
-            }
-        }
-    });
-    within(rt, "flush", client.flush()).await.unwrap();
-}
 
 /// A server, an echo service on `svc.echo` and a receiver subscribed to `wt.>` (every
 /// scenario's setup), each client connected with `options`.
