@@ -612,6 +612,29 @@ impl ConnectOptions {
         self
     }
 
+    /// Publish pacing (default on, 4 MiB): about how many bytes the server may have to
+    /// send back for one window of this connection's publishes; `None` turns it off.
+    ///
+    /// A connection subscribed to what it publishes gets a copy per matching subscription,
+    /// and nats-server cuts off a client whose pending output passes its `max_pending` (64
+    /// MB by default) without slowing down a publisher that is its own consumer. Paced, the
+    /// connection sends a PING after each window of publishes and writes at most two
+    /// unanswered windows ahead; the window adapts so that what comes back for one stays
+    /// near the budget. Publishers that get little back are not held up. Lower it for a
+    /// server with a small `max_pending` (keep it under a quarter of it). See
+    /// [`nats_proto::Options::publish_pacing`].
+    ///
+    /// ```
+    /// // The server has `max_pending: 8MB`.
+    /// let options = nats_client::ConnectOptions::new().publish_pacing(Some(1024 * 1024));
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn publish_pacing(mut self, budget: Option<usize>) -> Self {
+        self.proto.publish_pacing = budget;
+        self
+    }
+
     /// Keep trying the initial connection instead of failing after one pass over the
     /// servers; `connect` then returns at once.
     ///

@@ -103,8 +103,14 @@ impl Reader {
                     read = true;
                     reads += 1;
                     let mut inner = shared.lock();
+                    let paced = inner.conn.writable_len() < inner.conn.outbound().len();
                     // If the core gave this transport up meanwhile, the bytes are ignored.
                     inner.conn.handle_input(now, transport, &self.buf[..n]);
+                    // An answer to a pacing PING lets more be written: by the driver, if
+                    // this is a task reading through.
+                    if paced && inner.conn.writable_len() > 0 {
+                        inner.wake_driver();
+                    }
                     inner.dispatch();
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}

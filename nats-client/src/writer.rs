@@ -86,7 +86,9 @@ impl Writer {
                 return;
             }
             if refills == 1 {
-                more = !inner.conn.outbound().is_empty();
+                // Bytes held back by publish pacing wait for an answer to be read, not for
+                // the driver's next round.
+                more = inner.conn.writable_len() > 0;
                 return;
             }
             refills += 1;

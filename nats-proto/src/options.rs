@@ -99,7 +99,8 @@ impl fmt::Debug for ReconnectDelay {
 /// Defaults follow the seed client and the official clients: randomised server order,
 /// 2 s connect timeout, PING every 2 minutes with 2 outstanding allowed, reconnect with
 /// 60 attempts per server, 2 s wait growing exponentially to 8 s (plus up to 100 ms
-/// jitter, 1 s for TLS), an 8 MiB reconnect buffer, `_INBOX` prefix, 30 s drain timeout.
+/// jitter, 1 s for TLS), an 8 MiB reconnect buffer, `_INBOX` prefix, 30 s drain timeout,
+/// publish pacing with a 4 MiB budget.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Options {
@@ -168,6 +169,18 @@ pub struct Options {
     pub reconnect_delay_callback: Option<ReconnectDelay>,
     /// Bytes of publishes kept while disconnected; past it, publishing fails.
     pub reconnect_buffer_size: usize,
+    /// Publish pacing: about how many bytes the server may have to send back for one
+    /// window of this connection's publishes (`None`: no pacing). A connection that
+    /// subscribes to what it publishes gets a copy per matching subscription, and
+    /// nats-server cuts off a client whose pending output passes its `max_pending` (64 MB
+    /// by default) without slowing down a publisher that is its own consumer. With pacing
+    /// the connection sends a PING after each window of publishes and writes at most two
+    /// unanswered windows ahead; the window adapts so that what comes back for one stays
+    /// near this budget, so the server holds about two budgets for the connection.
+    /// Publishers that get little back are not held up (the window grows to 8 MiB, the
+    /// size of a full write queue). Default 4 MiB; keep it well under a quarter of the
+    /// server's `max_pending`. Off when [`echo`](Self::echo) is off.
+    pub publish_pacing: Option<usize>,
     /// The prefix of request inboxes.
     pub inbox_prefix: String,
     /// How long a drain may take before the connection is closed anyway.
@@ -211,6 +224,7 @@ impl Default for Options {
             reconnect_jitter_tls: Duration::from_secs(1),
             reconnect_delay_callback: None,
             reconnect_buffer_size: 8 * 1024 * 1024,
+            publish_pacing: Some(4 * 1024 * 1024),
             inbox_prefix: "_INBOX".to_owned(),
             drain_timeout: Duration::from_secs(30),
             decoder_limits: DecoderLimits::default(),
@@ -378,6 +392,12 @@ impl Options {
         self.reconnect_buffer_size = reconnect_buffer_size;
         self
     }
+    /// Sets [`publish_pacing`](Self::publish_pacing).
+    #[must_use]
+    pub fn with_publish_pacing(mut self, publish_pacing: Option<usize>) -> Self {
+        self.publish_pacing = publish_pacing;
+        self
+    }
     /// Sets [`inbox_prefix`](Self::inbox_prefix).
     #[must_use]
     pub fn with_inbox_prefix(mut self, inbox_prefix: String) -> Self {
@@ -445,6 +465,12 @@ impl Options {
             return Err(OptionsError::Invalid {
                 name: "reconnect_backoff_max",
                 reason: "must not be less than reconnect_wait",
+            });
+        }
+        if self.publish_pacing == Some(0) {
+            return Err(OptionsError::Invalid {
+                name: "publish_pacing",
+                reason: "must be greater than zero (None turns pacing off)",
             });
         }
         if self.decoder_limits.max_control_line < 512 {

@@ -71,7 +71,12 @@ impl<I: Instant> Connection<I> {
             }
         }
         if self.phase == Phase::Connected {
-            self.outbound.publish_live(subject, reply, headers, payload);
+            let len = self.outbound.publish_live(subject, reply, headers, payload);
+            if self.pacing.published(len) {
+                self.outbound.queue().write_ping();
+                self.keepalive.ping_sent(PongWaiter::Pace);
+                self.pacing.marked(self.outbound.end(), self.link.received);
+            }
         } else {
             self.outbound
                 .publish_buffered(subject, reply, headers.map(|h| (h, header_len)), payload)
@@ -101,6 +106,7 @@ impl<I: Instant> Connection<I> {
             let sid = Sid(self.subs.peek_next_sid());
             self.outbound.queue().write_sub(sid, &subject, queue_group.as_ref());
         }
+        self.pacing.subscribed();
         Ok(self.subs.insert(subject, queue_group, false))
     }
 

@@ -71,6 +71,7 @@ impl<I: Instant> Connection<I> {
                     self.report.event(Event::SubscriptionEnded { sid });
                 }
             }
+            Some(PongWaiter::Pace) => self.pacing.answered(self.link.received),
             Some(PongWaiter::Keepalive) | None => {}
         }
     }

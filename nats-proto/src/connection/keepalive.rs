@@ -13,6 +13,8 @@ use crate::Sid;
 pub(crate) enum PongWaiter {
     Handshake,
     Keepalive,
+    /// A mark of publish pacing ([`super::pacing`]).
+    Pace,
     Flush(u64),
     DrainSubscriptions,
     DrainPublishes,

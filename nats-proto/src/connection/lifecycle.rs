@@ -69,6 +69,7 @@ impl<I: Instant> Connection<I> {
         let transport = self.link.start(addr.clone());
         self.outbound.reset_queue();
         self.keepalive.reset();
+        self.pacing.reset();
         self.timers.stop(Timer::ReconnectWait);
         self.timers.set(Timer::Attempt, now + self.options.connect_timeout);
         self.phase = Phase::Connecting;

@@ -23,6 +23,8 @@ pub(crate) struct Link {
     info: Option<Box<ServerInfo>>,
     pub(crate) decoder: ServerDecoder,
     pub(crate) read_buf: BytesMut,
+    /// Bytes decoded, over every transport (publish pacing counts what came back).
+    pub(crate) received: u64,
 }
 
 impl Link {
@@ -35,6 +37,7 @@ impl Link {
             info: None,
             decoder,
             read_buf: BytesMut::with_capacity(64 * 1024),
+            received: 0,
         }
     }
 

@@ -12,6 +12,7 @@
 //!   decoder and its read buffer;
 //! - [`outbound`]: the write queue, publish accounting, the reconnect buffer;
 //! - [`keepalive`]: PINGs in flight, what each PONG answers, flush waiters;
+//! - [`pacing`]: how far publishes may be written ahead of the server's answers;
 //! - [`timers`]: every deadline (reconnect wait, attempt, ping, requests, flushes, drain);
 //! - [`subscriptions`] and [`requests`] (the shared inbox);
 //! - [`pool`]: the servers and the reconnect policy;
@@ -32,6 +33,7 @@ mod keepalive;
 mod lifecycle;
 mod link;
 mod outbound;
+mod pacing;
 mod pool;
 mod report;
 mod requests;
@@ -52,6 +54,7 @@ use self::drain::Drain;
 use self::keepalive::Keepalive;
 use self::link::Link;
 use self::outbound::Outbound;
+use self::pacing::Pacing;
 use self::pool::Pool;
 use self::report::Report;
 use self::requests::Requests;
@@ -129,6 +132,7 @@ pub struct Connection<I = DefaultInstant> {
     subs: Subscriptions,
     requests: Requests,
     keepalive: Keepalive,
+    pacing: Pacing,
     timers: Timers<I>,
     drain: Drain,
     report: Report,
@@ -146,6 +150,7 @@ impl<I: Instant> Connection<I> {
         let mut rng = Rng::new(options.rng_seed);
         let pool = Pool::new(&options, &mut rng);
         let decoder = ServerDecoder::with_limits(options.decoder_limits);
+        let pacing = Pacing::new(options.publish_pacing.filter(|_| options.echo));
         let mut connection = Self {
             outbound: Outbound::new(options.reconnect_buffer_size),
             options,
@@ -156,6 +161,7 @@ impl<I: Instant> Connection<I> {
             subs: Subscriptions::default(),
             requests: Requests::new(inbox_prefix),
             keepalive: Keepalive::default(),
+            pacing,
             timers: Timers::default(),
             drain: Drain::default(),
             report: Report::default(),
@@ -258,9 +264,13 @@ impl<I: Instant> Connection<I> {
             self.link.read_buf.clear();
             return;
         }
+        let mut before = self.link.read_buf.len();
         loop {
             match self.link.decoder.decode(&mut self.link.read_buf) {
                 Ok(Some(op)) => {
+                    let left = self.link.read_buf.len();
+                    self.link.received += (before - left) as u64;
+                    before = left;
                     self.handle_op(now, op);
                     // Stop when the transport is gone or about to change (TLS upgrade):
                     // what follows is not plaintext protocol for this connection.
@@ -301,11 +311,29 @@ impl<I: Instant> Connection<I> {
         self.report.actions.pop_front()
     }
 
-    /// Bytes to write to the transport (a [`bytes::Buf`]: use `chunks_vectored` for
-    /// vectored writes); report what was written with
-    /// [`advance_outbound`](Self::advance_outbound).
+    /// Bytes queued for the transport (a [`bytes::Buf`]: use `chunks_vectored` for
+    /// vectored writes): write the first [`writable_len`](Self::writable_len) of them and
+    /// report what was written with [`advance_outbound`](Self::advance_outbound). Its
+    /// length is what to bound publishers by (backpressure).
     pub fn outbound(&self) -> &OutBuffer {
         self.outbound.pending()
+    }
+
+    /// How many bytes of [`outbound`](Self::outbound) may be written now: all of them,
+    /// unless [publish pacing](Options::publish_pacing) holds the rest until the server
+    /// has answered a PING already written. Whatever reads the transport makes room (the
+    /// answer is read like any other input); a caller that ignores the limit loses
+    /// nothing, it only gives up the pacing.
+    #[must_use]
+    pub fn writable_len(&self) -> usize {
+        let queued = self.outbound.pending().len();
+        match self.pacing.limit() {
+            // The limit is within the queue or already written: it fits in a usize.
+            Some(limit) => usize::try_from(limit.saturating_sub(self.outbound.written()))
+                .unwrap_or(usize::MAX)
+                .min(queued),
+            None => queued,
+        }
     }
 
     /// `n` bytes of [`outbound`](Self::outbound) were written.
@@ -316,11 +344,16 @@ impl<I: Instant> Connection<I> {
         self.outbound.advance(n);
     }
 
-    /// Takes up to `max` bytes of [`outbound`](Self::outbound) as one chunk, without
-    /// copying, and counts them as written: for callers that write outside a lock. Bytes
-    /// taken but then lost with the transport are lost like bytes in the kernel's buffer;
-    /// publishes not yet taken move to the reconnect buffer.
+    /// Takes up to `max` bytes of [`outbound`](Self::outbound), no more than
+    /// [`writable_len`](Self::writable_len), as one chunk, without copying, and counts
+    /// them as written: for callers that write outside a lock. Bytes taken but then lost
+    /// with the transport are lost like bytes in the kernel's buffer; publishes not yet
+    /// taken move to the reconnect buffer.
     pub fn take_outbound(&mut self, max: usize) -> Option<bytes::Bytes> {
+        let max = match self.pacing.limit() {
+            Some(_) => max.min(self.writable_len()),
+            None => max,
+        };
         self.outbound.take(max)
     }
 

@@ -70,17 +70,30 @@ impl Outbound {
         self.pub_frames.clear();
     }
 
-    /// Queues a publish on the live transport.
+    /// Queues a publish on the live transport; returns its encoded length.
     pub(crate) fn publish_live(
         &mut self,
         subject: &str,
         reply: Option<&str>,
         headers: Option<&HeaderMap>,
         payload: &Bytes,
-    ) {
-        let start = self.written + self.out.len() as u64;
+    ) -> usize {
+        let start = self.end();
         self.out.write_pub_raw(subject, reply, headers, payload);
-        self.pub_frames.push_back((start, self.written + self.out.len() as u64));
+        let end = self.end();
+        self.pub_frames.push_back((start, end));
+        // Within the queue: it fits in a usize.
+        (end - start) as usize
+    }
+
+    /// Bytes written since the transport opened.
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Where the queue ends: bytes written and queued since the transport opened.
+    pub(crate) fn end(&self) -> u64 {
+        self.written + self.out.len() as u64
     }
 
     /// Buffers a publish until the next connection; `header_len` and `size` as computed by

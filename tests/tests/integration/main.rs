@@ -16,6 +16,7 @@ mod kv;
 mod lifecycle;
 mod object_store;
 mod pubsub;
+mod pacing;
 mod read_through;
 mod requests;
 mod service;
