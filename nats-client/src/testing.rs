@@ -533,6 +533,57 @@ mod tests {
         assert_eq!(server.received().matches("PUB big ").count(), total);
     }
 
+    #[test]
+    fn paced_publishes_wait_for_answers_read_by_the_driver_or_by_a_request() {
+        // A 64 KiB budget starts with the smallest window (1 KiB): a mark after each publish.
+        let (rt, client, server) = connected(ConnectOptions::new().publish_pacing(Some(64 * 1024)));
+        let c = client.clone();
+        let subscribed = rt.start(async move { c.subscribe("s").await.expect("subscribed") });
+        rt.run_until_idle();
+        drop(take(&subscribed));
+        assert!(server.received().starts_with("SUB s "));
+        let c = client.clone();
+        let published = rt.start(async move {
+            for i in 0..6 {
+                c.publish("p", format!("{i}").repeat(1024)).await.expect("published");
+            }
+        });
+        rt.run_until_idle();
+        assert!(take(&published).is_some(), "publishing does not wait below the high-water mark");
+        let sent = server.received();
+        assert_eq!((sent.matches("PUB p ").count(), sent.matches("PING").count()), (2, 2), "two windows");
+
+        // The driver reads an answer: one more window goes.
+        server.send("PONG\r\n");
+        rt.run_until_idle();
+        let sent = server.received();
+        assert!(sent.starts_with("PUB p 1024\r\n2222") && sent.ends_with("PING\r\n"), "{sent}");
+        assert_eq!(sent.matches("PUB p ").count(), 1);
+
+        // A request waits behind the paced publishes, and reads the answers itself: each
+        // one it reads lets the driver write the next window, and then the request.
+        let c = client.clone();
+        let reply = rt.start(async move { c.request_with("svc", None, "x", Duration::from_secs(60)).await });
+        rt.run_until_idle();
+        assert_eq!(server.received(), "", "the request is behind the paced publishes");
+        // Unanswered: the marks after 1111, 2222 (written), 3333, 4444, 5555 (queued).
+        let mut sent = String::new();
+        for _ in 0..4 {
+            server.send("PONG\r\n");
+            rt.run_until_idle();
+            sent.push_str(&server.received());
+        }
+        assert_eq!(sent.matches("PUB p ").count(), 3, "{sent}");
+        let request = sent.find("PUB svc _INBOX.").expect("the request went last");
+        assert!(sent.rfind("PUB p ").is_some_and(|last| last < request), "in order: {sent}");
+        let words: Vec<&str> = sent.split_whitespace().collect();
+        let sid = words[words.iter().position(|w| *w == "SUB").expect("the inbox subscription") + 2];
+        let inbox = words[words.iter().position(|w| *w == "svc").expect("the request") + 1];
+        server.send(&format!("MSG {inbox} {sid} 2\r\nok\r\n"));
+        rt.run_until_idle();
+        assert_eq!(take(&reply).expect("replied").expect("a reply").payload, "ok");
+    }
+
     /// Waits on the virtual clock for the client's next connection; returns its server end.
     fn next_connection(rt: &TestRuntime) -> ServerEnd {
         let mut waited = Duration::ZERO;

@@ -191,10 +191,9 @@ pub fn connection(data: &[u8]) {
             }
         }
         while conn.poll_event().is_some() {}
-        let out = conn.outbound();
-        let n = out.len();
+        let n = conn.writable_len();
         if transport.open {
-            wire.extend_from_slice(&out.to_vec());
+            wire.extend_from_slice(&conn.outbound().to_vec()[..n]);
             while let Some(op) = server.decode(&mut wire).expect("the client writes valid protocol") {
                 let _ = op;
             }

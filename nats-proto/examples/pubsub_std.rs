@@ -97,12 +97,20 @@ impl Driver {
         }
     }
 
-    /// Writes everything pending, several chunks per system call.
+    /// Writes everything that may be written now, several chunks per system call (publish
+    /// pacing may hold back the end of the queue until the server answers).
     fn write_outbound(&mut self) {
-        while self.conn.outbound().has_remaining() {
-            let Some((_, stream)) = self.socket.as_mut() else { return };
+        loop {
+            let mut left = self.conn.writable_len();
+            let Some((_, stream)) = self.socket.as_mut().filter(|_| left > 0) else { return };
+            let mut chunks = [IoSlice::new(&[]); 16];
+            let count = self.conn.outbound().chunks_vectored(&mut chunks);
             let mut slices = [IoSlice::new(&[]); 16];
-            let count = self.conn.outbound().chunks_vectored(&mut slices);
+            for (slice, chunk) in slices.iter_mut().zip(&chunks[..count]) {
+                let n = chunk.len().min(left);
+                *slice = IoSlice::new(&chunk[..n]);
+                left -= n;
+            }
             match stream.write_vectored(&slices[..count]) {
                 Ok(0) => self.lost(TransportError::closed()),
                 Ok(written) => self.conn.advance_outbound(written),

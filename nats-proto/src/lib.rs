@@ -54,8 +54,10 @@
 //!    are ready (the connection never waits inside a call). Each `Connect` names a new [`TransportId`]; every
 //!    report about a transport names it, and reports about a transport that is no longer
 //!    current change nothing (no bookkeeping of "closed" transports is needed).
-//! 2. Write [`Connection::outbound`] to the transport and report what was written with
-//!    [`Connection::advance_outbound`].
+//! 2. Write the first [`Connection::writable_len`] bytes of [`Connection::outbound`] to the
+//!    transport and report what was written with [`Connection::advance_outbound`] (or take
+//!    them with [`Connection::take_outbound`]). The rest waits for the server to answer a
+//!    PING ([`Options::publish_pacing`]): reading makes room.
 //! 3. Handle every [`Event`] from [`Connection::poll_event`]: messages, replies, state
 //!    changes, errors.
 //! 4. Wait for input until [`Connection::poll_timeout`]: bytes go to `handle_input`, the
@@ -103,9 +105,10 @@
 //!     }
 //!     // 2. Outbound bytes.
 //!     if let Some((_, stream)) = socket.as_mut() {
-//!         let pending = conn.outbound().to_vec();
-//!         stream.write_all(&pending)?;
-//!         conn.advance_outbound(pending.len());
+//!         // Publish pacing may hold back the end of the queue until the server answers.
+//!         let n = conn.writable_len();
+//!         stream.write_all(&conn.outbound().to_vec()[..n])?;
+//!         conn.advance_outbound(n);
 //!     }
 //!     // 3. Events.
 //!     while let Some(event) = conn.poll_event() {

@@ -185,7 +185,11 @@ impl<I: Instant> Connection<I> {
             }
         }
         // Then the publishes buffered while disconnected, tracked as if just written.
-        self.outbound.release_buffered();
+        let pacing = &mut self.pacing;
+        for end in self.outbound.release_buffered(|len| pacing.published(len)) {
+            self.keepalive.ping_sent(PongWaiter::Pace);
+            self.pacing.marked(end, self.link.received);
+        }
         if self.report.ever_connected {
             self.report.stats.reconnects += 1;
             self.report.event(Event::Reconnected { server });

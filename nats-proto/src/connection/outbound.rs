@@ -8,6 +8,7 @@
 //! its limit; after the next handshake the buffer is appended to the write queue.
 
 use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 
 use bytes::Bytes;
 
@@ -165,14 +166,30 @@ impl Outbound {
     }
 
     /// After a handshake: the buffered publishes go to the write queue, tracked as if just
-    /// published.
-    pub(crate) fn release_buffered(&mut self) {
-        let mut at = self.written + self.out.len() as u64;
+    /// published. `mark_after` is asked after each publish whether a PING follows it
+    /// (publish pacing); returns where each such PING ends.
+    pub(crate) fn release_buffered(&mut self, mut mark_after: impl FnMut(usize) -> bool) -> Vec<u64> {
+        let mut marks = Vec::new();
+        let mut at = self.end();
+        // Bytes of the reconnect buffer released but not yet moved.
+        let mut unmoved = 0;
         for len in self.reconnect_frames.drain(..) {
             self.pub_frames.push_back((at, at + len as u64));
             at += len as u64;
+            unmoved += len;
+            if mark_after(len) {
+                while unmoved > 0 {
+                    let chunk = self.reconnect_buf.split_front(unmoved).expect("released bytes are buffered");
+                    unmoved -= chunk.len();
+                    self.out.put_payload(&chunk);
+                }
+                self.out.write_ping();
+                at = self.written + self.out.len() as u64;
+                marks.push(at);
+            }
         }
         self.out.append(&mut self.reconnect_buf);
+        marks
     }
 
     /// Closed for good: the reconnect buffer is dropped.
@@ -226,7 +243,7 @@ mod tests {
         assert_eq!(outbound.buffered_len(), 12);
         outbound.reset_queue();
         outbound.queue().write_ping();
-        outbound.release_buffered();
+        assert_eq!(outbound.release_buffered(|_| false), Vec::<u64>::new());
         assert_eq!(outbound.pending().to_vec(), b"PING\r\nPUB c 1\r\np\r\n");
         assert_eq!(outbound.buffered_len(), 0);
         // Released publishes are tracked again: lost again, they are carried again.

@@ -82,16 +82,20 @@ impl Pacing {
         self.window = self.start_window();
     }
 
-    /// A publish of `len` bytes was queued: whether a mark must follow it.
+    /// A publish of `len` bytes was queued: whether a mark must follow it (the caller then
+    /// queues its PING and calls [`marked`](Self::marked)).
     #[inline]
     pub(crate) fn published(&mut self, len: usize) -> bool {
-        self.since_mark += len;
-        self.since_mark >= self.window
+        self.since_mark = self.since_mark.saturating_add(len);
+        if self.since_mark < self.window {
+            return false;
+        }
+        self.since_mark = 0;
+        true
     }
 
     /// A mark was queued, its PING ending at `end`, when `received` bytes had come in.
     pub(crate) fn marked(&mut self, end: u64, received: u64) {
-        self.since_mark = 0;
         self.marks.push_back(Mark { end, received });
     }
 

@@ -117,11 +117,13 @@ impl Harness {
         self.conn.handle_input(self.now, self.transport(), bytes);
     }
 
-    /// Everything the client wrote since the last call, decoded by the fake server.
+    /// Everything the client wrote since the last call (as much as publish pacing lets
+    /// it), decoded by the fake server.
     pub fn client_ops(&mut self) -> Vec<ClientOp> {
-        let out = self.conn.outbound();
-        let n = out.len();
-        self.wire.extend_from_slice(&out.to_vec());
+        let n = self.conn.writable_len();
+        let mut bytes = self.conn.outbound().to_vec();
+        bytes.truncate(n);
+        self.wire.extend_from_slice(&bytes);
         self.conn.advance_outbound(n);
         let mut ops = Vec::new();
         while let Some(op) = self.decoder.decode(&mut self.wire).expect("the client writes valid protocol") {

@@ -17,6 +17,7 @@ mod connection_drain;
 mod connection_errors;
 mod connection_flush;
 mod connection_keepalive;
+mod connection_pacing;
 mod connection_publish;
 mod connection_reconnect;
 mod connection_requests;

@@ -57,7 +57,7 @@ async fn fan_out_to_own_subscriptions<R: Runtime>(rt: R) {
 
 /// A server with a `max_pending` of 2 MB and a client whose pacing budget is 256 KiB: 20 MB
 /// of copies get through. The same without pacing is cut off (so the setup does overflow
-/// the server).
+/// the server), except by nats-server 2.9.
 async fn pacing_follows_its_budget<R: Runtime>(rt: R) {
     const FAN: usize = 100;
     const COUNT: usize = 200;
@@ -66,6 +66,12 @@ async fn pacing_follows_its_budget<R: Runtime>(rt: R) {
     publish_to_self(&rt, &server.url(), options, FAN, COUNT).await;
 
     let unpaced = connect_with(&rt, &server.url(), ConnectOptions::new().publish_pacing(None)).await;
+    // nats-server 2.9 does not cut off a connection for copies of its own publishes (seen
+    // with 2.9.10; 2.15.1 does): there is nothing to show on it.
+    let version = unpaced.server_info().expect("connected").version;
+    if version.starts_with("2.9.") {
+        return;
+    }
     let mut events = unpaced.events();
     let mut subs = Vec::new();
     for _ in 0..FAN {
