@@ -108,9 +108,16 @@ where
             drop(subs);
         }
         // `count` publishes of 16 B or 1 KiB after a warm-up: allocations, time, retained.
-        "publish16" | "publish1k" => {
+        // `publish1k-subscribed`: the connection also has a subscription (on another subject),
+        // so its publishes are paced (nats_proto::Options::publish_pacing).
+        "publish16" | "publish1k" | "publish1k-subscribed" => {
             let payload = if name == "publish16" { small } else { large };
             let client = connect().await;
+            let _other = if name == "publish1k-subscribed" {
+                Some(client.subscribe("bench.other".to_owned()).await)
+            } else {
+                None
+            };
             for _ in 0..10_000 {
                 client.publish("bench.pub", payload.clone()).await;
             }
@@ -492,6 +499,20 @@ fn main() {
             println!();
         }
         println!("(! = some deliveries missing: slow consumer at default limits)\n");
+        // What publish pacing costs a connection that gets little back: the same 1 KiB
+        // publishes without and with a subscription (on another subject) on the connection.
+        println!("Publish 1 KiB per second: unpaced (no subscription) / paced (one subscription)");
+        for client in CLIENTS {
+            let plain = child(&url, client, "publish1k", n_pub);
+            let paced = child(&url, client, "publish1k-subscribed", n_pub);
+            println!(
+                "{client:<16} {:>12.0} {:>12.0} {:>8.2}x",
+                plain.get("rate"),
+                paced.get("rate"),
+                paced.get("rate") / plain.get("rate")
+            );
+        }
+        println!();
     }
 
     if std::env::var_os("BENCH_INSTRUCTIONS").is_some() {

@@ -617,11 +617,12 @@ impl ConnectOptions {
     ///
     /// A connection subscribed to what it publishes gets a copy per matching subscription,
     /// and nats-server cuts off a client whose pending output passes its `max_pending` (64
-    /// MB by default) without slowing down a publisher that is its own consumer. Paced, the
-    /// connection sends a PING after each window of publishes and writes at most two
-    /// unanswered windows ahead; the window adapts so that what comes back for one stays
-    /// near the budget. Publishers that get little back are not held up. Lower it for a
-    /// server with a small `max_pending` (keep it under a quarter of it). See
+    /// MB by default) without slowing down a publisher that is its own consumer. Paced, a
+    /// connection with subscriptions sends a PING after each window of publishes and
+    /// writes at most four unanswered windows ahead; the window adapts so that what comes
+    /// back for one stays near the budget. Publishers that get little back are hardly held
+    /// up; a connection without subscriptions is never paced. Lower it for a server with a
+    /// small `max_pending` (keep it at most an eighth of it). See
     /// [`nats_proto::Options::publish_pacing`].
     ///
     /// ```

@@ -174,12 +174,13 @@ pub struct Options {
     /// subscribes to what it publishes gets a copy per matching subscription, and
     /// nats-server cuts off a client whose pending output passes its `max_pending` (64 MB
     /// by default) without slowing down a publisher that is its own consumer. With pacing
-    /// the connection sends a PING after each window of publishes and writes at most two
-    /// unanswered windows ahead; the window adapts so that what comes back for one stays
-    /// near this budget, so the server holds about two budgets for the connection.
-    /// Publishers that get little back are not held up (the window grows to 8 MiB, the
-    /// size of a full write queue). Default 4 MiB; keep it well under a quarter of the
-    /// server's `max_pending`. Off when [`echo`](Self::echo) is off.
+    /// a connection that has subscriptions sends a PING after each window of publishes and
+    /// writes at most four unanswered windows ahead; the window adapts so that what comes
+    /// back for one stays near this budget, so the server holds about four budgets for the
+    /// connection. Publishers that get little back are hardly held up (the window grows to
+    /// 8 MiB); a connection without subscriptions is never paced. Default 4 MiB; keep it
+    /// at most an eighth of the server's `max_pending`. Off when [`echo`](Self::echo) is
+    /// off.
     pub publish_pacing: Option<usize>,
     /// The prefix of request inboxes.
     pub inbox_prefix: String,

@@ -72,7 +72,8 @@ impl<I: Instant> Connection<I> {
         }
         if self.phase == Phase::Connected {
             let len = self.outbound.publish_live(subject, reply, headers, payload);
-            if self.pacing.published(len) {
+            // Nothing comes back to a connection without subscriptions.
+            if !self.subs.is_empty() && self.pacing.published(len) {
                 self.outbound.queue().write_ping();
                 self.keepalive.ping_sent(PongWaiter::Pace);
                 self.pacing.marked(self.outbound.end(), self.link.received);

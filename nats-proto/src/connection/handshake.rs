@@ -185,8 +185,8 @@ impl<I: Instant> Connection<I> {
             }
         }
         // Then the publishes buffered while disconnected, tracked as if just written.
-        let pacing = &mut self.pacing;
-        for end in self.outbound.release_buffered(|len| pacing.published(len)) {
+        let (pacing, subscribed) = (&mut self.pacing, !self.subs.is_empty());
+        for end in self.outbound.release_buffered(|len| subscribed && pacing.published(len)) {
             self.keepalive.ping_sent(PongWaiter::Pace);
             self.pacing.marked(end, self.link.received);
         }

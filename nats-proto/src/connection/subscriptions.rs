@@ -169,6 +169,10 @@ impl Subscriptions {
         self.subs.len()
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.subs.is_empty()
+    }
+
     /// Live subscriptions in sid order (creation order), for re-subscribing.
     pub(crate) fn iter_sorted(&self) -> Vec<(Sid, &Subscription)> {
         let mut subs: Vec<_> = self.subs.iter().map(|(&sid, sub)| (Sid(sid), sub)).collect();
