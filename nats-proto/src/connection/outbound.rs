@@ -79,12 +79,11 @@ impl Outbound {
         headers: Option<&HeaderMap>,
         payload: &Bytes,
     ) -> usize {
-        let start = self.end();
+        let (start, queued) = (self.end(), self.out.len());
         self.out.write_pub_raw(subject, reply, headers, payload);
-        let end = self.end();
-        self.pub_frames.push_back((start, end));
-        // Within the queue: it fits in a usize.
-        (end - start) as usize
+        let len = self.out.len() - queued;
+        self.pub_frames.push_back((start, start + len as u64));
+        len
     }
 
     /// Bytes written since the transport opened.

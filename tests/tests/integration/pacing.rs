@@ -61,7 +61,8 @@ async fn fan_out_to_own_subscriptions<R: Runtime>(rt: R) {
 async fn pacing_follows_its_budget<R: Runtime>(rt: R) {
     const FAN: usize = 100;
     const COUNT: usize = 200;
-    let server = NatsServer::start(ServerConfig { extra: "max_pending: 2MB\n".to_owned(), ..ServerConfig::new() });
+    let server =
+        NatsServer::start(ServerConfig { extra: "max_pending: 2MB\n".to_owned(), ..ServerConfig::new() });
     let options = ConnectOptions::new().publish_pacing(Some(256 * 1024));
     publish_to_self(&rt, &server.url(), options, FAN, COUNT).await;
 
