@@ -144,7 +144,8 @@ pub fn roundtrip(data: &[u8]) {
 
 /// `connection`: arbitrary sequences of inputs (transport events, server ops, raw bytes,
 /// time) and commands against a [`Connection`]. Nothing panics, and after every step:
-/// everything the client wrote is valid protocol, the reconnect buffer stays within its
+/// everything the client wrote (as much as publish pacing lets go) is valid protocol, no
+/// more is writable than queued, the reconnect buffer stays within its
 /// limit, the request table never holds more than was asked, a closed connection has no
 /// deadline and refuses publishes, and a live one always has a deadline.
 pub fn connection(data: &[u8]) {
@@ -159,6 +160,8 @@ pub fn connection(data: &[u8]) {
         .with_retry_on_initial_connect(u.arbitrary().unwrap_or(false))
         .with_tls_first(u.ratio(1, 8).unwrap_or(false))
         .with_verbose(u.arbitrary().unwrap_or(false))
+        // A small pacing budget: windows of 1 KiB, so a few publishes hold the rest back.
+        .with_publish_pacing(if u.arbitrary().unwrap_or(false) { Some(1024) } else { None })
         .with_decoder_limits(DecoderLimits::new(1024, 4096));
     let mut conn = Connection::new(options, now).expect("valid options");
     let mut server = ClientDecoder::new();
@@ -192,6 +195,7 @@ pub fn connection(data: &[u8]) {
         }
         while conn.poll_event().is_some() {}
         let n = conn.writable_len();
+        assert!(n <= conn.outbound().len(), "more writable than queued");
         if transport.open {
             wire.extend_from_slice(&conn.outbound().to_vec()[..n]);
             while let Some(op) = server.decode(&mut wire).expect("the client writes valid protocol") {
