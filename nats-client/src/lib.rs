@@ -17,6 +17,13 @@
 //! again delays the connection's other readers by at most 10 ms (the driver then takes the
 //! reads back); dropping it releases them at once.
 //!
+//! A publish waits only while the connection's write queue is full (8 MiB). A connection
+//! with subscriptions also paces what it writes by the server's answers, so that copies of
+//! its own publishes never pile up past the server's `max_pending`
+//! ([`ConnectOptions::publish_pacing`]); reading never waits for subscribers (each drops
+//! at its pending limits, [`ClientEvent::SlowConsumer`]), so a task may publish to its own
+//! subscriptions before it reads them.
+//!
 //! # WebSocket
 //!
 //! `ws://` and `wss://` URLs reach nats-server's WebSocket listener with the same API.
