@@ -10,9 +10,9 @@ use nats_integration_tests::{connect_with, runtime_tests, wait_for_event, within
 
 runtime_tests!(fan_out_to_own_subscriptions, pacing_follows_its_budget);
 
-/// Publishes `count` payloads of `size` bytes to `fan` subscriptions on the same connection,
-/// all before reading any (one task), then checks that every subscription got every message
-/// in order and that the connection never dropped.
+/// Publishes `count` payloads of 1 KiB to `fan` subscriptions on the same connection, all
+/// before reading any (one task), then checks that every subscription got every message in
+/// order and that the connection never dropped.
 async fn publish_to_self<R: Runtime>(rt: &R, url: &str, options: ConnectOptions, fan: usize, count: usize) {
     let client = connect_with(rt, url, options).await;
     let mut events = client.events();
