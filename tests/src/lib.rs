@@ -11,12 +11,14 @@
 
 pub mod chaos;
 mod jwt;
+mod own_process;
 mod python;
 mod rt;
 mod server;
 mod tls;
 
 pub use jwt::{creds, encode_jwt, NKeyUser, OperatorSetup};
+pub use own_process::in_own_process;
 pub use python::{python_binary, run_python, spawn_python, PythonChild, PythonOutput};
 pub use rt::{
     collect_now, connect, connect_with, echo, fast_reconnect, next_event, next_message, run_async_std,

@@ -9,7 +9,9 @@ use std::task::{Context, Poll};
 
 use futures_util::StreamExt;
 use nats_client::Runtime;
-use nats_integration_tests::{connect, run_python, runtime_tests, within, NatsServer};
+use nats_integration_tests::{
+    connect, own_process_runtime_tests, run_python, runtime_tests, within, NatsServer,
+};
 use nats_jetstream::proto::StorageType;
 use nats_kv::object_store::proto::{meta_subject, ObjectMeta, ObjectStoreConfig};
 use nats_kv::object_store::{GetError, PutError, StoreError};
@@ -20,10 +22,12 @@ runtime_tests!(
     round_trip_in_chunks,
     corruption_is_detected,
     links_watch_and_seal,
-    hundred_mib_with_bounded_memory,
     python_writes_we_read,
     we_write_python_reads,
 );
+// Its verdict is the process's peak memory: a process of its own, not the one the other
+// tests share.
+own_process_runtime_tests!(hundred_mib_with_bounded_memory);
 
 /// Deterministic test data.
 fn data(len: usize) -> Vec<u8> {
@@ -211,7 +215,8 @@ async fn links_watch_and_seal<R: Runtime>(rt: R) {
     assert_eq!(read.unwrap(), b"target data");
 }
 
-/// Peak resident set size of this process (`VmHWM`), in KiB.
+/// Peak resident set size of this process (`VmHWM`), in KiB: of this test alone, which runs
+/// in a process of its own.
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
     let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");

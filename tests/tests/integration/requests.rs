@@ -102,20 +102,20 @@ async fn request_many_count<R: Runtime>(rt: R) {
     }
     let client = connect(&rt, &server.url()).await;
 
-    let started = Instant::now();
+    // The timeout is far past the wait's bound: the stream ends on the count or the wait fails.
     let mut replies =
-        client.request_many("svc.many", "q", Expected::Count(2), Duration::from_secs(8)).unwrap();
+        client.request_many("svc.many", "q", Expected::Count(2), Duration::from_secs(600)).unwrap();
     let got: Vec<String> =
         within(&rt, "two replies", replies.by_ref().map(|m| text(&m.payload).to_owned()).collect()).await;
     assert_eq!(got.len(), 2, "exactly the expected count: {got:?}");
     assert!(got.iter().all(|r| r.ends_with(":q")), "{got:?}");
-    assert_eq!(replies.outcome(), Some(RequestOutcome::Completed));
+    assert_eq!(replies.outcome(), Some(RequestOutcome::Completed), "completes on the count");
     assert_eq!(replies.error(), None);
-    assert!(started.elapsed() < Duration::from_secs(5), "completes on the count, not the timeout");
 
-    // More expected than there are responders: what came, then the timeout.
+    // More expected than there are responders: what came, then the timeout (long enough
+    // for three local responders on a loaded machine).
     let mut replies =
-        client.request_many("svc.many", "more", Expected::Count(5), Duration::from_millis(300)).unwrap();
+        client.request_many("svc.many", "more", Expected::Count(5), Duration::from_secs(3)).unwrap();
     let got: Vec<_> = within(&rt, "replies", replies.by_ref().collect::<Vec<_>>()).await;
     assert_eq!(got.len(), 3);
     assert_eq!(replies.outcome(), Some(RequestOutcome::TimedOut));
@@ -144,7 +144,8 @@ async fn request_many_until_timeout<R: Runtime>(rt: R) {
     }
     let client = connect(&rt, &server.url()).await;
 
-    let timeout = Duration::from_millis(400);
+    // Long enough for three local responders on a loaded machine.
+    let timeout = Duration::from_secs(3);
     let started = Instant::now();
     let mut replies = client.request_many("svc.gather", "all", Expected::UntilTimeout, timeout).unwrap();
     let mut got: Vec<String> =
@@ -155,13 +156,12 @@ async fn request_many_until_timeout<R: Runtime>(rt: R) {
     assert_eq!(replies.outcome(), Some(RequestOutcome::TimedOut), "the normal end of scatter-gather");
     assert_eq!(replies.error(), None);
 
-    // No responders ends it at once.
-    let started = Instant::now();
+    // No responders ends it at once: long before its timeout, far past the wait's bound.
     let mut replies =
-        client.request_many("svc.nobody", "x", Expected::UntilTimeout, Duration::from_secs(5)).unwrap();
+        client.request_many("svc.nobody", "x", Expected::UntilTimeout, Duration::from_secs(600)).unwrap();
     assert_eq!(within(&rt, "no responders", replies.next()).await, None);
+    assert_eq!(replies.outcome(), Some(RequestOutcome::NoResponders));
     assert_eq!(replies.error(), Some(RequestError::NoResponders));
-    assert!(started.elapsed() < Duration::from_secs(4));
 
     within(&rt, "close", client.close()).await;
     for service in services {
@@ -183,7 +183,10 @@ async fn request_timeout<R: Runtime>(rt: R) {
     let result = within(&rt, "request", client.request("svc.silent", "anyone?")).await;
     let elapsed = started.elapsed();
     assert_eq!(result.unwrap_err(), RequestError::Timeout);
-    assert!(elapsed >= Duration::from_millis(250) && elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(250),
+        "not before the connection's request timeout: {elapsed:?}"
+    );
 
     let started = Instant::now();
     let result =
@@ -207,11 +210,13 @@ async fn request_timeout<R: Runtime>(rt: R) {
 
 async fn no_responders<R: Runtime>(rt: R) {
     let server = NatsServer::plain();
-    let client = connect(&rt, &server.url()).await;
-    let started = Instant::now();
+    // A request timeout far past the wait's bound: the answer is the server's 503, not a
+    // timeout.
+    let client =
+        connect_with(&rt, &server.url(), ConnectOptions::new().request_timeout(Duration::from_secs(600)))
+            .await;
     let result = within(&rt, "request", client.request("nobody.home", "hello?")).await;
-    assert_eq!(result.unwrap_err(), RequestError::NoResponders);
-    assert!(started.elapsed() < Duration::from_secs(5), "no responders is not a timeout");
+    assert_eq!(result.unwrap_err(), RequestError::NoResponders, "no responders is not a timeout");
 
     // Once someone listens, the same subject answers.
     let service = connect(&rt, &server.url()).await;
