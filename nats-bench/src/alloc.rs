@@ -111,23 +111,35 @@ pub fn voluntary_context_switches() -> Option<u64> {
     let mut total = 0;
     for task in std::fs::read_dir("/proc/self/task").ok()? {
         let Ok(status) = std::fs::read_to_string(task.ok()?.path().join("status")) else { continue };
-        let line = status.lines().find(|l| l.starts_with("voluntary_ctxt_switches:"))?;
-        total += line.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+        total += switches_in(&status)?;
     }
     Some(total)
+}
+
+/// The `voluntary_ctxt_switches` of one thread's `status` file.
+fn switches_in(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("voluntary_ctxt_switches:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
     use std::alloc::{GlobalAlloc, Layout};
 
-    use super::{rss_bytes, voluntary_context_switches, AllocStats, CountingAlloc};
+    use super::{rss_bytes, switches_in, voluntary_context_switches, AllocStats, CountingAlloc};
+
+    /// This thread's count only: the process's sum drops when another test's thread exits.
+    fn this_threads_switches() -> u64 {
+        let status = std::fs::read_to_string("/proc/thread-self/status").expect("Linux /proc");
+        switches_in(&status).expect("a voluntary_ctxt_switches line")
+    }
 
     #[test]
     fn a_blocking_wait_is_a_voluntary_context_switch() {
-        let before = voluntary_context_switches().expect("Linux /proc");
+        let before = this_threads_switches();
         std::thread::sleep(std::time::Duration::from_millis(5));
-        assert!(voluntary_context_switches().expect("Linux /proc") > before);
+        assert!(this_threads_switches() > before);
+        assert!(voluntary_context_switches().is_some_and(|all| all > 0), "every thread's, summed");
     }
 
     #[test]

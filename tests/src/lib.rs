@@ -12,6 +12,7 @@
 pub mod chaos;
 mod jwt;
 mod own_process;
+mod ports;
 mod python;
 mod rt;
 mod server;
@@ -19,11 +20,12 @@ mod tls;
 
 pub use jwt::{creds, encode_jwt, NKeyUser, OperatorSetup};
 pub use own_process::in_own_process;
+pub use ports::free_port;
 pub use python::{python_binary, run_python, spawn_python, PythonChild, PythonOutput};
 pub use rt::{
     collect_now, connect, connect_with, echo, fast_reconnect, next_event, next_message, run_async_std,
     run_async_std_for, run_smol, run_smol_for, run_tokio, run_tokio_for, try_connect, wait_for_event,
-    with_timeout, within, Elapsed, TIMEOUT,
+    wait_for_event_for, with_timeout, within, Elapsed, TIMEOUT,
 };
 pub use server::{
     server_binary, ClusterConfig, NatsCluster, NatsServer, ServerAuth, ServerConfig, ServerTls,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::jwt::OperatorSetup;
+use crate::ports::free_port;
 use crate::tls::TlsFiles;
 
 /// How long a server may take to start listening.
@@ -93,7 +94,7 @@ pub struct ServerConfig {
     pub ping_max: Option<u32>,
     /// Clustering.
     pub cluster: Option<ClusterConfig>,
-    /// A fixed client port; `None` picks a free one (`-p -1`).
+    /// A fixed client port; `None` takes a free one (see [`free_port`]).
     pub port: Option<u16>,
     /// More configuration text, appended as is.
     pub extra: String,
@@ -375,9 +376,11 @@ impl NatsServer {
     /// # Panics
     /// When the server does not start (the panic message holds its log).
     pub fn start(config: ServerConfig) -> Self {
+        /// How many sets of ports a first start tries when one is taken meanwhile.
+        const ATTEMPTS: usize = 5;
         let dir = tempfile::Builder::new().prefix("nats-itest-").tempdir().expect("a temp dir");
         let mut server = Self {
-            config,
+            config: config.clone(),
             dir,
             child: None,
             log: Arc::default(),
@@ -385,8 +388,24 @@ impl NatsServer {
             cluster_port: None,
             websocket_port: None,
         };
-        server.spawn();
-        server
+        for attempt in 1..=ATTEMPTS {
+            // Every port not given is one of ours (see `ports`), kept across restarts.
+            server.config = config.clone();
+            server.config.port.get_or_insert_with(free_port);
+            if let Some(cluster) = &mut server.config.cluster {
+                cluster.port.get_or_insert_with(free_port);
+            }
+            if let Some(websocket) = &mut server.config.websocket {
+                websocket.port.get_or_insert_with(free_port);
+            }
+            match server.spawn() {
+                Ok(()) => return server,
+                // Another process took a port between our check and the server's bind.
+                Err(log) if attempt < ATTEMPTS && log.contains("address already in use") => {}
+                Err(log) => panic!("{log}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
     }
 
     /// A plain server on a random port.
@@ -410,7 +429,9 @@ impl NatsServer {
         self.dir.path().join("jetstream")
     }
 
-    fn spawn(&mut self) {
+    /// Starts the process with the configuration's ports; `Err` with what went wrong and
+    /// the server's log when it does not start.
+    fn spawn(&mut self) -> Result<(), String> {
         let config_path = self.dir.path().join("server.conf");
         std::fs::write(&config_path, self.config.render(self.dir.path())).expect("write the config");
         let port = self.config.port.map_or_else(|| "-1".to_owned(), |p| p.to_string());
@@ -427,39 +448,35 @@ impl NatsServer {
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", server_binary().display()));
         self.log = Log::spawn_reader(child.stderr.take().expect("piped stderr"));
         self.child = Some(child);
-        let line = match self.log.wait_for(CLIENT_LISTEN_LINE, START_TIMEOUT) {
-            Ok(line) => line,
+        let wait_for = |line: &str, what: &str| match self.log.wait_for(line, START_TIMEOUT) {
+            Ok(line) => Ok(port_of(&line)),
+            Err(log) => Err(format!("nats-server did not {what}: {log}")),
+        };
+        let listening = (|| {
+            let port = wait_for(CLIENT_LISTEN_LINE, "start")?;
+            let cluster_port = self
+                .config
+                .cluster
+                .as_ref()
+                .map(|_| wait_for(ROUTE_LISTEN_LINE, "listen for routes"))
+                .transpose()?;
+            let websocket_port = self
+                .config
+                .websocket
+                .as_ref()
+                .map(|_| wait_for(WEBSOCKET_LISTEN_LINE, "listen for WebSocket clients"))
+                .transpose()?;
+            Ok((port, cluster_port, websocket_port))
+        })();
+        match listening {
+            Ok((port, cluster_port, websocket_port)) => {
+                (self.port, self.cluster_port, self.websocket_port) = (port, cluster_port, websocket_port);
+                Ok(())
+            }
             Err(log) => {
                 self.stop();
-                panic!("nats-server did not start: {log}");
+                Err(log)
             }
-        };
-        self.port = port_of(&line);
-        if self.config.cluster.is_some() {
-            match self.log.wait_for(ROUTE_LISTEN_LINE, START_TIMEOUT) {
-                Ok(line) => self.cluster_port = Some(port_of(&line)),
-                Err(log) => {
-                    self.stop();
-                    panic!("nats-server did not listen for routes: {log}");
-                }
-            }
-        }
-        if self.config.websocket.is_some() {
-            match self.log.wait_for(WEBSOCKET_LISTEN_LINE, START_TIMEOUT) {
-                Ok(line) => self.websocket_port = Some(port_of(&line)),
-                Err(log) => {
-                    self.stop();
-                    panic!("nats-server did not listen for WebSocket clients: {log}");
-                }
-            }
-        }
-        // Later restarts reuse the ports.
-        self.config.port = Some(self.port);
-        if let (Some(websocket), Some(port)) = (&mut self.config.websocket, self.websocket_port) {
-            websocket.port = Some(port);
-        }
-        if let (Some(cluster), Some(port)) = (&mut self.config.cluster, self.cluster_port) {
-            cluster.port = Some(port);
         }
     }
 
@@ -542,9 +559,14 @@ impl NatsServer {
     }
 
     /// Starts the server again on the same port(s), stopping it first if needed.
+    ///
+    /// # Panics
+    /// When the server does not start (the panic message holds its log).
     pub fn restart(&mut self) {
         self.stop();
-        self.spawn();
+        if let Err(log) = self.spawn() {
+            panic!("{log}");
+        }
     }
 
     /// Freezes the process (SIGSTOP): it keeps its sockets but answers nothing. Returns once

@@ -11,12 +11,12 @@
 //! server bug), which is what these runs are meant to find.
 
 use std::fmt::Write as _;
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use nats_client::Client;
 use tempfile::TempDir;
 
+use crate::ports::free_port;
 use crate::server::{ClusterConfig, NatsServer, ServerConfig};
 
 /// The cluster's name.
@@ -45,43 +45,14 @@ pub struct JetStreamCluster {
     paused: Vec<bool>,
 }
 
-/// A free TCP port on 127.0.0.1 below the kernel's ephemeral range (bound, read,
-/// released: the server takes it right after), none of `taken`.
-///
-/// Below the range because a node keeps its ports across restarts: while it is down, a
-/// port from the ephemeral range can be handed to any outgoing connection as its local
-/// port (clients reconnecting, other tests), and the restart then fails with "address
-/// already in use" (a 10-minute run did). The kernel hands out no port below the range by
-/// itself.
-fn stable_port(taken: &[u16]) -> u16 {
-    use std::hash::{BuildHasher, Hasher};
-    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse().ok())
-        .unwrap_or(32768);
-    let floor = 10_000u16.min(low / 2);
-    for _ in 0..1000 {
-        let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
-        let port = floor + u16::try_from(random % u64::from(low - floor)).expect("below the range");
-        if !taken.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    // No luck below the range: any free port.
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
-}
-
 impl JetStreamCluster {
     /// Starts `size` JetStream nodes, every one routing to every other.
     ///
     /// # Panics
     /// When a node does not start.
     pub fn start(size: usize) -> Self {
-        let mut ports = Vec::with_capacity(2 * size);
-        for _ in 0..2 * size {
-            let port = stable_port(&ports);
-            ports.push(port);
-        }
+        // Fixed before the first node starts: each node's routes name the others'.
+        let ports: Vec<u16> = (0..2 * size).map(|_| free_port()).collect();
         let (client_ports, cluster_ports) = ports.split_at(size);
         let routes: Vec<String> =
             cluster_ports.iter().map(|p| format!("nats-route://127.0.0.1:{p}")).collect();

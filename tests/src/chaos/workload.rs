@@ -46,6 +46,9 @@ pub struct Workload {
     /// How long the replicas may take to catch up after the run before the final read
     /// goes to the leader without them.
     pub final_settle: Duration,
+    /// The fewest faults a run injects: the nemesis goes on past `duration` until it has
+    /// (slow elections on a loaded machine leave fewer rounds in the duration).
+    pub min_faults: usize,
 }
 
 impl Workload {
@@ -59,6 +62,7 @@ impl Workload {
             fault_interval: Duration::from_secs(3),
             downtime: Duration::from_secs(2),
             final_settle: Duration::from_secs(20),
+            min_faults: 3,
         }
     }
 }
@@ -277,7 +281,8 @@ async fn settle_within(client: &Client, timeout: Duration) -> Option<StreamPlace
     .await
 }
 
-/// The nemesis: one fault after another until `until`, each healed before the next.
+/// The nemesis: one fault after another until `until` and at least `workload.min_faults`
+/// of them, each healed before the next.
 async fn nemesis(
     cluster: &mut JetStreamCluster,
     client: &Client,
@@ -290,11 +295,19 @@ async fn nemesis(
     let mut round = 0usize;
     loop {
         wait(workload.fault_interval).await;
-        if Instant::now() + workload.downtime >= until {
+        let more_needed = round < workload.min_faults;
+        if !more_needed && Instant::now() + workload.downtime >= until {
             break;
         }
         let left = until.saturating_duration_since(Instant::now());
-        let Some(placement) = settle_within(client, left.min(ELECTION_DEADLINE)).await else {
+        let settle = if more_needed { ELECTION_DEADLINE } else { left.min(ELECTION_DEADLINE) };
+        let Some(placement) = settle_within(client, settle).await else {
+            if more_needed && Instant::now() >= until {
+                // Not settled within an election deadline: the run's report says too few
+                // faults, and the log why.
+                eprintln!("nemesis: the stream did not settle within {settle:?}; stopping");
+                break;
+            }
             eprintln!("nemesis: the stream did not settle; no fault this round");
             continue;
         };

@@ -19,7 +19,7 @@ use nats_client::{
 };
 use nats_integration_tests::{
     collect_now, connect, connect_with, fast_reconnect, next_message, runtime_tests, try_connect,
-    wait_for_event, with_timeout, within, NatsServer, ServerConfig,
+    wait_for_event, wait_for_event_for, with_timeout, within, NatsServer, ServerConfig,
 };
 
 runtime_tests!(
@@ -152,9 +152,10 @@ async fn server_restart<R: Runtime>(rt: R) {
 }
 
 async fn stale_connection<R: Runtime>(rt: R) {
-    let server = NatsServer::start(ServerConfig::new().ping_interval(Duration::from_millis(200), 3));
-    // Stale after about 3 intervals without an answer; flushes time out well before.
-    let options = fast_reconnect().ping_interval(Duration::from_millis(250)).max_pings_outstanding(2);
+    let server = NatsServer::plain();
+    // Stale 4 to 6 s after the server stops answering (two PINGs outstanding at the third
+    // interval); a flush times out long before.
+    let options = fast_reconnect().ping_interval(Duration::from_secs(2)).max_pings_outstanding(2);
     let client = connect_with(&rt, &server.url(), options).await;
     let mut events = client.events();
     let mut sub = client.subscribe("stale").await.unwrap();
@@ -165,8 +166,10 @@ async fn stale_connection<R: Runtime>(rt: R) {
     let flushed = within(&rt, "flush", client.flush_timeout(Duration::from_millis(50))).await;
     assert_eq!(flushed, Err(FlushError::Timeout));
     assert!(client.is_connected(), "not stale yet");
-    let (event, _) =
-        wait_for_event(&rt, &mut events, "Disconnected", |e| matches!(e, ClientEvent::Disconnected(_))).await;
+    let (event, _) = wait_for_event_for(&rt, Duration::from_secs(30), &mut events, "Disconnected", |e| {
+        matches!(e, ClientEvent::Disconnected(_))
+    })
+    .await;
     assert_eq!(event, ClientEvent::Disconnected(ConnectionError::StaleConnection));
     client.publish("stale", "buffered").await.unwrap();
     server.resume();

@@ -4,7 +4,6 @@
 //! tokio, smol and async-std.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use futures_util::StreamExt;
 use nats_client::{HeaderMap, HeaderName, HeaderValue, Runtime};
@@ -45,7 +44,8 @@ async fn python_publishes_we_consume<R: Runtime>(rt: R) {
     let batch = within(
         &rt,
         "fetch",
-        consumer.fetch(PullOptions::default().batch(10).expires(Duration::from_millis(500))),
+        // Everything stored (the publishes were acknowledged), then the end: no expiry to race.
+        consumer.fetch(PullOptions::default().batch(10).no_wait(true)),
     )
     .await
     .unwrap();

@@ -222,7 +222,9 @@ async fn jetstream_disabled<R: Runtime>(rt: R) {
     // An ordered consumer gives up after its bounded retries instead of spinning forever.
     let stream = nats_jetstream::Stream::unchecked(js.clone(), "S");
     let mut ordered = stream.ordered_consumer(OrderedConfig::default()).messages();
-    let item = with_timeout(&rt, Duration::from_secs(20), ordered.next()).await.expect("bounded");
+    // Bounded by its window of "not enabled" answers, plus the wait's bound for the rest.
+    let bound = nats_jetstream::proto::NOT_ENABLED_WINDOW + 2 * nats_integration_tests::TIMEOUT;
+    let item = with_timeout(&rt, bound, ordered.next()).await.expect("bounded");
     assert!(matches!(item, Some(Err(FetchError::Consumer(ConsumerError::JetStreamNotEnabled)))), "{item:?}");
 }
 
@@ -351,9 +353,10 @@ async fn pull_fetch_next_and_acks<R: Runtime>(rt: R) {
     })
     .await;
     assert!(empty.is_empty(), "{empty:?}");
-    // next() with nothing: None.
+    // next() with nothing: None, after the context's timeout (which also bounds the API
+    // calls before it: long enough for them on a loaded machine).
     let mut quick = js.clone();
-    quick.set_timeout(Duration::from_millis(300));
+    quick.set_timeout(Duration::from_secs(2));
     let quick_stream = within(&rt, "stream", quick.get_stream("W")).await.unwrap();
     let quick_consumer = within(&rt, "consumer", quick_stream.get_consumer("worker")).await.unwrap();
     assert!(within(&rt, "next empty", quick_consumer.next()).await.unwrap().is_none());

@@ -189,7 +189,8 @@ async fn request_across_reconnect<R: Runtime>(rt: R) {
     wait_for_event(&rt, &mut events, "Disconnected", |e| matches!(e, ClientEvent::Disconnected(_))).await;
     // A request made while disconnected goes out after the reconnect; its reply comes back
     // on the re-established inbox.
-    let request = client.request_with("svc", None, "two", Duration::from_secs(8));
+    // Its timeout is far past the wait's bound: the reply ends it, never the clock.
+    let request = client.request_with("svc", None, "two", Duration::from_secs(600));
     let answer = async {
         server.restart();
         let msg = next_message(&rt, &mut service).await;

@@ -99,7 +99,7 @@ struct SilentSubscriber {
 impl SilentSubscriber {
     /// Connects, subscribes and waits for the server to confirm (a PONG).
     fn connect(port: u16, subject: &str, fan: usize) -> Self {
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("a raw connection");
+        let mut stream = connect_with_small_receive_buffer(port);
         stream.set_read_timeout(Some(nats_integration_tests::TIMEOUT)).unwrap();
         let mut wire = b"CONNECT {\"verbose\":false,\"pedantic\":false,\"protocol\":1}\r\n".to_vec();
         for sid in 1..=fan {
@@ -151,5 +151,46 @@ impl SilentSubscriber {
                 Ok(_) => {}
             }
         }
+    }
+}
+
+/// A TCP connection to 127.0.0.1:`port` whose receive buffer is fixed at its smallest: the
+/// kernel's autotuning (up to `tcp_rmem`'s maximum, 32 MB on some machines) would otherwise
+/// let it absorb much of what the server sends it, and how much depends on the machine.
+fn connect_with_small_receive_buffer(port: u16) -> std::net::TcpStream {
+    use std::os::fd::FromRawFd;
+    let size: libc::c_int = 4096;
+    let addr = libc::sockaddr_in {
+        sin_family: libc::sa_family_t::try_from(libc::AF_INET).unwrap(),
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr { s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be() },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: plain socket calls on a descriptor created here, with valid pointers to
+    // values that live across each call and their true sizes; the descriptor is handed to
+    // the `TcpStream`, which owns and closes it, only once it is a connected socket (it is
+    // closed here on every failure before that).
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let set = libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&raw const size).cast(),
+            libc::socklen_t::try_from(size_of_val(&size)).unwrap(),
+        );
+        let connected = set == 0
+            && libc::connect(
+                fd,
+                (&raw const addr).cast(),
+                libc::socklen_t::try_from(size_of_val(&addr)).unwrap(),
+            ) == 0;
+        if !connected {
+            let error = std::io::Error::last_os_error();
+            libc::close(fd);
+            panic!("a raw connection with a small receive buffer: {error}");
+        }
+        std::net::TcpStream::from_raw_fd(fd)
     }
 }

@@ -115,7 +115,7 @@ async fn request_many_count<R: Runtime>(rt: R) {
     // More expected than there are responders: what came, then the timeout (long enough
     // for three local responders on a loaded machine).
     let mut replies =
-        client.request_many("svc.many", "more", Expected::Count(5), Duration::from_secs(3)).unwrap();
+        client.request_many("svc.many", "more", Expected::Count(5), Duration::from_secs(5)).unwrap();
     let got: Vec<_> = within(&rt, "replies", replies.by_ref().collect::<Vec<_>>()).await;
     assert_eq!(got.len(), 3);
     assert_eq!(replies.outcome(), Some(RequestOutcome::TimedOut));
@@ -145,7 +145,7 @@ async fn request_many_until_timeout<R: Runtime>(rt: R) {
     let client = connect(&rt, &server.url()).await;
 
     // Long enough for three local responders on a loaded machine.
-    let timeout = Duration::from_secs(3);
+    let timeout = Duration::from_secs(5);
     let started = Instant::now();
     let mut replies = client.request_many("svc.gather", "all", Expected::UntilTimeout, timeout).unwrap();
     let mut got: Vec<String> =

@@ -13,7 +13,7 @@ use nats_client::{
 };
 use nats_integration_tests::{
     connect, connect_with, fast_reconnect, next_message, run_python, runtime_tests, spawn_python,
-    wait_for_event, within, NatsServer,
+    wait_for_event, with_timeout, within, NatsServer,
 };
 use nats_service::{
     ConfigError, ErrorReply, InfoResponse, PingResponse, Service, ServiceBuilder, ServiceError,
@@ -90,15 +90,42 @@ async fn request<R: Runtime>(rt: &R, client: &Client, subject: &str, payload: &s
     within(rt, subject, client.request(subject, payload.to_owned())).await.unwrap()
 }
 
-/// Every reply to `subject` within `timeout`, parsed.
+/// How long [`gather_messages`] listens for replies beyond the expected ones.
+const QUIET: Duration = Duration::from_millis(200);
+
+/// The replies to a request to `subject` that `expected` services answer: all of them,
+/// however long they take (within the wait's bound), then any more that come within
+/// [`QUIET`]. A slow machine delays the expected replies, never fails the count; a reply
+/// too many is seen when it comes with the others.
+async fn gather_messages<R: Runtime>(
+    rt: &R,
+    client: &Client,
+    subject: &str,
+    expected: usize,
+) -> Vec<Message> {
+    let mut replies =
+        client.request_many(subject, "", Expected::UntilTimeout, Duration::from_secs(600)).unwrap();
+    let mut got = Vec::new();
+    while got.len() < expected {
+        match within(rt, subject, replies.next()).await {
+            Some(message) => got.push(message),
+            None => return got,
+        }
+    }
+    while let Ok(Some(message)) = with_timeout(rt, QUIET, replies.next()).await {
+        got.push(message);
+    }
+    got
+}
+
+/// [`gather_messages`], each reply parsed.
 async fn gather<R: Runtime, T: serde::de::DeserializeOwned>(
     rt: &R,
     client: &Client,
     subject: &str,
-    timeout: Duration,
+    expected: usize,
 ) -> Vec<T> {
-    let replies = client.request_many(subject, "", Expected::UntilTimeout, timeout).unwrap();
-    let replies: Vec<Message> = within(rt, subject, replies.collect()).await;
+    let replies = gather_messages(rt, client, subject, expected).await;
     replies.iter().map(|m| serde_json::from_slice(&m.payload).expect("a discovery response")).collect()
 }
 
@@ -166,7 +193,6 @@ async fn service_discovery_on_every_level<R: Runtime>(rt: R) {
             .unwrap();
     assert_ne!(calc.id(), calc2.id());
     let caller = connect(&rt, &server.url()).await;
-    let window = Duration::from_secs(1);
 
     // The raw JSON, field by field, with the types the other clients expect.
     let subject = format!("$SRV.PING.calc.{}", calc.id());
@@ -184,7 +210,7 @@ async fn service_discovery_on_every_level<R: Runtime>(rt: R) {
         (format!("$SRV.PING.other.{}", other.id()), vec![other.id()]),
         (format!("$SRV.PING.other.{}", calc.id()), vec![]),
     ] {
-        let pings: Vec<PingResponse> = gather(&rt, &caller, &subject, window).await;
+        let pings: Vec<PingResponse> = gather(&rt, &caller, &subject, expected.len()).await;
         let mut ids: Vec<String> = pings.iter().map(|p| p.id.clone()).collect();
         ids.sort();
         expected.sort();
@@ -192,16 +218,16 @@ async fn service_discovery_on_every_level<R: Runtime>(rt: R) {
         assert!(pings.iter().all(|p| p.kind == "io.nats.micro.v1.ping_response"));
     }
 
-    let pings: Vec<PingResponse> = gather(&rt, &caller, "ALT.$SRV.PING", window).await;
+    let pings: Vec<PingResponse> = gather(&rt, &caller, "ALT.$SRV.PING", 1).await;
     assert_eq!(pings.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), [alt.id()]);
     let subject = format!("ALT.$SRV.INFO.alt.{}", alt.id());
     let info: InfoResponse =
         serde_json::from_slice(&request(&rt, &caller, &subject, "").await.payload).unwrap();
     assert_eq!(info.name, "alt");
 
-    let infos: Vec<InfoResponse> = gather(&rt, &caller, "$SRV.INFO", window).await;
+    let infos: Vec<InfoResponse> = gather(&rt, &caller, "$SRV.INFO", 3).await;
     assert_eq!(infos.len(), 3);
-    let infos: Vec<InfoResponse> = gather(&rt, &caller, "$SRV.INFO.calc", window).await;
+    let infos: Vec<InfoResponse> = gather(&rt, &caller, "$SRV.INFO.calc", 2).await;
     assert_eq!(infos.len(), 2);
     let subject = format!("$SRV.INFO.calc.{}", calc.id());
     let info: InfoResponse =
@@ -215,10 +241,10 @@ async fn service_discovery_on_every_level<R: Runtime>(rt: R) {
     );
     assert_eq!(raw["description"], json!("adds and divides"));
 
-    let stats: Vec<StatsResponse> = gather(&rt, &caller, "$SRV.STATS", window).await;
+    let stats: Vec<StatsResponse> = gather(&rt, &caller, "$SRV.STATS", 3).await;
     assert_eq!(stats.len(), 3);
     assert!(stats.iter().all(|s| s.kind == "io.nats.micro.v1.stats_response" && s.started_time().is_some()));
-    let stats: Vec<StatsResponse> = gather(&rt, &caller, "$SRV.STATS.other", window).await;
+    let stats: Vec<StatsResponse> = gather(&rt, &caller, "$SRV.STATS.other", 1).await;
     assert_eq!(stats.len(), 1);
     assert!(stats[0].endpoints.is_empty());
     let subject = format!("$SRV.STATS.calc.{}", calc2.id());
@@ -327,12 +353,9 @@ async fn service_queue_groups<R: Runtime>(rt: R) {
     endpoint.serve(|r| async move { r.respond("fanout plain").await.unwrap() });
 
     let caller = connect(&rt, &server.url()).await;
-    let window = Duration::from_secs(1);
-    let replies = caller.request_many("shared", "", Expected::UntilTimeout, window).unwrap();
-    assert_eq!(within(&rt, "shared", replies.collect::<Vec<_>>()).await.len(), 1, "one queue member answers");
-    let replies = caller.request_many("fanout", "", Expected::UntilTimeout, window).unwrap();
-    let mut got: Vec<String> =
-        within(&rt, "fanout", replies.map(|m| text(&m.payload).to_owned()).collect::<Vec<_>>()).await;
+    assert_eq!(gather_messages(&rt, &caller, "shared", 1).await.len(), 1, "one queue member answers");
+    let replies = gather_messages(&rt, &caller, "fanout", 3).await;
+    let mut got: Vec<String> = replies.iter().map(|m| text(&m.payload).to_owned()).collect();
     got.sort();
     assert_eq!(got, ["fanout 0", "fanout 1", "fanout plain"]);
 
@@ -652,7 +675,7 @@ async fn interop_we_discover_and_call_a_nats_py_service<R: Runtime>(rt: R) {
     let child = spawn_python(PY_SERVICE, &[&server.url()]);
     let id = text(&next_message(&rt, &mut ready).await.payload).to_owned();
 
-    let pings: Vec<PingResponse> = gather(&rt, &client, "$SRV.PING", Duration::from_secs(1)).await;
+    let pings: Vec<PingResponse> = gather(&rt, &client, "$SRV.PING", 1).await;
     assert_eq!(pings.len(), 1);
     let ping = &pings[0];
     assert_eq!(
