@@ -99,8 +99,19 @@ fn spawn_writer<R: Runtime>(
             }
         }
         // "done" must arrive: retry through a reconnect.
-        while client.publish("wt.done", "").await.is_err() || client.flush().await.is_err() {}
+        publish_done(&client, true).await;
     });
+}
+
+/// Publishes "done" (and flushes it, with `flush`) until that succeeds, 10 ms apart. A
+/// failed attempt returns at once while disconnected, so a task retrying without waiting
+/// would never yield, and on a single-threaded executor (smol's global one) the driver
+/// that reconnects would never run again: the task would spin for the rest of the process
+/// and every later test on that executor would starve.
+async fn publish_done(client: &Client, flush: bool) {
+    while client.publish("wt.done", Bytes::new()).await.is_err() || (flush && client.flush().await.is_err()) {
+        client.sleep_until(client.now() + Duration::from_millis(10)).await;
+    }
 }
 
 async fn concurrent_writers<R: Runtime>(rt: R) {
@@ -192,7 +203,7 @@ async fn server_stops_reading<R: Runtime>(rt: R) {
                 }
             }
             big.store(true, Ordering::SeqCst);
-            while client.publish("wt.done", "").await.is_err() {}
+            publish_done(&client, false).await;
         });
     }
     // Resume after a while: the publishers cannot have finished (the server reads nothing).
