@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long chaos run (issue 16): a three-node JetStream cluster of the pinned nats-server,
+# The long chaos run: a three-node JetStream cluster of the pinned nats-server,
 # concurrent publishers, a durable and an ordered consumer, and a nemesis killing, pausing
 # and lame-ducking nodes for N minutes; then the checker's table and verdict.
 #

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a throwaway nats-server on a free local port, runs against it the nats-proto std
 # example (connect, subscribe, publish, check every message comes back) and the async
-# client's tokio example (nats-tokio/examples/basic.rs: the seed's "Basic Usage"), stops
+# client's tokio example (nats-tokio/examples/basic.rs: nats.py's "Basic Usage"), stops
 # the server, and fails if either example failed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

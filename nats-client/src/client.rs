@@ -333,8 +333,8 @@ impl Client {
         Ok(Subscriber::new(self.clone(), sid, subject))
     }
 
-    /// Sends a request and waits for one reply, up to the default request timeout (the
-    /// seed's `timed_request`).
+    /// Sends a request and waits for one reply, up to the default request timeout
+    /// (nats.py's `timed_request`).
     ///
     /// # Errors
     /// [`RequestError::Timeout`], [`RequestError::NoResponders`], a publish error, or
@@ -383,7 +383,7 @@ impl Client {
     }
 
     /// Sends a request and streams replies until `expected` is met or `timeout` passes
-    /// (the seed's `expected=N`; [`Expected::UntilTimeout`] for scatter-gather).
+    /// (nats.py's `expected=N`; [`Expected::UntilTimeout`] for scatter-gather).
     ///
     /// # Errors
     /// A publish error; later failures end the stream (see [`Replies::error`]).
@@ -562,7 +562,7 @@ impl Client {
         self.flush_timeout(self.inner.options.flush_timeout).await
     }
 
-    /// [`flush`](Self::flush) with a timeout (the seed's `flush(timeout)`).
+    /// [`flush`](Self::flush) with a timeout (nats.py's `flush(timeout)`).
     ///
     /// # Errors
     /// A [`FlushError`].
@@ -739,7 +739,7 @@ impl Client {
         self.connection_state() == State::Connected
     }
 
-    /// The server connected to (the seed's `connected_url`).
+    /// The server connected to (nats.py's `connected_url`).
     ///
     /// ```no_run
     /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
@@ -752,7 +752,7 @@ impl Client {
         self.shared.lock().conn.connected_server().cloned()
     }
 
-    /// The last error (the seed's `last_error`).
+    /// The last error (nats.py's `last_error`).
     ///
     /// ```no_run
     /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
@@ -802,7 +802,7 @@ impl Client {
         self.shared.lock().conn.max_payload()
     }
 
-    /// Known servers, configured and discovered (the seed's `servers`).
+    /// Known servers, configured and discovered (nats.py's `servers`).
     ///
     /// ```no_run
     /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
@@ -815,7 +815,7 @@ impl Client {
         self.shared.lock().conn.servers()
     }
 
-    /// Servers learned from the cluster (the seed's `discovered_servers`).
+    /// Servers learned from the cluster (nats.py's `discovered_servers`).
     ///
     /// ```no_run
     /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {

@@ -11,7 +11,7 @@ use nats_proto::{Connection, ConnectionError, Event, ServerAddr, ServerError, Si
 
 use crate::shared::Shared;
 
-/// Something that happened to the connection (the seed's callbacks: disconnected,
+/// Something that happened to the connection (nats.py's callbacks: disconnected,
 /// reconnected, error, closed; plus lame duck, discovered servers and slow consumers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

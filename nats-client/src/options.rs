@@ -46,7 +46,7 @@ impl fmt::Debug for CredentialSource {
 }
 
 /// How to connect: servers come from the URL list given to `connect`, everything else from
-/// here. Defaults follow the seed client and the official clients; see each method.
+/// here. Defaults follow nats.py and the other official clients; see each method.
 ///
 /// ```
 /// use std::time::Duration;
@@ -495,7 +495,7 @@ impl ConnectOptions {
         self
     }
 
-    /// Reconnect after losing the connection (default on; the seed's
+    /// Reconnect after losing the connection (default on; nats.py's
     /// `allow_reconnect`).
     ///
     /// ```
@@ -509,8 +509,8 @@ impl ConnectOptions {
         self
     }
 
-    /// Attempts per server before it is dropped (default 60; `None` for no limit; the
-    /// seed's `max_reconnect_attempts`).
+    /// Attempts per server before it is dropped (default 60; `None` for no limit;
+    /// nats.py's `max_reconnect_attempts`).
     ///
     /// ```
     /// // Keep trying forever.
@@ -524,7 +524,7 @@ impl ConnectOptions {
     }
 
     /// The wait before reconnecting to a server just tried (default 2 s, doubling after
-    /// each failure up to `reconnect_backoff_max`; the seed's `reconnect_time_wait`).
+    /// each failure up to `reconnect_backoff_max`; nats.py's `reconnect_time_wait`).
     ///
     /// ```
     /// use std::time::Duration;
@@ -668,7 +668,7 @@ impl ConnectOptions {
         self
     }
 
-    /// Try servers in the given order instead of shuffling them (the seed's
+    /// Try servers in the given order instead of shuffling them (nats.py's
     /// `dont_randomize`).
     ///
     /// ```
@@ -792,7 +792,7 @@ impl ConnectOptions {
         self
     }
 
-    /// The seed's `disconnected_cb`.
+    /// Runs `callback` each time the connection is lost (nats.py's `disconnected_cb`).
     ///
     /// ```
     /// let options = nats_client::ConnectOptions::new()
@@ -808,9 +808,9 @@ impl ConnectOptions {
         self.filtered_callback(move |event| matches!(event, ClientEvent::Disconnected(_)).then(&callback))
     }
 
-    /// The seed's `reconnected_cb`, given the server now connected to (the seed's callback
-    /// reads `nc.connected_url`; capturing the `Client` in a callback would keep the
-    /// connection alive, see [`event_callback`](Self::event_callback)).
+    /// Runs `callback` after each reconnect, given the server now connected to (nats.py's
+    /// `reconnected_cb`, whose callback reads `nc.connected_url`; capturing the `Client` in a
+    /// callback would keep the connection alive, see [`event_callback`](Self::event_callback)).
     ///
     /// ```
     /// let options = nats_client::ConnectOptions::new()
@@ -829,7 +829,7 @@ impl ConnectOptions {
         })
     }
 
-    /// The seed's `closed_cb`.
+    /// Runs `callback` once the connection is closed for good (nats.py's `closed_cb`).
     ///
     /// ```
     /// let options = nats_client::ConnectOptions::new().closed_callback(|| async { eprintln!("closed") });
@@ -844,8 +844,8 @@ impl ConnectOptions {
         self.filtered_callback(move |event| matches!(event, ClientEvent::Closed(_)).then(&callback))
     }
 
-    /// The seed's `error_cb`: connection errors (disconnects with a cause, server errors,
-    /// slow consumers), as text-friendly events.
+    /// Runs `callback` on connection errors (nats.py's `error_cb`): disconnects with a cause,
+    /// server errors and slow consumers, as text-friendly events.
     ///
     /// ```
     /// let options = nats_client::ConnectOptions::new()

@@ -119,7 +119,7 @@ impl Subscriber {
     }
 
     /// Ends the subscription after `max` messages in total, counting those already
-    /// received (the seed's `auto_unsubscribe`). Survives reconnects with the remaining
+    /// received (nats.py's `auto_unsubscribe`). Survives reconnects with the remaining
     /// count. When `max` have already arrived, the subscription ends at once.
     ///
     /// # Errors

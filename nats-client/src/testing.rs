@@ -475,12 +475,12 @@ mod tests {
         assert!(take(&closed).is_some());
         let log = lock(&log).clone();
         let events: Vec<_> = log.iter().filter(|e| e.starts_with("event: ")).cloned().collect();
-        let seed: Vec<_> = log.iter().filter(|e| !e.starts_with("event: ")).cloned().collect();
+        let callbacks: Vec<_> = log.iter().filter(|e| !e.starts_with("event: ")).cloned().collect();
         assert_eq!(
             events,
             ["event: connected", "event: disconnected", "event: reconnected", "event: closed"]
         );
-        assert_eq!(seed, ["disconnected", "reconnected", "closed"]);
+        assert_eq!(callbacks, ["disconnected", "reconnected", "closed"]);
     }
 
     #[test]

@@ -96,7 +96,7 @@ impl fmt::Debug for ReconnectDelay {
 /// # Ok::<(), nats_proto::OptionsError>(())
 /// ```
 ///
-/// Defaults follow the seed client and the official clients: randomised server order,
+/// Defaults follow nats.py and the other official clients: randomised server order,
 /// 2 s connect timeout, PING every 2 minutes with 2 outstanding allowed, reconnect with
 /// 60 attempts per server, 2 s wait growing exponentially to 8 s (plus up to 100 ms
 /// jitter, 1 s for TLS), an 8 MiB reconnect buffer, `_INBOX` prefix, 30 s drain timeout,
@@ -107,7 +107,7 @@ pub struct Options {
     /// The servers to connect to, tried in order when `randomize` is off.
     pub servers: Vec<ServerAddr>,
     /// Shuffle the server list (once, at start) to spread clients over a cluster.
-    /// The seed client's `dont_randomize` is `randomize: false`.
+    /// nats.py's `dont_randomize` is `randomize: false`.
     pub randomize: bool,
     /// The client's name, shown in the server's monitoring.
     pub name: Option<String>,
@@ -153,7 +153,7 @@ pub struct Options {
     pub retry_on_initial_connect: bool,
     /// Attempts per server before it is dropped from the pool (`None`: never).
     pub max_reconnect_attempts: Option<u32>,
-    /// The wait before reconnecting to a server just tried (the seed's
+    /// The wait before reconnecting to a server just tried (nats.py's
     /// `reconnect_time_wait`); doubled after each failed attempt up to
     /// `reconnect_backoff_max`.
     pub reconnect_wait: Duration,

@@ -1,5 +1,5 @@
-//! Basic usage on smol: the same program as `nats-tokio/examples/basic.rs` (the seed README's
-//! "Basic Usage"), showing only what differs for this runtime: how `main` runs the client,
+//! Basic usage on smol: the same program as `nats-tokio/examples/basic.rs` (the "Basic
+//! Usage" section of nats.py's README), showing only what differs for this runtime: how `main` runs the client,
 //! how tasks are spawned and how a wait is bounded. The client API is the same on every
 //! runtime, so the other examples live once, in `nats-tokio/examples/`.
 //!
@@ -41,9 +41,9 @@ async fn run() -> Result<(), Box<dyn Error>> {
         println!("Connected to {server}");
     }
 
-    // Simple publisher and async subscriber: a task plays the seed's `message_handler`.
+    // Simple publisher and async subscriber: a task plays nats.py's `message_handler`.
     let mut subscriber = client.subscribe("foo").await?;
-    // Stop receiving after 2 messages (the seed's `auto_unsubscribe(sid, 2)`).
+    // Stop receiving after 2 messages (nats.py's `auto_unsubscribe(sid, 2)`).
     subscriber.unsubscribe_after(2)?;
     let message_handler = smol::spawn(async move {
         let mut received = 0;
@@ -91,7 +91,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// `'subject reply': payload`, as the seed prints messages.
+/// `'subject reply': payload`, as nats.py's example prints messages.
 fn describe(message: &Message) -> String {
     let reply = message.reply.as_ref().map_or("", |reply| reply.as_str());
     format!("'{} {}': {}", message.subject, reply, text(message))

@@ -1,8 +1,9 @@
-//! Advanced usage: mirrors the seed README's "Advanced Usage" section (asyncio-nats).
+//! Advanced usage: mirrors the "Advanced Usage" section of the README of nats.py
+//! (asyncio-nats), the official Python client.
 //!
 //! Handles a failed connect (`ConnectError::NoServers`), runs a responder on `help.>` that
 //! answers every request with 20 replies, sends a request that stops after 10 of them
-//! (`request_many` with `Expected::Count(10)`, the seed's `expected=10`), then flushes with a
+//! (`request_many` with `Expected::Count(10)`, nats.py's `expected=10`), then flushes with a
 //! 1 s timeout, handling the timeout error.
 //!
 //! ```sh

@@ -1,11 +1,11 @@
-//! Async/await: mirrors the seed README's "Async/Await example (Python +3.5 only)" section
-//! (asyncio-nats).
+//! Async/await: mirrors the "Async/Await example (Python +3.5 only)" section of the README
+//! of nats.py (asyncio-nats), the official Python client.
 //!
-//! The seed's section is its basic example written with `async`/`await`; here each part is a
+//! That section is nats.py's basic example written with `async`/`await`; here each part is a
 //! task of its own, all sharing one connection: a subscriber task (`foo`, auto-unsubscribe
 //! after 2 messages), two responder tasks in the queue group `workers` on `help`, and a
 //! publisher task that publishes 3 messages to `foo`, then sends 5 timed requests at once
-//! (50 ms each, like the seed's `timed_request`). `main` awaits the subscriber and the
+//! (50 ms each, like nats.py's `timed_request`). `main` awaits the subscriber and the
 //! publisher, drains the connection (which ends the responders' subscriptions), then awaits
 //! the responders.
 //!

@@ -1,4 +1,5 @@
-//! Basic usage: mirrors the seed README's "Basic Usage" section (asyncio-nats).
+//! Basic usage: mirrors the "Basic Usage" section of the README of nats.py (asyncio-nats),
+//! the official Python client.
 //!
 //! Connects, subscribes to `foo` with an auto-unsubscribe after 2 messages and publishes 3
 //! (only 2 arrive), answers requests on `help` from the queue group `workers`, sends a timed
@@ -31,9 +32,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         println!("Connected to {server}");
     }
 
-    // Simple publisher and async subscriber: a task plays the seed's `message_handler`.
+    // Simple publisher and async subscriber: a task plays nats.py's `message_handler`.
     let mut subscriber = client.subscribe("foo").await?;
-    // Stop receiving after 2 messages (the seed's `auto_unsubscribe(sid, 2)`).
+    // Stop receiving after 2 messages (nats.py's `auto_unsubscribe(sid, 2)`).
     subscriber.unsubscribe_after(2)?;
     let message_handler = tokio::spawn(async move {
         let mut received = 0;
@@ -81,7 +82,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// `'subject reply': payload`, as the seed prints messages.
+/// `'subject reply': payload`, as nats.py's example prints messages.
 fn describe(message: &Message) -> String {
     let reply = message.reply.as_ref().map_or("", |reply| reply.as_str());
     format!("'{} {}': {}", message.subject, reply, text(message))

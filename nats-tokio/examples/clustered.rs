@@ -1,7 +1,8 @@
-//! Clustered usage: mirrors the seed README's "Clustered Usage" section (asyncio-nats).
+//! Clustered usage: mirrors the "Clustered Usage" section of the README of nats.py
+//! (asyncio-nats), the official Python client.
 //!
 //! Connects to a pool of servers tried in order (`dont_randomize`), with at most 5 reconnect
-//! attempts per server 2 s apart, and the seed's four callbacks: disconnected, reconnected
+//! attempts per server 2 s apart, and nats.py's four callbacks: disconnected, reconnected
 //! (printing the server now connected to), error and closed. Then publishes 1,000,000
 //! messages to `help.<i>`, which its own `help.*` subscription receives, flushing every
 //! 10,000 messages and at the end, and prints the rate. Finally it closes, shows that
@@ -36,9 +37,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let options = ConnectOptions::new()
         // Try the servers in the order given; by default the pool is shuffled.
         .dont_randomize()
-        // Up to 5 attempts per server, 2 s apart: about 10 s per server, as in the seed. (The
+        // Up to 5 attempts per server, 2 s apart: about 10 s per server, as in nats.py. (The
         // wait doubles after each failure up to `reconnect_backoff_max`, 8 s by default;
-        // capping it at 2 s keeps it fixed like the seed's.)
+        // capping it at 2 s keeps it fixed like nats.py's.)
         .max_reconnect_attempts(Some(5))
         .reconnect_time_wait(Duration::from_secs(2))
         .reconnect_backoff_max(Duration::from_secs(2))
@@ -69,7 +70,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("Connected to {}", client.connected_url().map(|url| url.to_string()).unwrap_or_default());
 
     if client.is_connected() {
-        // The seed prints every message; this handler counts them.
+        // nats.py's example prints every message; this handler counts them.
         let mut subscriber = client.subscribe("help.*").await?;
         let subscribe_handler = tokio::spawn(async move {
             let mut received = 0u64;
@@ -129,7 +130,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Flushes with the seed's 500 ms timeout. A timeout or a disconnect is reported and the
+/// Flushes with nats.py's 500 ms timeout. A timeout or a disconnect is reported and the
 /// run goes on (publishes are kept for the reconnect); `false` once the connection is
 /// closed.
 async fn flush(client: &Client, i: u64) -> bool {

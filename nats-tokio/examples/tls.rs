@@ -1,6 +1,7 @@
-//! TLS: mirrors the seed README's "TLS" section (asyncio-nats).
+//! TLS: mirrors the "TLS" section of the README of nats.py (asyncio-nats), the official
+//! Python client.
 //!
-//! Where the seed builds an `ssl` context (`load_verify_locations('ca.pem')`,
+//! Where nats.py builds an `ssl` context (`load_verify_locations('ca.pem')`,
 //! `load_cert_chain(certfile=..., keyfile=...)`), this sets the same on `ConnectOptions`:
 //! `add_root_certificates` and `client_certificate` (rustls underneath; certificates are
 //! always verified). Then it publishes one message to its own subscription.
@@ -51,7 +52,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     let mut options = ConnectOptions::new().require_tls(true);
     match env("NATS_CA") {
-        // The seed's `ssl_ctx.load_verify_locations('ca.pem')`.
+        // nats.py's `ssl_ctx.load_verify_locations('ca.pem')`.
         Some(ca) => {
             println!("Trusting the CA in {ca}");
             options = options.add_root_certificates(ca);
@@ -62,7 +63,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         ),
     }
     match (env("NATS_CERT"), env("NATS_KEY")) {
-        // The seed's `ssl_ctx.load_cert_chain(certfile=..., keyfile=...)`.
+        // nats.py's `ssl_ctx.load_cert_chain(certfile=..., keyfile=...)`.
         (Some(cert), Some(key)) => {
             println!("Presenting the client certificate {cert}");
             options = options.client_certificate(cert, key);

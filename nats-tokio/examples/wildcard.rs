@@ -1,5 +1,5 @@
-//! Wildcard subscriptions: mirrors the seed README's "Wildcard Subscriptions" section
-//! (asyncio-nats).
+//! Wildcard subscriptions: mirrors the "Wildcard Subscriptions" section of the README of
+//! nats.py (asyncio-nats), the official Python client.
 //!
 //! Subscribes to `foo.*.baz`, `foo.bar.*` and `foo.>`, publishes `foo.bar.baz` (which all
 //! three match) and a few subjects only some of them match, then shows which subscription

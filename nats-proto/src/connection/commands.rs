@@ -112,7 +112,7 @@ impl<I: Instant> Connection<I> {
     }
 
     /// Unsubscribes now (`max: None`), or after `max` messages in total (counting those
-    /// already delivered; the seed's `auto_unsubscribe`). Returns whether the subscription
+    /// already delivered; nats.py's `auto_unsubscribe`). Returns whether the subscription
     /// existed. When `max` is already reached it ends at once, with
     /// [`Event::SubscriptionEnded`].
     pub fn unsubscribe(&mut self, sid: Sid, max: Option<u64>) -> bool {

@@ -102,8 +102,6 @@ pub enum RequestOutcome {
     TimedOut,
     /// The server answered that nobody listens on the subject (503).
     NoResponders,
-    /// Cancelled by the caller.
-    Cancelled,
     /// The connection closed.
     Closed,
 }

@@ -398,7 +398,7 @@ impl<I: Instant> Connection<I> {
         self.phase == Phase::Closed
     }
 
-    /// The server connected to, while connected (the seed's `connected_url`).
+    /// The server connected to, while connected (nats.py's `connected_url`).
     pub fn connected_server(&self) -> Option<&ServerAddr> {
         self.link.server().filter(|_| self.phase == Phase::Connected)
     }

@@ -15,7 +15,7 @@ use crate::{sid::Sid, subject::Subject};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Expected {
-    /// End after this many replies (the seed's `expected=N`; 1 for a plain request).
+    /// End after this many replies (nats.py's `expected=N`; 1 for a plain request).
     Count(usize),
     /// Collect replies until the deadline (scatter-gather).
     UntilTimeout,

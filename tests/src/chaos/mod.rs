@@ -1,4 +1,4 @@
-//! JetStream under faults, checked from recorded histories (issue 16): the [`checker`] over
+//! JetStream under faults, checked from recorded histories: the [`checker`] over
 //! what the clients saw and what the stream holds, the [`cluster`] harness, and the
 //! [`workload`] with its nemesis.
 

@@ -1,4 +1,4 @@
-//! JetStream in a three-node cluster under faults (issue 16): the harness itself, and a
+//! JetStream in a three-node cluster under faults: the harness itself, and a
 //! short workload under a nemesis checked from recorded histories (`short_run`, about 30 s
 //! on each runtime), and the long run `scripts/chaos.sh` starts (`long_run`, ignored here,
 //! its length from `CHAOS_MINUTES`).
