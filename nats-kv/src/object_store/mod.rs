@@ -3,6 +3,7 @@
 //! on a [`Context`], [`ObjectStore`]).
 
 pub mod proto;
+mod sha256;
 
 use std::collections::VecDeque;
 use std::pin::Pin;

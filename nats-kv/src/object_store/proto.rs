@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 use data_encoding::{BASE64URL, BASE64URL_NOPAD};
 use nats_jetstream::proto::{DiscardPolicy, StorageType, StreamConfig, StreamInfo};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
+
+use super::sha256::Sha256;
 
 pub use crate::kv::proto::{validate_bucket, InvalidBucket};
 
@@ -338,7 +339,7 @@ impl Chunker {
 
     /// Size, chunk count and digest of everything added.
     pub fn finish(self) -> (u64, u32, String) {
-        (self.size, self.chunks, format_digest(&self.hasher.finalize()))
+        (self.size, self.chunks, format_digest(&self.hasher.finish()))
     }
 }
 
@@ -463,7 +464,7 @@ impl ChunkVerifier {
         if self.size != self.expected_size {
             return Err(Corruption::SizeMismatch { expected: self.expected_size, actual: self.size });
         }
-        let actual = self.hasher.clone().finalize();
+        let actual = self.hasher.clone().finish();
         if let Some(expected) = &self.expected_digest {
             let Some(hash) = parse_digest(expected) else {
                 return Err(Corruption::MalformedDigest(expected.clone()));

@@ -16,7 +16,7 @@ use nats_jetstream::proto::StorageType;
 use nats_kv::object_store::proto::{meta_subject, ObjectMeta, ObjectStoreConfig};
 use nats_kv::object_store::{GetError, PutError, StoreError};
 use nats_kv::ObjectStoreExt;
-use sha2::{Digest, Sha256};
+use ring::digest::{digest, Context as Sha256, SHA256};
 
 runtime_tests!(
     round_trip_in_chunks,
@@ -37,7 +37,7 @@ fn data(len: usize) -> Vec<u8> {
 }
 
 fn digest_of(bytes: &[u8]) -> String {
-    format!("SHA-256={}", data_encoding::BASE64URL.encode(&Sha256::digest(bytes)))
+    format!("SHA-256={}", data_encoding::BASE64URL.encode(digest(&SHA256, bytes).as_ref()))
 }
 
 async fn round_trip_in_chunks<R: Runtime>(rt: R) {
@@ -268,7 +268,7 @@ async fn hundred_mib_with_bounded_memory<R: Runtime>(rt: R) {
     assert_eq!((info.size, info.chunks), (LEN as u64, 800));
     let started = std::time::Instant::now();
     let mut object = within(&rt, "get", store.get("100m")).await.unwrap();
-    let mut hasher = Sha256::new();
+    let mut hasher = Sha256::new(&SHA256);
     let mut size = 0usize;
     while let Some(chunk) =
         nats_integration_tests::with_timeout(&rt, std::time::Duration::from_secs(10), object.next())
@@ -286,7 +286,7 @@ async fn hundred_mib_with_bounded_memory<R: Runtime>(rt: R) {
     assert_eq!(size, LEN);
     assert_eq!(
         info.digest.as_deref(),
-        Some(format!("SHA-256={}", data_encoding::BASE64URL.encode(&hasher.finalize())).as_str())
+        Some(format!("SHA-256={}", data_encoding::BASE64URL.encode(hasher.finish().as_ref())).as_str())
     );
     let growth_mib = peak_rss_kib().saturating_sub(before) / 1024;
     eprintln!(
