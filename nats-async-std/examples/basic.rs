@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // Simple publisher and async subscriber: a task plays nats.py's `message_handler`.
     let mut subscriber = client.subscribe("foo").await?;
     // Stop receiving after 2 messages (nats.py's `auto_unsubscribe(sid, 2)`).
-    subscriber.unsubscribe_after(2)?;
+    subscriber.unsubscribe_after(2).await?;
     let message_handler = async_std::task::spawn(async move {
         let mut received = 0;
         // The stream ends once the 2 messages have arrived.
@@ -50,9 +50,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
         received
     });
-    client.publish("foo", "Hello").await?;
-    client.publish("foo", "World").await?;
-    client.publish("foo", "!!!!!").await?;
+    client.publish("foo", "Hello".into()).await?;
+    client.publish("foo", "World".into()).await?;
+    client.publish("foo", "!!!!!".into()).await?;
     let received = timeout(WAIT, message_handler).await?;
     if received != 2 {
         return Err(format!("expected the subscription to end after 2 messages, got {received}").into());
@@ -67,7 +67,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         while let Some(request) = helpers.next().await {
             println!("Received a message on {}", describe(&request));
             if let Some(reply) = &request.reply {
-                if let Err(error) = responder.publish(reply, "I can help").await {
+                if let Err(error) = responder.publish(reply, "I can help".into()).await {
                     eprintln!("Could not reply: {error}");
                 }
             }
@@ -75,7 +75,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     });
 
     // Send a request and expect a single response; time out if it takes over 50 ms.
-    match client.request_with("help", None, "help me", Duration::from_millis(50)).await {
+    match client.request_with("help", None, "help me".into(), Duration::from_millis(50)).await {
         Ok(response) => println!("Received response: {}", text(&response)),
         Err(RequestError::Timeout) => println!("Request timed out"),
         Err(error) => return Err(error.into()),

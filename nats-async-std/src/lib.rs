@@ -12,7 +12,7 @@
 //! async_std::task::block_on(async {
 //!     let client = nats_async_std::connect("nats://127.0.0.1:4222").await?;
 //!     let mut subscriber = client.subscribe("greet.*").await?;
-//!     client.publish("greet.joe", "hello").await?;
+//!     client.publish("greet.joe", "hello".into()).await?;
 //!     if let Some(message) = subscriber.next().await {
 //!         println!("{}: {:?}", message.subject, message.payload);
 //!     }

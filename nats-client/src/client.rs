@@ -1,6 +1,7 @@
 //! `Client`: the cheap, cloneable handle applications use.
 
-use std::future::{poll_fn, Future};
+use std::borrow::Borrow;
+use std::future::{poll_fn, ready, Future, Ready};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -15,7 +16,7 @@ use nats_proto::{
 
 use crate::deadline;
 use crate::driver::Driver;
-use crate::error::{ConnectError, RequestError, SubscribeError};
+use crate::error::{ConnectError, DrainError, ReconnectError, RequestError, SubscribeError};
 use crate::event::Events;
 use crate::options::ConnectOptions;
 use crate::reader::{ReadThrough, Wait};
@@ -40,7 +41,7 @@ use nats_proto::{FlushError, PublishError};
 /// // Applications usually call their adapter's `connect` (nats-tokio, nats-smol,
 /// // nats-async-std), which passes its runtime here.
 /// let client = connect_with_runtime(runtime, "nats://127.0.0.1:4222", ConnectOptions::new()).await?;
-/// client.publish("greet.joe", "hello").await?;
+/// client.publish("greet.joe", "hello".into()).await?;
 /// # Ok(()) }
 /// ```
 pub async fn connect_with_runtime<R: Runtime>(
@@ -170,15 +171,14 @@ impl Client {
     ///
     /// ```no_run
     /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// client.publish("greet.joe", "hello").await?;
+    /// client.publish("greet.joe", "hello".into()).await?;
     /// # Ok(()) }
     /// ```
-    pub fn publish<S: AsRef<str>, P: Into<Bytes>>(
+    pub fn publish<S: AsRef<str>>(
         &self,
         subject: S,
-        payload: P,
-    ) -> impl Future<Output = Result<(), PublishError>> + use<'_, S, P> {
-        let payload = payload.into();
+        payload: Bytes,
+    ) -> impl Future<Output = Result<(), PublishError>> + use<'_, S> {
         poll_fn(move |cx| self.poll_publish(cx, subject.as_ref(), None, None, &payload))
     }
 
@@ -190,16 +190,15 @@ impl Client {
     /// ```no_run
     /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
     /// // Whoever handles the message answers on "greet.replies".
-    /// client.publish_with_reply("greet.joe", "greet.replies", "hello").await?;
+    /// client.publish_with_reply("greet.joe", "greet.replies", "hello".into()).await?;
     /// # Ok(()) }
     /// ```
-    pub fn publish_with_reply<S: AsRef<str>, R: AsRef<str>, P: Into<Bytes>>(
+    pub fn publish_with_reply<S: AsRef<str>, R: AsRef<str>>(
         &self,
         subject: S,
         reply: R,
-        payload: P,
-    ) -> impl Future<Output = Result<(), PublishError>> + use<'_, S, R, P> {
-        let payload = payload.into();
+        payload: Bytes,
+    ) -> impl Future<Output = Result<(), PublishError>> + use<'_, S, R> {
         poll_fn(move |cx| self.poll_publish(cx, subject.as_ref(), Some(reply.as_ref()), None, &payload))
     }
 
@@ -215,16 +214,39 @@ impl Client {
     ///
     /// let mut headers = HeaderMap::new();
     /// headers.insert(HeaderName::new("Trace-Id")?, HeaderValue::new("abc-123")?);
-    /// client.publish_with_headers("orders.new", &headers, "{\"id\":7}").await?;
+    /// client.publish_with_headers("orders.new", &headers, "{\"id\":7}".into()).await?;
     /// # Ok(()) }
     /// ```
     pub async fn publish_with_headers(
         &self,
         subject: impl AsRef<str>,
-        headers: &HeaderMap,
-        payload: impl Into<Bytes>,
+        headers: impl Borrow<HeaderMap>,
+        payload: Bytes,
     ) -> Result<(), PublishError> {
-        self.publish_message(subject.as_ref(), None, Some(headers), payload.into()).await
+        self.publish_message(subject.as_ref(), None, Some(headers.borrow()), payload).await
+    }
+
+    /// Publishes with a reply subject and headers.
+    ///
+    /// # Errors
+    /// As [`publish_with_headers`](Self::publish_with_headers).
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use nats_client::HeaderMap;
+    ///
+    /// let headers: HeaderMap = [("Trace-Id", "abc-123")].into_iter().collect();
+    /// client.publish_with_reply_and_headers("orders.new", "orders.acks", headers, "{}".into()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn publish_with_reply_and_headers(
+        &self,
+        subject: impl AsRef<str>,
+        reply: impl AsRef<str>,
+        headers: impl Borrow<HeaderMap>,
+        payload: Bytes,
+    ) -> Result<(), PublishError> {
+        self.publish_message(subject.as_ref(), Some(reply.as_ref()), Some(headers.borrow()), payload).await
     }
 
     /// Publishes with an optional reply subject and optional headers.
@@ -342,15 +364,11 @@ impl Client {
     ///
     /// ```no_run
     /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// let reply = client.request("time.now", "").await?;
+    /// let reply = client.request("time.now", "".into()).await?;
     /// println!("{}", String::from_utf8_lossy(&reply.payload));
     /// # Ok(()) }
     /// ```
-    pub async fn request(
-        &self,
-        subject: impl AsRef<str>,
-        payload: impl Into<Bytes>,
-    ) -> Result<Msg, RequestError> {
+    pub async fn request(&self, subject: impl AsRef<str>, payload: Bytes) -> Result<Msg, RequestError> {
         self.request_with(subject, None, payload, self.inner.options.request_timeout).await
     }
 
@@ -363,7 +381,7 @@ impl Client {
     /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
     /// use std::time::Duration;
     ///
-    /// let reply = client.request_with("time.now", None, "", Duration::from_millis(500)).await?;
+    /// let reply = client.request_with("time.now", None, "".into(), Duration::from_millis(500)).await?;
     /// println!("{:?}", reply.payload);
     /// # Ok(()) }
     /// ```
@@ -371,11 +389,11 @@ impl Client {
         &self,
         subject: impl AsRef<str>,
         headers: Option<&HeaderMap>,
-        payload: impl Into<Bytes>,
+        payload: Bytes,
         timeout: Duration,
     ) -> Result<Msg, RequestError> {
         let mut replies =
-            self.start_request(subject.as_ref(), headers, payload.into(), timeout, Expected::Count(1))?;
+            self.start_request(subject.as_ref(), headers, payload, timeout, Expected::Count(1))?;
         match poll_fn(|cx| Pin::new(&mut replies).poll_reply(cx)).await {
             Some(msg) => Ok(msg),
             None => Err(replies.error().unwrap_or(RequestError::Timeout)),
@@ -395,7 +413,7 @@ impl Client {
     /// use nats_client::Expected;
     ///
     /// // Scatter-gather: every responder's answer within a second.
-    /// let mut replies = client.request_many("inventory.count", "sku-42", Expected::UntilTimeout, Duration::from_secs(1))?;
+    /// let mut replies = client.request_many("inventory.count", "sku-42".into(), Expected::UntilTimeout, Duration::from_secs(1))?;
     /// while let Some(reply) = replies.next().await {
     ///     println!("{:?}", reply.payload);
     /// }
@@ -404,11 +422,11 @@ impl Client {
     pub fn request_many(
         &self,
         subject: impl AsRef<str>,
-        payload: impl Into<Bytes>,
+        payload: Bytes,
         expected: Expected,
         timeout: Duration,
     ) -> Result<Replies, RequestError> {
-        self.start_request(subject.as_ref(), None, payload.into(), timeout, expected)
+        self.start_request(subject.as_ref(), None, payload, timeout, expected)
     }
 
     /// [`request_many`](Self::request_many) with optional headers. The request is
@@ -426,7 +444,7 @@ impl Client {
     ///
     /// let headers = HeaderMap::new();
     /// // Published now; the reply is awaited later.
-    /// let mut ack = client.request_many_with("orders.store", Some(&headers), "{}", Expected::Count(1), Duration::from_secs(2))?;
+    /// let mut ack = client.request_many_with("orders.store", Some(&headers), "{}".into(), Expected::Count(1), Duration::from_secs(2))?;
     /// // ... other work ...
     /// let first = ack.next().await;
     /// println!("{first:?}");
@@ -436,11 +454,11 @@ impl Client {
         &self,
         subject: impl AsRef<str>,
         headers: Option<&HeaderMap>,
-        payload: impl Into<Bytes>,
+        payload: Bytes,
         expected: Expected,
         timeout: Duration,
     ) -> Result<Replies, RequestError> {
-        self.start_request(subject.as_ref(), headers, payload.into(), timeout, expected)
+        self.start_request(subject.as_ref(), headers, payload, timeout, expected)
     }
 
     /// A fresh, unique subject under the connection's inbox prefix (`_INBOX.<token>` by
@@ -452,7 +470,7 @@ impl Client {
     ///
     /// let inbox = client.new_inbox();
     /// let mut replies = client.subscribe(&inbox).await?;
-    /// client.publish_with_reply("jobs.start", &inbox, "job-1").await?;
+    /// client.publish_with_reply("jobs.start", &inbox, "job-1".into()).await?;
     /// let progress = replies.next().await;
     /// println!("{progress:?}");
     /// # Ok(()) }
@@ -497,6 +515,25 @@ impl Client {
         (self.inner.clock)()
     }
 
+    /// The instant `wait` from [`now`](Self::now), for
+    /// [`sleep_until`](Self::sleep_until) and other deadlines. A wait of any length is
+    /// fine: one of [`nats_proto::time::NEVER`] (about 136 years) or more, up to
+    /// [`Duration::MAX`], means never and is capped to it, where `now() + wait` would
+    /// panic.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    ///
+    /// client.sleep_until(client.deadline(Duration::from_millis(100))).await;
+    /// let never = client.deadline(Duration::MAX);
+    /// # let _ = never;
+    /// # Ok(()) }
+    /// ```
+    pub fn deadline(&self, wait: Duration) -> Instant {
+        nats_proto::time::deadline(self.now(), wait)
+    }
+
     /// The default request timeout ([`ConnectOptions::request_timeout`]).
     ///
     /// ```no_run
@@ -507,6 +544,21 @@ impl Client {
     /// ```
     pub fn request_timeout(&self) -> Duration {
         self.inner.options.request_timeout
+    }
+
+    /// The default request timeout as async-nats reports it: `None` when requests wait
+    /// until answered (a timeout of [`Duration::MAX`], [`ConnectOptions::request_timeout`]
+    /// with `None`).
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) {
+    /// if let Some(timeout) = client.timeout() {
+    ///     println!("requests give up after {timeout:?}");
+    /// }
+    /// # }
+    /// ```
+    pub fn timeout(&self) -> Option<Duration> {
+        Some(self.inner.options.request_timeout).filter(|t| *t < nats_proto::time::NEVER)
     }
 
     /// Writes what the core has queued from this task (write-through), so that a request
@@ -539,7 +591,7 @@ impl Client {
         let mut inner = self.shared.lock();
         let id = inner.conn.request_str(now, subject, headers, &payload, timeout, expected)?;
         inner.requests.insert(id, RequestSlot::default());
-        deadline::watch(&mut inner, now, now + timeout);
+        deadline::watch(&mut inner, now, nats_proto::time::deadline(now, timeout));
         self.write_through(inner);
         let read = ReadThrough::new(Arc::clone(&self.shared), Wait::Request(id));
         Ok(Replies { client: self.clone(), id, outcome: None, done: false, received: 0, read })
@@ -553,7 +605,7 @@ impl Client {
     ///
     /// ```no_run
     /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// client.publish("audit.log", "user logged in").await?;
+    /// client.publish("audit.log", "user logged in".into()).await?;
     /// // Returns once the server has processed the publish.
     /// client.flush().await?;
     /// # Ok(()) }
@@ -571,7 +623,7 @@ impl Client {
     /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
     /// use std::time::Duration;
     ///
-    /// client.publish("audit.log", "user logged in").await?;
+    /// client.publish("audit.log", "user logged in".into()).await?;
     /// client.flush_timeout(Duration::from_millis(500)).await?;
     /// # Ok(()) }
     /// ```
@@ -582,7 +634,7 @@ impl Client {
             let id = inner.conn.flush(now, timeout);
             inner.flushes.insert(id, FlushSlot::default());
             inner.dispatch();
-            deadline::watch(&mut inner, now, now + timeout);
+            deadline::watch(&mut inner, now, nats_proto::time::deadline(now, timeout));
             self.write_through(inner);
             id
         };
@@ -618,38 +670,52 @@ impl Client {
     /// a lost connection. Events report `Disconnected` (with
     /// [`ConnectionError::ForcedReconnect`]) then `Reconnected`.
     ///
-    /// Returns `false` and does nothing when not connected, while draining, or when
-    /// reconnecting is disabled. Returns before the new connection is up.
+    /// Does nothing and says why ([`ReconnectError`]) when not connected, while
+    /// draining, when reconnecting is disabled, or once closed. The work is done when this
+    /// returns, before the new connection is up; the returned future is ready at once
+    /// (`.await` it, as with async-nats, or take the result with
+    /// [`Ready::into_inner`]).
     ///
     /// ```no_run
-    /// # fn demo(client: nats_client::Client) {
+    /// # async fn demo(client: nats_client::Client) {
     /// // Move this client to another server of the cluster, for instance to rebalance.
-    /// if !client.force_reconnect() {
-    ///     eprintln!("not connected: nothing to do");
+    /// if let Err(not_now) = client.force_reconnect().await {
+    ///     eprintln!("no reconnect: {not_now}");
     /// }
     /// # }
     /// ```
-    pub fn force_reconnect(&self) -> bool {
+    pub fn force_reconnect(&self) -> Ready<Result<(), ReconnectError>> {
         let now = self.now();
         let mut inner = self.shared.lock();
-        let forced = inner.conn.force_reconnect(now);
-        if forced {
+        let result = match inner.conn.state() {
+            State::Closed => Err(ReconnectError::Closed),
+            State::Draining => Err(ReconnectError::Draining),
+            _ if !self.inner.options.proto.allow_reconnect => Err(ReconnectError::Disabled),
+            _ if inner.conn.force_reconnect(now) => Ok(()),
+            _ => Err(ReconnectError::NotConnected),
+        };
+        if result.is_ok() {
             inner.dispatch();
             inner.wake_driver();
         }
-        forced
+        ready(result)
     }
 
     /// Drains: unsubscribes everything, lets messages in flight be delivered, confirms the
     /// publishes made so far, then closes. Waits until closed.
     ///
+    /// # Errors
+    /// [`DrainError::Timeout`] when the drain did not finish within the drain timeout,
+    /// [`DrainError::Closed`] when the connection closed with an error first. The
+    /// connection is closed in every case.
+    ///
     /// ```no_run
     /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
     /// // Lets subscribers finish what was delivered, then closes.
-    /// client.drain().await;
+    /// client.drain().await?;
     /// # Ok(()) }
     /// ```
-    pub async fn drain(&self) {
+    pub async fn drain(&self) -> Result<(), DrainError> {
         {
             let now = self.now();
             let mut inner = self.shared.lock();
@@ -658,6 +724,11 @@ impl Client {
             inner.wake_driver();
         }
         self.wait_closed().await;
+        match self.shared.lock().conn.closed_with() {
+            None => Ok(()),
+            Some(ConnectionError::DrainTimeout) => Err(DrainError::Timeout),
+            Some(error) => Err(DrainError::Closed(error.clone())),
+        }
     }
 
     /// Closes at once (call [`flush`](Self::flush) first to be sure earlier publishes
@@ -913,7 +984,7 @@ impl Replies {
     /// use futures_util::StreamExt;
     /// use nats_client::Expected;
     ///
-    /// let mut replies = client.request_many("svc.ping", "", Expected::UntilTimeout, Duration::from_secs(1))?;
+    /// let mut replies = client.request_many("svc.ping", "".into(), Expected::UntilTimeout, Duration::from_secs(1))?;
     /// while replies.next().await.is_some() {}
     /// println!("ended: {:?}", replies.outcome());
     /// # Ok(()) }
@@ -931,7 +1002,7 @@ impl Replies {
     /// use futures_util::StreamExt;
     /// use nats_client::Expected;
     ///
-    /// let mut replies = client.request_many("svc.ping", "", Expected::Count(3), Duration::from_secs(1))?;
+    /// let mut replies = client.request_many("svc.ping", "".into(), Expected::Count(3), Duration::from_secs(1))?;
     /// while replies.next().await.is_some() {}
     /// if let Some(error) = replies.error() {
     ///     eprintln!("request failed: {error}");
@@ -1055,7 +1126,7 @@ mod tests {
             .request_many_with(
                 "svc",
                 Some(&headers),
-                "x",
+                "x".into(),
                 nats_proto::Expected::Count(1),
                 Duration::from_secs(5),
             )

@@ -90,3 +90,49 @@ pub enum UnsubscribeError {
     #[error("connection closed")]
     Closed,
 }
+
+/// Why [`Client::force_reconnect`](crate::Client::force_reconnect) did nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReconnectError {
+    /// There is no connection to drop: connecting or reconnecting already.
+    #[error("not connected: a connection attempt is already under way")]
+    NotConnected,
+    /// The connection is draining; it closes when the drain ends.
+    #[error("the connection is draining")]
+    Draining,
+    /// Reconnecting is disabled ([`allow_reconnect(false)`](crate::ConnectOptions::allow_reconnect)).
+    #[error("reconnecting is disabled for this client")]
+    Disabled,
+    /// The connection is closed.
+    #[error("connection closed")]
+    Closed,
+}
+
+/// Why [`Client::drain`](crate::Client::drain) did not end cleanly. The connection is
+/// closed either way.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DrainError {
+    /// The drain did not finish within the drain timeout
+    /// ([`ConnectOptions::drain_timeout`](crate::ConnectOptions::drain_timeout)):
+    /// messages still in flight may not have been handled.
+    #[error("drain timed out")]
+    Timeout,
+    /// The connection closed with an error before the drain could finish (lost with
+    /// reconnecting impossible, or already closed with that error).
+    #[error("connection closed before the drain finished: {0}")]
+    Closed(ConnectionError),
+}
+
+/// An error of any kind, for application code that returns errors of several operations
+/// with `?` (as `async_nats::Error`):
+///
+/// ```no_run
+/// # async fn demo<R: nats_client::Runtime>(rt: R) -> Result<(), nats_client::Error> {
+/// let client = nats_client::connect_with_runtime(rt, "nats://127.0.0.1:4222", Default::default()).await?;
+/// client.publish("greet.joe", "hello".into()).await?;
+/// client.flush().await?;
+/// # Ok(()) }
+/// ```
+pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -66,6 +66,49 @@ impl ClientEvent {
     }
 }
 
+/// One line for logs: `eprintln!("{event}")`.
+///
+/// ```
+/// use nats_client::{ClientEvent, ServerAddr};
+///
+/// let event = ClientEvent::Reconnected("nats://10.0.0.2:4222".parse::<ServerAddr>()?);
+/// assert_eq!(event.to_string(), "reconnected to nats://10.0.0.2:4222");
+/// # Ok::<(), nats_client::ServerAddrError>(())
+/// ```
+impl std::fmt::Display for ClientEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Connected(server) => write!(f, "connected to {server}"),
+            Self::Reconnected(server) => write!(f, "reconnected to {server}"),
+            Self::Disconnected(error) => write!(f, "disconnected: {error}"),
+            Self::Closed(None) => f.write_str("closed"),
+            Self::Closed(Some(error)) => write!(f, "closed: {error}"),
+            Self::LameDuck(server) => write!(f, "server {server} entered lame duck mode"),
+            Self::DiscoveredServers(servers) => {
+                f.write_str("discovered servers:")?;
+                for server in servers {
+                    write!(f, " {server}")?;
+                }
+                Ok(())
+            }
+            Self::ServerError(error) => write!(f, "server error: {error}"),
+            Self::SlowConsumer { sid, subject: Some(subject), dropped } => {
+                write!(f, "slow consumer: subscription {sid} on {subject} dropped {dropped} messages so far")
+            }
+            Self::SlowConsumer { sid, subject: None, dropped } => {
+                write!(f, "slow consumer: subscription {sid} dropped {dropped} messages so far")
+            }
+            Self::Undeliverable(dropped) => write!(
+                f,
+                "undeliverable message for subscription {}: subject {:?} is not UTF-8 ({} bytes dropped)",
+                dropped.sid,
+                String::from_utf8_lossy(&dropped.subject),
+                dropped.size
+            ),
+        }
+    }
+}
+
 /// An async callback for [`ClientEvent`]s.
 pub type EventCallback = Arc<dyn Fn(ClientEvent) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 

@@ -53,10 +53,10 @@
 //! use futures_core::Stream;
 //!
 //! let mut subscriber = client.subscribe("greet.*").await?;
-//! client.publish("greet.joe", "hello").await?;
+//! client.publish("greet.joe", "hello".into()).await?;
 //! let message = poll_fn(|cx| Pin::new(&mut subscriber).poll_next(cx)).await;
 //! println!("{:?}", message.map(|m| m.payload));
-//! let reply = client.request("help.please", "anyone?").await;
+//! let reply = client.request("help.please", "anyone?".into()).await;
 //! println!("{reply:?}");
 //! client.drain().await;
 //! # Ok(()) }
@@ -101,13 +101,16 @@ mod write_queue;
 mod writer;
 
 pub use client::{connect_with_runtime, Client, Replies, Sleep};
-pub use error::{ConnectError, RequestError, SubscribeError, UnsubscribeError};
+pub use error::{
+    ConnectError, DrainError, Error, ReconnectError, RequestError, SubscribeError, UnsubscribeError,
+};
 pub use event::{ClientEvent, EventCallback, Events};
 pub use nats_proto::{
-    AuthError, ConnectionError, Credentials, Expected, FlushError, HeaderMap, HeaderName, HeaderValue,
-    Msg as Message, OptionsError, PermissionOperation, PublishError, RequestOutcome, Scheme, ServerAddr,
-    ServerAddrError, ServerError, ServerErrorKind, ServerInfo, Sid, State, Statistics, StatusCode, Subject,
-    SubjectError, TransportError, TransportErrorKind, Undeliverable,
+    header, AuthError, ConnectionError, Credentials, Expected, FlushError, HeaderError, HeaderMap,
+    HeaderName, HeaderValue, IntoHeaderName, IntoHeaderValue, Msg as Message, OptionsError,
+    PermissionOperation, PublishError, RequestOutcome, Scheme, ServerAddr, ServerAddrError, ServerError,
+    ServerErrorKind, ServerInfo, Sid, State, Statistics, StatusCode, Subject, SubjectError, TransportError,
+    TransportErrorKind, Undeliverable,
 };
 pub use options::ConnectOptions;
 pub use request::Request;

@@ -48,6 +48,10 @@ impl fmt::Debug for CredentialSource {
 /// How to connect: servers come from the URL list given to `connect`, everything else from
 /// here. Defaults follow nats.py and the other official clients; see each method.
 ///
+/// Every duration may be as long as [`Duration::MAX`]: a timeout, interval, wait or jitter
+/// of [`nats_proto::time::NEVER`] (about 136 years) or more means never. A zero that makes
+/// no sense (a ping interval, a connection or drain timeout) is an error at connect time.
+///
 /// ```
 /// use std::time::Duration;
 /// use nats_client::ConnectOptions;
@@ -708,17 +712,20 @@ impl ConnectOptions {
         self
     }
 
-    /// The default request timeout (default 10 s).
+    /// The default request timeout (default 10 s): a duration, `Some(duration)`, or
+    /// `None` for requests that wait until answered or the connection closes (as
+    /// async-nats' `request_timeout(None)`).
     ///
     /// ```
     /// use std::time::Duration;
     ///
     /// let options = nats_client::ConnectOptions::new().request_timeout(Duration::from_secs(2));
-    /// # let _ = options;
+    /// let patient = nats_client::ConnectOptions::new().request_timeout(None);
+    /// # let _ = (options, patient);
     /// ```
     #[must_use]
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
+    pub fn request_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.request_timeout = timeout.into().unwrap_or(Duration::MAX);
         self
     }
 

@@ -35,7 +35,7 @@ enum Wait {
 /// let mut headers = HeaderMap::new();
 /// headers.append(nats_client::HeaderName::new("Trace-Id")?, nats_client::HeaderValue::new("42")?);
 /// let reply = client
-///     .send_request("orders.get", Request::new().payload("id=7").headers(headers).timeout(Some(Duration::from_secs(2))))
+///     .send_request("orders.get", Request::new().payload("id=7".into()).headers(headers).timeout(Some(Duration::from_secs(2))))
 ///     .await?;
 /// println!("{:?}", reply.payload);
 /// # Ok(()) }
@@ -70,12 +70,12 @@ impl Request {
     /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
     /// use nats_client::Request;
     ///
-    /// let reply = client.send_request("math.double", Request::new().payload("21")).await?;
+    /// let reply = client.send_request("math.double", Request::new().payload("21".into())).await?;
     /// println!("{:?}", reply.payload);
     /// # Ok(()) }
     /// ```
-    pub fn payload(mut self, payload: impl Into<Bytes>) -> Self {
-        self.payload = payload.into();
+    pub fn payload(mut self, payload: Bytes) -> Self {
+        self.payload = payload;
         self
     }
 
@@ -87,7 +87,7 @@ impl Request {
     ///
     /// let mut headers = HeaderMap::new();
     /// headers.insert(HeaderName::new("Auth-Token")?, HeaderValue::new("t-1")?);
-    /// let reply = client.send_request("orders.get", Request::new().payload("7").headers(headers)).await?;
+    /// let reply = client.send_request("orders.get", Request::new().payload("7".into()).headers(headers)).await?;
     /// println!("{:?}", reply.payload);
     /// # Ok(()) }
     /// ```
@@ -105,7 +105,7 @@ impl Request {
     /// use std::time::Duration;
     /// use nats_client::Request;
     ///
-    /// let quick = Request::new().payload("ping").timeout(Some(Duration::from_millis(200)));
+    /// let quick = Request::new().payload("ping".into()).timeout(Some(Duration::from_millis(200)));
     /// let reply = client.send_request("svc.ping", quick).await?;
     /// println!("{:?}", reply.payload);
     /// # Ok(()) }
@@ -123,7 +123,7 @@ impl Request {
     /// use nats_client::Request;
     ///
     /// // A reply subject the account's permissions allow.
-    /// let request = Request::new().payload("q").inbox("_INBOX_billing.reply-1");
+    /// let request = Request::new().payload("q".into()).inbox("_INBOX_billing.reply-1");
     /// let reply = client.send_request("billing.query", request).await?;
     /// println!("{:?}", reply.payload);
     /// # Ok(()) }
@@ -151,7 +151,7 @@ impl Client {
     /// # async fn demo(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
     /// use nats_client::Request;
     /// // Waits for as long as the responder takes (or until the connection closes).
-    /// let reply = client.send_request("reports.build", Request::new().payload("q4").timeout(None)).await?;
+    /// let reply = client.send_request("reports.build", Request::new().payload("q4".into()).timeout(None)).await?;
     /// # Ok(()) }
     /// ```
     pub async fn send_request(
@@ -183,17 +183,17 @@ impl Client {
     /// ```no_run
     /// # async fn demo(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
     /// let mut headers = nats_client::HeaderMap::new();
-    /// headers.append(nats_client::HeaderName::new("Auth-Token")?, nats_client::HeaderValue::new("abc")?);
-    /// let reply = client.request_with_headers("accounts.me", &headers, "").await?;
+    /// headers.insert("Auth-Token", "abc");
+    /// let reply = client.request_with_headers("accounts.me", headers, "".into()).await?;
     /// # Ok(()) }
     /// ```
     pub async fn request_with_headers(
         &self,
         subject: impl AsRef<str>,
-        headers: &HeaderMap,
-        payload: impl Into<Bytes>,
+        headers: impl std::borrow::Borrow<HeaderMap>,
+        payload: Bytes,
     ) -> Result<Msg, RequestError> {
-        self.request_with(subject, Some(headers), payload, self.request_timeout()).await
+        self.request_with(subject, Some(headers.borrow()), payload, self.request_timeout()).await
     }
 
     async fn request_on_inbox(
@@ -208,7 +208,7 @@ impl Client {
             crate::SubscribeError::InvalidSubject(e) => RequestError::Publish(PublishError::from(e)),
             _ => RequestError::Closed,
         })?;
-        replies.unsubscribe_after(1).map_err(|_| RequestError::Closed)?;
+        replies.unsubscribe_after(1).into_inner().map_err(|_| RequestError::Closed)?;
         match headers {
             Some(headers) => self.publish_message(subject, Some(inbox), Some(headers), payload).await?,
             None => self.publish_with_reply(subject, inbox, payload).await?,
@@ -217,8 +217,7 @@ impl Client {
         let reply = match timeout {
             None => next.await,
             Some(timeout) => {
-                let deadline = self.now() + timeout;
-                let mut sleep = self.sleep_until(deadline);
+                let mut sleep = self.sleep_until(self.deadline(timeout));
                 let mut next = std::pin::pin!(next);
                 poll_fn(|cx| match next.as_mut().poll(cx) {
                     std::task::Poll::Ready(reply) => std::task::Poll::Ready(Ok(reply)),

@@ -1,6 +1,7 @@
 //! `Subscriber`: the messages of one subscription, as a `Stream`.
 
 use std::collections::VecDeque;
+use std::future::{ready, Ready};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -72,10 +73,10 @@ impl Subscriber {
     /// # async fn demo(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
     /// let mut subscriber = client.subscribe("updates.>").await?;
     /// // ... read some messages ...
-    /// subscriber.unsubscribe()?;
+    /// subscriber.unsubscribe().await?;
     /// # Ok(()) }
     /// ```
-    pub fn unsubscribe(&mut self) -> Result<(), UnsubscribeError> {
+    pub fn unsubscribe(&mut self) -> Ready<Result<(), UnsubscribeError>> {
         let mut inner = self.client.shared.lock();
         let closed = inner.conn.state() == State::Closed;
         let existed = inner.conn.unsubscribe(self.sid, None);
@@ -103,13 +104,13 @@ impl Subscriber {
     ///
     /// let mut jobs = client.queue_subscribe("jobs", "workers").await?;
     /// // Shutting down: take no new work, finish what was already sent to us.
-    /// jobs.drain()?;
+    /// jobs.drain().await?;
     /// while let Some(job) = jobs.next().await {
     ///     println!("finishing {:?}", job.payload);
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn drain(&mut self) -> Result<(), UnsubscribeError> {
+    pub fn drain(&mut self) -> Ready<Result<(), UnsubscribeError>> {
         let mut inner = self.client.shared.lock();
         let closed = inner.conn.state() == State::Closed;
         let existed = inner.conn.drain_subscription(self.sid);
@@ -128,10 +129,10 @@ impl Subscriber {
     /// ```no_run
     /// # async fn demo(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
     /// let mut subscriber = client.subscribe("jobs").await?;
-    /// subscriber.unsubscribe_after(10)?; // the stream ends after the tenth message
+    /// subscriber.unsubscribe_after(10).await?; // the stream ends after the tenth message
     /// # Ok(()) }
     /// ```
-    pub fn unsubscribe_after(&mut self, max: u64) -> Result<(), UnsubscribeError> {
+    pub fn unsubscribe_after(&mut self, max: u64) -> Ready<Result<(), UnsubscribeError>> {
         let mut inner = self.client.shared.lock();
         let closed = inner.conn.state() == State::Closed;
         let existed = inner.conn.unsubscribe(self.sid, Some(max));
@@ -145,13 +146,16 @@ impl Subscriber {
     }
 }
 
-/// What an unsubscribe or drain did: closed wins over "already ended".
-fn outcome(existed: bool, closed: bool) -> Result<(), UnsubscribeError> {
-    match (existed, closed) {
+/// What an unsubscribe or drain did: closed wins over "already ended". The work is done
+/// when the call returns; the future is ready at once, so that code written for async-nats
+/// (`subscriber.unsubscribe().await?`) reads the same, and `into_inner()` takes the result
+/// without an executor.
+fn outcome(existed: bool, closed: bool) -> Ready<Result<(), UnsubscribeError>> {
+    ready(match (existed, closed) {
         (_, true) => Err(UnsubscribeError::Closed),
         (false, false) => Err(UnsubscribeError::Ended),
         (true, false) => Ok(()),
-    }
+    })
 }
 
 impl Subscriber {

@@ -308,7 +308,7 @@ mod tests {
     use super::{lock, take, ServerEnd, TestRuntime};
     use crate::client::{connect_with_runtime, Client};
     use crate::deadline::CLAIM_LEASE;
-    use crate::error::RequestError;
+    use crate::error::{DrainError, ReconnectError, RequestError};
     use crate::event::ClientEvent;
     use crate::options::ConnectOptions;
     use crate::runtime::Runtime;
@@ -349,7 +349,8 @@ mod tests {
     fn a_request_times_out_exactly_at_its_deadline() {
         let (rt, client, server) = connected(ConnectOptions::new());
         let c = client.clone();
-        let reply = rt.start(async move { c.request_with("svc", None, "x", Duration::from_secs(2)).await });
+        let reply =
+            rt.start(async move { c.request_with("svc", None, "x".into(), Duration::from_secs(2)).await });
         rt.run_until_idle();
         assert!(server.received().contains("PUB svc _INBOX."), "the request was published");
         rt.advance(Duration::from_millis(1999));
@@ -362,7 +363,8 @@ mod tests {
     fn a_request_reads_its_own_reply_and_gives_the_reads_back() {
         let (rt, client, server) = connected(ConnectOptions::new());
         let c = client.clone();
-        let reply = rt.start(async move { c.request_with("svc", None, "x", Duration::from_secs(2)).await });
+        let reply =
+            rt.start(async move { c.request_with("svc", None, "x".into(), Duration::from_secs(2)).await });
         rt.run_until_idle();
         // SUB <inbox prefix>.* <sid>, then PUB svc <inbox> 1.
         let sent = server.received();
@@ -390,7 +392,7 @@ mod tests {
         let msg = rt.start(async move { c.subscribe("s").await.expect("subscribed").next().await });
         rt.run_until_idle();
         // Polled once (it claims the reads), then kept and never polled again.
-        let mut request = Box::pin(client.request_with("svc", None, "x", Duration::from_secs(60)));
+        let mut request = Box::pin(client.request_with("svc", None, "x".into(), Duration::from_secs(60)));
         let noop = std::task::Waker::noop();
         assert!(request.as_mut().poll(&mut std::task::Context::from_waker(noop)).is_pending());
         rt.run_until_idle();
@@ -400,6 +402,57 @@ mod tests {
         rt.advance(CLAIM_LEASE);
         assert_eq!(take(&msg).expect("received").expect("a message").payload, "hi");
         drop(request);
+    }
+
+    #[test]
+    fn a_drain_reports_its_timeout_and_a_finished_drain_is_ok() {
+        let (rt, client, server) = connected(ConnectOptions::new().drain_timeout(Duration::from_secs(5)));
+        let c = client.clone();
+        let drained = rt.start(async move { c.drain().await });
+        rt.run_until_idle();
+        assert!(server.received().contains("PING\r\n"), "the drain asks the server to confirm");
+        rt.advance(Duration::from_millis(4999));
+        assert!(take(&drained).is_none(), "no timeout before the drain deadline");
+        rt.advance(Duration::from_millis(1));
+        rt.run_until_idle();
+        assert_eq!(take(&drained), Some(Err(DrainError::Timeout)));
+
+        let (rt, client, server) = connected(ConnectOptions::new());
+        let c = client.clone();
+        let drained = rt.start(async move { c.drain().await });
+        rt.run_until_idle();
+        // One PING confirms the unsubscribes, one the publishes.
+        for _ in 0..2 {
+            assert!(server.received().contains("PING\r\n"));
+            server.send("PONG\r\n");
+            rt.run_until_idle();
+        }
+        assert_eq!(take(&drained), Some(Ok(())));
+    }
+
+    #[test]
+    fn force_reconnect_says_why_it_did_nothing() {
+        let (rt, client, _server) = connected(ConnectOptions::new().allow_reconnect(false));
+        assert_eq!(client.force_reconnect().into_inner(), Err(ReconnectError::Disabled));
+
+        let (rt2, client2, _server2) = connected(ConnectOptions::new());
+        assert_eq!(client2.force_reconnect().into_inner(), Ok(()));
+        rt2.run_until_idle();
+        assert_eq!(
+            client2.force_reconnect().into_inner(),
+            Err(ReconnectError::NotConnected),
+            "the new connection is not up yet"
+        );
+        let c = client2.clone();
+        let drained = rt2.start(async move { c.drain().await });
+        rt2.run_until_idle();
+        assert_eq!(take(&drained), Some(Ok(())), "not connected: the drain closes at once");
+        assert_eq!(client2.force_reconnect().into_inner(), Err(ReconnectError::Closed));
+
+        let c = client.clone();
+        let _draining = rt.start(async move { c.drain().await });
+        rt.run_until_idle();
+        assert_eq!(client.force_reconnect().into_inner(), Err(ReconnectError::Draining));
     }
 
     #[test]
@@ -517,7 +570,7 @@ mod tests {
         let total = HIGH_WATER / payload.len() + 4;
         let done = rt.start(async move {
             for _ in 0..total {
-                c.publish("big", payload.clone()).await.expect("published");
+                c.publish("big", payload.clone().into()).await.expect("published");
                 *lock(&count) += 1;
             }
         });
@@ -546,7 +599,7 @@ mod tests {
         let c = client.clone();
         let published = rt.start(async move {
             for i in 0..8 {
-                c.publish("p", format!("{i}").repeat(1024)).await.expect("published");
+                c.publish("p", format!("{i}").repeat(1024).into()).await.expect("published");
             }
         });
         rt.run_until_idle();
@@ -564,7 +617,8 @@ mod tests {
         // A request waits behind the paced publishes, and reads the answers itself: each
         // one it reads lets the driver write the next window, and then the request.
         let c = client.clone();
-        let reply = rt.start(async move { c.request_with("svc", None, "x", Duration::from_secs(60)).await });
+        let reply =
+            rt.start(async move { c.request_with("svc", None, "x".into(), Duration::from_secs(60)).await });
         rt.run_until_idle();
         assert_eq!(server.received(), "", "the request is behind the paced publishes");
         // Unanswered: the marks after 1111 to 4444 (written), 5555 to 7777 (queued).
@@ -760,5 +814,116 @@ mod tests {
         let (_rt_b, b, _server_b) = connected(ConnectOptions::new().rng_seed(2));
         let (inbox_a, inbox_b) = (a.new_inbox(), b.new_inbox());
         assert_ne!(inbox_a.rsplit('.').next(), inbox_b.rsplit('.').next());
+    }
+
+    /// Every duration the client takes may be `Duration::MAX`, and means never: no panic
+    /// when it is added to the clock (in the caller's task or in the driver), and nothing
+    /// times out, not even after a decade on the virtual clock.
+    #[test]
+    fn durations_of_duration_max_mean_never_at_every_entry_point() {
+        use crate::request::Request;
+        use bytes::Bytes;
+
+        const DECADE: Duration = Duration::from_secs(10 * 365 * 86_400);
+        let never = || {
+            ConnectOptions::new()
+                .connection_timeout(Duration::MAX)
+                .ping_interval(Duration::MAX)
+                .reconnect_time_wait(Duration::MAX)
+                .reconnect_backoff_max(Duration::MAX)
+                .reconnect_jitter(Duration::MAX, Duration::MAX)
+                .drain_timeout(Duration::MAX)
+                .request_timeout(Duration::MAX)
+                .flush_timeout(Duration::MAX)
+        };
+        let (rt, client, server) = connected(never());
+        assert_eq!(client.request_timeout(), Duration::MAX);
+        assert!(client.deadline(Duration::MAX) > client.now() + DECADE);
+
+        // Requests and flushes, at every entry point.
+        let c = client.clone();
+        let by_default = rt.start(async move { c.request("svc", Bytes::from_static(b"a")).await });
+        let c = client.clone();
+        let with_timeout = rt
+            .start(async move { c.request_with("svc", None, Bytes::from_static(b"b"), Duration::MAX).await });
+        let c = client.clone();
+        let on_inbox = rt.start(async move {
+            let request = Request::new()
+                .payload(Bytes::from_static(b"c"))
+                .timeout(Some(Duration::MAX))
+                .inbox("replies.c");
+            c.send_request("svc", request).await
+        });
+        let mut many = client
+            .request_many("svc", Bytes::from_static(b"d"), nats_proto::Expected::UntilTimeout, Duration::MAX)
+            .unwrap();
+        let gathered = rt.start(async move {
+            let mut n = 0;
+            while many.next().await.is_some() {
+                n += 1;
+            }
+            n
+        });
+        let c = client.clone();
+        let flushed = rt.start(async move { c.flush().await });
+        let c = client.clone();
+        let flushed_with_timeout = rt.start(async move { c.flush_timeout(Duration::MAX).await });
+        rt.run_until_idle();
+        let sent = server.received();
+        assert_eq!((sent.matches("PUB svc ").count(), sent.matches("PING").count()), (4, 2), "{sent}");
+
+        // A decade on: nothing timed out, no keepalive PING was due.
+        rt.advance(DECADE);
+        assert_eq!(server.received(), "", "no keepalive PING");
+        assert!(take(&by_default).is_none() && take(&with_timeout).is_none() && take(&on_inbox).is_none());
+        assert!(
+            take(&gathered).is_none() && take(&flushed).is_none() && take(&flushed_with_timeout).is_none()
+        );
+        server.send("PONG\r\nPONG\r\n");
+        rt.run_until_idle();
+        assert_eq!((take(&flushed), take(&flushed_with_timeout)), (Some(Ok(())), Some(Ok(()))));
+
+        // A drain that never times out: it ends when the server has answered.
+        let c = client.clone();
+        let drained = rt.start(async move { c.drain().await });
+        rt.run_until_idle();
+        assert!(server.received().ends_with("PING\r\n"));
+        rt.advance(DECADE);
+        assert!(take(&drained).is_none(), "the drain has not timed out");
+        assert_eq!(client.connection_state(), State::Draining);
+        server.send("PONG\r\n");
+        // Read by a waiting request's task: the driver writes at its next lease.
+        rt.advance(CLAIM_LEASE);
+        assert_eq!(server.received(), "PING\r\n", "the publishes are confirmed next");
+        server.send("PONG\r\n");
+        rt.advance(CLAIM_LEASE);
+        assert!(take(&drained).is_some());
+        assert_eq!(client.connection_state(), State::Closed);
+        for reply in [take(&by_default), take(&with_timeout), take(&on_inbox)] {
+            assert!(matches!(reply, Some(Err(RequestError::Closed))), "{reply:?}");
+        }
+        assert_eq!(take(&gathered), Some(0));
+
+        // A lost connection waits forever for its reconnect.
+        let (rt, client, server) = connected(never());
+        server.close();
+        rt.run_until_idle();
+        rt.advance(DECADE);
+        assert!(rt.accept().is_none(), "no reconnect attempt within a decade");
+        assert_eq!(client.connection_state(), State::Reconnecting);
+
+        // An attempt that never completes never times out.
+        let rt = TestRuntime::new();
+        rt.hang_connects();
+        let connecting = rt.start(connect_with_runtime(
+            rt.clone(),
+            "nats://test:4222",
+            never().retry_on_initial_connect(),
+        ));
+        rt.run_until_idle();
+        let client = take(&connecting).expect("returned at once").expect("a client");
+        rt.advance(DECADE);
+        assert_eq!(client.connection_state(), State::Connecting);
+        assert_eq!(client.shared.lock().conn.last_error(), None);
     }
 }

@@ -219,7 +219,11 @@ impl PullState {
     /// (disconnected with a full reconnect buffer) and the tracker backs off.
     async fn send_requests(&mut self) -> Result<bool, FetchError> {
         while let Some(request) = self.tracker.poll_request(self.client.now()) {
-            match self.client.publish_with_reply(&self.next_subject, &self.inbox, request.to_json()).await {
+            match self
+                .client
+                .publish_with_reply(&self.next_subject, &self.inbox, request.to_json().into())
+                .await
+            {
                 Ok(()) => {}
                 Err(nats_client::PublishError::Closed) => return Err(FetchError::Closed),
                 Err(nats_client::PublishError::ReconnectBufferFull { .. }) => {
@@ -266,7 +270,7 @@ impl PullState {
             if self.tracker.is_done() {
                 self.ended = true;
                 // Ended already (closed connection) is fine: the pull is done either way.
-                let _ = self.subscriber.unsubscribe();
+                let _ = self.subscriber.unsubscribe().into_inner();
                 return Some(PullEvent::Done);
             }
             // The hot path: a message already queued needs no timer.

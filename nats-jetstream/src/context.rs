@@ -262,7 +262,7 @@ impl Context {
     pub async fn publish(
         &self,
         subject: impl AsRef<str>,
-        payload: impl Into<Bytes>,
+        payload: Bytes,
     ) -> Result<PublishAckFuture, PublishError> {
         self.send_publish(subject, Publish::new().payload(payload)).await
     }
@@ -275,7 +275,7 @@ impl Context {
         &self,
         subject: impl AsRef<str>,
         headers: HeaderMap,
-        payload: impl Into<Bytes>,
+        payload: Bytes,
     ) -> Result<PublishAckFuture, PublishError> {
         self.send_publish(subject, Publish::new().headers(headers).payload(payload)).await
     }
@@ -314,8 +314,7 @@ impl Context {
         deadline: Duration,
     ) -> Result<PubAck, PublishError> {
         let subject = subject.as_ref();
-        let start = self.client.now();
-        let deadline = start + deadline;
+        let deadline = self.client.deadline(deadline);
         let has_id = publish.expectations.message_id.is_some();
         let mut made = 0;
         loop {
@@ -378,7 +377,7 @@ impl Context {
 /// use nats_jetstream::Publish;
 ///
 /// let publish = Publish::new()
-///     .payload("order 17")
+///     .payload("order 17".into())
 ///     .message_id("order-17")
 ///     .expected_stream("ORDERS")
 ///     .expected_last_subject_sequence(16);
@@ -399,8 +398,8 @@ impl Publish {
 
     /// The payload.
     #[must_use]
-    pub fn payload(mut self, payload: impl Into<Bytes>) -> Self {
-        self.payload = payload.into();
+    pub fn payload(mut self, payload: Bytes) -> Self {
+        self.payload = payload;
         self
     }
 

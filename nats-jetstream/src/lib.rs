@@ -25,10 +25,10 @@
 //! let stream = js.get_or_create_stream(StreamConfig::new("ORDERS").subjects(["orders.>"])).await?;
 //!
 //! // Publish, then await the stream's acknowledgement.
-//! let ack = js.publish("orders.new", "order 1").await?.await?;
+//! let ack = js.publish("orders.new", "order 1".into()).await?.await?;
 //! println!("stored as {} in {}", ack.sequence, ack.stream);
 //! // De-duplication and optimistic concurrency.
-//! js.send_publish("orders.new", Publish::new().payload("order 2").message_id("o-2").expected_last_sequence(ack.sequence))
+//! js.send_publish("orders.new", Publish::new().payload("order 2".into()).message_id("o-2").expected_last_sequence(ack.sequence))
 //!     .await?
 //!     .await?;
 //!

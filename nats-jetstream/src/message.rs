@@ -55,7 +55,7 @@ impl Message {
     /// An [`AckError`], [`AckError::Timeout`] without confirmation.
     pub async fn double_ack(&self) -> Result<(), AckError> {
         let reply = self.reply_subject()?;
-        self.client.request_with(reply, None, AckKind::Ack.body(), self.timeout).await?;
+        self.client.request_with(reply, None, AckKind::Ack.body().into(), self.timeout).await?;
         Ok(())
     }
 
@@ -97,7 +97,7 @@ impl Message {
     /// An [`AckError`].
     pub async fn ack_with(&self, kind: AckKind) -> Result<(), AckError> {
         let reply = self.reply_subject()?;
-        self.client.publish(reply, kind.body()).await?;
+        self.client.publish(reply, kind.body().into()).await?;
         Ok(())
     }
 

@@ -224,7 +224,7 @@ impl OrderedState {
                 let _ = self.context.client.request_many_with(
                     subject,
                     None,
-                    "",
+                    "".into(),
                     nats_client::Expected::Count(1),
                     self.context.timeout,
                 );

@@ -82,11 +82,7 @@ impl Publisher {
     ///
     /// # Errors
     /// A [`PublishError`] when the message cannot be sent (nothing is in flight for it).
-    pub async fn publish(
-        &mut self,
-        subject: impl AsRef<str>,
-        payload: impl Into<Bytes>,
-    ) -> Result<u64, PublishError> {
+    pub async fn publish(&mut self, subject: impl AsRef<str>, payload: Bytes) -> Result<u64, PublishError> {
         self.send(subject, Publish::new().payload(payload)).await
     }
 

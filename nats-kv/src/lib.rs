@@ -17,8 +17,8 @@
 //!
 //! // Key-value: put, get, optimistic concurrency, watch.
 //! let kv = js.create_key_value(Config::new("config").history(5)).await?;
-//! let revision = kv.put("service.port", "4222").await?;
-//! kv.update("service.port", "4223", revision).await?;
+//! let revision = kv.put("service.port", "4222".into()).await?;
+//! kv.update("service.port", "4223".into(), revision).await?;
 //! assert_eq!(kv.get("service.port").await?.as_deref(), Some(&b"4223"[..]));
 //! let mut watch = kv.watch("service.>").await?;
 //! while let Some(entry) = watch.next().await {

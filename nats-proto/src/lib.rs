@@ -37,7 +37,9 @@
 //! connection's [`Instant`] type: `std::time::Instant` by default, or without std a
 //! `Duration` since an epoch of the caller's choosing (`Connection<Duration>`), or any
 //! type of the caller's own. Without std, set [`Options::rng_seed`] from the platform's
-//! randomness: otherwise a fixed seed is used.
+//! randomness: otherwise a fixed seed is used. Durations are never too long: a wait of
+//! [`time::NEVER`] or more (up to `Duration::MAX`) means never, and every deadline is
+//! computed with [`time::deadline`], which cannot overflow an instant.
 //!
 //! # The run loop
 //!
@@ -233,7 +235,7 @@ mod codec;
 mod connection;
 mod messages;
 mod options;
-mod time;
+pub mod time;
 mod types;
 
 // Short paths inside the crate (`crate::subject::Subject`, ...).
@@ -249,7 +251,7 @@ pub use connection::{
     TransportId,
 };
 pub use decode::{ClientDecoder, DecodeError, DecoderLimits, ServerDecoder};
-pub use headers::{HeaderError, HeaderMap, HeaderName, HeaderValue};
+pub use headers::{HeaderError, HeaderMap, HeaderName, HeaderValue, IntoHeaderName, IntoHeaderValue};
 pub use info::ServerInfo;
 pub use op::{ClientOp, Msg, Pub, ServerOp, Undeliverable};
 pub use options::{Options, OptionsError, ReconnectDelay};
@@ -262,3 +264,4 @@ pub use sid::Sid;
 pub use status_code::{InvalidStatusCode, StatusCode};
 pub use subject::{Subject, SubjectError};
 pub use time::{DefaultInstant, Instant};
+pub use types::header_names as header;

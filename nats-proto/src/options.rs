@@ -101,6 +101,10 @@ impl fmt::Debug for ReconnectDelay {
 /// 60 attempts per server, 2 s wait growing exponentially to 8 s (plus up to 100 ms
 /// jitter, 1 s for TLS), an 8 MiB reconnect buffer, `_INBOX` prefix, 30 s drain timeout,
 /// publish pacing with a 4 MiB budget.
+///
+/// Every duration may be as long as [`Duration::MAX`]: a timeout, interval, wait or jitter
+/// of [`NEVER`](crate::time::NEVER) or longer means never (see
+/// [`time::deadline`](crate::time::deadline)).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Options {

@@ -34,7 +34,7 @@
 //!
 //! // A closure per request, on a task of the runtime.
 //! service.add_endpoint("ping").await?.serve(|request| async move {
-//!     let _ = request.respond("pong").await;
+//!     let _ = request.respond("pong".into()).await;
 //! });
 //!
 //! // Or a stream of requests: `math.div`, in the queue group "q".
@@ -44,7 +44,7 @@
 //!     let numbers: Vec<f64> = text.split(',').filter_map(|n| n.trim().parse().ok()).collect();
 //!     match numbers.as_slice() {
 //!         [_, d] if *d == 0.0 => request.error(400, "division by zero").await?,
-//!         [n, d] => request.respond((n / d).to_string()).await?,
+//!         [n, d] => request.respond((n / d).to_string().into()).await?,
 //!         _ => request.error(400, "expected two numbers").await?,
 //!     }
 //! }

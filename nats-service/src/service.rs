@@ -196,7 +196,7 @@ async fn run_control(inner: Arc<Inner>, mut subscribers: Vec<Subscriber>) {
                 if state.control.stop_requested {
                     drop(state);
                     subscribers.iter_mut().for_each(|s| {
-                        let _ = s.unsubscribe(); // ended already: nothing left to stop
+                        let _ = s.unsubscribe().into_inner(); // ended already: nothing left to stop
                     });
                     unsubscribed = true;
                 } else {
@@ -231,7 +231,7 @@ async fn run_control(inner: Arc<Inner>, mut subscribers: Vec<Subscriber>) {
             };
             if let Some(response) = response {
                 // A failed reply (closed connection, say) only loses this answer.
-                let _ = inner.client.publish(reply.as_str(), response).await;
+                let _ = inner.client.publish(reply.as_str(), response.into()).await;
             }
         }
     }
@@ -360,7 +360,7 @@ impl Service {
         for endpoint in endpoints.iter().filter_map(Weak::upgrade) {
             let mut endpoint = lock(&endpoint);
             // Already ended (closed connection, say) is fine: stopping is what was asked.
-            let _ = endpoint.subscriber.unsubscribe();
+            let _ = endpoint.subscriber.unsubscribe().into_inner();
             if let Some(waker) = endpoint.waker.take() {
                 waker.wake();
             }
@@ -607,8 +607,8 @@ impl Request {
     ///
     /// # Errors
     /// [`RespondError::NoReplySubject`] or a publish error.
-    pub async fn respond(&self, payload: impl Into<Bytes>) -> Result<(), RespondError> {
-        self.send(None, None, payload.into()).await
+    pub async fn respond(&self, payload: Bytes) -> Result<(), RespondError> {
+        self.send(None, None, payload).await
     }
 
     /// Replies with headers and `payload`.
@@ -617,10 +617,10 @@ impl Request {
     /// As [`respond`](Self::respond).
     pub async fn respond_with_headers(
         &self,
-        headers: &HeaderMap,
-        payload: impl Into<Bytes>,
+        headers: impl std::borrow::Borrow<HeaderMap>,
+        payload: Bytes,
     ) -> Result<(), RespondError> {
-        self.send(Some(headers.clone()), None, payload.into()).await
+        self.send(Some(headers.borrow().clone()), None, payload).await
     }
 
     /// Replies with an error: the `Nats-Service-Error-Code` and `Nats-Service-Error`
@@ -642,11 +642,11 @@ impl Request {
         code: u32,
         description: &str,
         headers: Option<&HeaderMap>,
-        payload: impl Into<Bytes>,
+        payload: Bytes,
     ) -> Result<(), RespondError> {
         let mut headers = headers.cloned().unwrap_or_default();
         set_error_headers(&mut headers, code, description);
-        self.send(Some(headers), Some((code, description)), payload.into()).await
+        self.send(Some(headers), Some((code, description)), payload).await
     }
 
     async fn send(

@@ -10,7 +10,7 @@
 //! smol::block_on(async {
 //!     let client = nats_smol::connect("nats://127.0.0.1:4222").await?;
 //!     let mut subscriber = client.subscribe("greet.*").await?;
-//!     client.publish("greet.joe", "hello").await?;
+//!     client.publish("greet.joe", "hello".into()).await?;
 //!     if let Some(message) = subscriber.next().await {
 //!         println!("{}: {:?}", message.subject, message.payload);
 //!     }

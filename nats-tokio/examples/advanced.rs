@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         while let Some(request) = requests.next().await {
             let Some(reply) = request.reply else { continue };
             for i in 0..20 {
-                if let Err(error) = responder.publish(&reply, format!("i={i}")).await {
+                if let Err(error) = responder.publish(&reply, format!("i={i}").into()).await {
                     eprintln!("Could not reply: {error}");
                     return;
                 }
@@ -56,7 +56,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // One request, many replies: the stream ends after 10 (or at the 1 s timeout); the
     // other 10 replies are dropped.
     let mut replies =
-        client.request_many("help.please", "help", Expected::Count(10), Duration::from_secs(1))?;
+        client.request_many("help.please", "help".into(), Expected::Count(10), Duration::from_secs(1))?;
     while let Some(reply) = replies.next().await {
         let inbox = reply.reply.as_ref().map_or("", |subject| subject.as_str());
         println!(

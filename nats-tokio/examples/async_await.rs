@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // Subscribe before spawning anything, so that the subscriptions are in place before the
     // first publish: the server sees this connection's operations in order.
     let mut messages = client.subscribe("foo").await?;
-    messages.unsubscribe_after(2)?;
+    messages.unsubscribe_after(2).await?;
     let subscriber = tokio::spawn(async move {
         let mut received = 0;
         while let Some(message) = messages.next().await {
@@ -58,7 +58,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             // Ends when the drain below unsubscribes.
             while let Some(request) = requests.next().await {
                 let Some(reply) = request.reply else { continue };
-                client.publish(reply, format!("I can help (worker {worker})")).await?;
+                client.publish(reply, format!("I can help (worker {worker})").into()).await?;
                 served += 1;
             }
             Ok::<_, PublishError>(served)
@@ -69,7 +69,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         let client = client.clone();
         tokio::spawn(async move {
             for payload in ["Hello", "World", "!!!!!"] {
-                client.publish("foo", payload).await?;
+                client.publish("foo", payload.into()).await?;
             }
             // Five requests in flight at once on the one connection, each timing out if
             // not answered within 50 ms.
@@ -77,7 +77,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 let client = &client;
                 async move {
                     let request = format!("help me #{i}");
-                    (i, client.request_with("help", None, request, Duration::from_millis(50)).await)
+                    (i, client.request_with("help", None, request.into(), Duration::from_millis(50)).await)
                 }
             });
             let mut answered = 0;
@@ -103,7 +103,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // Drain: unsubscribe everything, deliver what is in flight, flush, close (bounded by
     // the drain timeout, 30 s by default).
-    client.drain().await;
+    client.drain().await?;
     for (worker, responder) in (1..).zip(responders) {
         // The timeout, the task, then the task's own result.
         let served = timeout(WAIT, responder).await???;

@@ -87,7 +87,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         for i in 0..MAX_MESSAGES {
             subject.clear();
             write!(subject, "help.{i}")?;
-            match client.publish(&subject, "A").await {
+            match client.publish(&subject, "A".into()).await {
                 Ok(()) => sent += 1,
                 Err(PublishError::Closed) => {
                     println!("Connection closed prematurely.");
@@ -117,7 +117,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         let received = timeout(WAIT, subscribe_handler).await??;
         println!("Received {received} of the {sent} messages on 'help.*'");
 
-        match client.publish("help", "hello world").await {
+        match client.publish("help", "hello world".into()).await {
             Err(PublishError::Closed) => println!("Can't publish since no longer connected."),
             other => return Err(format!("expected PublishError::Closed, got {other:?}").into()),
         }

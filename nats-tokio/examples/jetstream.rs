@@ -43,18 +43,21 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("created stream {}", stream.name());
 
     // Publish, then await the acknowledgement.
-    let ack = js.publish("orders.new", "order 1").await?.await?;
+    let ack = js.publish("orders.new", "order 1".into()).await?.await?;
     println!("order 1 stored as sequence {} (duplicate: {})", ack.sequence, ack.duplicate);
     // The same Nats-Msg-Id twice: stored once.
     for _ in 0..2 {
         let ack = js
-            .send_publish("orders.new", Publish::new().payload("order 2").message_id("order-2"))
+            .send_publish("orders.new", Publish::new().payload("order 2".into()).message_id("order-2"))
             .await?
             .await?;
         println!("order 2 with id order-2: sequence {}, duplicate {}", ack.sequence, ack.duplicate);
     }
     // Optimistic concurrency: refused unless the stream's last sequence is 1 (it is 2).
-    match js.send_publish("orders.new", Publish::new().payload("late").expected_last_sequence(1)).await?.await
+    match js
+        .send_publish("orders.new", Publish::new().payload("late".into()).expected_last_sequence(1))
+        .await?
+        .await
     {
         Err(PublishError::WrongLastSequence(e)) => println!("refused as expected: {e}"),
         other => println!("unexpected: {other:?}"),
@@ -63,7 +66,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // The async publisher: 1,000 messages, at most 64 acknowledgements outstanding.
     let mut publisher = js.publisher(64);
     for i in 0..1000 {
-        publisher.publish("orders.bulk", format!("bulk {i}")).await?;
+        publisher.publish("orders.bulk", format!("bulk {i}").into()).await?;
     }
     let report = publisher.finish().await;
     println!("bulk: {} acknowledged, {} failures", report.acked, report.failures.len());
@@ -87,7 +90,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
 
     // A continuous stream of messages (re-pulls as it goes, heartbeats detect a lost server).
-    js.publish("orders.new", "order 3").await?.await?;
+    js.publish("orders.new", "order 3".into()).await?.await?;
     let mut messages = consumer.messages().await?;
     if let Ok(Some(message)) = timeout(WAIT, messages.next()).await {
         let message = message?;
@@ -110,6 +113,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("ordered replay: {replayed} messages");
 
     js.delete_stream("EXAMPLE_ORDERS").await?;
-    client.drain().await;
+    client.drain().await?;
     Ok(())
 }

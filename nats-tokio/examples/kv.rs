@@ -36,19 +36,19 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // Watch everything from now on, in the background.
     let mut watch = kv.watch_all().await?;
 
-    let first = kv.put("service.port", "4222").await?;
-    let second = kv.update("service.port", "4223", first).await?;
-    match kv.update("service.port", "9999", first).await {
+    let first = kv.put("service.port", "4222".into()).await?;
+    let second = kv.update("service.port", "4223".into(), first).await?;
+    match kv.update("service.port", "9999".into(), first).await {
         Err(PutError::WrongLastRevision) => println!("stale update refused"),
         other => println!("unexpected: {other:?}"),
     }
-    match kv.create("service.port", "1").await {
+    match kv.create("service.port", "1".into()).await {
         Err(PutError::AlreadyExists { revision }) => println!("create refused: exists at {revision}"),
         other => println!("unexpected: {other:?}"),
     }
-    kv.put("service.host", "localhost").await?;
+    kv.put("service.host", "localhost".into()).await?;
     kv.delete("service.host").await?;
-    kv.put("tmp", "x").await?;
+    kv.put("tmp", "x".into()).await?;
     kv.purge("tmp").await?;
 
     println!("service.port = {:?} (revision {second})", kv.get("service.port").await?);

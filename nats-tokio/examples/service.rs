@@ -47,7 +47,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // A closure per request, run on a tokio task by the service.
     calc.add_endpoint("add").await?.serve(|request| async move {
         let result = match numbers(request.payload()) {
-            Some((a, b)) => request.respond((a + b).to_string()).await,
+            Some((a, b)) => request.respond((a + b).to_string().into()).await,
             None => request.error(400, "expected two numbers: a,b").await,
         };
         if let Err(e) = result {
@@ -60,7 +60,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         while let Some(request) = divide.next().await {
             let result = match numbers(request.payload()) {
                 Some((_, 0.0)) => request.error(422, "division by zero").await,
-                Some((a, b)) => request.respond((a / b).to_string()).await,
+                Some((a, b)) => request.respond((a / b).to_string().into()).await,
                 None => request.error(400, "expected two numbers: a,b").await,
             };
             if let Err(e) = result {
@@ -73,13 +73,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let client = nats_tokio::connect(&url).await?;
     discover(&client).await?;
     for (subject, payload) in [("calc.add", "40,2"), ("calc.div", "84,2"), ("calc.div", "1,0")] {
-        let reply = timeout(WAIT, client.request(subject, payload)).await??;
+        let reply = timeout(WAIT, client.request(subject, payload.into())).await??;
         match ErrorReply::from_message(&reply) {
             Some(error) => println!("{subject}({payload}) -> error {} ({})", error.code, error.description),
             None => println!("{subject}({payload}) -> {}", String::from_utf8_lossy(&reply.payload)),
         }
     }
-    let reply = timeout(WAIT, client.request(format!("$SRV.STATS.calc.{}", service.id()), "")).await??;
+    let reply =
+        timeout(WAIT, client.request(format!("$SRV.STATS.calc.{}", service.id()), "".into())).await??;
     let stats: StatsResponse = serde_json::from_slice(&reply.payload)?;
     println!("Stats since {}:", stats.started);
     for endpoint in &stats.endpoints {
@@ -96,8 +97,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // Stopping ends the endpoints' streams: the divider task finishes.
     timeout(WAIT, service.stop()).await??;
     timeout(WAIT, divider).await??;
-    timeout(WAIT, client.drain()).await?;
-    timeout(WAIT, connection.drain()).await?;
+    timeout(WAIT, client.drain()).await??;
+    timeout(WAIT, connection.drain()).await??;
     println!("Stopped");
     Ok(())
 }
@@ -105,12 +106,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
 /// Pings every service for half a second, then reads the INFO of each `calc` instance.
 async fn discover(client: &Client) -> Result<(), Box<dyn Error>> {
     let mut pongs =
-        client.request_many("$SRV.PING", "", Expected::UntilTimeout, Duration::from_millis(500))?;
+        client.request_many("$SRV.PING", "".into(), Expected::UntilTimeout, Duration::from_millis(500))?;
     while let Some(reply) = pongs.next().await {
         let ping: PingResponse = serde_json::from_slice(&reply.payload)?;
         println!("Found {} {} (id {})", ping.name, ping.version, ping.id);
     }
-    let reply = timeout(WAIT, client.request("$SRV.INFO.calc", "")).await??;
+    let reply = timeout(WAIT, client.request("$SRV.INFO.calc", "".into())).await??;
     let info: InfoResponse = serde_json::from_slice(&reply.payload)?;
     println!("{}: {}", info.name, info.description);
     for endpoint in &info.endpoints {

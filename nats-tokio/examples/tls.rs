@@ -96,7 +96,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
 
     let mut subscriber = client.subscribe("tls.hello").await?;
-    client.publish("tls.hello", "Hello over TLS").await?;
+    client.publish("tls.hello", "Hello over TLS".into()).await?;
     let message = timeout(WAIT, subscriber.next()).await?.ok_or("the subscription ended")?;
     println!("Received a message on '{}': {}", message.subject, String::from_utf8_lossy(&message.payload));
 

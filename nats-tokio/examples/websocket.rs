@@ -43,7 +43,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // Publish and subscribe, and a request answered on the same connection.
     let mut greetings = client.subscribe("greet.*").await?;
-    client.publish("greet.ws", "hello over a WebSocket").await?;
+    client.publish("greet.ws", "hello over a WebSocket".into()).await?;
     let message = timeout(WAIT, greetings.next()).await?.ok_or("the subscription ended")?;
     println!("Received on {}: {}", message.subject, String::from_utf8_lossy(&message.payload));
     let mut service = client.subscribe("time").await?;
@@ -51,11 +51,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let serving = tokio::spawn(async move {
         if let Some(request) = service.next().await {
             if let Some(reply) = request.reply {
-                responder.publish(&reply, "it is now").await.ok();
+                responder.publish(&reply, "it is now".into()).await.ok();
             }
         }
     });
-    let answer = client.request("time", "what time is it?").await?;
+    let answer = client.request("time", "what time is it?".into()).await?;
     println!("Request answered: {}", String::from_utf8_lossy(&answer.payload));
     timeout(WAIT, serving).await??;
 
@@ -74,7 +74,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     });
     let start = Instant::now();
     for i in 0..count {
-        client.publish("bench", &PAYLOAD[..]).await?;
+        client.publish("bench", (&PAYLOAD[..]).into()).await?;
         if (i + 1) % 10_000 == 0 {
             timeout(WAIT, client.flush()).await??;
         }

@@ -34,17 +34,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
 
     // Matches all of the above.
-    client.publish("foo.bar.baz", "Hello World").await?;
+    client.publish("foo.bar.baz", "Hello World".into()).await?;
     // Each of these matches only some of them.
-    client.publish("foo.qux.baz", "only foo.*.baz and foo.>").await?;
-    client.publish("foo.bar.qux", "only foo.bar.* and foo.>").await?;
-    client.publish("foo.bar", "only foo.>").await?;
+    client.publish("foo.qux.baz", "only foo.*.baz and foo.>".into()).await?;
+    client.publish("foo.bar.qux", "only foo.bar.* and foo.>".into()).await?;
+    client.publish("foo.bar", "only foo.>".into()).await?;
 
     // Once the server has answered the flush, it has sent us every matching message.
     client.flush_timeout(WAIT).await?;
     for subscriber in &mut subscribers {
         // Stop the subscription: what already arrived can still be read, then it ends.
-        subscriber.unsubscribe()?;
+        subscriber.unsubscribe().await?;
         let messages = timeout(WAIT, subscriber.by_ref().collect::<Vec<_>>()).await?;
         println!("'{}' received {} messages:", subscriber.subject(), messages.len());
         for message in &messages {

@@ -11,7 +11,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = nats_tokio::connect("nats://127.0.0.1:4222").await?;
 //! let mut subscriber = client.subscribe("greet.*").await?;
-//! client.publish("greet.joe", "hello").await?;
+//! client.publish("greet.joe", "hello".into()).await?;
 //! if let Some(message) = subscriber.next().await {
 //!     println!("{}: {:?}", message.subject, message.payload);
 //! }

@@ -17,11 +17,11 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = nats_web::connect("ws://127.0.0.1:8080").await?;
 //! let mut subscriber = client.subscribe("greet.*").await?;
-//! client.publish("greet.joe", "hello").await?;
+//! client.publish("greet.joe", "hello".into()).await?;
 //! if let Some(message) = subscriber.next().await {
 //!     web_sys::console::log_1(&format!("{}: {:?}", message.subject, message.payload).into());
 //! }
-//! let reply = client.request("time.now", "").await?;
+//! let reply = client.request("time.now", "".into()).await?;
 //! # let _ = reply;
 //! client.drain().await;
 //! # Ok(()) }

@@ -456,7 +456,7 @@ mod driver {
         assert_eq!(&message.payload[..], b"hello");
 
         let c = client.clone();
-        let published = rt.start(async move { c.publish("greet", "hi").await });
+        let published = rt.start(async move { c.publish("greet", "hi".into()).await });
         rt.run_until_idle();
         assert!(matches!(take(&published), Some(Ok(()))));
         // (The subscriber ended with the task that read from it.)

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::types::nanos;
+
 /// How a message is acknowledged (the body sent to its reply subject).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckKind {
@@ -21,10 +23,7 @@ impl AckKind {
         match self {
             Self::Ack => b"+ACK".to_vec(),
             Self::Nak(None) => b"-NAK".to_vec(),
-            Self::Nak(Some(delay)) => {
-                format!("-NAK {{\"delay\":{}}}", u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX))
-                    .into_bytes()
-            }
+            Self::Nak(Some(delay)) => format!("-NAK {{\"delay\":{}}}", nanos::to_go(delay)).into_bytes(),
             Self::Progress => b"+WPI".to_vec(),
             Self::Term => b"+TERM".to_vec(),
         }
@@ -110,6 +109,8 @@ mod tests {
         assert_eq!(AckKind::Ack.body(), b"+ACK");
         assert_eq!(AckKind::Nak(None).body(), b"-NAK");
         assert_eq!(AckKind::Nak(Some(Duration::from_millis(1500))).body(), b"-NAK {\"delay\":1500000000}");
+        // A Go time.Duration: saturated at i64::MAX, never wrapped or past it.
+        assert_eq!(AckKind::Nak(Some(Duration::MAX)).body(), b"-NAK {\"delay\":9223372036854775807}");
         assert_eq!(AckKind::Progress.body(), b"+WPI");
         assert_eq!(AckKind::Term.body(), b"+TERM");
     }

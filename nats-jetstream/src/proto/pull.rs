@@ -10,6 +10,7 @@ use std::time::Duration;
 
 // The client's clock type: `std::time::Instant`, and in the browser the one that works there.
 use nats_client::Instant;
+use nats_proto::time::deadline;
 
 use serde::Serialize;
 
@@ -377,7 +378,12 @@ impl PullTracker {
         self.failures = self.failures.saturating_add(1);
         self.pending_messages = 0;
         self.pending_bytes = 0;
-        self.retry_at = Some(now + wait);
+        self.retry_at = Some(deadline(now, wait));
+    }
+
+    /// When two heartbeat intervals will have passed without traffic.
+    fn heartbeats_missed_at(&self) -> Instant {
+        deadline(self.last_activity, self.options.heartbeat.saturating_mul(2))
     }
 
     /// The earliest deadline: the end of a backoff, missed heartbeats, or a request's
@@ -393,11 +399,11 @@ impl PullTracker {
             return None;
         }
         let fetch_no_wait = self.mode == PullMode::Fetch && self.options.no_wait;
-        let heartbeat = (!self.options.heartbeat.is_zero() && !fetch_no_wait)
-            .then(|| self.last_activity + self.options.heartbeat * 2);
+        let heartbeat =
+            (!self.options.heartbeat.is_zero() && !fetch_no_wait).then(|| self.heartbeats_missed_at());
         let expiry = match self.mode {
-            PullMode::Fetch if self.options.no_wait => Some(self.last_request + DEFAULT_EXPIRES),
-            _ => Some(self.last_request + self.options.expires + EXPIRY_MARGIN),
+            PullMode::Fetch if self.options.no_wait => Some(deadline(self.last_request, DEFAULT_EXPIRES)),
+            _ => Some(deadline(self.last_request, self.options.expires.saturating_add(EXPIRY_MARGIN))),
         };
         match (heartbeat, expiry) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -415,8 +421,7 @@ impl PullTracker {
         if now < deadline {
             return None;
         }
-        let missed =
-            !self.options.heartbeat.is_zero() && now >= self.last_activity + self.options.heartbeat * 2;
+        let missed = !self.options.heartbeat.is_zero() && now >= self.heartbeats_missed_at();
         let outcome = match (self.mode, missed) {
             (PullMode::Fetch, true) => PullTimeout::MissedHeartbeats,
             (PullMode::Fetch, false) => PullTimeout::FetchExpired,
@@ -465,6 +470,30 @@ mod tests {
             idle_heartbeat: Duration::ZERO,
         };
         assert_eq!(String::from_utf8(r.to_json()).unwrap(), r#"{"batch":1,"max_bytes":100,"no_wait":true}"#);
+    }
+
+    #[test]
+    fn expiries_and_heartbeats_of_duration_max_mean_never() {
+        use nats_proto::time::NEVER;
+
+        let t0 = Instant::now();
+        let decade = secs(10 * 365 * 86_400);
+        let huge = PullOptions::default().expires(Duration::MAX).heartbeat(Duration::MAX);
+        for mode in [PullMode::Fetch, PullMode::Continuous] {
+            let mut t = PullTracker::new(mode, huge, t0);
+            let r = t.poll_request(t0).unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&r.to_json()).unwrap();
+            assert_eq!(json["expires"].as_i64(), Some(i64::MAX), "a Go duration, saturated");
+            assert_eq!(json["idle_heartbeat"].as_i64(), Some(i64::MAX));
+            assert_eq!(t.poll_timeout(), Some(t0 + NEVER), "{mode:?}");
+            assert_eq!(t.handle_timeout(t0 + decade), None, "{mode:?}: nothing is due");
+            t.handle_message(t0 + decade, 1);
+            if mode == PullMode::Continuous {
+                assert_eq!(t.poll_timeout(), Some(t0 + NEVER), "the request's expiry comes first");
+                assert_eq!(t.handle_timeout(t0 + NEVER), Some(PullTimeout::Expired));
+                assert_eq!(t.poll_timeout(), Some(t0 + NEVER + NEVER));
+            }
+        }
     }
 
     #[test]

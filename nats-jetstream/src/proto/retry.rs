@@ -19,6 +19,7 @@ use std::time::Duration;
 
 // The client's clock type: `std::time::Instant`, and in the browser the one that works there.
 use nats_client::Instant;
+use nats_proto::time::deadline as after;
 
 use super::error::ApiError;
 
@@ -109,7 +110,7 @@ impl PublishRetry {
         if !cause.is_retryable(has_message_id) || made >= self.attempts {
             return None;
         }
-        let at = now + self.backoff(made);
+        let at = after(now, self.backoff(made));
         (at < deadline).then_some(at)
     }
 }
@@ -201,8 +202,8 @@ impl ApiRetry {
         if !self.is_retryable(cause) {
             return None;
         }
-        let at = now + self.backoff(made);
-        (at < first + self.deadline).then_some(at)
+        let at = after(now, self.backoff(made));
+        (at < after(first, self.deadline)).then_some(at)
     }
 
     /// The timeout of an attempt starting at `now`: the request timeout, but not past
@@ -214,7 +215,7 @@ impl ApiRetry {
         now: Instant,
         floor: Duration,
     ) -> Duration {
-        let left = (first + self.deadline).saturating_duration_since(now);
+        let left = after(first, self.deadline).saturating_duration_since(now);
         timeout.min(left.max(floor))
     }
 }
@@ -304,6 +305,29 @@ mod tests {
         // Past the deadline: no more attempts.
         assert_eq!(policy.next_attempt(RetryCause::Timeout, 4, first, t3 + 300 * MS), None);
         assert_eq!(policy.attempt_timeout(Duration::from_secs(2), first, t3 + 300 * MS, 100 * MS), 100 * MS);
+    }
+
+    #[test]
+    fn waits_and_deadlines_of_duration_max_saturate() {
+        use nats_proto::time::NEVER;
+
+        let now = Instant::now();
+        let decade = Duration::from_secs(10 * 365 * 86_400);
+        // A backoff of Duration::MAX: the next attempt would come never, so there is none.
+        let never = PublishRetry::new(10, Duration::MAX, Duration::MAX);
+        assert_eq!(never.backoff(u32::MAX), Duration::MAX);
+        assert_eq!(never.next_attempt(RetryCause::NoResponders, false, 3, now, now + decade), None);
+        // A deadline of never: retries as usual.
+        let policy = ApiRetry::new(Duration::MAX, 100 * MS, Duration::MAX);
+        assert_eq!(policy.next_attempt(RetryCause::Unavailable, 1, now, now), Some(now + 100 * MS));
+        let waits_never = ApiRetry::new(Duration::MAX, Duration::MAX, Duration::MAX);
+        assert_eq!(waits_never.next_attempt(RetryCause::Unavailable, 1, now, now), None);
+        let later = now + decade;
+        assert_eq!(policy.attempt_timeout(Duration::MAX, now, later, 100 * MS), NEVER - decade);
+        assert_eq!(
+            policy.attempt_timeout(Duration::from_secs(5), now, later, 100 * MS),
+            Duration::from_secs(5)
+        );
     }
 
     #[test]

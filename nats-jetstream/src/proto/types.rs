@@ -9,14 +9,22 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 
-/// Durations as integer nanoseconds, the JetStream wire form.
+/// Durations as integer nanoseconds, the JetStream wire form: a Go `time.Duration`, an
+/// `i64`.
 pub(crate) mod nanos {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// `d` as a Go `time.Duration`: nanoseconds, saturating at `i64::MAX` (about 292
+    /// years), the longest duration the server can read. A longer one (up to
+    /// `Duration::MAX`) neither wraps nor fails the request: it means "as long as can be".
+    pub(crate) fn to_go(d: Duration) -> i64 {
+        i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+    }
+
     pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        s.serialize_i64(to_go(*d))
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -688,6 +696,31 @@ pub enum ResponseError {
 mod tests {
     use super::*;
     use crate::proto::ErrorCode;
+
+    #[test]
+    fn durations_go_to_the_server_as_go_nanoseconds_saturating_at_i64_max() {
+        let max = i64::MAX;
+        assert_eq!(nanos::to_go(Duration::from_millis(1500)), 1_500_000_000);
+        assert_eq!(nanos::to_go(Duration::from_nanos(max as u64)), max);
+        assert_eq!(nanos::to_go(Duration::from_nanos(max as u64 + 1)), max, "not wrapped negative");
+        assert_eq!(nanos::to_go(Duration::from_nanos(u64::MAX)), max);
+        assert_eq!(nanos::to_go(Duration::MAX), max);
+
+        let mut config = StreamConfig::new("S").duplicate_window(Duration::MAX);
+        config.max_age = Duration::MAX;
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!((json["max_age"].as_i64(), json["duplicate_window"].as_i64()), (Some(max), Some(max)));
+        let consumer = ConsumerConfig {
+            ack_wait: Duration::MAX,
+            inactive_threshold: Duration::MAX,
+            ..ConsumerConfig::default()
+        };
+        let json = serde_json::to_value(&consumer).unwrap();
+        assert_eq!((json["ack_wait"].as_i64(), json["inactive_threshold"].as_i64()), (Some(max), Some(max)));
+        // What the server sends back reads as the same (saturated) durations.
+        let back: StreamConfig = serde_json::from_value(serde_json::to_value(&config).unwrap()).unwrap();
+        assert_eq!(back.max_age, Duration::from_nanos(max as u64));
+    }
 
     #[test]
     fn stream_config_leaves_defaults_out() {

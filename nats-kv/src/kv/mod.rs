@@ -301,16 +301,15 @@ impl Store {
     ///
     /// # Errors
     /// A [`PutError`].
-    pub async fn put(&self, key: &str, value: impl Into<Bytes>) -> Result<u64, PutError> {
-        self.publish(key, value.into(), Operation::Put, None).await
+    pub async fn put(&self, key: &str, value: Bytes) -> Result<u64, PutError> {
+        self.publish(key, value, Operation::Put, None).await
     }
 
     /// Sets `key` only if it has no value (never set, or deleted or purged last).
     ///
     /// # Errors
     /// [`PutError::AlreadyExists`] when it has one, or another [`PutError`].
-    pub async fn create(&self, key: &str, value: impl Into<Bytes>) -> Result<u64, PutError> {
-        let value = value.into();
+    pub async fn create(&self, key: &str, value: Bytes) -> Result<u64, PutError> {
         match self.publish(key, value.clone(), Operation::Put, Some(0)).await {
             Err(PutError::WrongLastRevision) => match self.entry(key).await? {
                 Some(entry) if entry.operation != Operation::Put => {
@@ -333,8 +332,8 @@ impl Store {
     ///
     /// # Errors
     /// [`PutError::WrongLastRevision`] when it is not, or another [`PutError`].
-    pub async fn update(&self, key: &str, value: impl Into<Bytes>, revision: u64) -> Result<u64, PutError> {
-        self.publish(key, value.into(), Operation::Put, Some(revision)).await
+    pub async fn update(&self, key: &str, value: Bytes, revision: u64) -> Result<u64, PutError> {
+        self.publish(key, value, Operation::Put, Some(revision)).await
     }
 
     /// Deletes `key` (a `DEL` marker; earlier revisions stay in the history).
@@ -477,7 +476,7 @@ impl Store {
     /// The next entry of a watch reading stored values, or [`WatchError::Timeout`] after
     /// the context's timeout without one: a bounded wait, never a hang.
     async fn next_within(&self, watch: &mut Watch) -> Option<Result<Entry, WatchError>> {
-        let sleep = self.context.client().sleep_until(self.context.client().now() + self.context.timeout());
+        let sleep = self.context.client().sleep_until(self.context.client().deadline(self.context.timeout()));
         match futures_util::future::select(watch.next(), Box::pin(sleep)).await {
             futures_util::future::Either::Left((item, _)) => item,
             futures_util::future::Either::Right(_) => Some(Err(WatchError::Timeout)),

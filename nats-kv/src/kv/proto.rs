@@ -455,6 +455,14 @@ mod tests {
     }
 
     #[test]
+    fn a_ttl_of_duration_max_goes_to_the_server_as_the_longest_go_duration() {
+        let config = Config::new("b").max_age(Duration::MAX).stream_config().unwrap();
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(json["max_age"].as_i64(), Some(i64::MAX), "saturated, neither wrapped nor past i64");
+        assert_eq!(json["duplicate_window"], 120_000_000_000u64);
+    }
+
+    #[test]
     fn watcher_initial_values_then_updates() {
         // Three initial values (pending 2, 1, 0), then updates.
         let mut w = Watcher::new(WatchOptions::default(), false);

@@ -239,7 +239,7 @@ impl ObjectStore {
             HeaderName::new(NATS_ROLLUP).expect("constant header name"),
             HeaderValue::new("sub").expect("constant value"),
         );
-        let publish = Publish::new().headers(headers).payload(info.to_json());
+        let publish = Publish::new().headers(headers).payload(info.to_json().into());
         self.context.send_publish(meta_subject(&self.name, &info.name), publish).await?.await?;
         Ok(())
     }
@@ -464,7 +464,7 @@ impl ObjectStore {
         let mut infos = Vec::new();
         loop {
             let sleep =
-                self.context.client().sleep_until(self.context.client().now() + self.context.timeout());
+                self.context.client().sleep_until(self.context.client().deadline(self.context.timeout()));
             let message = match futures_util::future::select(messages.next(), Box::pin(sleep)).await {
                 futures_util::future::Either::Left((Some(message), _)) => message?,
                 futures_util::future::Either::Left((None, _)) => break,

@@ -5,7 +5,7 @@ use crate::prelude::*;
 use bytes::Bytes;
 
 use crate::{
-    connect::ConnectInfo, headers::HeaderError, headers::HeaderMap, info::ServerInfo,
+    connect::ConnectInfo, headers::HeaderError, headers::HeaderMap, headers::HeaderValue, info::ServerInfo,
     queue_group::QueueGroup, server_error::ServerError, sid::Sid, status_code::StatusCode, subject::Subject,
 };
 
@@ -96,6 +96,24 @@ impl Msg {
     pub fn with_headers(mut self, headers: HeaderMap) -> Self {
         self.headers = Some(Box::new(headers));
         self
+    }
+
+    /// The first value of header `name`, if the message has headers and that one.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use bytes::Bytes;
+    /// use nats_proto::{header, HeaderMap, Msg, Sid, Subject};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(header::NATS_MESSAGE_ID, "order-7");
+    /// let msg = Msg::new(Subject::new("orders.new")?, Sid(1), Bytes::new()).with_headers(headers);
+    /// assert_eq!(msg.header("Nats-Msg-Id").unwrap(), "order-7");
+    /// assert_eq!(msg.header("Trace-Id"), None);
+    /// # Ok(()) }
+    /// ```
+    pub fn header(&self, name: impl AsRef<str>) -> Option<&HeaderValue> {
+        self.headers.as_deref()?.get(name)
     }
 
     /// With a header-block error (see [`header_error`](Self::header_error)).

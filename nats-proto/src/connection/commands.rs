@@ -3,7 +3,7 @@
 
 use core::time::Duration;
 
-use crate::time::Instant;
+use crate::time::{deadline, Instant};
 
 use bytes::Bytes;
 
@@ -219,7 +219,7 @@ impl<I: Instant> Connection<I> {
             self.requests.remove(id);
             return Err(error);
         }
-        self.timers.set(Timer::Request(id.0), now + timeout);
+        self.timers.set(Timer::Request(id.0), deadline(now, timeout));
         Ok(id)
     }
 
@@ -243,7 +243,7 @@ impl<I: Instant> Connection<I> {
         } else {
             self.outbound.queue().write_ping();
             self.keepalive.flush_sent(id);
-            self.timers.set(Timer::Flush(id), now + timeout);
+            self.timers.set(Timer::Flush(id), deadline(now, timeout));
         }
         FlushId(id)
     }
@@ -268,7 +268,7 @@ impl<I: Instant> Connection<I> {
         }
         self.outbound.queue().write_ping();
         self.keepalive.ping_sent(PongWaiter::DrainSubscriptions);
-        self.timers.set(Timer::Drain, now + self.options.drain_timeout);
+        self.timers.set(Timer::Drain, deadline(now, self.options.drain_timeout));
     }
 
     /// Drops the current connection and reconnects through the server pool at once, with

@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use crate::time::Instant;
+use crate::time::{deadline, Instant};
 
 use super::event::{Action, ConnectionError, Event};
 use super::keepalive::PongWaiter;
@@ -175,7 +175,7 @@ impl<I: Instant> Connection<I> {
         self.pool.record(&server, true);
         self.phase = Phase::Connected;
         self.timers.stop(Timer::Attempt);
-        self.timers.set(Timer::Ping, now + self.options.ping_interval);
+        self.timers.set(Timer::Ping, deadline(now, self.options.ping_interval));
         self.keepalive.traffic();
         // Re-subscribe, with the remaining auto-unsubscribe counts.
         for (sid, sub) in self.subs.iter_sorted() {

@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use crate::time::Instant;
+use crate::time::{deadline, Instant};
 
 use super::event::{Action, ConnectionError, Event, FlushError, FlushId, RequestId, RequestOutcome};
 use super::keepalive::{PongWaiter, Stale};
@@ -71,7 +71,7 @@ impl<I: Instant> Connection<I> {
         self.keepalive.reset();
         self.pacing.reset();
         self.timers.stop(Timer::ReconnectWait);
-        self.timers.set(Timer::Attempt, now + self.options.connect_timeout);
+        self.timers.set(Timer::Attempt, deadline(now, self.options.connect_timeout));
         self.phase = Phase::Connecting;
         self.report.action(Action::Connect(transport, addr));
     }
@@ -184,6 +184,7 @@ impl<I: Instant> Connection<I> {
         {
             self.report.last_error = Some(error.clone());
         }
+        self.report.closed_with.clone_from(&error);
         self.report.event(Event::Closed { error });
     }
 
@@ -192,7 +193,7 @@ impl<I: Instant> Connection<I> {
             Err(Stale) => self.lose_connection(now, ConnectionError::StaleConnection),
             Ok(()) => {
                 self.outbound.queue().write_ping();
-                self.timers.set(Timer::Ping, now + self.options.ping_interval);
+                self.timers.set(Timer::Ping, deadline(now, self.options.ping_interval));
             }
         }
     }

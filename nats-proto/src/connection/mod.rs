@@ -425,6 +425,14 @@ impl<I: Instant> Connection<I> {
         self.report.last_error.as_ref()
     }
 
+    /// The error the connection closed with, as in [`Event::Closed`]:
+    /// [`ConnectionError::DrainTimeout`] when a drain ran out of time,
+    /// [`ConnectionError::NoServers`] when no server was left, ...; `None` while it is open
+    /// and when it closed as asked ([`close`](Self::close) or a drain that finished).
+    pub fn closed_with(&self) -> Option<&ConnectionError> {
+        self.report.closed_with.as_ref()
+    }
+
     /// Traffic counters.
     pub fn statistics(&self) -> Statistics {
         self.report.stats

@@ -2,7 +2,7 @@
 
 use crate::prelude::*;
 
-use crate::time::Instant;
+use crate::time::{deadline, Instant};
 
 use super::rng::Rng;
 use crate::{
@@ -85,7 +85,7 @@ impl<I: Instant> Pool<I> {
         let Some(entry) = self.entries.first() else { return Next::Exhausted };
         let Some(last) = entry.last_attempt else { return Next::Try { at: now } };
         if let Some(callback) = &options.reconnect_delay_callback {
-            return Next::Try { at: (last + callback.delay(entry.failures)).max(now) };
+            return Next::Try { at: deadline(last, callback.delay(entry.failures)).max(now) };
         }
         let doublings = entry.failures.saturating_sub(1).min(20);
         let backoff =
@@ -95,7 +95,7 @@ impl<I: Instant> Pool<I> {
         } else {
             options.reconnect_jitter
         };
-        let at = last + backoff + rng.duration_below(jitter_max);
+        let at = deadline(last, backoff.saturating_add(rng.duration_below(jitter_max)));
         Next::Try { at: at.max(now) }
     }
 
@@ -239,6 +239,33 @@ mod tests {
             waits.push((at - t0).as_secs());
         }
         assert_eq!(waits, [2, 4, 8, 8, 8]);
+    }
+
+    #[test]
+    fn waits_of_duration_max_saturate_at_never() {
+        use crate::options::ReconnectDelay;
+        use crate::time::NEVER;
+
+        let huge = Options {
+            reconnect_wait: Duration::MAX,
+            reconnect_backoff_max: Duration::MAX,
+            reconnect_jitter: Duration::MAX,
+            ..options("a")
+        };
+        let by_callback = Options {
+            reconnect_delay_callback: Some(ReconnectDelay::new(|_| Duration::MAX)),
+            ..options("a")
+        };
+        for opts in [huge, by_callback] {
+            let mut rng = Rng::new(Some(1));
+            let mut pool = Pool::new(&opts, &mut rng);
+            let t0 = Instant::now();
+            for _ in 0..3 {
+                let addr = pool.start_attempt(t0);
+                pool.record(&addr, false);
+                assert_eq!(pool.next(t0, &opts, &mut rng), Next::Try { at: t0 + NEVER });
+            }
+        }
     }
 
     #[test]

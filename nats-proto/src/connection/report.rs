@@ -10,6 +10,8 @@ pub(crate) struct Report {
     pub(crate) events: VecDeque<Event>,
     pub(crate) actions: VecDeque<Action>,
     pub(crate) last_error: Option<ConnectionError>,
+    /// The error the connection closed with (`None` while open, or closed on request).
+    pub(crate) closed_with: Option<ConnectionError>,
     pub(crate) stats: Statistics,
     /// Whether a connection was ever established (later ones are reconnections).
     pub(crate) ever_connected: bool,

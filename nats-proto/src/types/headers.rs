@@ -66,6 +66,33 @@ impl HeaderName {
         Ok(Self(ByteString::from(name.into())))
     }
 
+    /// A name known when the program is written, checked at compile time when used in a
+    /// `const` (the standard names in [`header`](crate::header) are made this way).
+    ///
+    /// # Panics
+    /// If `name` is not a valid header name: empty, or a byte outside printable ASCII or a
+    /// `:` (in a `const`, this is a compile error).
+    ///
+    /// ```
+    /// use nats_proto::HeaderName;
+    ///
+    /// const TRACE_ID: HeaderName = HeaderName::from_static("Trace-Id");
+    /// assert_eq!(TRACE_ID, "Trace-Id");
+    /// ```
+    pub const fn from_static(name: &'static str) -> Self {
+        let bytes = name.as_bytes();
+        assert!(!bytes.is_empty(), "header name is empty");
+        let mut i = 0;
+        while i < bytes.len() {
+            assert!(
+                bytes[i] >= 33 && bytes[i] <= 126 && bytes[i] != b':',
+                "header name has a byte outside printable ASCII or a ':'"
+            );
+            i += 1;
+        }
+        Self(ByteString::from_static(name))
+    }
+
     /// The name as a string slice.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -101,6 +128,117 @@ impl HeaderValue {
         &self.0
     }
 }
+
+/// What [`HeaderMap::insert`] and [`HeaderMap::append`] take as a name: a [`HeaderName`],
+/// or a string (`&str`, `String`) that is one.
+///
+/// A string that is not a valid header name panics on conversion, like a malformed
+/// literal; names from untrusted input go through [`HeaderMap::try_insert`] or
+/// [`HeaderName::new`], which return the error instead.
+pub trait IntoHeaderName {
+    /// The name.
+    ///
+    /// # Panics
+    /// If a string is not a valid header name (empty, or a byte outside printable ASCII or
+    /// a `:`).
+    fn into_header_name(self) -> HeaderName;
+}
+
+impl IntoHeaderName for HeaderName {
+    fn into_header_name(self) -> HeaderName {
+        self
+    }
+}
+
+impl IntoHeaderName for &HeaderName {
+    fn into_header_name(self) -> HeaderName {
+        self.clone()
+    }
+}
+
+impl IntoHeaderName for &str {
+    fn into_header_name(self) -> HeaderName {
+        HeaderName::new(self).unwrap_or_else(|e| panic!("invalid header name {self:?}: {e}"))
+    }
+}
+
+impl IntoHeaderName for String {
+    fn into_header_name(self) -> HeaderName {
+        if let Err(e) = validate_name(self.as_bytes()) {
+            panic!("invalid header name {self:?}: {e}");
+        }
+        HeaderName(ByteString::from(self))
+    }
+}
+
+impl IntoHeaderName for &String {
+    fn into_header_name(self) -> HeaderName {
+        self.as_str().into_header_name()
+    }
+}
+
+/// What [`HeaderMap::insert`] and [`HeaderMap::append`] take as a value: a
+/// [`HeaderValue`], a string (`&str`, `String`) that is one, or an integer.
+///
+/// A string that is not a valid header value (a CR or LF, or surrounding whitespace)
+/// panics on conversion; values from untrusted input go through [`HeaderMap::try_insert`]
+/// or [`HeaderValue::new`], which return the error instead. Integers are always valid.
+pub trait IntoHeaderValue {
+    /// The value.
+    ///
+    /// # Panics
+    /// If a string is not a valid header value.
+    fn into_header_value(self) -> HeaderValue;
+}
+
+impl IntoHeaderValue for HeaderValue {
+    fn into_header_value(self) -> HeaderValue {
+        self
+    }
+}
+
+impl IntoHeaderValue for &HeaderValue {
+    fn into_header_value(self) -> HeaderValue {
+        self.clone()
+    }
+}
+
+impl IntoHeaderValue for &str {
+    fn into_header_value(self) -> HeaderValue {
+        HeaderValue::new(self).unwrap_or_else(|e| panic!("invalid header value {self:?}: {e}"))
+    }
+}
+
+impl IntoHeaderValue for String {
+    fn into_header_value(self) -> HeaderValue {
+        if let Err(e) = validate_value(self.as_bytes()) {
+            panic!("invalid header value {self:?}: {e}");
+        }
+        HeaderValue(ByteString::from(self))
+    }
+}
+
+impl IntoHeaderValue for &String {
+    fn into_header_value(self) -> HeaderValue {
+        self.as_str().into_header_value()
+    }
+}
+
+macro_rules! integer_values {
+    ($($int:ty),*) => {$(
+        impl IntoHeaderValue for $int {
+            fn into_header_value(self) -> HeaderValue {
+                HeaderValue(ByteString::from(self.to_string()))
+            }
+        }
+        impl From<$int> for HeaderValue {
+            fn from(value: $int) -> Self {
+                value.into_header_value()
+            }
+        }
+    )*};
+}
+integer_values!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
 
 fn validate_value(value: &[u8]) -> Result<(), HeaderError> {
     if memchr::memchr2(b'\r', b'\n', value).is_some() {
@@ -196,29 +334,89 @@ impl HeaderMap {
         };
     }
 
-    /// The first value of `name`.
-    pub fn get(&self, name: &str) -> Option<&HeaderValue> {
+    /// The first value of `name` (compared exactly, case included).
+    ///
+    /// ```
+    /// use nats_proto::HeaderMap;
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("Trace-Id", "abc");
+    /// assert_eq!(headers.get("Trace-Id").map(|v| v.as_str()), Some("abc"));
+    /// assert_eq!(headers.get("trace-id"), None);
+    /// ```
+    pub fn get(&self, name: impl AsRef<str>) -> Option<&HeaderValue> {
+        let name = name.as_ref();
         self.entries.iter().find(|(n, _)| n.as_str() == name).map(|(_, v)| v)
     }
 
-    /// Every value of `name`, in order.
-    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a HeaderValue> + 'a {
-        self.entries.iter().filter(move |(n, _)| n.as_str() == name).map(|(_, v)| v)
+    /// The last value of `name`: the one a later [`append`](Self::append) added.
+    pub fn get_last(&self, name: impl AsRef<str>) -> Option<&HeaderValue> {
+        let name = name.as_ref();
+        self.entries.iter().rev().find(|(n, _)| n.as_str() == name).map(|(_, v)| v)
     }
 
-    /// Replaces every value of `name` with `value`.
-    pub fn insert(&mut self, name: HeaderName, value: HeaderValue) {
+    /// Every value of `name`, in order.
+    pub fn get_all<N: AsRef<str>>(&self, name: N) -> impl Iterator<Item = &HeaderValue> + use<'_, N> {
+        self.entries.iter().filter(move |(n, _)| n.as_str() == name.as_ref()).map(|(_, v)| v)
+    }
+
+    /// Replaces every value of `name` with `value`. Names and values may be strings:
+    /// `headers.insert("Trace-Id", "abc")`.
+    ///
+    /// # Panics
+    /// If a string given is not a valid name or value (see [`IntoHeaderName`],
+    /// [`IntoHeaderValue`]); [`try_insert`](Self::try_insert) returns the error instead.
+    pub fn insert(&mut self, name: impl IntoHeaderName, value: impl IntoHeaderValue) {
+        let name = name.into_header_name();
+        let value = value.into_header_value();
         self.remove(name.as_str());
         self.entries.push((name, value));
     }
 
     /// Adds a value for `name`, keeping existing ones.
-    pub fn append(&mut self, name: HeaderName, value: HeaderValue) {
+    ///
+    /// # Panics
+    /// As [`insert`](Self::insert); [`try_append`](Self::try_append) returns the error
+    /// instead.
+    pub fn append(&mut self, name: impl IntoHeaderName, value: impl IntoHeaderValue) {
+        self.entries.push((name.into_header_name(), value.into_header_value()));
+    }
+
+    /// [`insert`](Self::insert) for names and values from untrusted input: checks both
+    /// and changes nothing when either is invalid.
+    ///
+    /// # Errors
+    /// The [`HeaderError`] of the name or of the value.
+    ///
+    /// ```
+    /// use nats_proto::{HeaderError, HeaderMap};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.try_insert("Trace-Id", "abc")?;
+    /// assert_eq!(headers.try_insert("Bad:Name", "x"), Err(HeaderError::InvalidNameByte(3)));
+    /// assert_eq!(headers.try_insert("Note", "two\r\nlines"), Err(HeaderError::ValueLineBreak));
+    /// assert_eq!(headers.len(), 1);
+    /// # Ok::<(), HeaderError>(())
+    /// ```
+    pub fn try_insert(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Result<(), HeaderError> {
+        let (name, value) = (HeaderName::new(name.as_ref())?, HeaderValue::new(value.as_ref())?);
+        self.insert(name, value);
+        Ok(())
+    }
+
+    /// [`append`](Self::append) for names and values from untrusted input.
+    ///
+    /// # Errors
+    /// The [`HeaderError`] of the name or of the value; nothing is added then.
+    pub fn try_append(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Result<(), HeaderError> {
+        let (name, value) = (HeaderName::new(name.as_ref())?, HeaderValue::new(value.as_ref())?);
         self.entries.push((name, value));
+        Ok(())
     }
 
     /// Removes every value of `name`; returns whether any was present.
-    pub fn remove(&mut self, name: &str) -> bool {
+    pub fn remove(&mut self, name: impl AsRef<str>) -> bool {
+        let name = name.as_ref();
         let before = self.entries.len();
         self.entries.retain(|(n, _)| n.as_str() != name);
         before != self.entries.len()
@@ -371,6 +569,34 @@ impl<'a> IntoIterator for &'a HeaderMap {
     }
 }
 
+/// Pairs in order, as [`append`](HeaderMap::append) adds them (a repeated name keeps
+/// every value).
+///
+/// # Panics
+/// As [`HeaderMap::append`], for a string that is not a valid name or value.
+///
+/// ```
+/// use nats_proto::HeaderMap;
+///
+/// let headers: HeaderMap = [("Trace-Id", "abc"), ("Tag", "a"), ("Tag", "b")].into_iter().collect();
+/// assert_eq!(headers.get_all("Tag").count(), 2);
+/// ```
+impl<N: IntoHeaderName, V: IntoHeaderValue> FromIterator<(N, V)> for HeaderMap {
+    fn from_iter<T: IntoIterator<Item = (N, V)>>(iter: T) -> Self {
+        let mut map = Self::new();
+        map.extend(iter);
+        map
+    }
+}
+
+impl<N: IntoHeaderName, V: IntoHeaderValue> Extend<(N, V)> for HeaderMap {
+    fn extend<T: IntoIterator<Item = (N, V)>>(&mut self, iter: T) {
+        for (name, value) in iter {
+            self.append(name, value);
+        }
+    }
+}
+
 #[cfg(test)]
 mod conversion_tests {
     use super::*;
@@ -385,6 +611,65 @@ mod conversion_tests {
         assert!("bad:name".parse::<HeaderName>().is_err());
         assert!(" padded".parse::<HeaderValue>().is_err());
         assert_eq!(HeaderName::try_from(String::from("X")).unwrap(), "X");
+    }
+
+    #[test]
+    fn maps_take_strings_integers_and_typed_names_and_values() {
+        let mut headers = HeaderMap::new();
+        headers.insert("Trace-Id", "abc");
+        headers.insert(String::from("Owner"), String::from("team-a"));
+        headers.append(HeaderName::from_static("Tag"), HeaderValue::new("x").unwrap());
+        headers.append("Tag", 42_u64);
+        headers.insert("Delta", -7_i32);
+        assert_eq!(headers.get("Trace-Id").unwrap(), "abc");
+        assert_eq!(headers.get(String::from("Owner")).unwrap(), "team-a");
+        assert_eq!(headers.get(HeaderName::from_static("Tag")).unwrap(), "x");
+        assert_eq!(headers.get_last("Tag").unwrap(), "42");
+        assert_eq!(headers.get_all("Tag").map(HeaderValue::as_str).collect::<Vec<_>>(), ["x", "42"]);
+        assert_eq!(headers.get("Delta").unwrap(), "-7");
+        assert_eq!(HeaderValue::from(7_u8), "7");
+        assert!(headers.remove("Tag"));
+        assert_eq!(headers.len(), 3);
+    }
+
+    #[test]
+    fn checked_inserts_report_the_error_and_change_nothing() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(headers.try_insert("", "v"), Err(HeaderError::EmptyName));
+        assert_eq!(headers.try_insert("A B", "v"), Err(HeaderError::InvalidNameByte(1)));
+        assert_eq!(headers.try_append("A", " v"), Err(HeaderError::ValueSurroundingWhitespace));
+        assert_eq!(headers.try_append("A", "v\n"), Err(HeaderError::ValueLineBreak));
+        assert!(headers.is_empty());
+        headers.try_append("A", "1").unwrap();
+        headers.try_append("A", "2").unwrap();
+        headers.try_insert("A", "3").unwrap();
+        assert_eq!(headers.get_all("A").map(HeaderValue::as_str).collect::<Vec<_>>(), ["3"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid header name")]
+    fn an_invalid_name_given_as_a_string_panics() {
+        HeaderMap::new().insert("Bad:Name", "v");
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid header value")]
+    fn an_invalid_value_given_as_a_string_panics() {
+        HeaderMap::new().insert("Name", String::from("line\r\nbreak"));
+    }
+
+    #[test]
+    #[should_panic(expected = "header name is empty")]
+    fn an_empty_static_name_panics() {
+        let _ = HeaderName::from_static("");
+    }
+
+    #[test]
+    fn collected_pairs_keep_every_value_in_order() {
+        let mut headers: HeaderMap = vec![("A", "1"), ("B", "2"), ("A", "3")].into_iter().collect();
+        headers.extend([(String::from("C"), 4_u32)]);
+        let pairs: Vec<_> = headers.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        assert_eq!(pairs, ["A=1", "B=2", "A=3", "C=4"]);
     }
 }
 

@@ -145,6 +145,7 @@ fn requests_still_pending_when_the_drain_ends_are_closed() {
             Event::Closed { error: None },
         ]
     );
+    assert_eq!(h.conn.closed_with(), None, "a drain that finished closes as asked");
     assert_eq!(h.conn.pending_requests(), 0);
 }
 
@@ -158,6 +159,7 @@ fn drain_timeout_closes_with_an_error() {
     assert_eq!(h.advance(), Duration::from_secs(5), "the drain deadline comes first");
     assert_eq!(h.events(), [Event::Closed { error: Some(ConnectionError::DrainTimeout) }]);
     assert_eq!(h.conn.last_error(), Some(&ConnectionError::DrainTimeout));
+    assert_eq!(h.conn.closed_with(), Some(&ConnectionError::DrainTimeout));
     assert_eq!(h.actions(), [Action::CloseTransport(h.transport())]);
     assert_eq!(h.conn.state(), State::Closed);
     assert_eq!(h.conn.poll_timeout(), None);

@@ -26,4 +26,5 @@ mod connection_websocket;
 mod decode_client;
 mod decode_server;
 mod encode;
+mod huge_durations;
 mod roundtrip;

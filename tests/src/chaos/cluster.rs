@@ -182,7 +182,7 @@ pub struct StreamPlacement {
 /// the stream has no leader now (no answer, an error, an election going on).
 pub async fn stream_placement(client: &Client, stream: &str) -> Option<StreamPlacement> {
     let reply = client
-        .request_with(format!("$JS.API.STREAM.INFO.{stream}"), None, "{}", Duration::from_secs(2))
+        .request_with(format!("$JS.API.STREAM.INFO.{stream}"), None, "{}".into(), Duration::from_secs(2))
         .await
         .ok()?;
     let info: serde_json::Value = serde_json::from_slice(&reply.payload).ok()?;

@@ -113,7 +113,7 @@ async fn sync_publisher(js: Context, name: String, start: Instant, stop: Arc<Ato
         i += 1;
         let id = format!("{name}-{i}");
         let at = since(start);
-        let publish = Publish::new().payload(id.clone()).message_id(id.clone());
+        let publish = Publish::new().payload(id.clone().into()).message_id(id.clone());
         let result =
             js.send_publish_with_retry(SUBJECT, publish, PublishRetry::default(), PUBLISH_DEADLINE).await;
         let outcome = match result {
@@ -165,7 +165,8 @@ async fn async_publisher(
         i += 1;
         let id = format!("{name}-{i}");
         let at = since(start);
-        match publisher.send(SUBJECT, Publish::new().payload(id.clone()).message_id(id.clone())).await {
+        match publisher.send(SUBJECT, Publish::new().payload(id.clone().into()).message_id(id.clone())).await
+        {
             Ok(pid) => {
                 sent.insert(pid, (id, at));
             }

@@ -15,7 +15,7 @@ runtime_tests!(user_password, token, nkey, jwt);
 async fn assert_usable<R: Runtime>(rt: &R, client: &Client) {
     let mut sub = client.subscribe("auth.check").await.unwrap();
     within(rt, "flush", client.flush()).await.unwrap();
-    client.publish("auth.check", "ok").await.unwrap();
+    client.publish("auth.check", "ok".into()).await.unwrap();
     assert_eq!(&next_message(rt, &mut sub).await.payload[..], b"ok");
     within(rt, "close", client.close()).await;
     assert_eq!(client.last_error(), None);
@@ -104,7 +104,7 @@ async fn jwt<R: Runtime>(rt: R) {
     .await;
     let mut sub = other.subscribe("shared").await.unwrap();
     within(&rt, "flush", other.flush()).await.unwrap();
-    client.publish("shared", "hi carol").await.unwrap();
+    client.publish("shared", "hi carol".into()).await.unwrap();
     assert_eq!(&next_message(&rt, &mut sub).await.payload[..], b"hi carol");
     within(&rt, "close", other.close()).await;
     assert_eq!(within(&rt, "end", sub.next()).await, None);
@@ -138,7 +138,7 @@ mod rotation {
     async fn assert_round_trip<R: nats_client::Runtime>(rt: &R, client: &Client) {
         let mut sub = client.subscribe("auth.check").await.unwrap();
         within(rt, "flush", client.flush()).await.unwrap();
-        client.publish("auth.check", "ok").await.unwrap();
+        client.publish("auth.check", "ok".into()).await.unwrap();
         assert_eq!(&next_message(rt, &mut sub).await.payload[..], b"ok");
         within(rt, "close", client.close()).await;
     }

@@ -49,7 +49,7 @@ async fn harness<R: Runtime>(rt: R) {
     }
     let first = wait_for_leader(&client, "HARNESS", ELECTION_DEADLINE, |_| true).await.expect("a leader");
     let leader = cluster.node_by_name(&first.leader).expect("a node name");
-    within(&rt, "publish", async { js.publish("harness.a", "1").await.unwrap().await.unwrap() }).await;
+    within(&rt, "publish", async { js.publish("harness.a", "1".into()).await.unwrap().await.unwrap() }).await;
 
     cluster.kill(leader);
     let second = wait_for_leader(&client, "HARNESS", ELECTION_DEADLINE, |p| p.leader != first.leader)
@@ -98,7 +98,7 @@ async fn publish_retry_gives_up_at_the_deadline<R: Runtime>(rt: R) {
         "publish with retry",
         js.send_publish_with_retry(
             "nostream.x",
-            Publish::new().payload("x").message_id("x-1"),
+            Publish::new().payload("x".into()).message_id("x-1"),
             retry,
             Duration::from_millis(600),
         ),

@@ -35,7 +35,7 @@ async fn wait_for_discovery<R: Runtime>(rt: &R, client: &Client, events: &mut Ev
 async fn assert_usable<R: Runtime>(rt: &R, client: &Client, subject: &str) {
     let mut sub = client.subscribe(subject).await.unwrap();
     within(rt, "flush", client.flush()).await.unwrap();
-    client.publish(subject, "ping").await.unwrap();
+    client.publish(subject, "ping".into()).await.unwrap();
     assert_eq!(&next_message(rt, &mut sub).await.payload[..], b"ping");
 }
 
@@ -53,7 +53,7 @@ async fn failover_with_discovery<R: Runtime>(rt: R) {
     let (event, _) =
         wait_for_event(&rt, &mut events, "Disconnected", |e| matches!(e, ClientEvent::Disconnected(_))).await;
     assert!(matches!(event, ClientEvent::Disconnected(ConnectionError::Transport(_))), "{event:?}");
-    client.publish("fo.while.down", "buffered").await.unwrap();
+    client.publish("fo.while.down", "buffered".into()).await.unwrap();
     let (event, _) =
         wait_for_event(&rt, &mut events, "Reconnected", |e| matches!(e, ClientEvent::Reconnected(_))).await;
     let ClientEvent::Reconnected(addr) = event else { unreachable!() };
@@ -65,7 +65,7 @@ async fn failover_with_discovery<R: Runtime>(rt: R) {
     within(&rt, "flush", client.flush()).await.unwrap();
     let msg = next_message(&rt, &mut sub).await;
     assert_eq!((msg.subject.as_str(), &msg.payload[..]), ("fo.while.down", &b"buffered"[..]));
-    client.publish("fo.after", "after").await.unwrap();
+    client.publish("fo.after", "after".into()).await.unwrap();
     assert_eq!(next_message(&rt, &mut sub).await.subject.as_str(), "fo.after");
     assert_usable(&rt, &client, "fo.check").await;
     assert_eq!(client.statistics().reconnects, 1);
@@ -102,7 +102,7 @@ async fn lame_duck<R: Runtime>(rt: R) {
     assert_ne!(node, first, "moved away from the lame duck");
     cluster.nodes[first].wait_for_log("Entering lame duck mode", std::time::Duration::from_secs(5));
 
-    client.publish("ldm.after", "after").await.unwrap();
+    client.publish("ldm.after", "after".into()).await.unwrap();
     assert_eq!(next_message(&rt, &mut sub).await.subject.as_str(), "ldm.after");
     assert_usable(&rt, &client, "ldm.check").await;
     within(&rt, "close", client.close()).await;

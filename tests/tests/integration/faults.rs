@@ -45,12 +45,12 @@ async fn server_restart<R: Runtime>(rt: R) {
     let mut events = client.events();
     let mut all = client.subscribe("r.>").await.unwrap();
     let mut limited = client.subscribe("r.limited").await.unwrap();
-    limited.unsubscribe_after(5).unwrap();
+    limited.unsubscribe_after(5).await.unwrap();
     let mut queue = client.queue_subscribe("r.q", "group").await.unwrap();
     let mut gone = client.subscribe("x.gone").await.unwrap();
     within(&rt, "flush", client.flush()).await.unwrap();
     for subject in ["r.before", "r.limited", "r.limited"] {
-        client.publish(subject, subject.to_owned()).await.unwrap();
+        client.publish(subject, subject.to_owned().into()).await.unwrap();
     }
     within(&rt, "flush", client.flush()).await.unwrap();
     assert_eq!(collect_now(&mut all).0.len(), 3);
@@ -69,14 +69,14 @@ async fn server_restart<R: Runtime>(rt: R) {
     // Subscriptions made while disconnected are made on reconnect; those ended while
     // disconnected are not made again.
     let mut made_while_down = client.subscribe("r.new").await.unwrap();
-    gone.unsubscribe().unwrap();
+    gone.unsubscribe().await.unwrap();
     let mut gone_before = client.subscribe("r.gone.before").await.unwrap();
-    gone_before.unsubscribe().unwrap();
+    gone_before.unsubscribe().await.unwrap();
     assert_eq!(within(&rt, "end", gone_before.next()).await, None);
 
     // Publishes made while disconnected are kept, up to the reconnect buffer's size:
     // with reply subjects and headers too.
-    client.publish("r.new", "new").await.unwrap();
+    client.publish("r.new", "new".into()).await.unwrap();
     let mut headers = HeaderMap::new();
     headers.append(HeaderName::new("X-Down").unwrap(), HeaderValue::new("1").unwrap());
     headers.append(HeaderName::new("X-Down").unwrap(), HeaderValue::new("2").unwrap());
@@ -84,11 +84,11 @@ async fn server_restart<R: Runtime>(rt: R) {
         .publish_message("r.new", Some("r.reply.to"), Some(&headers), Bytes::from("with headers"))
         .await
         .unwrap();
-    client.publish_with_reply("r.new", "r.reply.to", "with reply").await.unwrap();
+    client.publish_with_reply("r.new", "r.reply.to", "with reply".into()).await.unwrap();
     for i in 0..4 {
-        client.publish("r.limited", format!("late {i}")).await.unwrap();
+        client.publish("r.limited", format!("late {i}").into()).await.unwrap();
     }
-    client.publish("r.q", "queued").await.unwrap();
+    client.publish("r.q", "queued".into()).await.unwrap();
     let payload = Bytes::from(vec![b'x'; 1000]);
     let mut accepted = 0;
     loop {
@@ -143,10 +143,10 @@ async fn server_restart<R: Runtime>(rt: R) {
     );
     assert_eq!(within(&rt, "end", gone.next()).await, None);
     // Nobody listens on x.gone at the server: the unsubscribed one was not made again.
-    let result = within(&rt, "request", client.request("x.gone", "anyone?")).await;
+    let result = within(&rt, "request", client.request("x.gone", "anyone?".into())).await;
     assert_eq!(result.unwrap_err(), RequestError::NoResponders);
 
-    client.publish("r.after", "after").await.unwrap();
+    client.publish("r.after", "after".into()).await.unwrap();
     assert_eq!(next_message(&rt, &mut all).await.subject.as_str(), "r.after");
     within(&rt, "close", client.close()).await;
 }
@@ -171,7 +171,7 @@ async fn stale_connection<R: Runtime>(rt: R) {
     })
     .await;
     assert_eq!(event, ClientEvent::Disconnected(ConnectionError::StaleConnection));
-    client.publish("stale", "buffered").await.unwrap();
+    client.publish("stale", "buffered".into()).await.unwrap();
     server.resume();
     wait_for_event(&rt, &mut events, "Reconnected", |e| matches!(e, ClientEvent::Reconnected(_))).await;
     assert_eq!(text(&next_message(&rt, &mut sub).await.payload), "buffered");
@@ -187,21 +187,21 @@ async fn max_payload<R: Runtime>(rt: R) {
     let mut sub = client.subscribe("mp").await.unwrap();
     within(&rt, "flush", client.flush()).await.unwrap();
 
-    let error = client.publish("mp", vec![0u8; 2000]).await.unwrap_err();
+    let error = client.publish("mp", vec![0u8; 2000].into()).await.unwrap_err();
     assert_eq!(error, PublishError::MaxPayloadExceeded { size: 2000, max_payload: 1024 });
     // Headers count towards the limit.
     let mut headers = HeaderMap::new();
     headers.insert(HeaderName::new("X-Pad").unwrap(), HeaderValue::new("p".repeat(100)).unwrap());
-    let error = client.publish_with_headers("mp", &headers, vec![0u8; 1000]).await.unwrap_err();
+    let error = client.publish_with_headers("mp", &headers, vec![0u8; 1000].into()).await.unwrap_err();
     assert!(
         matches!(error, PublishError::MaxPayloadExceeded { size, max_payload: 1024 } if size > 1100),
         "{error:?}"
     );
-    let error = within(&rt, "request", client.request("mp", vec![0u8; 1025])).await.unwrap_err();
+    let error = within(&rt, "request", client.request("mp", vec![0u8; 1025].into())).await.unwrap_err();
     assert!(matches!(error, RequestError::Publish(PublishError::MaxPayloadExceeded { .. })), "{error:?}");
 
     // The connection is still usable, and exactly the limit passes.
-    client.publish("mp", vec![7u8; 1024]).await.unwrap();
+    client.publish("mp", vec![7u8; 1024].into()).await.unwrap();
     within(&rt, "flush", client.flush()).await.unwrap();
     let msg = next_message(&rt, &mut sub).await;
     assert_eq!(msg.payload.len(), 1024);
@@ -235,7 +235,7 @@ async fn slow_consumer<R: Runtime>(rt: R) {
     };
     // Nobody reads while 1000 messages come in.
     for i in 0..1000 {
-        client.publish("slow", i.to_string()).await.unwrap();
+        client.publish("slow", i.to_string().into()).await.unwrap();
     }
     within(&rt, "flush", client.flush()).await.unwrap();
     assert_eq!(
@@ -250,7 +250,7 @@ async fn slow_consumer<R: Runtime>(rt: R) {
 
     // Caught up: later messages are delivered again.
     for i in 1000..1005 {
-        client.publish("slow", i.to_string()).await.unwrap();
+        client.publish("slow", i.to_string().into()).await.unwrap();
     }
     within(&rt, "flush", client.flush()).await.unwrap();
     let (msgs, _) = collect_now(&mut sub);
@@ -260,7 +260,7 @@ async fn slow_consumer<R: Runtime>(rt: R) {
 
     // A second episode is reported once more, with the running total.
     for i in 0..1000 {
-        client.publish("slow", i.to_string()).await.unwrap();
+        client.publish("slow", i.to_string().into()).await.unwrap();
     }
     within(&rt, "flush", client.flush()).await.unwrap();
     assert_eq!(slow_events(&mut events), [(sub.sid().get(), Some("slow".to_owned()), 991)]);
@@ -296,7 +296,7 @@ async fn permissions_violation<R: Runtime>(rt: R) {
         connect_with(&rt, &server.url(), ConnectOptions::new().user_and_password("limited", "pw")).await;
     let mut events = client.events();
 
-    client.publish("forbidden.x", "no").await.unwrap();
+    client.publish("forbidden.x", "no".into()).await.unwrap();
     let (event, _) =
         wait_for_event(&rt, &mut events, "ServerError", |e| matches!(e, ClientEvent::ServerError(_))).await;
     let ClientEvent::ServerError(error) = event else { unreachable!() };
@@ -323,8 +323,8 @@ async fn permissions_violation<R: Runtime>(rt: R) {
     // The connection stays up and usable.
     let mut sub = client.subscribe("allowed").await.unwrap();
     within(&rt, "flush", client.flush()).await.unwrap();
-    client.publish("allowed", "yes").await.unwrap();
-    client.publish("secret.plans", "not delivered").await.unwrap();
+    client.publish("allowed", "yes".into()).await.unwrap();
+    client.publish("secret.plans", "not delivered".into()).await.unwrap();
     within(&rt, "flush", client.flush()).await.unwrap();
     assert_eq!(text(&next_message(&rt, &mut sub).await.payload), "yes");
     assert!(collect_now(&mut secret).0.is_empty());
@@ -470,5 +470,5 @@ async fn backpressure_while_draining<R: Runtime>(rt: R) {
     }
     assert!(accepted < TOTAL / 2, "{accepted} bytes queued without waiting for a frozen server");
     server.resume();
-    within(&rt, "drain", client.drain()).await;
+    within(&rt, "drain", client.drain()).await.unwrap();
 }

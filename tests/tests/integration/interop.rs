@@ -105,7 +105,7 @@ async fn we_publish_python_consumes<R: Runtime>(rt: R) {
         let mut headers = HeaderMap::new();
         headers.insert(HeaderName::new("X-From").unwrap(), HeaderValue::new("rust").unwrap());
         let publish = Publish::new()
-            .payload(format!("rs-{i}"))
+            .payload(format!("rs-{i}").into())
             .headers(headers)
             .message_id(id)
             .expected_stream("RSOUT");

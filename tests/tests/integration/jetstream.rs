@@ -40,7 +40,7 @@ fn text(m: &Message) -> String {
 async fn publish_n<R: Runtime>(rt: &R, js: &Context, subject: &str, range: std::ops::Range<u64>) {
     for i in range {
         within(rt, "publish ack", async {
-            js.publish(subject, format!("m{i}")).await.unwrap().await.unwrap()
+            js.publish(subject, format!("m{i}").into()).await.unwrap().await.unwrap()
         })
         .await;
     }
@@ -75,7 +75,7 @@ async fn streams<R: Runtime>(rt: R) {
         let mut headers = HeaderMap::new();
         headers.insert(HeaderName::new("X-Index").unwrap(), HeaderValue::new(i.to_string()).unwrap());
         let ack = within(&rt, "publish", async {
-            js.publish_with_headers(subject, headers, format!("p{i}")).await.unwrap().await.unwrap()
+            js.publish_with_headers(subject, headers, format!("p{i}").into()).await.unwrap().await.unwrap()
         })
         .await;
         assert_eq!((ack.stream.as_str(), ack.sequence), ("S1", i as u64 + 1));
@@ -145,15 +145,18 @@ async fn publish_acks_and_expectations<R: Runtime>(rt: R) {
         async move { js.send_publish(subject, publish).await?.await }
     };
 
-    let ack = within(&rt, "id", send("p.a", Publish::new().payload("1").message_id("id-1"))).await.unwrap();
-    assert_eq!((ack.sequence, ack.duplicate), (1, false));
     let ack =
-        within(&rt, "dup", send("p.a", Publish::new().payload("1 again").message_id("id-1"))).await.unwrap();
-    assert_eq!((ack.sequence, ack.duplicate), (1, true), "de-duplicated");
-
-    let ack = within(&rt, "last seq", send("p.b", Publish::new().payload("2").expected_last_sequence(1)))
+        within(&rt, "id", send("p.a", Publish::new().payload("1".into()).message_id("id-1"))).await.unwrap();
+    assert_eq!((ack.sequence, ack.duplicate), (1, false));
+    let ack = within(&rt, "dup", send("p.a", Publish::new().payload("1 again".into()).message_id("id-1")))
         .await
         .unwrap();
+    assert_eq!((ack.sequence, ack.duplicate), (1, true), "de-duplicated");
+
+    let ack =
+        within(&rt, "last seq", send("p.b", Publish::new().payload("2".into()).expected_last_sequence(1)))
+            .await
+            .unwrap();
     assert_eq!(ack.sequence, 2);
     let err = within(&rt, "wrong last seq", send("p.b", Publish::new().expected_last_sequence(1)))
         .await
@@ -184,7 +187,9 @@ async fn publish_acks_and_expectations<R: Runtime>(rt: R) {
     assert!(matches!(err, PublishError::WrongLastSequence(_)), "{err:?}");
 
     // Limits: a message over max_msg_size; then a full stream with discard new.
-    let err = within(&rt, "too big", send("p.e", Publish::new().payload(vec![b'x'; 100]))).await.unwrap_err();
+    let err = within(&rt, "too big", send("p.e", Publish::new().payload(vec![b'x'; 100].into())))
+        .await
+        .unwrap_err();
     assert!(matches!(err, PublishError::Limits(_)), "{err:?}");
     within(
         &rt,
@@ -217,7 +222,7 @@ async fn jetstream_disabled<R: Runtime>(rt: R) {
     assert_eq!(err, StreamError::JetStreamNotEnabled);
     let err = within(&rt, "account", js.query_account()).await.unwrap_err();
     assert_eq!(err, StreamError::JetStreamNotEnabled);
-    let err = within(&rt, "publish", async { js.publish("x", "y").await?.await }).await.unwrap_err();
+    let err = within(&rt, "publish", async { js.publish("x", "y".into()).await?.await }).await.unwrap_err();
     assert_eq!(err, PublishError::NoResponders);
     // An ordered consumer gives up after its bounded retries instead of spinning forever.
     let stream = nats_jetstream::Stream::unchecked(js.clone(), "S");
@@ -238,7 +243,8 @@ async fn domain_and_api_prefix<R: Runtime>(rt: R) {
     let stream = within(&rt, "create in domain", hub.create_stream(StreamConfig::new("D").subjects(["d"])))
         .await
         .unwrap();
-    let ack = within(&rt, "publish", async { hub.publish("d", "x").await.unwrap().await.unwrap() }).await;
+    let ack =
+        within(&rt, "publish", async { hub.publish("d", "x".into()).await.unwrap().await.unwrap() }).await;
     assert_eq!(ack.domain.as_deref(), Some("hub"));
     let consumer =
         within(&rt, "consumer", stream.create_consumer(ConsumerConfig::durable("c"))).await.unwrap();
@@ -574,7 +580,7 @@ async fn ordered_consumer_survives_deletion_and_restart<R: Runtime>(rt: R) {
     expect(&mut messages, 10).await;
     // New messages keep coming in order, filtered.
     publish_n(&rt, &js, "o.b", 40..41).await;
-    within(&rt, "publish", async { js.publish("o.a", "m30").await.unwrap().await.unwrap() }).await;
+    within(&rt, "publish", async { js.publish("o.a", "m30".into()).await.unwrap().await.unwrap() }).await;
     expect(&mut messages, 1).await;
     assert_eq!(next, 31);
 }
@@ -592,7 +598,7 @@ async fn ordered_consumer_survives_gaps<R: Runtime>(rt: R) {
         within(&rt, "create", js.create_stream(StreamConfig::new("G").subjects(["g"]))).await.unwrap();
     let mut publisher = js.publisher(64);
     for i in 0..40 {
-        publisher.publish("g", format!("m{i}")).await.unwrap();
+        publisher.publish("g", format!("m{i}").into()).await.unwrap();
     }
     assert_eq!(within(&rt, "acks", publisher.finish()).await.acked, 40);
 
@@ -627,11 +633,11 @@ async fn async_publisher_reports_every_failure<R: Runtime>(rt: R) {
         for i in 0..500u64 {
             let id = if i % 100 == 7 {
                 // No stream captures it: its ack fails.
-                publisher.publish("nowhere", "x").await.unwrap()
+                publisher.publish("nowhere", "x".into()).await.unwrap()
             } else if i % 100 == 9 {
-                publisher.send("a.x", Publish::new().payload("x").expected_stream("B")).await.unwrap()
+                publisher.send("a.x", Publish::new().payload("x".into()).expected_stream("B")).await.unwrap()
             } else {
-                publisher.publish("a.x", format!("{i}")).await.unwrap()
+                publisher.publish("a.x", format!("{i}").into()).await.unwrap()
             };
             if i % 100 == 7 || i % 100 == 9 {
                 failing.push(id);

@@ -45,9 +45,9 @@ async fn crud_revisions_and_history<R: Runtime>(rt: R) {
     assert!(stream.config.allow_rollup_hdrs && stream.config.deny_delete && stream.config.allow_direct);
 
     assert_eq!(within(&rt, "get missing", kv.get("a")).await.unwrap(), None);
-    let r1 = within(&rt, "put", kv.put("a", "1")).await.unwrap();
-    let r2 = within(&rt, "put", kv.put("b.c", "x")).await.unwrap();
-    let r3 = within(&rt, "put", kv.put("a", "2")).await.unwrap();
+    let r1 = within(&rt, "put", kv.put("a", "1".into())).await.unwrap();
+    let r2 = within(&rt, "put", kv.put("b.c", "x".into())).await.unwrap();
+    let r3 = within(&rt, "put", kv.put("a", "2".into())).await.unwrap();
     assert_eq!((r1, r2, r3), (1, 2, 3));
     assert_eq!(within(&rt, "get", kv.get("a")).await.unwrap().as_deref(), Some(&b"2"[..]));
     let entry = within(&rt, "entry", kv.entry("a")).await.unwrap().unwrap();
@@ -59,8 +59,8 @@ async fn crud_revisions_and_history<R: Runtime>(rt: R) {
     assert_eq!(within(&rt, "revision of b", kv.entry_for_revision("a", 2)).await.unwrap(), None);
 
     // History keeps 3 revisions.
-    within(&rt, "put", kv.put("a", "3")).await.unwrap();
-    within(&rt, "put", kv.put("a", "4")).await.unwrap();
+    within(&rt, "put", kv.put("a", "3".into())).await.unwrap();
+    within(&rt, "put", kv.put("a", "4".into())).await.unwrap();
     let history = within(&rt, "history", kv.history("a")).await.unwrap();
     assert_eq!(history.iter().map(|e| e.revision).collect::<Vec<_>>(), [3, 4, 5]);
     assert_eq!(&history[2].value[..], b"4");
@@ -74,7 +74,7 @@ async fn crud_revisions_and_history<R: Runtime>(rt: R) {
 
     // Invalid keys and buckets are refused before anything is sent.
     for bad in ["", ".a", "a.", "a b", "a*", "a>"] {
-        let err = within(&rt, "bad put", kv.put(bad, "x")).await.unwrap_err();
+        let err = within(&rt, "bad put", kv.put(bad, "x".into())).await.unwrap_err();
         assert_eq!(err, PutError::InvalidKey(InvalidKey(bad.into())));
         let err = within(&rt, "bad get", kv.get(bad)).await.unwrap_err();
         assert_eq!(err, EntryError::InvalidKey(InvalidKey(bad.into())));
@@ -112,21 +112,21 @@ async fn create_and_update_conflicts<R: Runtime>(rt: R) {
     )
     .await
     .unwrap();
-    let r1 = within(&rt, "create", kv.create("k", "v1")).await.unwrap();
-    let err = within(&rt, "create again", kv.create("k", "v2")).await.unwrap_err();
+    let r1 = within(&rt, "create", kv.create("k", "v1".into())).await.unwrap();
+    let err = within(&rt, "create again", kv.create("k", "v2".into())).await.unwrap_err();
     assert_eq!(err, PutError::AlreadyExists { revision: r1 });
-    let r2 = within(&rt, "update", kv.update("k", "v2", r1)).await.unwrap();
+    let r2 = within(&rt, "update", kv.update("k", "v2".into(), r1)).await.unwrap();
     assert!(r2 > r1);
-    let err = within(&rt, "stale update", kv.update("k", "v3", r1)).await.unwrap_err();
+    let err = within(&rt, "stale update", kv.update("k", "v3".into(), r1)).await.unwrap_err();
     assert_eq!(err, PutError::WrongLastRevision);
-    let err = within(&rt, "update of absent", kv.update("absent", "x", 7)).await.unwrap_err();
+    let err = within(&rt, "update of absent", kv.update("absent", "x".into(), 7)).await.unwrap_err();
     assert_eq!(err, PutError::WrongLastRevision);
     assert_eq!(within(&rt, "get", kv.get("k")).await.unwrap().as_deref(), Some(&b"v2"[..]));
     // After a delete (and after a purge), create succeeds again.
     within(&rt, "delete", kv.delete("k")).await.unwrap();
-    let r3 = within(&rt, "create after delete", kv.create("k", "v3")).await.unwrap();
+    let r3 = within(&rt, "create after delete", kv.create("k", "v3".into())).await.unwrap();
     within(&rt, "purge", kv.purge("k")).await.unwrap();
-    let r4 = within(&rt, "create after purge", kv.create("k", "v4")).await.unwrap();
+    let r4 = within(&rt, "create after purge", kv.create("k", "v4".into())).await.unwrap();
     assert!(r4 > r3);
     assert_eq!(within(&rt, "get", kv.get("k")).await.unwrap().as_deref(), Some(&b"v4"[..]));
 }
@@ -136,7 +136,7 @@ async fn deletes_and_purges_are_visible<R: Runtime>(rt: R) {
     let js = nats_jetstream::new(connect(&rt, &server.url()).await);
     let kv = within(&rt, "create", js.create_key_value(Config::new("dp").history(10))).await.unwrap();
     for (k, v) in [("a", "1"), ("b", "1"), ("a", "2"), ("c", "1"), ("b", "2")] {
-        within(&rt, "put", kv.put(k, v)).await.unwrap();
+        within(&rt, "put", kv.put(k, v.into())).await.unwrap();
     }
     let mut watch = within(&rt, "watch", kv.watch_all()).await.unwrap();
     // Initial values: the latest of a, c, b (in stream order), the last one marked current.
@@ -185,7 +185,7 @@ async fn watch_options<R: Runtime>(rt: R) {
     let js = nats_jetstream::new(connect(&rt, &server.url()).await);
     let kv = within(&rt, "create", js.create_key_value(Config::new("w").history(5))).await.unwrap();
     for (k, v) in [("x.1", "a"), ("x.2", "b"), ("x.1", "c"), ("y", "d")] {
-        within(&rt, "put", kv.put(k, v)).await.unwrap();
+        within(&rt, "put", kv.put(k, v.into())).await.unwrap();
     }
     // A pattern with history.
     let mut history = within(&rt, "watch history", kv.watch_with_history("x.*")).await.unwrap();
@@ -202,7 +202,7 @@ async fn watch_options<R: Runtime>(rt: R) {
     let mut single = within(&rt, "watch one", kv.watch("z")).await.unwrap();
     within(&rt, "flush", js.client().flush()).await.unwrap();
     within(&rt, "delete", kv.delete("x.2")).await.unwrap();
-    within(&rt, "put", kv.put("z", "e")).await.unwrap();
+    within(&rt, "put", kv.put("z", "e".into())).await.unwrap();
     let e = next_entry(&rt, &mut updates).await;
     assert_eq!((e.key.as_str(), &e.value[..], e.seen_current), ("z", &b"e"[..], true));
     let e = next_entry(&rt, &mut single).await;
@@ -220,7 +220,7 @@ async fn watch_survives_a_restart<R: Runtime>(rt: R) {
     let js = nats_jetstream::new(client.clone());
     let kv = within(&rt, "create", js.create_key_value(Config::new("r"))).await.unwrap();
     for i in 0..5 {
-        within(&rt, "put", kv.put(&format!("k{i}"), format!("v{i}"))).await.unwrap();
+        within(&rt, "put", kv.put(&format!("k{i}"), format!("v{i}").into())).await.unwrap();
     }
     let mut watch = within(&rt, "watch", kv.watch_all()).await.unwrap();
     for i in 0..5 {
@@ -233,7 +233,7 @@ async fn watch_survives_a_restart<R: Runtime>(rt: R) {
     for i in 5..10u64 {
         within(&rt, "put after restart", async {
             loop {
-                match kv.put(&format!("k{i}"), format!("v{i}")).await {
+                match kv.put(&format!("k{i}"), format!("v{i}").into()).await {
                     Ok(revision) => break revision,
                     Err(PutError::Publish(_)) => {
                         rt.sleep_until(std::time::Instant::now() + Duration::from_millis(50)).await;
@@ -304,7 +304,7 @@ async fn python_writes_we_read<R: Runtime>(rt: R) {
     let history = within(&rt, "history wiped", kv.history("wiped")).await.unwrap();
     assert_eq!(history.iter().map(|e| e.operation).collect::<Vec<_>>(), [Operation::Purge]);
     // Our write on their bucket: create conflicts with their key.
-    let err = within(&rt, "create", kv.create("color", "x")).await.unwrap_err();
+    let err = within(&rt, "create", kv.create("color", "x".into())).await.unwrap_err();
     assert!(matches!(err, PutError::AlreadyExists { revision: 2 }), "{err:?}");
 }
 
@@ -350,13 +350,13 @@ async fn we_write_python_reads<R: Runtime>(rt: R) {
     let server = NatsServer::jetstream();
     let js = nats_jetstream::new(connect(&rt, &server.url()).await);
     let kv = within(&rt, "create", js.create_key_value(Config::new("rs").history(4))).await.unwrap();
-    within(&rt, "put", kv.put("color", "red")).await.unwrap();
-    within(&rt, "put", kv.put("color", "blue")).await.unwrap();
-    within(&rt, "put", kv.put("gone", "x")).await.unwrap();
+    within(&rt, "put", kv.put("color", "red".into())).await.unwrap();
+    within(&rt, "put", kv.put("color", "blue".into())).await.unwrap();
+    within(&rt, "put", kv.put("gone", "x".into())).await.unwrap();
     within(&rt, "delete", kv.delete("gone")).await.unwrap();
-    within(&rt, "put", kv.put("wiped", "1")).await.unwrap();
+    within(&rt, "put", kv.put("wiped", "1".into())).await.unwrap();
     within(&rt, "purge", kv.purge("wiped")).await.unwrap();
-    within(&rt, "create", kv.create("shape", "square")).await.unwrap();
+    within(&rt, "create", kv.create("shape", "square".into())).await.unwrap();
 
     let out = run_python(PY_READ, &[&server.url()]);
     let lines: Vec<&str> = out.stdout.lines().collect();

@@ -71,7 +71,7 @@ async fn retry_on_initial_connect<R: Runtime>(rt: R) {
     assert_eq!(client.connection_state(), State::Connecting);
     // Publishes wait in the reconnect buffer; subscriptions are made on connect.
     let mut sub = client.subscribe("early").await.unwrap();
-    client.publish("early", "before the server").await.unwrap();
+    client.publish("early", "before the server".into()).await.unwrap();
 
     server.restart();
     let (event, _) =
@@ -93,14 +93,14 @@ async fn close_while_reconnecting<R: Runtime>(rt: R) {
     within(&rt, "flush", client.flush()).await.unwrap();
     server.stop();
     wait_for_event(&rt, &mut events, "Disconnected", |e| matches!(e, ClientEvent::Disconnected(_))).await;
-    client.publish("x", "never sent").await.unwrap();
+    client.publish("x", "never sent".into()).await.unwrap();
 
     within(&rt, "close while reconnecting", client.close()).await;
     let (event, _) =
         wait_for_event(&rt, &mut events, "Closed", |e| matches!(e, ClientEvent::Closed(_))).await;
     assert_eq!(event, ClientEvent::Closed(None));
     assert_eq!(client.connection_state(), State::Closed);
-    assert_eq!(client.publish("x", "y").await, Err(PublishError::Closed));
+    assert_eq!(client.publish("x", "y".into()).await, Err(PublishError::Closed));
     assert_eq!(within(&rt, "end", sub.next()).await, None);
     assert_eq!(within(&rt, "events end", events.next()).await, None);
 }
@@ -121,7 +121,7 @@ async fn reconnect_gives_up<R: Runtime>(rt: R) {
         client.last_error()
     );
     assert_eq!(client.connection_state(), State::Closed);
-    assert_eq!(client.publish("x", "y").await, Err(PublishError::Closed));
+    assert_eq!(client.publish("x", "y".into()).await, Err(PublishError::Closed));
 }
 
 async fn callbacks<R: Runtime>(rt: R) {
@@ -176,9 +176,9 @@ async fn request_across_reconnect<R: Runtime>(rt: R) {
     let reply = within(
         &rt,
         "request",
-        join(client.request("svc", "one"), async {
+        join(client.request("svc", "one".into()), async {
             let msg = next_message(&rt, &mut service).await;
-            client.publish(msg.reply.unwrap().as_str(), "first").await.unwrap();
+            client.publish(msg.reply.unwrap().as_str(), "first".into()).await.unwrap();
         }),
     )
     .await
@@ -190,12 +190,12 @@ async fn request_across_reconnect<R: Runtime>(rt: R) {
     // A request made while disconnected goes out after the reconnect; its reply comes back
     // on the re-established inbox.
     // Its timeout is far past the wait's bound: the reply ends it, never the clock.
-    let request = client.request_with("svc", None, "two", Duration::from_secs(600));
+    let request = client.request_with("svc", None, "two".into(), Duration::from_secs(600));
     let answer = async {
         server.restart();
         let msg = next_message(&rt, &mut service).await;
         assert_eq!(&msg.payload[..], b"two");
-        client.publish(msg.reply.unwrap().as_str(), "second").await.unwrap();
+        client.publish(msg.reply.unwrap().as_str(), "second".into()).await.unwrap();
     };
     let (reply, ()) = within(&rt, "request across a reconnect", join(request, answer)).await;
     assert_eq!(&reply.unwrap().payload[..], b"second");
@@ -213,7 +213,7 @@ async fn force_reconnect<R: Runtime>(rt: R) {
     within(&rt, "flush", client.flush()).await.unwrap();
     assert_eq!(client.statistics().reconnects, 0);
 
-    assert!(client.force_reconnect());
+    client.force_reconnect().await.unwrap();
     let (event, _) =
         wait_for_event(&rt, &mut events, "Disconnected", |e| matches!(e, ClientEvent::Disconnected(_))).await;
     assert_eq!(event, ClientEvent::Disconnected(ConnectionError::ForcedReconnect));
@@ -222,11 +222,15 @@ async fn force_reconnect<R: Runtime>(rt: R) {
     assert!(client.is_connected());
 
     // The subscription was made again on the new connection.
-    client.publish("forced", "after").await.unwrap();
+    client.publish("forced", "after".into()).await.unwrap();
     let msg = next_message(&rt, &mut sub).await;
     assert_eq!(&msg.payload[..], b"after");
     within(&rt, "close", client.close()).await;
-    assert!(!client.force_reconnect(), "closed: nothing to do");
+    assert_eq!(
+        client.force_reconnect().await,
+        Err(nats_client::ReconnectError::Closed),
+        "closed: nothing to do"
+    );
 }
 
 /// A runtime whose TCP connects never complete, like connects to a host that drops SYNs.

@@ -130,7 +130,7 @@ async fn corruption_is_detected<R: Runtime>(rt: R) {
     let publish_meta = |json: Vec<u8>| {
         let js = js.clone();
         let subject = subject.clone();
-        async move { js.publish(subject, json).await.unwrap().await.unwrap() }
+        async move { js.publish(subject, json.into()).await.unwrap().await.unwrap() }
     };
 
     // Metadata altered: another digest.
@@ -147,7 +147,7 @@ async fn corruption_is_detected<R: Runtime>(rt: R) {
         payload
     );
     let chunks = format!("$O.c.C.{}", info.nuid);
-    within(&rt, "bad chunk", async { js.publish(chunks, "junk").await.unwrap().await.unwrap() }).await;
+    within(&rt, "bad chunk", async { js.publish(chunks, "junk".into()).await.unwrap().await.unwrap() }).await;
     let result = within(&rt, "read", async { store.get("o").await.unwrap().read_all().await }).await;
     assert!(matches!(result, Err(GetError::Corrupt(_))), "{result:?}");
 

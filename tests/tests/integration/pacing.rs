@@ -27,7 +27,7 @@ async fn publish_to_self<R: Runtime>(rt: &R, url: &str, options: ConnectOptions,
     for i in 0..count {
         let mut message = payload.to_vec();
         message[..8].copy_from_slice(&(i as u64).to_be_bytes());
-        within(rt, "publish", client.publish("pace.fan", message)).await.unwrap();
+        within(rt, "publish", client.publish("pace.fan", message.into())).await.unwrap();
     }
     within(rt, "flush", client.flush()).await.unwrap();
     for (n, sub) in subs.iter_mut().enumerate() {
@@ -81,7 +81,7 @@ async fn pacing_follows_its_budget<R: Runtime>(rt: R) {
     }
     let mut silent = SilentSubscriber::connect(server.port(), "pace.fan", FAN);
     for _ in 0..COUNT {
-        within(&rt, "publish", publisher.publish("pace.fan", vec![b'x'; 1024])).await.unwrap();
+        within(&rt, "publish", publisher.publish("pace.fan", vec![b'x'; 1024].into())).await.unwrap();
     }
     // The server has handled every publish, and queued (or refused) every copy, once the
     // publisher's flush comes back.

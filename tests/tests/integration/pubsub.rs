@@ -44,11 +44,11 @@ async fn publish_subscribe<R: Runtime>(rt: R) {
     within(&rt, "flush", subscriber.flush()).await.unwrap();
 
     for i in 0..20 {
-        publisher.publish("greet.joe", format!("hello {i}")).await.unwrap();
+        publisher.publish("greet.joe", format!("hello {i}").into()).await.unwrap();
     }
-    publisher.publish("greet.ann", "not for joe").await.unwrap();
-    publisher.publish_with_reply("greet.joe", "answer.here", "with reply").await.unwrap();
-    publisher.publish("greet.joe", "").await.unwrap();
+    publisher.publish("greet.ann", "not for joe".into()).await.unwrap();
+    publisher.publish_with_reply("greet.joe", "answer.here", "with reply".into()).await.unwrap();
+    publisher.publish("greet.joe", "".into()).await.unwrap();
     for i in 0..20 {
         let msg = next_message(&rt, &mut sub).await;
         assert_eq!(msg.subject.as_str(), "greet.joe");
@@ -64,30 +64,33 @@ async fn publish_subscribe<R: Runtime>(rt: R) {
     assert!(msg.payload.is_empty(), "an empty payload arrives empty");
 
     // A connection receives its own publishes (echo is on by default)...
-    subscriber.publish("greet.joe", "echo").await.unwrap();
+    subscriber.publish("greet.joe", "echo".into()).await.unwrap();
     assert_eq!(text(&next_message(&rt, &mut sub).await.payload), "echo");
     // ...and not with no_echo.
     let quiet = connect_with(&rt, &server.url(), ConnectOptions::new().no_echo()).await;
     let mut quiet_sub = quiet.subscribe("greet.joe").await.unwrap();
     within(&rt, "flush", quiet.flush()).await.unwrap();
-    quiet.publish("greet.joe", "own").await.unwrap();
+    quiet.publish("greet.joe", "own".into()).await.unwrap();
     // Publishes of two connections have no order between them: flush the first.
     within(&rt, "flush", quiet.flush()).await.unwrap();
-    publisher.publish("greet.joe", "other").await.unwrap();
+    publisher.publish("greet.joe", "other".into()).await.unwrap();
     within(&rt, "flush", publisher.flush()).await.unwrap();
     assert_eq!(text(&next_message(&rt, &mut quiet_sub).await.payload), "other");
     assert_eq!(text(&next_message(&rt, &mut sub).await.payload), "own");
     assert_eq!(text(&next_message(&rt, &mut sub).await.payload), "other");
 
     // Invalid subjects are refused locally.
-    assert!(matches!(publisher.publish("bad subject", "x").await, Err(PublishError::InvalidSubject(_))));
-    assert!(matches!(publisher.publish("wild.*", "x").await, Err(PublishError::InvalidSubject(_))));
+    assert!(matches!(
+        publisher.publish("bad subject", "x".into()).await,
+        Err(PublishError::InvalidSubject(_))
+    ));
+    assert!(matches!(publisher.publish("wild.*", "x".into()).await, Err(PublishError::InvalidSubject(_))));
     assert!(matches!(subscriber.subscribe("a..b").await, Err(SubscribeError::InvalidSubject(_))));
 
     // Unsubscribing ends the stream.
-    sub.unsubscribe().unwrap();
+    sub.unsubscribe().await.unwrap();
     within(&rt, "flush", subscriber.flush()).await.unwrap();
-    publisher.publish("greet.joe", "too late").await.unwrap();
+    publisher.publish("greet.joe", "too late".into()).await.unwrap();
     within(&rt, "flush", publisher.flush()).await.unwrap();
     within(&rt, "flush", subscriber.flush()).await.unwrap();
     assert_eq!(within(&rt, "end of stream", sub.next()).await, None);
@@ -105,7 +108,7 @@ async fn wildcards<R: Runtime>(rt: R) {
     let mut middle = client.subscribe("w.*.end").await.unwrap();
     within(&rt, "flush", client.flush()).await.unwrap();
     for subject in ["w.a", "w.a.b", "w.b", "w", "x.a", "w.a.end", "w.a.b.end", "wa.b"] {
-        client.publish(subject, subject.to_owned()).await.unwrap();
+        client.publish(subject, subject.to_owned().into()).await.unwrap();
     }
     // A flush on the same connection returns after the server has delivered everything
     // published before it back to this connection.
@@ -148,7 +151,7 @@ async fn queue_groups<R: Runtime>(rt: R) {
 
     let publisher = connect(&rt, &server.url()).await;
     for i in 0..N {
-        publisher.publish("jobs", i.to_string()).await.unwrap();
+        publisher.publish("jobs", i.to_string().into()).await.unwrap();
     }
     within(&rt, "flush", publisher.flush()).await.unwrap();
 
@@ -182,15 +185,15 @@ async fn auto_unsubscribe<R: Runtime>(rt: R) {
     let server = NatsServer::plain();
     let client = connect(&rt, &server.url()).await;
     let mut sub = client.subscribe("auto").await.unwrap();
-    sub.unsubscribe_after(5).unwrap();
+    sub.unsubscribe_after(5).await.unwrap();
     // A count already reached ends the subscription at once.
     let mut early = client.subscribe("early").await.unwrap();
     within(&rt, "flush", client.flush()).await.unwrap();
     for i in 0..3 {
-        client.publish("early", i.to_string()).await.unwrap();
+        client.publish("early", i.to_string().into()).await.unwrap();
     }
     for i in 0..10 {
-        client.publish("auto", i.to_string()).await.unwrap();
+        client.publish("auto", i.to_string().into()).await.unwrap();
     }
     within(&rt, "flush", client.flush()).await.unwrap();
 
@@ -202,16 +205,16 @@ async fn auto_unsubscribe<R: Runtime>(rt: R) {
     for i in 0..3 {
         assert_eq!(text(&next_message(&rt, &mut early).await.payload), i.to_string());
     }
-    early.unsubscribe_after(3).unwrap();
-    client.publish("early", "after").await.unwrap();
+    early.unsubscribe_after(3).await.unwrap();
+    client.publish("early", "after".into()).await.unwrap();
     within(&rt, "flush", client.flush()).await.unwrap();
     assert_eq!(within(&rt, "end", early.next()).await, None, "the count was reached already");
-    assert_eq!(early.unsubscribe(), Err(UnsubscribeError::Ended), "an ended subscription says so");
+    assert_eq!(early.unsubscribe().await, Err(UnsubscribeError::Ended), "an ended subscription says so");
     assert!(client.is_connected());
     let mut live = client.subscribe("still.live").await.unwrap();
     within(&rt, "close", client.close()).await;
-    assert_eq!(live.unsubscribe(), Err(UnsubscribeError::Closed), "a closed client says so");
-    assert_eq!(live.unsubscribe_after(1), Err(UnsubscribeError::Closed));
+    assert_eq!(live.unsubscribe().await, Err(UnsubscribeError::Closed), "a closed client says so");
+    assert_eq!(live.unsubscribe_after(1).await, Err(UnsubscribeError::Closed));
 }
 
 async fn headers_round_trip<R: Runtime>(rt: R) {
@@ -230,9 +233,9 @@ async fn headers_round_trip<R: Runtime>(rt: R) {
     headers.append(name("x-lower-Case"), value("kept as written"));
     headers.append(name("X-Empty"), value(""));
     headers.append(name("X-Multi"), value("third"));
-    client.publish_with_headers("hdr", &headers, "body").await.unwrap();
+    client.publish_with_headers("hdr", &headers, "body".into()).await.unwrap();
     client.publish_message("hdr", Some("hdr.reply"), Some(&headers), bytes::Bytes::new()).await.unwrap();
-    client.publish_with_headers("hdr", &HeaderMap::new(), "no headers at all").await.unwrap();
+    client.publish_with_headers("hdr", &HeaderMap::new(), "no headers at all".into()).await.unwrap();
 
     let msg = next_message(&rt, &mut sub).await;
     assert_eq!(text(&msg.payload), "body");
@@ -301,12 +304,12 @@ async fn drain_delivers_in_flight_messages<R: Runtime>(rt: R) {
     let mut other = subscriber.subscribe("drained.other").await.unwrap();
     within(&rt, "flush", subscriber.flush()).await.unwrap();
     for i in 0..N {
-        publisher.publish("drained", i.to_string()).await.unwrap();
+        publisher.publish("drained", i.to_string().into()).await.unwrap();
     }
     // The server has sent every message towards the subscriber; it has not necessarily
     // read them yet when the drain starts.
     within(&rt, "flush", publisher.flush()).await.unwrap();
-    within(&rt, "drain", subscriber.drain()).await;
+    within(&rt, "drain", subscriber.drain()).await.unwrap();
 
     let received: Vec<String> =
         within(&rt, "drained stream", sub.by_ref().map(|m| text(&m.payload).to_owned()).collect()).await;
@@ -321,7 +324,7 @@ async fn drain_delivers_in_flight_messages<R: Runtime>(rt: R) {
     assert_eq!(within(&rt, "events end", events.next()).await, None);
     assert_eq!(subscriber.connection_state(), State::Closed);
     assert!(!subscriber.is_connected());
-    assert_eq!(subscriber.publish("drained", "x").await, Err(PublishError::Closed));
+    assert_eq!(subscriber.publish("drained", "x".into()).await, Err(PublishError::Closed));
     assert!(matches!(subscriber.subscribe("drained").await, Err(SubscribeError::Closed)));
     assert_eq!(subscriber.last_error(), None);
     within(&rt, "close", publisher.close()).await;
@@ -335,10 +338,10 @@ async fn drain_flushes_publishes<R: Runtime>(rt: R) {
     within(&rt, "flush", subscriber.flush()).await.unwrap();
     let publisher = connect(&rt, &server.url()).await;
     for i in 0..N {
-        publisher.publish("outgoing", i.to_string()).await.unwrap();
+        publisher.publish("outgoing", i.to_string().into()).await.unwrap();
     }
     // No flush: the drain itself confirms the publishes made before it.
-    within(&rt, "drain", publisher.drain()).await;
+    within(&rt, "drain", publisher.drain()).await.unwrap();
     assert_eq!(publisher.connection_state(), State::Closed);
     within(&rt, "flush", subscriber.flush()).await.unwrap();
     let (msgs, _) = collect_now(&mut sub);
@@ -364,7 +367,7 @@ async fn connection_getters<R: Runtime>(rt: R) {
     let mut sub = client.subscribe("stats").await.unwrap();
     within(&rt, "flush", client.flush()).await.unwrap();
     for payload in ["one", "two", "three"] {
-        client.publish("stats", payload).await.unwrap();
+        client.publish("stats", payload.into()).await.unwrap();
     }
     for _ in 0..3 {
         next_message(&rt, &mut sub).await;
@@ -424,7 +427,7 @@ async fn many_small_messages<R: Runtime>(rt: R) {
     within(&rt, "flush", subscriber.flush()).await.unwrap();
     let publish = async {
         for i in 0..N {
-            publisher.publish("small", i.to_string()).await.unwrap();
+            publisher.publish("small", i.to_string().into()).await.unwrap();
         }
         publisher.flush().await.unwrap();
     };
@@ -450,7 +453,7 @@ async fn dropping_the_last_handle_closes<R: Runtime>(rt: R) {
     let clone = client.clone();
     drop(client);
     // A clone and a subscriber keep the connection open.
-    clone.publish("kept", "still here").await.unwrap();
+    clone.publish("kept", "still here".into()).await.unwrap();
     assert_eq!(text(&next_message(&rt, &mut sub).await.payload), "still here");
     drop(clone);
     clone_free_publish_check(&rt, &mut sub, &server).await;
@@ -468,7 +471,7 @@ async fn clone_free_publish_check<R: Runtime>(
     server: &NatsServer,
 ) {
     let other = connect(rt, &server.url()).await;
-    other.publish("kept", "from elsewhere").await.unwrap();
+    other.publish("kept", "from elsewhere".into()).await.unwrap();
     within(rt, "flush", other.flush()).await.unwrap();
     assert_eq!(text(&next_message(rt, sub).await.payload), "from elsewhere");
     within(rt, "close", other.close()).await;
@@ -483,11 +486,11 @@ async fn verbose_and_pedantic<R: Runtime>(rt: R) {
     let mut sub = client.subscribe("v.*").await.unwrap();
     within(&rt, "flush", client.flush()).await.unwrap();
     for i in 0..100 {
-        client.publish("v.x", i.to_string()).await.unwrap();
+        client.publish("v.x", i.to_string().into()).await.unwrap();
     }
     within(&rt, "flush", client.flush()).await.unwrap();
     assert_eq!(collect_now(&mut sub).0.len(), 100);
-    let reply = within(&rt, "request", client.request("v.nobody.here", "x")).await;
+    let reply = within(&rt, "request", client.request("v.nobody.here", "x".into())).await;
     assert_eq!(reply.unwrap_err(), nats_client::RequestError::NoResponders);
     assert!(client.is_connected());
     assert!(collect_now(&mut events).0.is_empty(), "no error events");
@@ -505,21 +508,21 @@ async fn subscriber_drain<R: Runtime>(rt: R) {
     within(&rt, "flush", subscriber.flush()).await.unwrap();
 
     for i in 0..500 {
-        publisher.publish("drained", format!("{i}")).await.unwrap();
+        publisher.publish("drained", format!("{i}").into()).await.unwrap();
     }
     within(&rt, "flush", publisher.flush()).await.unwrap();
     // The server has sent all 500 (or is sending them); most are unread on our side.
-    sub.drain().unwrap();
+    sub.drain().await.unwrap();
     let received: Vec<String> =
         within(&rt, "drained stream", sub.by_ref().map(|m| text(&m.payload).to_owned()).collect()).await;
     let expected: Vec<String> = (0..500).map(|i| i.to_string()).collect();
     assert_eq!(received, expected, "every message sent before the drain, in order, then the end");
-    assert_eq!(sub.drain(), Err(UnsubscribeError::Ended));
+    assert_eq!(sub.drain().await, Err(UnsubscribeError::Ended));
 
-    publisher.publish("drained", "late").await.unwrap();
-    publisher.publish("other", "still here").await.unwrap();
+    publisher.publish("drained", "late".into()).await.unwrap();
+    publisher.publish("other", "still here".into()).await.unwrap();
     assert_eq!(text(&next_message(&rt, &mut other).await.payload), "still here");
     assert!(subscriber.is_connected(), "the connection stays up");
     within(&rt, "close", subscriber.close()).await;
-    assert_eq!(other.drain(), Err(UnsubscribeError::Closed));
+    assert_eq!(other.drain().await, Err(UnsubscribeError::Closed));
 }

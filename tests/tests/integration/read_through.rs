@@ -40,16 +40,16 @@ async fn kept_request_holds_up_no_subscriber<R: Runtime>(rt: R) {
             let msg = sub.next().await.expect("the subscription lives");
             assert_eq!(msg.payload, i.to_string(), "in order");
         }
-        reporter.publish("rt.done", "").await.unwrap();
+        reporter.publish("rt.done", "".into()).await.unwrap();
     });
 
     // This task starts a request (it claims the reads: nothing has come yet), then keeps
     // the future without polling it again, and waits on another connection only.
-    let mut request = Box::pin(client.request_with("rt.silent", None, "", Duration::from_secs(60)));
+    let mut request = Box::pin(client.request_with("rt.silent", None, "".into(), Duration::from_secs(60)));
     let mut cx = Context::from_waker(Waker::noop());
     assert!(request.as_mut().poll(&mut cx).is_pending(), "nobody answers");
     for i in 0..COUNT {
-        other.publish("rt.msgs", i.to_string()).await.unwrap();
+        other.publish("rt.msgs", i.to_string().into()).await.unwrap();
     }
     within(&rt, "flush", other.flush()).await.unwrap();
     // The bytes for the other task arrive while this one holds the reads and does not
@@ -79,7 +79,7 @@ async fn requesters_and_subscribers_share_reads<R: Runtime>(rt: R) {
             let msg = sub.next().await.expect("the subscription lives");
             assert_eq!(msg.payload, i.to_string(), "in order, none lost");
         }
-        reporter.publish("rt.done", "subscriber").await.unwrap();
+        reporter.publish("rt.done", "subscriber".into()).await.unwrap();
     });
     for task in 0..REQUESTERS {
         let client = client.clone();
@@ -87,18 +87,18 @@ async fn requesters_and_subscribers_share_reads<R: Runtime>(rt: R) {
         rt.spawn(async move {
             for i in 0..REQUESTS {
                 let payload = format!("{task}.{i}");
-                let reply = client.request("rt.echo", payload.clone()).await.expect("a reply");
+                let reply = client.request("rt.echo", payload.clone().into()).await.expect("a reply");
                 assert_eq!(reply.payload, payload, "each requester gets its own reply");
                 if i % 50 == 0 {
                     client.flush().await.expect("flushed");
                 }
             }
-            reporter.publish("rt.done", "requester").await.unwrap();
+            reporter.publish("rt.done", "requester".into()).await.unwrap();
         });
     }
     // Messages for the subscriber arrive while the requesters read their replies.
     for i in 0..MESSAGES {
-        publisher.publish("rt.msgs", i.to_string()).await.unwrap();
+        publisher.publish("rt.msgs", i.to_string().into()).await.unwrap();
     }
     within(&rt, "flush", publisher.flush()).await.unwrap();
     let mut requesters = 0;
@@ -124,18 +124,19 @@ async fn timed_out_reader<R: Runtime>(rt: R) {
     // The request reads through while it waits, and times out at its deadline.
     let started = rt.now();
     let result =
-        within(&rt, "request", client.request_with("rt.silent", None, "", Duration::from_millis(300))).await;
+        within(&rt, "request", client.request_with("rt.silent", None, "".into(), Duration::from_millis(300)))
+            .await;
     assert!(matches!(result, Err(RequestError::Timeout)), "{result:?}");
     assert!(rt.now() - started >= Duration::from_millis(300), "not before its deadline");
     // The reads went back to the driver: a message and the next request still arrive.
-    other.publish("rt.msgs", "after").await.unwrap();
+    other.publish("rt.msgs", "after".into()).await.unwrap();
     assert_eq!(next_message(&rt, &mut sub).await.payload, "after");
-    let reply = within(&rt, "request", client.request("rt.echo", "again")).await.unwrap();
+    let reply = within(&rt, "request", client.request("rt.echo", "again".into())).await.unwrap();
     assert_eq!(reply.payload, "again");
     // Polled once and dropped: nothing is left claimed.
-    let mut request = Box::pin(client.request_with("rt.silent", None, "", Duration::from_secs(60)));
+    let mut request = Box::pin(client.request_with("rt.silent", None, "".into(), Duration::from_secs(60)));
     assert!(matches!(request.as_mut().poll(&mut Context::from_waker(Waker::noop())), Poll::Pending));
     drop(request);
-    other.publish("rt.msgs", "dropped").await.unwrap();
+    other.publish("rt.msgs", "dropped".into()).await.unwrap();
     assert_eq!(next_message(&rt, &mut sub).await.payload, "dropped");
 }

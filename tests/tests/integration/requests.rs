@@ -19,6 +19,7 @@ runtime_tests!(
     request_timeout,
     no_responders,
     send_request_builder,
+    timeouts_of_duration_max_mean_never,
 );
 
 fn text(payload: &[u8]) -> &str {
@@ -49,7 +50,7 @@ async fn request_reply<R: Runtime>(rt: R) {
     serve(&rt, &service, "svc.echo", "echo: ").await;
     let client = connect(&rt, &server.url()).await;
 
-    let reply = within(&rt, "request", client.request("svc.echo", "hi")).await.unwrap();
+    let reply = within(&rt, "request", client.request("svc.echo", "hi".into())).await.unwrap();
     assert_eq!(text(&reply.payload), "echo: hi");
     assert!(reply.subject.as_str().starts_with("_INBOX."), "{}", reply.subject);
 
@@ -60,7 +61,7 @@ async fn request_reply<R: Runtime>(rt: R) {
     let reply = within(
         &rt,
         "request with headers",
-        client.request_with("svc.echo", Some(&headers), "h", Duration::from_secs(5)),
+        client.request_with("svc.echo", Some(&headers), "h".into(), Duration::from_secs(5)),
     )
     .await
     .unwrap();
@@ -70,7 +71,7 @@ async fn request_reply<R: Runtime>(rt: R) {
     // Many at once on the shared inbox: each reply reaches its own request.
     let requests = (0..50).map(|i| {
         let client = client.clone();
-        async move { (i, client.request("svc.echo", i.to_string()).await) }
+        async move { (i, client.request("svc.echo", i.to_string().into()).await) }
     });
     for (i, reply) in within(&rt, "50 requests", futures_util::future::join_all(requests)).await {
         assert_eq!(text(&reply.unwrap().payload), format!("echo: {i}"));
@@ -78,14 +79,14 @@ async fn request_reply<R: Runtime>(rt: R) {
 
     // A custom inbox prefix.
     let custom = connect_with(&rt, &server.url(), ConnectOptions::new().inbox_prefix("_MINE")).await;
-    let reply = within(&rt, "request", custom.request("svc.echo", "custom")).await.unwrap();
+    let reply = within(&rt, "request", custom.request("svc.echo", "custom".into())).await.unwrap();
     assert_eq!(text(&reply.payload), "echo: custom");
     assert!(reply.subject.as_str().starts_with("_MINE."), "{}", reply.subject);
 
     // Requests on a closed connection fail at once.
     within(&rt, "close", custom.close()).await;
     assert_eq!(
-        within(&rt, "request after close", custom.request("svc.echo", "x")).await,
+        within(&rt, "request after close", custom.request("svc.echo", "x".into())).await,
         Err(RequestError::Publish(PublishError::Closed))
     );
     within(&rt, "close", client.close()).await;
@@ -104,7 +105,7 @@ async fn request_many_count<R: Runtime>(rt: R) {
 
     // The timeout is far past the wait's bound: the stream ends on the count or the wait fails.
     let mut replies =
-        client.request_many("svc.many", "q", Expected::Count(2), Duration::from_secs(600)).unwrap();
+        client.request_many("svc.many", "q".into(), Expected::Count(2), Duration::from_secs(600)).unwrap();
     let got: Vec<String> =
         within(&rt, "two replies", replies.by_ref().map(|m| text(&m.payload).to_owned()).collect()).await;
     assert_eq!(got.len(), 2, "exactly the expected count: {got:?}");
@@ -115,7 +116,7 @@ async fn request_many_count<R: Runtime>(rt: R) {
     // More expected than there are responders: what came, then the timeout (long enough
     // for three local responders on a loaded machine).
     let mut replies =
-        client.request_many("svc.many", "more", Expected::Count(5), Duration::from_secs(5)).unwrap();
+        client.request_many("svc.many", "more".into(), Expected::Count(5), Duration::from_secs(5)).unwrap();
     let got: Vec<_> = within(&rt, "replies", replies.by_ref().collect::<Vec<_>>()).await;
     assert_eq!(got.len(), 3);
     assert_eq!(replies.outcome(), Some(RequestOutcome::TimedOut));
@@ -123,7 +124,7 @@ async fn request_many_count<R: Runtime>(rt: R) {
 
     // Nobody listening.
     let mut replies =
-        client.request_many("svc.none", "x", Expected::Count(2), Duration::from_secs(5)).unwrap();
+        client.request_many("svc.none", "x".into(), Expected::Count(2), Duration::from_secs(5)).unwrap();
     assert_eq!(within(&rt, "no responders", replies.next()).await, None);
     assert_eq!(replies.outcome(), Some(RequestOutcome::NoResponders));
     assert_eq!(replies.error(), Some(RequestError::NoResponders));
@@ -147,7 +148,8 @@ async fn request_many_until_timeout<R: Runtime>(rt: R) {
     // Long enough for three local responders on a loaded machine.
     let timeout = Duration::from_secs(5);
     let started = Instant::now();
-    let mut replies = client.request_many("svc.gather", "all", Expected::UntilTimeout, timeout).unwrap();
+    let mut replies =
+        client.request_many("svc.gather", "all".into(), Expected::UntilTimeout, timeout).unwrap();
     let mut got: Vec<String> =
         within(&rt, "scatter-gather", replies.by_ref().map(|m| text(&m.payload).to_owned()).collect()).await;
     assert!(started.elapsed() >= timeout, "the stream lasts until the timeout");
@@ -157,8 +159,9 @@ async fn request_many_until_timeout<R: Runtime>(rt: R) {
     assert_eq!(replies.error(), None);
 
     // No responders ends it at once: long before its timeout, far past the wait's bound.
-    let mut replies =
-        client.request_many("svc.nobody", "x", Expected::UntilTimeout, Duration::from_secs(600)).unwrap();
+    let mut replies = client
+        .request_many("svc.nobody", "x".into(), Expected::UntilTimeout, Duration::from_secs(600))
+        .unwrap();
     assert_eq!(within(&rt, "no responders", replies.next()).await, None);
     assert_eq!(replies.outcome(), Some(RequestOutcome::NoResponders));
     assert_eq!(replies.error(), Some(RequestError::NoResponders));
@@ -180,7 +183,7 @@ async fn request_timeout<R: Runtime>(rt: R) {
             .await;
 
     let started = Instant::now();
-    let result = within(&rt, "request", client.request("svc.silent", "anyone?")).await;
+    let result = within(&rt, "request", client.request("svc.silent", "anyone?".into())).await;
     let elapsed = started.elapsed();
     assert_eq!(result.unwrap_err(), RequestError::Timeout);
     assert!(
@@ -189,14 +192,18 @@ async fn request_timeout<R: Runtime>(rt: R) {
     );
 
     let started = Instant::now();
-    let result =
-        within(&rt, "request", client.request_with("svc.silent", None, "x", Duration::from_millis(100)))
-            .await;
+    let result = within(
+        &rt,
+        "request",
+        client.request_with("svc.silent", None, "x".into(), Duration::from_millis(100)),
+    )
+    .await;
     assert_eq!(result.unwrap_err(), RequestError::Timeout);
     assert!(started.elapsed() >= Duration::from_millis(100));
 
-    let mut replies =
-        client.request_many("svc.silent", "x", Expected::Count(1), Duration::from_millis(100)).unwrap();
+    let mut replies = client
+        .request_many("svc.silent", "x".into(), Expected::Count(1), Duration::from_millis(100))
+        .unwrap();
     assert_eq!(within(&rt, "replies", replies.next()).await, None);
     assert_eq!(replies.outcome(), Some(RequestOutcome::TimedOut));
     assert_eq!(replies.error(), Some(RequestError::Timeout), "no reply at all: a timeout error");
@@ -215,7 +222,7 @@ async fn no_responders<R: Runtime>(rt: R) {
     let client =
         connect_with(&rt, &server.url(), ConnectOptions::new().request_timeout(Duration::from_secs(600)))
             .await;
-    let result = within(&rt, "request", client.request("nobody.home", "hello?")).await;
+    let result = within(&rt, "request", client.request("nobody.home", "hello?".into())).await;
     assert_eq!(result.unwrap_err(), RequestError::NoResponders, "no responders is not a timeout");
 
     // Once someone listens, the same subject answers.
@@ -224,14 +231,15 @@ async fn no_responders<R: Runtime>(rt: R) {
     within(&rt, "flush", service.flush()).await.unwrap();
     let answer = async {
         let msg = next_message(&rt, &mut sub).await;
-        service.publish(msg.reply.expect("a reply subject").as_str(), "now: here").await.unwrap();
+        service.publish(msg.reply.expect("a reply subject").as_str(), "now: here".into()).await.unwrap();
     };
-    let (reply, ()) = within(&rt, "request", join(client.request("nobody.home", "hello?"), answer)).await;
+    let (reply, ()) =
+        within(&rt, "request", join(client.request("nobody.home", "hello?".into()), answer)).await;
     assert_eq!(text(&reply.unwrap().payload), "now: here");
     // Once the server has processed the UNSUB, nobody listens again.
-    sub.unsubscribe().unwrap();
+    sub.unsubscribe().await.unwrap();
     within(&rt, "flush", service.flush()).await.unwrap();
-    let result = within(&rt, "request", client.request("nobody.home", "again")).await;
+    let result = within(&rt, "request", client.request("nobody.home", "again".into())).await;
     assert_eq!(result.unwrap_err(), RequestError::NoResponders);
     within(&rt, "close", service.close()).await;
     within(&rt, "close", client.close()).await;
@@ -252,7 +260,10 @@ async fn send_request_builder<R: Runtime>(rt: R) {
         "builder with headers and timeout",
         client.send_request(
             "svc.echo",
-            Request::new().payload("one").headers(headers.clone()).timeout(Some(Duration::from_secs(5))),
+            Request::new()
+                .payload("one".into())
+                .headers(headers.clone())
+                .timeout(Some(Duration::from_secs(5))),
         ),
     )
     .await
@@ -264,7 +275,7 @@ async fn send_request_builder<R: Runtime>(rt: R) {
     let reply = within(
         &rt,
         "no timeout",
-        client.send_request("svc.echo", Request::new().payload("two").timeout(None)),
+        client.send_request("svc.echo", Request::new().payload("two".into()).timeout(None)),
     )
     .await
     .unwrap();
@@ -274,15 +285,16 @@ async fn send_request_builder<R: Runtime>(rt: R) {
     let reply = within(
         &rt,
         "own inbox",
-        client.send_request("svc.echo", Request::new().payload("three").inbox("my.replies.3")),
+        client.send_request("svc.echo", Request::new().payload("three".into()).inbox("my.replies.3")),
     )
     .await
     .unwrap();
     assert_eq!(reply.subject.as_str(), "my.replies.3", "the reply came to the caller's inbox");
     assert_eq!(text(&reply.payload), "echo: three");
 
-    let reply =
-        within(&rt, "with headers", client.request_with_headers("svc.echo", &headers, "four")).await.unwrap();
+    let reply = within(&rt, "with headers", client.request_with_headers("svc.echo", &headers, "four".into()))
+        .await
+        .unwrap();
     assert_eq!(text(&reply.payload), "echo: four");
 
     // Nobody listens: a 503 ends it, with or without a timeout of its own.
@@ -330,4 +342,72 @@ async fn send_request_builder<R: Runtime>(rt: R) {
     };
     let (result, ()) = within(&rt, "closed while waiting", join(pending, closer)).await;
     assert_eq!(result.unwrap_err(), RequestError::Closed);
+}
+
+/// Timeouts of `Duration::MAX` mean never: every request and flush entry point takes one
+/// (as do the connection's own durations) without panicking, in the caller's task or in
+/// the connection's task, and waits for its answer however late it comes.
+async fn timeouts_of_duration_max_mean_never<R: Runtime>(rt: R) {
+    let server = NatsServer::plain();
+    let service = connect(&rt, &server.url()).await;
+    serve(&rt, &service, "svc.echo", "echo: ").await;
+    let options = ConnectOptions::new()
+        .request_timeout(Duration::MAX)
+        .flush_timeout(Duration::MAX)
+        .ping_interval(Duration::MAX)
+        .connection_timeout(Duration::MAX)
+        .drain_timeout(Duration::MAX)
+        .reconnect_time_wait(Duration::MAX)
+        .reconnect_backoff_max(Duration::MAX)
+        .reconnect_jitter(Duration::MAX, Duration::MAX);
+    let client = connect_with(&rt, &server.url(), options).await;
+
+    let reply = within(&rt, "request", client.request("svc.echo", Bytes::from_static(b"a"))).await.unwrap();
+    assert_eq!(text(&reply.payload), "echo: a");
+    let reply = within(
+        &rt,
+        "request_with",
+        client.request_with("svc.echo", None, Bytes::from_static(b"b"), Duration::MAX),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text(&reply.payload), "echo: b");
+    let request = Request::new().payload(Bytes::from_static(b"c")).timeout(Some(Duration::MAX));
+    let reply = within(&rt, "send_request", client.send_request("svc.echo", request.clone())).await.unwrap();
+    assert_eq!(text(&reply.payload), "echo: c");
+    let own_inbox = request.inbox("my.replies.max");
+    let reply = within(&rt, "own inbox", client.send_request("svc.echo", own_inbox)).await.unwrap();
+    assert_eq!(text(&reply.payload), "echo: c");
+    let mut replies =
+        client.request_many("svc.echo", Bytes::from_static(b"d"), Expected::Count(1), Duration::MAX).unwrap();
+    let reply = within(&rt, "request_many", replies.next()).await.expect("a reply");
+    assert_eq!(text(&reply.payload), "echo: d");
+    within(&rt, "flush", client.flush()).await.unwrap();
+    within(&rt, "flush_timeout", client.flush_timeout(Duration::MAX)).await.unwrap();
+    assert!(client.deadline(Duration::MAX) > client.now() + Duration::from_secs(100 * 365 * 86_400));
+
+    // A late answer is still taken: the request did not time out meanwhile.
+    let mut silent = service.subscribe("svc.late").await.unwrap();
+    within(&rt, "flush", service.flush()).await.unwrap();
+    let late = async {
+        let msg = next_message(&rt, &mut silent).await;
+        service.sleep_until(service.deadline(Duration::from_millis(300))).await;
+        let reply = msg.reply.expect("a reply subject");
+        service.publish(reply.as_str(), Bytes::from_static(b"late")).await.unwrap();
+    };
+    let request = client.request_with("svc.late", None, Bytes::from_static(b"?"), Duration::MAX);
+    let (reply, ()) = within(&rt, "late reply", join(request, late)).await;
+    assert_eq!(text(&reply.unwrap().payload), "late");
+
+    // A request that waits forever ends when the connection drains (which never times out
+    // either: it ends once the server has answered).
+    let pending = client.request_with("svc.late", None, Bytes::from_static(b"never"), Duration::MAX);
+    let drain = async {
+        within(&rt, "flush", client.flush()).await.unwrap();
+        client.drain().await.unwrap();
+    };
+    let (result, ()) = within(&rt, "drained while waiting", join(pending, drain)).await;
+    assert_eq!(result.unwrap_err(), RequestError::Closed);
+    assert_eq!(client.connection_state(), nats_client::State::Closed);
+    within(&rt, "close", service.close()).await;
 }

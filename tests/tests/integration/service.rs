@@ -63,7 +63,7 @@ async fn calculator<R: Runtime>(rt: &R, client: &Client, name: &str) -> Service 
     let add = within(rt, "add add", group.add_endpoint("add")).await.unwrap();
     add.serve(|request| async move {
         match numbers(request.payload()) {
-            Some([a, b]) => request.respond((a + b).to_string()).await,
+            Some([a, b]) => request.respond((a + b).to_string().into()).await,
             None => request.error(400, "expected two integers").await,
         }
         .expect("reply");
@@ -72,7 +72,7 @@ async fn calculator<R: Runtime>(rt: &R, client: &Client, name: &str) -> Service 
     div.serve(|request| async move {
         match numbers(request.payload()) {
             Some([_, 0]) => request.error(422, "division by zero").await,
-            Some([a, b]) => request.respond((a / b).to_string()).await,
+            Some([a, b]) => request.respond((a / b).to_string().into()).await,
             None => request.error(400, "expected two integers").await,
         }
         .expect("reply");
@@ -87,7 +87,7 @@ fn numbers(payload: &[u8]) -> Option<[i64; 2]> {
 }
 
 async fn request<R: Runtime>(rt: &R, client: &Client, subject: &str, payload: &str) -> Message {
-    within(rt, subject, client.request(subject, payload.to_owned())).await.unwrap()
+    within(rt, subject, client.request(subject, payload.to_owned().into())).await.unwrap()
 }
 
 /// How long [`gather_messages`] listens for replies beyond the expected ones.
@@ -104,7 +104,7 @@ async fn gather_messages<R: Runtime>(
     expected: usize,
 ) -> Vec<Message> {
     let mut replies =
-        client.request_many(subject, "", Expected::UntilTimeout, Duration::from_secs(600)).unwrap();
+        client.request_many(subject, "".into(), Expected::UntilTimeout, Duration::from_secs(600)).unwrap();
     let mut got = Vec::new();
     while got.len() < expected {
         match within(rt, subject, replies.next()).await {
@@ -144,9 +144,10 @@ async fn service_endpoints_groups_and_errors<R: Runtime>(rt: R) {
     // Headers travel both ways.
     let mut headers = HeaderMap::new();
     headers.insert(HeaderName::new("X-Trace").unwrap(), HeaderValue::new("t-1").unwrap());
-    let reply = within(&rt, "echo", caller.request_with("echo", Some(&headers), "h", Duration::from_secs(5)))
-        .await
-        .unwrap();
+    let reply =
+        within(&rt, "echo", caller.request_with("echo", Some(&headers), "h".into(), Duration::from_secs(5)))
+            .await
+            .unwrap();
     assert_eq!(reply.headers.as_deref(), Some(&headers));
 
     // Error replies: the two standard headers, an empty payload.
@@ -281,11 +282,11 @@ async fn service_stats_count_requests_and_errors<R: Runtime>(rt: R) {
     let caller = connect(&rt, &server.url()).await;
 
     for i in 0..5 {
-        let reply = caller.request("work", i.to_string());
+        let reply = caller.request("work", i.to_string().into());
         let handle = async {
             let request = within(&rt, "request", endpoint.next()).await.expect("a request");
             if i % 2 == 0 {
-                request.respond("ok").await.unwrap();
+                request.respond("ok".into()).await.unwrap();
             } else {
                 request.error(500, &format!("failure {i}")).await.unwrap();
             }
@@ -294,7 +295,7 @@ async fn service_stats_count_requests_and_errors<R: Runtime>(rt: R) {
         assert_eq!(ErrorReply::from_message(&reply.unwrap()).is_some(), i % 2 == 1);
     }
     // A request dropped without a reply still counts, without an error.
-    let reply = caller.request_with("work", None, "dropped", Duration::from_millis(200));
+    let reply = caller.request_with("work", None, "dropped".into(), Duration::from_millis(200));
     let drop_it = async { drop(within(&rt, "request", endpoint.next()).await.expect("a request")) };
     let (reply, ()) = within(&rt, "dropped request", futures_util::future::join(reply, drop_it)).await;
     assert_eq!(reply.unwrap_err(), RequestError::Timeout);
@@ -333,13 +334,13 @@ async fn service_queue_groups<R: Runtime>(rt: R) {
             within(&rt, "start", ServiceBuilder::new("qg", "1.0.0").start(&rt, &client)).await.unwrap();
         // "shared" in the default queue group: one instance answers each request.
         service.add_endpoint("shared").await.unwrap().serve(move |r| async move {
-            r.respond(format!("shared {i}")).await.unwrap();
+            r.respond(format!("shared {i}").into()).await.unwrap();
         });
         // "fanout" without a queue group (set on the group): every instance answers.
         let fanout = service.group("").no_queue_group().add_endpoint("fanout").await.unwrap();
         assert_eq!(fanout.info().queue_group, "");
         fanout.serve(move |r| async move {
-            r.respond(format!("fanout {i}")).await.unwrap();
+            r.respond(format!("fanout {i}").into()).await.unwrap();
         });
         services.push(service);
     }
@@ -350,7 +351,7 @@ async fn service_queue_groups<R: Runtime>(rt: R) {
             .unwrap();
     let endpoint = plain.add_endpoint("fanout").await.unwrap();
     assert_eq!(endpoint.info().queue_group, "");
-    endpoint.serve(|r| async move { r.respond("fanout plain").await.unwrap() });
+    endpoint.serve(|r| async move { r.respond("fanout plain".into()).await.unwrap() });
 
     let caller = connect(&rt, &server.url()).await;
     assert_eq!(gather_messages(&rt, &caller, "shared", 1).await.len(), 1, "one queue member answers");
@@ -384,7 +385,7 @@ async fn service_stop<R: Runtime>(rt: R) {
 
     // A request received before the stop is still handed out, then the stream ends.
     let mut replies = caller.subscribe("reply.here").await.unwrap();
-    caller.publish_with_reply("work", "reply.here", "late").await.unwrap();
+    caller.publish_with_reply("work", "reply.here", "late".into()).await.unwrap();
     within(&rt, "flush", caller.flush()).await.unwrap();
     // The server wrote the request to the service's connection before the PONG of this
     // flush: once it returns, the request is in the endpoint's queue.
@@ -396,9 +397,9 @@ async fn service_stop<R: Runtime>(rt: R) {
     let signal = client.clone();
     rt.spawn(async move {
         while let Some(request) = idle.next().await {
-            request.respond("idle").await.unwrap();
+            request.respond("idle".into()).await.unwrap();
         }
-        signal.publish("idle.ended", "").await.unwrap();
+        signal.publish("idle.ended", "".into()).await.unwrap();
     });
     // Once it has answered, the task is back waiting on its stream.
     assert_eq!(text(&request(&rt, &caller, "idle", "").await.payload), "idle");
@@ -408,14 +409,14 @@ async fn service_stop<R: Runtime>(rt: R) {
     assert!(service.is_stopped());
     let late = within(&rt, "the request received before stop", endpoint.next()).await.expect("a request");
     assert_eq!(text(late.payload()), "late");
-    late.respond("answered").await.unwrap();
+    late.respond("answered".into()).await.unwrap();
     assert_eq!(text(&next_message(&rt, &mut replies).await.payload), "answered");
     assert!(within(&rt, "end of the endpoint stream", endpoint.next()).await.is_none());
 
     // Nothing answers any more.
     for subject in ["work", "idle", "$SRV.PING", "$SRV.INFO.stopper", "$SRV.STATS"] {
         assert_eq!(
-            within(&rt, subject, caller.request(subject, "")).await.unwrap_err(),
+            within(&rt, subject, caller.request(subject, "".into())).await.unwrap_err(),
             RequestError::NoResponders,
             "{subject}"
         );
@@ -456,7 +457,7 @@ async fn service_refuses_bad_configs<R: Runtime>(rt: R) {
     // Nothing was subscribed for the refused services.
     let caller = connect(&rt, &server.url()).await;
     assert_eq!(
-        within(&rt, "ping", caller.request("$SRV.PING", "")).await.unwrap_err(),
+        within(&rt, "ping", caller.request("$SRV.PING", "".into())).await.unwrap_err(),
         RequestError::NoResponders
     );
 
@@ -488,17 +489,17 @@ async fn service_survives_malformed_requests<R: Runtime>(rt: R) {
     let mut headers = HeaderMap::new();
     headers.insert(HeaderName::new("Nats-Service-Error-Code").unwrap(), HeaderValue::new("x").unwrap());
     for subject in ["$SRV.PING", "$SRV.INFO.robust", "$SRV.STATS.robust.nope"] {
-        caller.publish(subject, vec![0xff; 70_000]).await.unwrap();
-        caller.publish_with_headers(subject, &headers, "{").await.unwrap();
+        caller.publish(subject, vec![0xff; 70_000].into()).await.unwrap();
+        caller.publish_with_headers(subject, &headers, "{".into()).await.unwrap();
     }
     // A request without a reply subject: it cannot be answered, and still counts.
-    caller.publish("work", "no reply").await.unwrap();
+    caller.publish("work", "no reply".into()).await.unwrap();
     let unanswerable = within(&rt, "request", endpoint.next()).await.expect("a request");
-    assert_eq!(unanswerable.respond("x").await, Err(nats_service::RespondError::NoReplySubject));
+    assert_eq!(unanswerable.respond("x".into()).await, Err(nats_service::RespondError::NoReplySubject));
     assert_eq!(unanswerable.error(500, "x").await, Err(nats_service::RespondError::NoReplySubject));
     drop(unanswerable);
     // An error description that is not a valid header value is made one.
-    let reply = caller.request("work", "bad");
+    let reply = caller.request("work", "bad".into());
     let handle = async {
         let request = within(&rt, "request", endpoint.next()).await.expect("a request");
         request.error(400, " two\r\nlines ").await.unwrap();
@@ -715,7 +716,7 @@ async fn interop_we_discover_and_call_a_nats_py_service<R: Runtime>(rt: R) {
     assert_eq!((fail.num_requests, fail.num_errors, fail.last_error.as_str()), (1, 1, "418:teapot"));
     assert_eq!(fail.data, None);
 
-    client.publish("py.stop", "").await.unwrap();
+    client.publish("py.stop", "".into()).await.unwrap();
     within(&rt, "flush", client.flush()).await.unwrap();
     child.wait();
     within(&rt, "close", client.close()).await;

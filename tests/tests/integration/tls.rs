@@ -27,7 +27,7 @@ runtime_tests!(
 async fn assert_usable<R: Runtime>(rt: &R, client: &Client) {
     let mut sub = client.subscribe("tls.check").await.unwrap();
     within(rt, "flush", client.flush()).await.unwrap();
-    client.publish("tls.check", "secret").await.unwrap();
+    client.publish("tls.check", "secret".into()).await.unwrap();
     assert_eq!(&next_message(rt, &mut sub).await.payload[..], b"secret");
     within(rt, "close", client.close()).await;
     assert_eq!(within(rt, "end", sub.next()).await, None);
@@ -153,7 +153,7 @@ async fn tls_reconnect<R: Runtime>(rt: R) {
     server.restart();
     wait_for_event(&rt, &mut events, "Reconnected", |e| matches!(e, ClientEvent::Reconnected(_))).await;
     assert!(client.connected_url().is_some_and(|u| u.tls()));
-    client.publish("tls.again", "over TLS again").await.unwrap();
+    client.publish("tls.again", "over TLS again".into()).await.unwrap();
     assert_eq!(&next_message(&rt, &mut sub).await.payload[..], b"over TLS again");
     within(&rt, "close", client.close()).await;
 }

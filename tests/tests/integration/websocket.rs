@@ -42,7 +42,7 @@ fn last_error(error: &ConnectError) -> &ConnectionError {
 async fn assert_usable<R: Runtime>(rt: &R, client: &Client, subject: &str) {
     let mut sub = client.subscribe(subject).await.unwrap();
     within(rt, "flush", client.flush()).await.unwrap();
-    client.publish(subject, "over a websocket").await.unwrap();
+    client.publish(subject, "over a websocket".into()).await.unwrap();
     assert_eq!(&next_message(rt, &mut sub).await.payload[..], b"over a websocket");
     within(rt, "close", client.close()).await;
     assert_eq!(within(rt, "end", sub.next()).await, None);
@@ -61,7 +61,7 @@ async fn ws_publish_subscribe<R: Runtime>(rt: R) {
     let mut sub = client.subscribe("ws.>").await.unwrap();
     within(&rt, "flush", client.flush()).await.unwrap();
     for i in 0..100 {
-        client.publish(format!("ws.{i}"), format!("message {i}")).await.unwrap();
+        client.publish(format!("ws.{i}"), format!("message {i}").into()).await.unwrap();
     }
     for i in 0..100 {
         let message = next_message(&rt, &mut sub).await;
@@ -70,7 +70,7 @@ async fn ws_publish_subscribe<R: Runtime>(rt: R) {
     }
     let mut headers = HeaderMap::new();
     headers.insert(HeaderName::new("X-Transport").unwrap(), HeaderValue::new("websocket").unwrap());
-    client.publish_with_headers("ws.h", &headers, "with headers").await.unwrap();
+    client.publish_with_headers("ws.h", &headers, "with headers".into()).await.unwrap();
     let message = next_message(&rt, &mut sub).await;
     let got = message.headers.expect("an HMSG");
     assert_eq!(got.get("X-Transport").map(HeaderValue::as_str), Some("websocket"));
@@ -94,18 +94,18 @@ async fn ws_request_answered_over_tcp<R: Runtime>(rt: R) {
             let request = next_message(&rt, &mut service).await;
             let mut answer = b"echo: ".to_vec();
             answer.extend_from_slice(&request.payload);
-            responder.publish(request.reply.unwrap().as_str(), answer).await.unwrap();
+            responder.publish(request.reply.unwrap().as_str(), answer.into()).await.unwrap();
         }
     };
     let ask = async {
         for i in 0..3 {
-            let reply = requester.request("svc.echo", format!("ping {i}")).await.expect("a reply");
+            let reply = requester.request("svc.echo", format!("ping {i}").into()).await.expect("a reply");
             assert_eq!(reply.payload, format!("echo: ping {i}").into_bytes());
         }
     };
     within(&rt, "requests", join(serve, ask)).await;
     // Nobody listens: the server's 503 comes back over the WebSocket too.
-    let error = within(&rt, "no responders", requester.request("svc.nobody", "x")).await.unwrap_err();
+    let error = within(&rt, "no responders", requester.request("svc.nobody", "x".into())).await.unwrap_err();
     assert_eq!(error, nats_client::RequestError::NoResponders);
     within(&rt, "close", requester.close()).await;
     within(&rt, "close", responder.close()).await;
@@ -122,7 +122,7 @@ async fn ws_payload_larger_than_a_frame<R: Runtime>(rt: R) {
         .map(|n| (0..512 * 1024).map(|i: usize| u8::try_from(i % 251).unwrap() ^ n).collect())
         .collect();
     for payload in &payloads {
-        client.publish("big", payload.clone()).await.unwrap();
+        client.publish("big", payload.clone().into()).await.unwrap();
     }
     for payload in &payloads {
         let message = next_message(&rt, &mut sub).await;
@@ -130,7 +130,7 @@ async fn ws_payload_larger_than_a_frame<R: Runtime>(rt: R) {
         assert!(message.payload[..] == payload[..], "the payload arrived intact");
     }
     // Small messages still flow after the big ones.
-    client.publish("big", "small").await.unwrap();
+    client.publish("big", "small".into()).await.unwrap();
     assert_eq!(&next_message(&rt, &mut sub).await.payload[..], b"small");
     within(&rt, "close", client.close()).await;
 }
@@ -153,11 +153,11 @@ async fn ws_reconnect_after_restart<R: Runtime>(rt: R) {
     // The subscription was made again on the new server: a client on the NATS port that
     // connected after the restart reaches it.
     let other = connect(&rt, &server.url()).await;
-    other.publish("after.restart", "from tcp").await.unwrap();
+    other.publish("after.restart", "from tcp".into()).await.unwrap();
     within(&rt, "flush", other.flush()).await.unwrap();
     assert_eq!(&next_message(&rt, &mut sub).await.payload[..], b"from tcp");
     // And a publish over the new WebSocket arrives.
-    client.publish("after.restart", "from ws").await.unwrap();
+    client.publish("after.restart", "from ws".into()).await.unwrap();
     assert_eq!(&next_message(&rt, &mut sub).await.payload[..], b"from ws");
     assert_eq!(client.statistics().reconnects, 1);
     within(&rt, "close", client.close()).await;

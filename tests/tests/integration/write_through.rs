@@ -196,7 +196,8 @@ async fn server_stops_reading<R: Runtime>(rt: R) {
                     failures.fetch_add(1, Ordering::SeqCst);
                 }
                 if seq % 250 == 0 {
-                    let reply = client.request_with("svc.echo", None, "ping", Duration::from_secs(60)).await;
+                    let reply =
+                        client.request_with("svc.echo", None, "ping".into(), Duration::from_secs(60)).await;
                     if !reply.is_ok_and(|r| &r.payload[..] == b"ping") {
                         failures.fetch_add(1, Ordering::SeqCst);
                     }
