@@ -39,7 +39,7 @@ cargo test --workspace
 # Core NATS on the older server; JetStream and the layers on it need the current one.
 section "core-NATS integration scenarios on $("$NATS_SERVER_COMPAT" --version)"
 NATS_SERVER="$NATS_SERVER_COMPAT" cargo test -p nats-integration-tests --test integration -- \
-    --skip jetstream:: --skip kv:: --skip object_store:: --skip service:: --skip interop:: --skip chaos::
+    --skip jetstream:: --skip kv:: --skip object_store:: --skip service:: --skip interop:: --skip chaos:: --skip migration::
 
 # The client without TLS in the browser's target (rustls/ring need a C compiler there).
 section "nats-client --no-default-features on wasm32-unknown-unknown"

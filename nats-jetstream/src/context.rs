@@ -194,7 +194,8 @@ impl Context {
     ///
     /// # Errors
     /// A [`StreamError`]: [`NotFound`](StreamError::NotFound), ...
-    pub async fn get_stream(&self, name: &str) -> Result<Stream, StreamError> {
+    pub async fn get_stream(&self, name: impl AsRef<str>) -> Result<Stream, StreamError> {
+        let name = name.as_ref();
         Ok(Stream::new(self.clone(), self.stream_info(name).await?))
     }
 
@@ -211,7 +212,8 @@ impl Context {
     ///
     /// # Errors
     /// A [`StreamError`]: [`NotFound`](StreamError::NotFound), ...
-    pub async fn delete_stream(&self, name: &str) -> Result<bool, StreamError> {
+    pub async fn delete_stream(&self, name: impl AsRef<str>) -> Result<bool, StreamError> {
+        let name = name.as_ref();
         let subject = self.prefix.stream_delete(name)?;
         let response: SuccessResponse = self.request(subject, &serde_json::json!({})).await?;
         Ok(response.success)

@@ -66,3 +66,11 @@ pub use ordered::{Ordered, OrderedConfig, OrderedConsumer};
 pub use paged::Paged;
 pub use publisher::{PublishFailure, PublishReport, Publisher};
 pub use stream::{Stream, StreamMessage};
+
+// The configuration and information types an application names, at the crate's root (the
+// rest of the wire model stays in `proto`).
+pub use proto::{
+    AccountInfo, AckKind, AckPolicy, ApiError, ConsumerConfig, ConsumerInfo, DeliverPolicy, DiscardPolicy,
+    ErrorCode, Metadata, PubAck, PurgeResponse, ReplayPolicy, RetentionPolicy, SequenceInfo, StorageType,
+    StreamConfig, StreamInfo, StreamState,
+};

@@ -40,5 +40,11 @@ pub mod kv;
 pub mod object_store;
 mod time;
 
-pub use kv::{KeyValueExt, Store};
-pub use object_store::{ObjectStore, ObjectStoreExt};
+pub use kv::{Entry, KeyValueExt, Store, Watch};
+pub use object_store::{Object, ObjectStore, ObjectStoreExt, ObjectWatch};
+
+// The configuration and information types an application names, at the crate's root
+// (`Config` is the bucket's; the object store's is `ObjectStoreConfig`, also
+// `object_store::Config`).
+pub use kv::proto::{Config, Operation, Status, WatchOptions, WatchStart};
+pub use object_store::proto::{ObjectInfo, ObjectLink, ObjectMeta, ObjectStoreConfig, ObjectStoreStatus};

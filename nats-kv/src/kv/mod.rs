@@ -3,6 +3,8 @@
 
 pub mod proto;
 
+pub use self::proto::{Config, Operation, Status, WatchOptions, WatchStart};
+
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,9 +20,8 @@ use nats_jetstream::{
 };
 
 use self::proto::{
-    key_of_subject, key_subject, stream_name, validate_bucket, validate_key, validate_pattern, Config,
-    ConfigError, InvalidBucket, InvalidKey, Operation, Status, WatchOptions, WatchStart, Watcher,
-    KV_OPERATION, NATS_ROLLUP,
+    key_of_subject, key_subject, stream_name, validate_bucket, validate_key, validate_pattern, ConfigError,
+    InvalidBucket, InvalidKey, Watcher, KV_OPERATION, NATS_ROLLUP,
 };
 
 /// The idle heartbeat of a watch's consumer: two missed ones (a silent server restart)
@@ -154,14 +155,14 @@ pub trait KeyValueExt {
         config: Config,
     ) -> impl std::future::Future<Output = Result<Store, BucketError>> + Send;
     /// A handle on an existing bucket.
-    fn get_key_value(
+    fn get_key_value<B: AsRef<str> + Send>(
         &self,
-        bucket: &str,
+        bucket: B,
     ) -> impl std::future::Future<Output = Result<Store, BucketError>> + Send;
     /// Deletes a bucket and every key.
-    fn delete_key_value(
+    fn delete_key_value<B: AsRef<str> + Send>(
         &self,
-        bucket: &str,
+        bucket: B,
     ) -> impl std::future::Future<Output = Result<(), BucketError>> + Send;
 }
 
@@ -178,13 +179,15 @@ impl KeyValueExt for Context {
         self.get_key_value(&config.bucket).await
     }
 
-    async fn get_key_value(&self, bucket: &str) -> Result<Store, BucketError> {
+    async fn get_key_value<B: AsRef<str> + Send>(&self, bucket: B) -> Result<Store, BucketError> {
+        let bucket = bucket.as_ref();
         validate_bucket(bucket)?;
         let stream = self.get_stream(&stream_name(bucket)).await?;
         Ok(Store::new(self.clone(), stream, bucket.to_owned()))
     }
 
-    async fn delete_key_value(&self, bucket: &str) -> Result<(), BucketError> {
+    async fn delete_key_value<B: AsRef<str> + Send>(&self, bucket: B) -> Result<(), BucketError> {
+        let bucket = bucket.as_ref();
         validate_bucket(bucket)?;
         self.delete_stream(&stream_name(bucket)).await?;
         Ok(())

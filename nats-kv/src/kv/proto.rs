@@ -129,9 +129,16 @@ impl Operation {
     }
 }
 
-/// A bucket's configuration.
+/// A bucket's configuration: built with [`Config::new`] and its setters, or as a struct
+/// literal with the defaults for the rest, as async-nats' is:
+///
+/// ```
+/// use nats_kv::Config;
+///
+/// let config = Config { bucket: "profiles".into(), history: 5, ..Default::default() };
+/// assert_eq!(config, Config::new("profiles").history(5));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Config {
     /// The bucket name.
     pub bucket: String,
@@ -149,6 +156,13 @@ pub struct Config {
     pub storage: StorageType,
     /// Replicas (0: 1).
     pub num_replicas: i64,
+}
+
+impl Default for Config {
+    /// An unnamed bucket with the defaults of [`Config::new`] (a bucket needs a name).
+    fn default() -> Self {
+        Self::new("")
+    }
 }
 
 impl Config {

@@ -3,6 +3,10 @@
 //! on a [`Context`], [`ObjectStore`]).
 
 pub mod proto;
+
+pub use self::proto::{
+    ObjectInfo, ObjectLink, ObjectMeta, ObjectStoreConfig, ObjectStoreConfig as Config, ObjectStoreStatus,
+};
 mod sha256;
 
 use std::collections::VecDeque;
@@ -23,8 +27,7 @@ use nats_jetstream::{
 
 use self::proto::{
     all_meta_subject, chunk_subject, meta_subject, stream_name, validate_bucket, validate_name, ChunkVerdict,
-    ChunkVerifier, Chunker, Corruption, InvalidBucket, InvalidName, MalformedInfo, ObjectInfo, ObjectLink,
-    ObjectMeta, ObjectOptions, ObjectStoreConfig, ObjectStoreStatus,
+    ChunkVerifier, Chunker, Corruption, InvalidBucket, InvalidName, MalformedInfo, ObjectOptions,
 };
 use crate::kv::proto::NATS_ROLLUP;
 
@@ -142,14 +145,14 @@ pub trait ObjectStoreExt {
         config: ObjectStoreConfig,
     ) -> impl std::future::Future<Output = Result<ObjectStore, StoreError>> + Send;
     /// A handle on an existing store.
-    fn get_object_store(
+    fn get_object_store<B: AsRef<str> + Send>(
         &self,
-        bucket: &str,
+        bucket: B,
     ) -> impl std::future::Future<Output = Result<ObjectStore, StoreError>> + Send;
     /// Deletes a store and every object.
-    fn delete_object_store(
+    fn delete_object_store<B: AsRef<str> + Send>(
         &self,
-        bucket: &str,
+        bucket: B,
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -159,13 +162,15 @@ impl ObjectStoreExt for Context {
         Ok(ObjectStore { context: self.clone(), stream, name: config.bucket })
     }
 
-    async fn get_object_store(&self, bucket: &str) -> Result<ObjectStore, StoreError> {
+    async fn get_object_store<B: AsRef<str> + Send>(&self, bucket: B) -> Result<ObjectStore, StoreError> {
+        let bucket = bucket.as_ref();
         validate_bucket(bucket)?;
         let stream = self.get_stream(&stream_name(bucket)).await?;
         Ok(ObjectStore { context: self.clone(), stream, name: bucket.to_owned() })
     }
 
-    async fn delete_object_store(&self, bucket: &str) -> Result<(), StoreError> {
+    async fn delete_object_store<B: AsRef<str> + Send>(&self, bucket: B) -> Result<(), StoreError> {
+        let bucket = bucket.as_ref();
         validate_bucket(bucket)?;
         self.delete_stream(&stream_name(bucket)).await?;
         Ok(())

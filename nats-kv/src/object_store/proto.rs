@@ -54,9 +54,16 @@ pub fn validate_name(name: &str) -> Result<(), InvalidName> {
     }
 }
 
-/// A store's configuration.
+/// A store's configuration: built with [`ObjectStoreConfig::new`] and its setters, or as
+/// a struct literal with the defaults for the rest, as async-nats' is:
+///
+/// ```
+/// use nats_kv::object_store::Config;
+///
+/// let config = Config { bucket: "files".into(), ..Default::default() };
+/// assert_eq!(config, Config::new("files"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ObjectStoreConfig {
     /// The bucket name.
     pub bucket: String,
@@ -70,6 +77,14 @@ pub struct ObjectStoreConfig {
     pub storage: StorageType,
     /// Replicas (0: 1).
     pub num_replicas: i64,
+}
+
+impl Default for ObjectStoreConfig {
+    /// An unnamed store with the defaults of [`ObjectStoreConfig::new`] (a store needs a
+    /// name).
+    fn default() -> Self {
+        Self::new("")
+    }
 }
 
 impl ObjectStoreConfig {

@@ -14,6 +14,7 @@ mod interop;
 mod jetstream;
 mod kv;
 mod lifecycle;
+mod migration;
 mod object_store;
 mod pacing;
 mod pubsub;
