@@ -385,8 +385,12 @@ impl ConnectOptions {
         self
     }
 
-    /// Trust the CA certificates in a PEM file (read at connect time) instead of the
-    /// webpki roots.
+    /// Trust the CA certificates in a PEM file (read at connect time). Roots given this
+    /// way (or with [`add_root_certificate_pem`](Self::add_root_certificate_pem)) replace
+    /// the operating system's, which are the default: a connection to a private NATS
+    /// deployment trusts its CA and nothing else. To trust both, add
+    /// [`system_root_certificates(true)`](Self::system_root_certificates) (async-nats adds
+    /// them to the system's). (Cargo feature `tls`.)
     ///
     /// ```
     /// // Read when connecting.
@@ -424,6 +428,65 @@ impl ConnectOptions {
         Ok(self)
     }
 
+    /// Whether the operating system's trusted roots are trusted. By default they are,
+    /// unless other roots are given ([`add_root_certificates`](Self::add_root_certificates),
+    /// [`bundled_root_certificates`](Self::bundled_root_certificates)): `true` trusts
+    /// them next to those, `false` never. The store is read once per process
+    /// (rustls-native-certs: `SSL_CERT_FILE` and `SSL_CERT_DIR` on Linux, the keychain on
+    /// macOS, the Windows store). (Cargo feature `tls`.)
+    ///
+    /// ```
+    /// // The company CA and the public ones the machine trusts.
+    /// let options = nats_client::ConnectOptions::new()
+    ///     .add_root_certificates("/etc/nats/company-ca.pem")
+    ///     .system_root_certificates(true);
+    /// # let _ = options;
+    /// ```
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn system_root_certificates(mut self, trusted: bool) -> Self {
+        self.tls.system_roots = Some(trusted);
+        self
+    }
+
+    /// Trust the Mozilla roots bundled in the binary (webpki-roots) instead of the
+    /// operating system's, for machines without a usable store (minimal containers).
+    /// (Cargo feature `webpki-roots`.)
+    ///
+    /// ```
+    /// let options = nats_client::ConnectOptions::new().bundled_root_certificates();
+    /// # let _ = options;
+    /// ```
+    #[cfg(feature = "webpki-roots")]
+    #[must_use]
+    pub fn bundled_root_certificates(mut self) -> Self {
+        self.tls.bundled_roots = true;
+        self
+    }
+
+    /// The rustls crypto provider for TLS connections. Without this call: the process
+    /// default if the application installed one (`CryptoProvider::install_default`), else
+    /// aws-lc-rs with the cargo feature `aws-lc-rs`, else ring (feature `ring`, default).
+    /// (Cargo feature `tls`.)
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use nats_client::rustls::crypto::CryptoProvider;
+    ///
+    /// # fn provider() -> Option<CryptoProvider> { None }
+    /// // A provider of the application's choosing (FIPS, a hardware module, ...).
+    /// if let Some(provider) = provider() {
+    ///     let options = nats_client::ConnectOptions::new().tls_crypto_provider(Arc::new(provider));
+    ///     # let _ = options;
+    /// }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn tls_crypto_provider(mut self, provider: Arc<rustls::crypto::CryptoProvider>) -> Self {
+        self.tls.provider = Some(provider);
+        self
+    }
+
     /// A client certificate chain and its private key (PEM files, read at connect time),
     /// for servers that verify clients.
     ///
@@ -446,11 +509,13 @@ impl ConnectOptions {
     /// use std::sync::Arc;
     /// use nats_client::rustls;
     ///
+    /// # fn company_ca() -> rustls::pki_types::CertificateDer<'static> { unimplemented!() }
     /// let mut roots = rustls::RootCertStore::empty();
-    /// roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    /// roots.add(company_ca())?;
     /// let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
     /// let options = nats_client::ConnectOptions::new().tls_client_config(Arc::new(config));
     /// # let _ = options;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "tls")]
     #[must_use]
@@ -926,7 +991,12 @@ impl ConnectOptions {
             let key = load_private_key(&key)?;
             self.tls.client_auth = Some((chain, Arc::new(key)));
         }
-        self.tls.config = Some(self.tls.client_config()?);
+        // A configuration with the system's roots is built at the first TLS handshake, so
+        // that a client that never uses TLS never reads the store; any other is built now,
+        // so that a bad one fails here.
+        if !self.tls.uses_system_roots() {
+            self.tls.config = Some(self.tls.client_config()?);
+        }
         Ok(())
     }
 }

@@ -13,6 +13,8 @@ use futures_io::{AsyncRead, AsyncWrite};
 #[cfg(feature = "tls")]
 use futures_rustls::client::TlsStream;
 #[cfg(feature = "tls")]
+use rustls::crypto::CryptoProvider;
+#[cfg(feature = "tls")]
 use rustls::{ClientConfig, RootCertStore};
 #[cfg(feature = "tls")]
 use rustls_pki_types::pem::PemObject;
@@ -21,6 +23,11 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 #[cfg(feature = "tls")]
 use crate::error::ConnectError;
+
+#[cfg(feature = "tls")]
+mod provider;
+#[cfg(feature = "tls")]
+mod roots;
 
 /// Why a TLS connection cannot be made in a build without the `tls` feature.
 #[cfg(not(feature = "tls"))]
@@ -35,32 +42,63 @@ pub(crate) struct TlsOptions {}
 #[cfg(feature = "tls")]
 #[derive(Clone, Default)]
 pub(crate) struct TlsOptions {
-    /// Trusted roots; when empty, the webpki (Mozilla) roots are used.
+    /// Roots given in the options (files, PEM text).
     pub(crate) roots: Vec<CertificateDer<'static>>,
+    /// Whether the operating system's roots are trusted: `None` means only when no other
+    /// roots are given.
+    pub(crate) system_roots: Option<bool>,
+    /// Whether the bundled Mozilla roots (webpki-roots) are trusted.
+    #[cfg(feature = "webpki-roots")]
+    pub(crate) bundled_roots: bool,
     /// A client certificate chain and its key, for servers that verify clients.
     pub(crate) client_auth: Option<(Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>)>,
+    /// The crypto provider, if the application chose one (see [`provider`]).
+    pub(crate) provider: Option<Arc<CryptoProvider>>,
     /// A complete configuration that overrides everything above.
     pub(crate) config: Option<Arc<ClientConfig>>,
 }
 
 #[cfg(feature = "tls")]
 impl TlsOptions {
+    /// Whether the operating system's store is read for this configuration.
+    pub(crate) fn uses_system_roots(&self) -> bool {
+        #[cfg(feature = "webpki-roots")]
+        let others = !self.roots.is_empty() || self.bundled_roots;
+        #[cfg(not(feature = "webpki-roots"))]
+        let others = !self.roots.is_empty();
+        self.config.is_none() && self.system_roots.unwrap_or(!others)
+    }
+
     /// The rustls configuration: certificates are always verified.
     pub(crate) fn client_config(&self) -> Result<Arc<ClientConfig>, ConnectError> {
         if let Some(config) = &self.config {
             return Ok(Arc::clone(config));
         }
         let mut roots = RootCertStore::empty();
-        if self.roots.is_empty() {
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        } else {
-            for cert in &self.roots {
-                roots
-                    .add(cert.clone())
-                    .map_err(|e| ConnectError::TlsConfig(format!("bad root certificate: {e}")))?;
+        if self.uses_system_roots() {
+            // Unreadable entries are skipped (rustls-native-certs reports them); what is
+            // missing shows as an unknown issuer in the handshake.
+            let (added, _ignored) =
+                roots.add_parsable_certificates(roots::system().certificates.iter().cloned());
+            if added == 0 {
+                let errors = &roots::system().errors;
+                return Err(ConnectError::TlsConfig(format!(
+                    "no trusted roots: the operating system's certificate store is empty or unreadable{}; \
+                     add roots with add_root_certificates, or use bundled_root_certificates",
+                    if errors.is_empty() { String::new() } else { format!(" ({})", errors.join("; ")) }
+                )));
             }
         }
-        let builder = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        #[cfg(feature = "webpki-roots")]
+        if self.bundled_roots {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        for cert in &self.roots {
+            roots
+                .add(cert.clone())
+                .map_err(|e| ConnectError::TlsConfig(format!("bad root certificate: {e}")))?;
+        }
+        let builder = ClientConfig::builder_with_provider(provider::choose(self.provider.as_ref())?)
             .with_safe_default_protocol_versions()
             .map_err(|e| ConnectError::TlsConfig(e.to_string()))?
             .with_root_certificates(roots);

@@ -10,8 +10,8 @@ use nats_client::{
     Client, ClientEvent, ConnectError, ConnectOptions, ConnectionError, Runtime, TransportErrorKind,
 };
 use nats_integration_tests::{
-    connect_with, fast_reconnect, next_message, runtime_tests, try_connect, wait_for_event, within,
-    NatsServer, ServerConfig, TlsFiles,
+    connect_with, fast_reconnect, next_message, own_process_runtime_tests, runtime_tests, try_connect,
+    wait_for_event, within, NatsServer, ServerConfig, TlsFiles,
 };
 
 runtime_tests!(
@@ -23,6 +23,10 @@ runtime_tests!(
     tls_required_but_not_offered,
     tls_reconnect,
 );
+
+// The system's store is read once per process: each of these runs in a process of its own,
+// whose store is the test CA (`SSL_CERT_FILE`, read by rustls-native-certs).
+own_process_runtime_tests!(system_roots);
 
 async fn assert_usable<R: Runtime>(rt: &R, client: &Client) {
     let mut sub = client.subscribe("tls.check").await.unwrap();
@@ -68,7 +72,7 @@ async fn tls_verified_ca<R: Runtime>(rt: R) {
     let client = connect_with(&rt, &server.url(), options).await;
     assert_usable(&rt, &client).await;
 
-    // Without the CA, the webpki roots do not know the server's certificate.
+    // Without the CA, the operating system's roots do not know the server's certificate.
     let error = try_connect(&rt, &server.tls_url(), ConnectOptions::new()).await.unwrap_err();
     assert!(
         matches!(last_error(&error), ConnectionError::Transport(e) if e.kind() == TransportErrorKind::Tls),
@@ -156,4 +160,37 @@ async fn tls_reconnect<R: Runtime>(rt: R) {
     client.publish("tls.again", "over TLS again".into()).await.unwrap();
     assert_eq!(&next_message(&rt, &mut sub).await.payload[..], b"over TLS again");
     within(&rt, "close", client.close()).await;
+}
+
+/// The operating system's roots are the default trust; roots given in the options replace
+/// them unless `system_root_certificates(true)` keeps them.
+async fn system_roots<R: Runtime>(rt: R) {
+    let files = Arc::new(TlsFiles::generate());
+    // Before the first TLS connection of this process, which reads the store.
+    std::env::set_var("SSL_CERT_FILE", &files.ca);
+    std::env::remove_var("SSL_CERT_DIR");
+    let server = NatsServer::start(ServerConfig::new().tls(&files, false));
+
+    // No roots in the options: the system's, which hold the test CA.
+    let client = connect_with(&rt, &server.tls_url(), ConnectOptions::new()).await;
+    assert_usable(&rt, &client).await;
+
+    // Roots of the application's own replace the system's...
+    let other = || ConnectOptions::new().add_root_certificates(&files.other_ca);
+    let error = try_connect(&rt, &server.tls_url(), other()).await.unwrap_err();
+    assert!(
+        matches!(last_error(&error), ConnectionError::Transport(e) if e.kind() == TransportErrorKind::Tls),
+        "{error:?}"
+    );
+    // ... unless the system's are asked for as well.
+    let client = connect_with(&rt, &server.tls_url(), other().system_root_certificates(true)).await;
+    assert_usable(&rt, &client).await;
+
+    // And without them, nothing is trusted.
+    let none = ConnectOptions::new().system_root_certificates(false);
+    let error = try_connect(&rt, &server.tls_url(), none).await.unwrap_err();
+    assert!(
+        matches!(last_error(&error), ConnectionError::Transport(e) if e.kind() == TransportErrorKind::Tls),
+        "{error:?}"
+    );
 }
