@@ -247,14 +247,14 @@ pub use auth::{Auth, AuthError, Credentials, Signer};
 pub use connect::ConnectInfo;
 pub use connection::{
     Action, Connection, ConnectionError, Event, Expected, FlushError, FlushId, PendingLimits, PublishError,
-    RequestId, RequestOutcome, State, Statistics, SubscribeError, TransportError, TransportErrorKind,
-    TransportId,
+    RequestId, RequestOutcome, Server, ServerPoolError, State, Statistics, SubscribeError, TransportError,
+    TransportErrorKind, TransportId,
 };
 pub use decode::{ClientDecoder, DecodeError, DecoderLimits, ServerDecoder};
 pub use headers::{HeaderError, HeaderMap, HeaderName, HeaderValue, IntoHeaderName, IntoHeaderValue};
 pub use info::ServerInfo;
 pub use op::{ClientOp, Msg, Pub, ServerOp, Undeliverable};
-pub use options::{Options, OptionsError, ReconnectDelay};
+pub use options::{Options, OptionsError, ReconnectDelay, ReconnectToServer};
 pub use out_buffer::{OutBuffer, DEFAULT_CHUNK_THRESHOLD, SPARES as SPARE_BLOCKS};
 pub use queue_group::{QueueGroup, QueueGroupError};
 pub use secret::Secret;

@@ -9,7 +9,9 @@ use alloc::sync::Arc;
 
 use crate::{
     auth::{Auth, AuthError},
+    connection::Server,
     decode::DecoderLimits,
+    info::ServerInfo,
     server_addr::{Scheme, ServerAddr, ServerAddrError},
     subject::{Subject, SubjectError},
 };
@@ -74,6 +76,57 @@ impl ReconnectDelay {
 impl fmt::Debug for ReconnectDelay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ReconnectDelay(<callback>)")
+    }
+}
+
+/// A hook that picks the server to reconnect to and how long to wait before (from now),
+/// replacing the pool's own order and backoff (ADR-40's reconnect-to-server callback; see
+/// [`Options::reconnect_to_server_callback`]). It is asked before every attempt once a
+/// connection was established; the first connection follows the pool.
+///
+/// It is given the pool as [`Connection::server_pool`](crate::Connection::server_pool)
+/// shows it (in the order the pool would try them, with their failed attempts) and the
+/// last INFO received, if any. Returning `None`, or a server that is not in the pool,
+/// leaves the choice to the pool. It runs inside the state machine: it must return at
+/// once.
+///
+/// ```
+/// use core::time::Duration;
+/// use nats_proto::{Options, ReconnectToServer};
+///
+/// // Prefer servers that never failed; the pool's order among them.
+/// let options = Options::new("nats://a:4222,nats://b:4222")?.with_reconnect_to_server_callback(Some(
+///     ReconnectToServer::new(|servers, _info| {
+///         let server = servers.iter().find(|s| s.failed_attempts == 0)?;
+///         Some((server.addr.clone(), Duration::ZERO))
+///     }),
+/// ));
+/// # let _ = options;
+/// # Ok::<(), nats_proto::OptionsError>(())
+/// ```
+#[derive(Clone)]
+#[allow(clippy::type_complexity)]
+pub struct ReconnectToServer(
+    Arc<dyn Fn(&[Server], Option<&ServerInfo>) -> Option<(ServerAddr, Duration)> + Send + Sync>,
+);
+
+impl ReconnectToServer {
+    /// Wraps a function of the pool and the last INFO.
+    pub fn new(
+        choose: impl Fn(&[Server], Option<&ServerInfo>) -> Option<(ServerAddr, Duration)> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(choose))
+    }
+
+    /// The server to try next and the wait before, if the hook picks one.
+    pub fn choose(&self, servers: &[Server], info: Option<&ServerInfo>) -> Option<(ServerAddr, Duration)> {
+        (self.0)(servers, info)
+    }
+}
+
+impl fmt::Debug for ReconnectToServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReconnectToServer(<callback>)")
     }
 }
 
@@ -171,6 +224,9 @@ pub struct Options {
     /// `reconnect_backoff_max` and the jitters, which are then ignored (`None`, the
     /// default: the built-in backoff).
     pub reconnect_delay_callback: Option<ReconnectDelay>,
+    /// Picks the server to reconnect to and the wait before, instead of the pool's order
+    /// and backoff (`None`, the default: the pool decides).
+    pub reconnect_to_server_callback: Option<ReconnectToServer>,
     /// Bytes of publishes kept while disconnected; past it, publishing fails.
     pub reconnect_buffer_size: usize,
     /// Publish pacing: about how many bytes the server may have to send back for one
@@ -228,6 +284,7 @@ impl Default for Options {
             reconnect_jitter: Duration::from_millis(100),
             reconnect_jitter_tls: Duration::from_secs(1),
             reconnect_delay_callback: None,
+            reconnect_to_server_callback: None,
             reconnect_buffer_size: 8 * 1024 * 1024,
             publish_pacing: Some(4 * 1024 * 1024),
             inbox_prefix: "_INBOX".to_owned(),
@@ -389,6 +446,12 @@ impl Options {
     #[must_use]
     pub fn with_reconnect_delay_callback(mut self, reconnect_delay_callback: Option<ReconnectDelay>) -> Self {
         self.reconnect_delay_callback = reconnect_delay_callback;
+        self
+    }
+    /// Sets [`reconnect_to_server_callback`](Self::reconnect_to_server_callback).
+    #[must_use]
+    pub fn with_reconnect_to_server_callback(mut self, callback: Option<ReconnectToServer>) -> Self {
+        self.reconnect_to_server_callback = callback;
         self
     }
     /// Sets [`reconnect_buffer_size`](Self::reconnect_buffer_size).

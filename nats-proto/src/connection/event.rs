@@ -408,3 +408,17 @@ pub enum FlushError {
     #[error("connection closed")]
     Closed,
 }
+
+/// Why a new server pool was refused ([`Connection::set_server_pool`](super::Connection::set_server_pool)).
+/// The pool is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerPoolError {
+    /// The list is empty, or mixes WebSocket and NATS URLs, or is of the other kind than
+    /// the connection's (a connection's servers are all WebSocket or all NATS).
+    #[error("invalid server pool: {0}")]
+    Invalid(#[from] crate::server_addr::ServerAddrError),
+    /// The connection is closed.
+    #[error("connection closed")]
+    Closed,
+}

@@ -51,7 +51,8 @@ impl<I: Instant> Connection<I> {
             self.close_with(Some(ConnectionError::NoServers));
             return;
         }
-        match self.pool.next(now, &self.options, &mut self.rng) {
+        let reconnecting = self.report.ever_connected.then(|| self.link.info());
+        match self.pool.next(now, &self.options, reconnecting, &mut self.rng) {
             Next::Exhausted => self.close_with(Some(ConnectionError::NoServers)),
             Next::Try { at } => {
                 self.phase = Phase::Waiting;

@@ -42,9 +42,10 @@ mod subscriptions;
 mod timers;
 
 pub use event::{
-    Action, ConnectionError, Event, FlushError, FlushId, PublishError, RequestId, RequestOutcome, State,
-    Statistics, SubscribeError, TransportError, TransportErrorKind, TransportId,
+    Action, ConnectionError, Event, FlushError, FlushId, PublishError, RequestId, RequestOutcome,
+    ServerPoolError, State, Statistics, SubscribeError, TransportError, TransportErrorKind, TransportId,
 };
+pub use pool::Server;
 pub use requests::Expected;
 pub use subscriptions::PendingLimits;
 
@@ -411,6 +412,35 @@ impl<I: Instant> Connection<I> {
     /// The servers known, configured and discovered, in the order they will be tried.
     pub fn servers(&self) -> Vec<ServerAddr> {
         self.pool.servers().cloned().collect()
+    }
+
+    /// The server pool with each server's history (ADR-40): address, failed attempts
+    /// since its last connection, whether it was ever connected to, whether it was
+    /// discovered. In the order the servers will be tried.
+    pub fn server_pool(&self) -> Vec<Server> {
+        self.pool.snapshot()
+    }
+
+    /// Replaces the server pool (ADR-40), for example with a list from service discovery.
+    /// Servers already in the pool keep their history; servers not in `servers`,
+    /// discovered ones included, are dropped. The current connection stays up even if
+    /// its server is no longer listed: the new pool is used from the next (re)connect on.
+    /// Servers the cluster announces later are added as usual.
+    ///
+    /// # Errors
+    /// [`ServerPoolError::Invalid`] for an empty list, a list mixing WebSocket and NATS
+    /// URLs, or one of the other kind than the connection's; [`ServerPoolError::Closed`]
+    /// once closed.
+    pub fn set_server_pool(&mut self, servers: Vec<ServerAddr>) -> Result<(), ServerPoolError> {
+        if self.phase == Phase::Closed {
+            return Err(ServerPoolError::Closed);
+        }
+        ServerAddr::check_list(&servers)?;
+        if !self.pool.same_kind(&servers) {
+            return Err(ServerPoolError::Invalid(crate::ServerAddrError::MixedSchemes));
+        }
+        self.pool.replace(servers);
+        Ok(())
     }
 
     /// The servers learned from the cluster's `connect_urls`.

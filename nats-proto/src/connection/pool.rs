@@ -6,6 +6,7 @@ use crate::time::{deadline, Instant};
 
 use super::rng::Rng;
 use crate::{
+    info::ServerInfo,
     options::Options,
     server_addr::{Scheme, ServerAddr},
     server_error::ServerErrorKind,
@@ -24,6 +25,40 @@ pub(crate) struct Entry<I> {
     /// The last authorization error it answered with, since the last successful
     /// connection to it.
     pub(crate) last_auth_error: Option<ServerErrorKind>,
+    /// Whether a connection to it was ever established.
+    pub(crate) did_connect: bool,
+}
+
+impl<I> Entry<I> {
+    fn new(addr: ServerAddr, implicit: bool) -> Self {
+        Self { addr, implicit, failures: 0, last_attempt: None, last_auth_error: None, did_connect: false }
+    }
+}
+
+/// A server of the pool as the application sees it ([`Connection::server_pool`]
+/// (crate::Connection::server_pool), ADR-40): its address and its attempt history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Server {
+    /// Its address (credentials included, as configured or inherited).
+    pub addr: ServerAddr,
+    /// Failed connection attempts since the last successful connection to it.
+    pub failed_attempts: u32,
+    /// Whether a connection to it was ever established.
+    pub did_connect: bool,
+    /// Whether it was learned from the cluster (`connect_urls`) rather than configured.
+    pub is_discovered: bool,
+}
+
+impl<I> From<&Entry<I>> for Server {
+    fn from(entry: &Entry<I>) -> Self {
+        Self {
+            addr: entry.addr.clone(),
+            failed_attempts: entry.failures,
+            did_connect: entry.did_connect,
+            is_discovered: entry.implicit,
+        }
+    }
 }
 
 /// The servers, in the order they will be tried: the front is next, a tried server moves
@@ -44,17 +79,8 @@ pub(crate) enum Next<I> {
 
 impl<I: Instant> Pool<I> {
     pub(crate) fn new(options: &Options, rng: &mut Rng) -> Self {
-        let mut entries: Vec<Entry<I>> = options
-            .servers
-            .iter()
-            .map(|addr| Entry {
-                addr: addr.clone(),
-                implicit: false,
-                failures: 0,
-                last_attempt: None,
-                last_auth_error: None,
-            })
-            .collect();
+        let mut entries: Vec<Entry<I>> =
+            options.servers.iter().map(|addr| Entry::new(addr.clone(), false)).collect();
         if options.randomize {
             rng.shuffle(&mut entries);
         }
@@ -64,6 +90,32 @@ impl<I: Instant> Pool<I> {
     /// All servers.
     pub(crate) fn servers(&self) -> impl Iterator<Item = &ServerAddr> {
         self.entries.iter().map(|e| &e.addr)
+    }
+
+    /// Every server with its history, in the order they will be tried.
+    pub(crate) fn snapshot(&self) -> Vec<Server> {
+        self.entries.iter().map(Server::from).collect()
+    }
+
+    /// Replaces the servers with `servers` (checked by the caller: not empty, of the
+    /// pool's kind), in their order. A server already known keeps its history (failures,
+    /// whether it connected); the others, discovered ones included, are forgotten.
+    pub(crate) fn replace(&mut self, servers: Vec<ServerAddr>) {
+        let mut old = core::mem::take(&mut self.entries);
+        self.entries = servers
+            .into_iter()
+            .map(|addr| match old.iter().position(|e| e.addr.same_endpoint(&addr)) {
+                Some(i) => Entry { addr, implicit: false, ..old.swap_remove(i) },
+                None => Entry::new(addr, false),
+            })
+            .collect();
+    }
+
+    /// Whether `servers` are of the pool's kind (WebSocket or NATS): a connection's
+    /// transports are all one or the other.
+    pub(crate) fn same_kind(&self, servers: &[ServerAddr]) -> bool {
+        let Some(current) = self.entries.first() else { return true };
+        servers.iter().all(|s| s.is_websocket() == current.addr.is_websocket())
     }
 
     /// The servers learned from `connect_urls`.
@@ -78,9 +130,32 @@ impl<I: Instant> Pool<I> {
     /// last attempt, plus jitter. A server that was connected to long ago is thus retried
     /// at once, while one that keeps dropping connections right after they open is not
     /// hammered.
-    pub(crate) fn next(&mut self, now: I, options: &Options, rng: &mut Rng) -> Next<I> {
+    ///
+    /// When `reconnecting` (a connection was established before; it holds the last INFO)
+    /// with a [`reconnect_to_server_callback`](Options::reconnect_to_server_callback), the
+    /// callback picks the server and the wait (from now) instead, given the pool and that
+    /// INFO; when it picks none, or a server not in the pool, the rules above apply.
+    pub(crate) fn next(
+        &mut self,
+        now: I,
+        options: &Options,
+        reconnecting: Option<Option<&ServerInfo>>,
+        rng: &mut Rng,
+    ) -> Next<I> {
         if let Some(max) = options.max_reconnect_attempts {
             self.entries.retain(|e| e.failures < max.max(1));
+        }
+        if self.entries.is_empty() {
+            return Next::Exhausted;
+        }
+        if let (Some(callback), Some(info)) = (&options.reconnect_to_server_callback, reconnecting) {
+            if let Some((addr, wait)) = callback.choose(&self.snapshot(), info) {
+                if let Some(i) = self.entries.iter().position(|e| e.addr.same_endpoint(&addr)) {
+                    let entry = self.entries.remove(i);
+                    self.entries.insert(0, entry);
+                    return Next::Try { at: deadline(now, wait) };
+                }
+            }
         }
         let Some(entry) = self.entries.first() else { return Next::Exhausted };
         let Some(last) = entry.last_attempt else { return Next::Try { at: now } };
@@ -114,6 +189,7 @@ impl<I: Instant> Pool<I> {
             entry.failures = if success { 0 } else { entry.failures.saturating_add(1) };
             if success {
                 entry.last_auth_error = None;
+                entry.did_connect = true;
             }
         }
     }
@@ -182,16 +258,7 @@ impl<I: Instant> Pool<I> {
         // a loss the new servers come before it, like every other server.
         let at =
             self.entries.iter().position(|e| e.addr.same_endpoint(current)).unwrap_or(self.entries.len());
-        self.entries.splice(
-            at..at,
-            added.iter().map(|addr| Entry {
-                addr: addr.clone(),
-                implicit: true,
-                failures: 0,
-                last_attempt: None,
-                last_auth_error: None,
-            }),
-        );
+        self.entries.splice(at..at, added.iter().map(|addr| Entry::new(addr.clone(), true)));
         added
     }
 }
@@ -212,15 +279,15 @@ mod tests {
         let mut rng = Rng::new(Some(1));
         let mut pool = Pool::new(&opts, &mut rng);
         let t0 = Instant::now();
-        assert_eq!(pool.next(t0, &opts, &mut rng), Next::Try { at: t0 });
+        assert_eq!(pool.next(t0, &opts, None, &mut rng), Next::Try { at: t0 });
         let a = pool.start_attempt(t0);
         assert_eq!(a.port(), 1);
         pool.record(&a, false);
-        assert_eq!(pool.next(t0, &opts, &mut rng), Next::Try { at: t0 }, "b was never tried");
+        assert_eq!(pool.next(t0, &opts, None, &mut rng), Next::Try { at: t0 }, "b was never tried");
         let b = pool.start_attempt(t0);
         pool.record(&b, false);
         // a failed once: reconnect_wait (2 s) + jitter below 100 ms after its attempt.
-        let Next::Try { at } = pool.next(t0, &opts, &mut rng) else { panic!() };
+        let Next::Try { at } = pool.next(t0, &opts, None, &mut rng) else { panic!() };
         assert!(at >= t0 + Duration::from_secs(2) && at < t0 + Duration::from_millis(2100), "{:?}", at - t0);
         assert!(pool.all_failed());
     }
@@ -235,7 +302,7 @@ mod tests {
         for _ in 0..5 {
             let addr = pool.start_attempt(t0);
             pool.record(&addr, false);
-            let Next::Try { at } = pool.next(t0, &opts, &mut rng) else { panic!() };
+            let Next::Try { at } = pool.next(t0, &opts, None, &mut rng) else { panic!() };
             waits.push((at - t0).as_secs());
         }
         assert_eq!(waits, [2, 4, 8, 8, 8]);
@@ -263,7 +330,7 @@ mod tests {
             for _ in 0..3 {
                 let addr = pool.start_attempt(t0);
                 pool.record(&addr, false);
-                assert_eq!(pool.next(t0, &opts, &mut rng), Next::Try { at: t0 + NEVER });
+                assert_eq!(pool.next(t0, &opts, None, &mut rng), Next::Try { at: t0 + NEVER });
             }
         }
     }
@@ -275,11 +342,11 @@ mod tests {
         let mut pool = Pool::new(&opts, &mut rng);
         let t0 = Instant::now();
         for _ in 0..2 {
-            assert!(matches!(pool.next(t0, &opts, &mut rng), Next::Try { .. }));
+            assert!(matches!(pool.next(t0, &opts, None, &mut rng), Next::Try { .. }));
             let addr = pool.start_attempt(t0);
             pool.record(&addr, false);
         }
-        assert_eq!(pool.next(t0, &opts, &mut rng), Next::Exhausted);
+        assert_eq!(pool.next(t0, &opts, None, &mut rng), Next::Exhausted);
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod connection_pacing;
 mod connection_publish;
 mod connection_reconnect;
 mod connection_requests;
+mod connection_server_pool;
 mod connection_tls;
 mod connection_websocket;
 mod decode_client;
