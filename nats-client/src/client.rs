@@ -10,8 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_core::Stream;
 use nats_proto::{
-    ConnectionError, Expected, FlushId, HeaderMap, Msg, QueueGroup, RequestId, RequestOutcome, ServerAddr,
-    ServerInfo, State, Statistics, Subject,
+    ConnectionError, Expected, FlushId, HeaderMap, Msg, QueueGroup, RequestId, RequestOutcome, Server,
+    ServerAddr, ServerInfo, ServerPoolError, State, Statistics, Subject,
 };
 
 use crate::deadline;
@@ -884,6 +884,46 @@ impl Client {
     /// ```
     pub fn servers(&self) -> Vec<ServerAddr> {
         self.shared.lock().conn.servers()
+    }
+
+    /// The server pool with each server's history (ADR-40): address, failed attempts
+    /// since its last connection, whether it was ever connected to, whether it was
+    /// discovered from the cluster. In the order the servers will be tried.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) {
+    /// for server in client.server_pool() {
+    ///     println!("{}: {} failed attempts, connected before: {}", server.addr, server.failed_attempts, server.did_connect);
+    /// }
+    /// # }
+    /// ```
+    pub fn server_pool(&self) -> Vec<Server> {
+        self.shared.lock().conn.server_pool()
+    }
+
+    /// Replaces the server pool (ADR-40), for example with a list from service discovery:
+    /// comma-separated URLs, as for connecting. Servers already in the pool keep their
+    /// history; the others, discovered ones included, are dropped. The current connection
+    /// stays up even if its server is no longer listed; the new pool serves the next
+    /// reconnect. Done when this returns; the future is ready at once (`.await` it as in
+    /// async-nats, or [`Ready::into_inner`]).
+    ///
+    /// # Errors
+    /// [`ServerPoolError::Invalid`] for an unparsable or empty list, one mixing WebSocket
+    /// and NATS URLs, or one of the other kind than the connection's;
+    /// [`ServerPoolError::Closed`] once closed.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// client.set_server_pool("nats://10.0.0.7:4222, nats://10.0.0.8:4222").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_server_pool(&self, urls: &str) -> Ready<Result<(), ServerPoolError>> {
+        let servers = match ServerAddr::parse_list(urls) {
+            Ok(servers) => servers,
+            Err(error) => return ready(Err(ServerPoolError::Invalid(error))),
+        };
+        ready(self.shared.lock().conn.set_server_pool(servers))
     }
 
     /// Servers learned from the cluster (nats.py's `discovered_servers`).

@@ -108,9 +108,9 @@ pub use event::{ClientEvent, EventCallback, Events};
 pub use nats_proto::{
     header, AuthError, ConnectionError, Credentials, Expected, FlushError, HeaderError, HeaderMap,
     HeaderName, HeaderValue, IntoHeaderName, IntoHeaderValue, Msg as Message, OptionsError,
-    PermissionOperation, PublishError, RequestOutcome, Scheme, ServerAddr, ServerAddrError, ServerError,
-    ServerErrorKind, ServerInfo, Sid, State, Statistics, StatusCode, Subject, SubjectError, TransportError,
-    TransportErrorKind, Undeliverable,
+    PermissionOperation, PublishError, RequestOutcome, Scheme, Server, ServerAddr, ServerAddrError,
+    ServerError, ServerErrorKind, ServerInfo, ServerPoolError, Sid, State, Statistics, StatusCode, Subject,
+    SubjectError, TransportError, TransportErrorKind, Undeliverable,
 };
 pub use options::ConnectOptions;
 pub use request::Request;

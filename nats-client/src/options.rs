@@ -667,6 +667,38 @@ impl ConnectOptions {
         self
     }
 
+    /// Picks the server to reconnect to and the wait before it (from now), instead of the
+    /// pool's order and backoff (ADR-40's reconnect-to-server callback). It is given the
+    /// pool ([`Client::server_pool`](crate::Client::server_pool): each server's failed
+    /// attempts, whether it connected, whether it was discovered) and the last
+    /// [`ServerInfo`](crate::ServerInfo), before every attempt once a connection was
+    /// established. Returning `None`, or a server not in the pool, leaves the choice to
+    /// the pool. It runs in the connection's state machine and must return at once (it is
+    /// a plain function here; async-nats' is async).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use nats_client::ConnectOptions;
+    ///
+    /// // Servers of this region first, one second apart; elsewhere only when none is left.
+    /// let options = ConnectOptions::new().reconnect_to_server_callback(|servers, _info| {
+    ///     let local = servers.iter().find(|s| s.addr.host().ends_with(".eu-west.example.com"))?;
+    ///     Some((local.addr.clone(), Duration::from_secs(1)))
+    /// });
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn reconnect_to_server_callback(
+        mut self,
+        choose: impl Fn(&[crate::Server], Option<&crate::ServerInfo>) -> Option<(ServerAddr, Duration)>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        self.proto.reconnect_to_server_callback = Some(nats_proto::ReconnectToServer::new(choose));
+        self
+    }
+
     /// Bytes of publishes kept while disconnected (default 8 MiB); past it publishing
     /// fails with [`PublishError::ReconnectBufferFull`](crate::PublishError::ReconnectBufferFull).
     ///

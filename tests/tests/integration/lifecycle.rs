@@ -27,6 +27,8 @@ runtime_tests!(
     request_across_reconnect,
     close_while_connect_hangs,
     force_reconnect,
+    server_pool_replaced_at_run_time,
+    reconnect_to_server_callback,
 );
 
 /// A port where nothing listens: a server's, after it stopped.
@@ -285,4 +287,52 @@ fn python_client_is_available() {
         &[&server.url()],
     );
     assert_eq!(out.stdout.trim(), "2", "server major version from nats-py: {out:?}");
+}
+
+/// ADR-40: the pool with its history, and a new pool taking effect at the next reconnect.
+async fn server_pool_replaced_at_run_time<R: Runtime>(rt: R) {
+    let (a, b) = (NatsServer::plain(), NatsServer::plain());
+    let client = connect_with(&rt, &a.url(), ConnectOptions::new()).await;
+    let pool = client.server_pool();
+    assert_eq!(pool.len(), 1);
+    assert!(pool[0].did_connect && pool[0].failed_attempts == 0 && !pool[0].is_discovered);
+
+    assert!(client.set_server_pool("").await.is_err(), "an empty pool is refused");
+    assert!(client.set_server_pool("ws://127.0.0.1:1").await.is_err(), "so is one of the other kind");
+    client.set_server_pool(&b.url()).await.unwrap();
+    assert_eq!(client.server_pool().iter().map(|s| s.addr.port()).collect::<Vec<_>>(), [b.port()]);
+    assert_eq!(client.connected_url().map(|u| u.port()), Some(a.port()), "the connection stays");
+
+    let mut events = client.events();
+    client.force_reconnect().await.unwrap();
+    wait_for_event(&rt, &mut events, "Reconnected", |e| matches!(e, ClientEvent::Reconnected(_))).await;
+    assert_eq!(client.connected_url().map(|u| u.port()), Some(b.port()), "the new pool's server");
+    assert!(client.server_pool()[0].did_connect);
+    within(&rt, "request", client.flush()).await.unwrap();
+    within(&rt, "close", client.close()).await;
+}
+
+/// ADR-40: the application picks the server of every reconnect.
+async fn reconnect_to_server_callback<R: Runtime>(rt: R) {
+    let (a, b) = (NatsServer::plain(), NatsServer::plain());
+    let b_port = b.port();
+    let options =
+        ConnectOptions::new().dont_randomize().reconnect_to_server_callback(move |servers, info| {
+            assert!(info.is_some(), "asked on reconnects, after an INFO");
+            let b = servers.iter().find(|s| s.addr.port() == b_port)?;
+            Some((b.addr.clone(), Duration::ZERO))
+        });
+    let client = connect_with(&rt, &format!("{},{}", a.url(), b.url()), options).await;
+    assert_eq!(
+        client.connected_url().map(|u| u.port()),
+        Some(a.port()),
+        "the first connection follows the pool"
+    );
+    let mut events = client.events();
+    for _ in 0..2 {
+        client.force_reconnect().await.unwrap();
+        wait_for_event(&rt, &mut events, "Reconnected", |e| matches!(e, ClientEvent::Reconnected(_))).await;
+        assert_eq!(client.connected_url().map(|u| u.port()), Some(b_port), "the callback's choice");
+    }
+    within(&rt, "close", client.close()).await;
 }
