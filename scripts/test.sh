@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The project's full test command (`.ci/run` calls exactly this): formatting, lints, unit
-# and integration tests, docs, and the std example against a real nats-server.
+# The project's full test command (`.ci/run` calls exactly this): formatting, lints, unused
+# dependencies, packaging of the published crates, the minimum Rust version, unit and
+# integration tests, docs, the std example against a real nats-server, and last the lints
+# again with the newest compatible dependencies.
 # Installs the pinned current nats-server (2.15.1) and Debian's 2.9.10 when missing: every
 # test runs against the current one, the core-NATS scenarios once more against 2.9.10.
 set -euo pipefail
@@ -9,6 +11,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 section() {
     printf '\n==== %s ====\n' "$*"
 }
+
+# The crates published to crates.io, in dependency order.
+published=(nats-proto nats-client nats-jetstream nats-kv nats-service nats-tokio nats-smol nats-async-std nats-web)
 
 section "nats-server"
 scripts/ensure-nats-server.sh
@@ -22,6 +27,14 @@ cargo fmt --all -- --check
 section "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# Dependencies no crate uses. A dependency used in a way cargo-machete cannot see is listed,
+# with the reason, under `[package.metadata.cargo-machete]` in its crate's manifest.
+section "cargo machete (unused dependencies)"
+if ! command -v cargo-machete >/dev/null; then
+    cargo install cargo-machete --version 0.9.2 --locked
+fi
+cargo machete
+
 # nats-proto without std (alloc only): the browser and a bare-metal target.
 for target in wasm32-unknown-unknown thumbv7em-none-eabihf; do
     section "nats-proto --no-default-features on $target"
@@ -29,9 +42,31 @@ for target in wasm32-unknown-unknown thumbv7em-none-eabihf; do
     cargo build -p nats-proto --no-default-features --target "$target"
 done
 
-# The core as published: the package holds only the crate's own files and builds alone.
-section "cargo package -p nats-proto"
-cargo package -p nats-proto --allow-dirty
+# The crates as published: each package holds only its crate's own files (its LICENSE is
+# a symlink to the root one) and builds alone, against the packages of the others (cargo
+# packages workspace crates together and resolves their dependencies on each other through
+# a temporary local registry). nats-web builds on every target, so it is verified on the
+# host like the others; its wasm32 build is checked with the minimum Rust version below.
+section "cargo package (${published[*]})"
+package_args=()
+for crate in "${published[@]}"; do
+    package_args+=(-p "$crate")
+done
+cargo package --allow-dirty "${package_args[@]}"
+
+# The minimum Rust version (`rust-version` of the workspace) builds every published crate,
+# nats-web in the browser's target, with the locked dependencies.
+msrv="$(sed -n 's/^rust-version = "\([^"]*\)"$/\1/p' Cargo.toml)"
+section "minimum Rust version $msrv"
+rustup toolchain install "$msrv" --profile minimal
+rustup target add --toolchain "$msrv" wasm32-unknown-unknown
+msrv_args=()
+for crate in "${published[@]}"; do
+    [ "$crate" = nats-web ] || msrv_args+=(-p "$crate")
+done
+CARGO_TARGET_DIR=target/msrv cargo +"$msrv" check --locked "${msrv_args[@]}"
+CARGO_TARGET_DIR=target/msrv cargo +"$msrv" check --locked -p nats-web --all-features \
+    --target wasm32-unknown-unknown
 
 section "cargo test --workspace (nats-server $("$NATS_SERVER" --version))"
 cargo test --workspace
@@ -53,5 +88,18 @@ RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings" cargo doc --workspace --no-deps
 
 section "demo: nats-proto std example against a real nats-server"
 scripts/demo.sh
+
+# Last: the lints with the newest dependencies the manifests allow, as a user without this
+# Cargo.lock gets them (new deprecations, new lints on their APIs). The lock file is restored
+# afterwards, whether or not the lints pass.
+section "cargo clippy with the newest dependencies (cargo update)"
+lock_backup="$(mktemp)"
+cp Cargo.lock "$lock_backup"
+trap 'cp "$lock_backup" Cargo.lock; rm -f "$lock_backup"' EXIT
+cargo update
+cargo clippy --workspace --all-targets -- -D warnings
+cp "$lock_backup" Cargo.lock
+rm -f "$lock_backup"
+trap - EXIT
 
 section "all checks passed"

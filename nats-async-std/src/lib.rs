@@ -50,6 +50,21 @@ impl Runtime for AsyncStd {
         }
     }
 
+    /// async-std's TCP API cannot bind before connecting: the connect runs on its
+    /// blocking pool ([`connect_bound`]).
+    #[allow(clippy::manual_async_fn)] // The future must be `'static`: an `async fn` would borrow `self`.
+    fn connect_from(
+        &self,
+        host: String,
+        port: u16,
+        local: std::net::SocketAddr,
+    ) -> impl Future<Output = io::Result<Self::Transport>> + Send + 'static {
+        async move {
+            let stream = async_std::task::spawn_blocking(move || connect_bound(&host, port, local)).await?;
+            Ok(async_std::net::TcpStream::from(stream))
+        }
+    }
+
     fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
         Box::pin(async_std::task::sleep(deadline.saturating_duration_since(Instant::now())))
     }

@@ -65,8 +65,13 @@ pub async fn connect_with_runtime<R: Runtime>(
             }
         });
     }
-    let driver =
-        Driver::new(runtime.clone(), Arc::clone(&shared), options.tls.clone(), options.auth_callback.clone());
+    let driver = Driver::new(
+        runtime.clone(),
+        Arc::clone(&shared),
+        options.tls.clone(),
+        options.auth_callback.clone(),
+        options.local_address,
+    );
     runtime.spawn(driver.run());
     let timer_runtime = runtime.clone();
     let timer: TimerFn = Arc::new(move |deadline| Box::pin(timer_runtime.sleep_until(deadline)));

@@ -88,6 +88,8 @@ pub(crate) struct Driver<R: Runtime> {
     auth_callback: Option<AuthCallback>,
     /// The callback's answer being awaited, for this transport.
     credentials: Option<(TransportId, CredentialsFuture)>,
+    /// Where TCP connections start from ([`ConnectOptions::local_address`](crate::ConnectOptions::local_address)).
+    local_address: Option<std::net::SocketAddr>,
 }
 
 impl<R: Runtime> Driver<R> {
@@ -96,6 +98,7 @@ impl<R: Runtime> Driver<R> {
         shared: Arc<Shared>,
         tls: TlsOptions,
         auth_callback: Option<AuthCallback>,
+        local_address: Option<std::net::SocketAddr>,
     ) -> Self {
         Self {
             runtime,
@@ -108,6 +111,7 @@ impl<R: Runtime> Driver<R> {
             detach_halves: false,
             sleep: None,
             auth_callback,
+            local_address,
             credentials: None,
         }
     }
@@ -270,9 +274,16 @@ impl<R: Runtime> Driver<R> {
                             Some(url) if R::NATIVE_WEBSOCKET => {
                                 Io::Connecting(Box::pin(self.runtime.connect_websocket(url)))
                             }
-                            _ => Io::Connecting(Box::pin(
-                                self.runtime.connect(server.host().to_owned(), server.port()),
-                            )),
+                            _ => Io::Connecting(match self.local_address {
+                                Some(local) => Box::pin(self.runtime.connect_from(
+                                    server.host().to_owned(),
+                                    server.port(),
+                                    local,
+                                )),
+                                None => {
+                                    Box::pin(self.runtime.connect(server.host().to_owned(), server.port()))
+                                }
+                            }),
                         };
                         if server.is_websocket() && !R::NATIVE_WEBSOCKET {
                             self.websocket = Some(server);

@@ -82,6 +82,8 @@ mod driver;
 mod error;
 mod event;
 mod log;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod net;
 mod options;
 mod reader;
 mod request;
@@ -112,6 +114,8 @@ pub use nats_proto::{
     ServerError, ServerErrorKind, ServerInfo, ServerPoolError, Sid, State, Statistics, StatusCode, Subject,
     SubjectError, TransportError, TransportErrorKind, Undeliverable,
 };
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub use net::connect_bound;
 pub use options::ConnectOptions;
 pub use request::Request;
 pub use runtime::Runtime;

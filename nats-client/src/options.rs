@@ -79,6 +79,7 @@ pub struct ConnectOptions {
     pub(crate) request_timeout: Duration,
     pub(crate) flush_timeout: Duration,
     pub(crate) callbacks: Vec<EventCallback>,
+    pub(crate) local_address: Option<std::net::SocketAddr>,
 }
 
 impl Default for ConnectOptions {
@@ -121,6 +122,7 @@ impl ConnectOptions {
             client_cert_files: None,
             pending_limits: PendingLimits::new(512 * 1024, 64 * 1024 * 1024),
             request_timeout: Duration::from_secs(10),
+            local_address: None,
             flush_timeout: Duration::from_secs(10),
             callbacks: Vec::new(),
         }
@@ -521,6 +523,23 @@ impl ConnectOptions {
     #[must_use]
     pub fn tls_client_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls.config = Some(config);
+        self
+    }
+
+    /// The local address TCP connections start from: an IP of this machine (the network
+    /// interface to use), and a port, or `0` for any. Only servers of the address's family
+    /// (IPv4 or IPv6) can be reached. Not for the browser's WebSocket.
+    ///
+    /// ```
+    /// use std::net::{Ipv4Addr, SocketAddr};
+    ///
+    /// // Out through the interface with this address.
+    /// let options = nats_client::ConnectOptions::new().local_address(SocketAddr::from((Ipv4Addr::new(10, 0, 0, 5), 0)));
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn local_address(mut self, address: std::net::SocketAddr) -> Self {
+        self.local_address = Some(address);
         self
     }
 

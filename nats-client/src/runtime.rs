@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 
 use crate::time::Instant;
 
@@ -28,6 +29,25 @@ pub trait Runtime: Clone + Send + Sync + 'static {
         host: String,
         port: u16,
     ) -> impl Future<Output = io::Result<Self::Transport>> + Send + 'static;
+
+    /// Opens a TCP connection to `host:port` from the local address `local` (an IP, and a
+    /// port or `0` for any): [`ConnectOptions::local_address`](crate::ConnectOptions::local_address).
+    /// Only addresses of `local`'s family are tried. The default fails with
+    /// [`io::ErrorKind::Unsupported`]; the adapters for tokio, smol and async-std
+    /// implement it ([`connect_bound`](crate::connect_bound) is a blocking helper for
+    /// runtimes without bind-before-connect).
+    fn connect_from(
+        &self,
+        host: String,
+        port: u16,
+        local: SocketAddr,
+    ) -> impl Future<Output = io::Result<Self::Transport>> + Send + 'static {
+        let _ = (host, port, local);
+        std::future::ready(Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this runtime cannot connect from a given local address",
+        )))
+    }
 
     /// Whether the platform has WebSocket built in and
     /// [`connect_websocket`](Self::connect_websocket) opens it (the browser). When `false` (the default), the

@@ -61,6 +61,21 @@ impl Runtime for Smol {
         }
     }
 
+    /// smol's TCP API cannot bind before connecting: the connect runs on smol's blocking
+    /// pool ([`connect_bound`]).
+    #[allow(clippy::manual_async_fn)] // The future must be `'static`: an `async fn` would borrow `self`.
+    fn connect_from(
+        &self,
+        host: String,
+        port: u16,
+        local: std::net::SocketAddr,
+    ) -> impl Future<Output = io::Result<Self::Transport>> + Send + 'static {
+        async move {
+            let stream = smol::unblock(move || connect_bound(&host, port, local)).await?;
+            smol::net::TcpStream::try_from(stream)
+        }
+    }
+
     fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
         Sleep(smol::Timer::at(deadline))
     }

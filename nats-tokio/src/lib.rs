@@ -27,6 +27,11 @@ mod tcp;
 pub use nats_client::*;
 pub use tcp::TcpTransport;
 
+// The README's example compiles as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// The tokio runtime, as the client needs it: uses the ambient runtime (`Handle::current`)
 /// for spawning and timers.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,6 +52,42 @@ impl Runtime for Tokio {
             let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
             stream.set_nodelay(true)?;
             Ok(TcpTransport::new(stream))
+        }
+    }
+
+    #[allow(clippy::manual_async_fn)] // The future must be `'static`: an `async fn` would borrow `self`.
+    fn connect_from(
+        &self,
+        host: String,
+        port: u16,
+        local: std::net::SocketAddr,
+    ) -> impl Future<Output = io::Result<Self::Transport>> + Send + 'static {
+        async move {
+            let mut last = None;
+            for addr in tokio::net::lookup_host((host.as_str(), port)).await? {
+                if addr.is_ipv4() != local.is_ipv4() {
+                    continue;
+                }
+                let socket = if addr.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()?
+                } else {
+                    tokio::net::TcpSocket::new_v6()?
+                };
+                socket.bind(local)?;
+                match socket.connect(addr).await {
+                    Ok(stream) => {
+                        stream.set_nodelay(true)?;
+                        return Ok(TcpTransport::new(stream));
+                    }
+                    Err(error) => last = Some(error),
+                }
+            }
+            Err(last.unwrap_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::AddrNotAvailable,
+                    format!("{host}:{port} has no address of the local address {local}'s family"),
+                )
+            }))
         }
     }
 

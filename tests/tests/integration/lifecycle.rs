@@ -29,6 +29,7 @@ runtime_tests!(
     force_reconnect,
     server_pool_replaced_at_run_time,
     reconnect_to_server_callback,
+    local_address,
 );
 
 /// A port where nothing listens: a server's, after it stopped.
@@ -335,4 +336,35 @@ async fn reconnect_to_server_callback<R: Runtime>(rt: R) {
         assert_eq!(client.connected_url().map(|u| u.port()), Some(b_port), "the callback's choice");
     }
     within(&rt, "close", client.close()).await;
+}
+
+/// Connections start from the local address given, through every reconnect; one of the
+/// other family cannot reach the server, and says so.
+async fn local_address<R: Runtime>(rt: R) {
+    let server = NatsServer::plain();
+    // A port of our own (below the ephemeral range: no other connection takes it); the
+    // connection holds it, so a listener cannot.
+    let port = nats_integration_tests::free_port();
+    let local: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let client = connect_with(&rt, &server.url(), ConnectOptions::new().local_address(local)).await;
+    within(&rt, "flush", client.flush()).await.unwrap();
+    let taken = std::net::TcpListener::bind(local).unwrap_err();
+    assert_eq!(taken.kind(), io::ErrorKind::AddrInUse, "the connection is bound to {local}");
+
+    // A reconnect starts from it again (the old connection's port may linger: any port).
+    within(&rt, "close", client.close()).await;
+    let any: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+    let client = connect_with(&rt, &server.url(), ConnectOptions::new().local_address(any)).await;
+    let mut events = client.events();
+    client.force_reconnect().await.unwrap();
+    wait_for_event(&rt, &mut events, "Reconnected", |e| matches!(e, ClientEvent::Reconnected(_))).await;
+    within(&rt, "flush", client.flush()).await.unwrap();
+    within(&rt, "close", client.close()).await;
+
+    let v6: std::net::SocketAddr = "[::1]:0".parse().unwrap();
+    let error = try_connect(&rt, &server.url(), ConnectOptions::new().local_address(v6)).await.unwrap_err();
+    assert!(
+        matches!(&error, ConnectError::NoServers { last: Some(ConnectionError::Transport(e)) } if e.kind() == TransportErrorKind::Connect),
+        "{error:?}"
+    );
 }
