@@ -46,7 +46,7 @@ async fn publishes_and_subscribes_in_order() {
     let client = connect().await;
     let mut subscriber = client.subscribe("web.pubsub.*").await.expect("subscribed");
     for i in 0..50 {
-        client.publish(format!("web.pubsub.{i}"), format!("message {i}")).await.expect("published");
+        client.publish(format!("web.pubsub.{i}"), format!("message {i}").into()).await.expect("published");
     }
     for i in 0..50 {
         let message = subscriber.next().await.expect("a message");
@@ -67,7 +67,7 @@ async fn requests_are_answered_by_a_responder_in_the_same_page() {
             let reply_to = request.reply.expect("a request has a reply subject");
             let mut answer = b"echo: ".to_vec();
             answer.extend_from_slice(&request.payload);
-            r.publish(reply_to.as_str(), answer).await.expect("replied");
+            r.publish(reply_to.as_str(), answer.into()).await.expect("replied");
         }
     });
 
@@ -75,12 +75,12 @@ async fn requests_are_answered_by_a_responder_in_the_same_page() {
     assert_ne!(client.new_inbox(), responder.new_inbox(), "seeded apart by the browser's crypto");
     for i in 0..5 {
         let reply = client
-            .request_with("web.echo", None, format!("ping {i}"), Duration::from_secs(5))
+            .request_with("web.echo", None, format!("ping {i}").into(), Duration::from_secs(5))
             .await
             .expect("a reply");
         assert_eq!(&reply.payload[..], format!("echo: ping {i}").as_bytes());
     }
-    let no_one = client.request_with("web.nobody", None, "hello?", Duration::from_secs(5)).await;
+    let no_one = client.request_with("web.nobody", None, "hello?".into(), Duration::from_secs(5)).await;
     assert!(matches!(no_one, Err(nats_web::RequestError::NoResponders)), "{no_one:?}");
     client.close().await;
     responder.close().await;
@@ -95,7 +95,7 @@ async fn a_payload_larger_than_one_websocket_message_arrives_whole() {
     // 256 KiB of a pattern that shifts, so a misplaced or lost chunk shows.
     let payload: Vec<u8> = (0..256 * 1024u32).map(|i| (i % 251) as u8 ^ (i >> 10).to_le_bytes()[0]).collect();
     for _ in 0..3 {
-        client.publish("web.big", payload.clone()).await.expect("published");
+        client.publish("web.big", payload.clone().into()).await.expect("published");
     }
     client.flush().await.expect("flushed");
     for _ in 0..3 {
@@ -113,7 +113,7 @@ async fn flush_confirms_publishes_reached_the_server() {
     let observer = connect().await;
     let mut subscriber = observer.subscribe("web.flush").await.expect("subscribed");
     observer.flush().await.expect("flushed");
-    client.publish("web.flush", "one").await.expect("published");
+    client.publish("web.flush", "one".into()).await.expect("published");
     client.flush().await.expect("the server answered the flush's PING");
     assert_eq!(client.statistics().out_msgs, 1);
     let message = subscriber.next().await.expect("a message");
@@ -127,11 +127,11 @@ async fn drain_delivers_what_was_sent_then_closes() {
     let client = connect().await;
     let mut subscriber = client.subscribe("web.drain").await.expect("subscribed");
     for i in 0..20 {
-        client.publish("web.drain", format!("{i}")).await.expect("published");
+        client.publish("web.drain", format!("{i}").into()).await.expect("published");
     }
     client.flush().await.expect("flushed");
     let mut events = client.events();
-    client.drain().await;
+    client.drain().await.expect("drained");
     assert_eq!(client.connection_state(), State::Closed);
     let mut received = Vec::new();
     while let Some(message) = subscriber.next().await {
@@ -150,7 +150,7 @@ async fn reconnects_after_losing_the_websocket_and_resubscribes() {
     let client = connect().await;
     let mut subscriber = client.subscribe("web.reconnect").await.expect("subscribed");
     let mut events = client.events();
-    assert!(client.force_reconnect(), "connected, so it reconnects");
+    client.force_reconnect().await.expect("connected, so it reconnects");
     loop {
         match next_event(&mut events).await {
             ClientEvent::Reconnected(server) => {
@@ -161,7 +161,7 @@ async fn reconnects_after_losing_the_websocket_and_resubscribes() {
             other => panic!("unexpected event {other:?}"),
         }
     }
-    client.publish("web.reconnect", "after").await.expect("published");
+    client.publish("web.reconnect", "after".into()).await.expect("published");
     let message = subscriber.next().await.expect("the subscription survived the reconnect");
     assert_eq!(&message.payload[..], b"after");
     assert_eq!(client.statistics().reconnects, 1);

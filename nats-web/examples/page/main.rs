@@ -62,7 +62,7 @@ mod app {
             while let Some(request) = requests.next().await {
                 let Some(reply_to) = request.reply.clone() else { continue };
                 let answer = format!("pong to {}", String::from_utf8_lossy(&request.payload));
-                let _ = responder.publish(reply_to.as_str(), answer).await;
+                let _ = responder.publish(reply_to.as_str(), answer.into()).await;
             }
         });
 
@@ -70,7 +70,7 @@ mod app {
         log("subscribed to demo.greet.*");
         for name in ["alice", "bob", "carol"] {
             let subject = format!("demo.greet.{name}");
-            client.publish(subject.as_str(), format!("hello {name}")).await?;
+            client.publish(subject.as_str(), format!("hello {name}").into()).await?;
             log(&format!("published to {subject}: \"hello {name}\""));
         }
         client.flush().await?;
@@ -80,7 +80,7 @@ mod app {
         }
 
         let started = client.now();
-        let reply = client.request_with("demo.time", None, "ping", Duration::from_secs(5)).await?;
+        let reply = client.request_with("demo.time", None, "ping".into(), Duration::from_secs(5)).await?;
         log(&format!(
             "request demo.time \"ping\" -> reply {:?} in {:.1} ms",
             String::from_utf8_lossy(&reply.payload),
@@ -88,7 +88,7 @@ mod app {
         ));
         let stats = client.statistics();
         log(&format!("statistics: {} messages out, {} in", stats.out_msgs, stats.in_msgs));
-        client.drain().await;
+        client.drain().await?;
         log("drained: done");
         Ok(())
     }
