@@ -67,12 +67,20 @@
 //! # Cargo features
 //! - `tls` (default): `tls://` servers, TLS upgrades, the TLS options
 //!   ([`ConnectOptions::add_root_certificates`], [`ConnectOptions::tls_client_config`], ...)
-//!   and the `rustls` re-export, with rustls and its ring provider (which needs a C
-//!   compiler for the target). Without it those options and the re-export are absent, and
+//!   and the `rustls` re-export. The operating system's trusted roots are the default
+//!   (rustls-native-certs, read once per process);
+//!   [`ConnectOptions::system_root_certificates`] says how they combine with roots of the
+//!   application's own. Without it those options and the re-export are absent, and
 //!   connecting where TLS is needed fails with [`ConnectError::TlsUnavailable`] (or, when
 //!   only the server's INFO demands it, with a TLS transport error) rather than panicking.
 //!   The browser adapter `nats-web` builds without it: the browser does the TLS of
 //!   `wss://` itself.
+//! - `ring` (default): rustls' ring crypto provider (ring needs a C compiler for the
+//!   target). `aws-lc-rs`: rustls' aws-lc-rs provider instead (chosen when both are on). A
+//!   provider installed as the process default, or given with
+//!   [`ConnectOptions::tls_crypto_provider`], comes first. Each turns on `tls`.
+//! - `webpki-roots`: the Mozilla roots bundled in the binary, for
+//!   `ConnectOptions::bundled_root_certificates`.
 //! - `nkeys` (default): nkey and JWT authentication (nats-proto's `nkeys` feature).
 //! - `tracing` (default): logs of connection-level events.
 

@@ -432,7 +432,7 @@ impl ConnectOptions {
 
     /// Whether the operating system's trusted roots are trusted. By default they are,
     /// unless other roots are given ([`add_root_certificates`](Self::add_root_certificates),
-    /// [`bundled_root_certificates`](Self::bundled_root_certificates)): `true` trusts
+    /// `bundled_root_certificates` with the feature `webpki-roots`): `true` trusts
     /// them next to those, `false` never. The store is read once per process
     /// (rustls-native-certs: `SSL_CERT_FILE` and `SSL_CERT_DIR` on Linux, the keychain on
     /// macOS, the Windows store). (Cargo feature `tls`.)
