@@ -35,8 +35,9 @@ impl<I> Entry<I> {
     }
 }
 
-/// A server of the pool as the application sees it ([`Connection::server_pool`]
-/// (crate::Connection::server_pool), ADR-40): its address and its attempt history.
+/// A server of the pool as the application sees it
+/// ([`Connection::server_pool`](crate::Connection::server_pool), ADR-40): its address and its
+/// attempt history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Server {
