@@ -390,9 +390,9 @@ impl ConnectOptions {
     /// Trust the CA certificates in a PEM file (read at connect time). Roots given this
     /// way (or with [`add_root_certificate_pem`](Self::add_root_certificate_pem)) replace
     /// the operating system's, which are the default: a connection to a private NATS
-    /// deployment trusts its CA and nothing else. To trust both, add
-    /// [`system_root_certificates(true)`](Self::system_root_certificates) (async-nats adds
-    /// them to the system's). (Cargo feature `tls`.)
+    /// deployment trusts its CA and nothing else, as with async-nats. To trust both, add
+    /// [`system_root_certificates(true)`](Self::system_root_certificates). Each call adds
+    /// a file (async-nats keeps the last one only). (Cargo feature `tls`.)
     ///
     /// ```
     /// // Read when connecting.

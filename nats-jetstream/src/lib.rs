@@ -71,6 +71,6 @@ pub use stream::{Stream, StreamMessage};
 // rest of the wire model stays in `proto`).
 pub use proto::{
     AccountInfo, AckKind, AckPolicy, ApiError, ConsumerConfig, ConsumerInfo, DeliverPolicy, DiscardPolicy,
-    ErrorCode, Metadata, PubAck, PurgeResponse, ReplayPolicy, RetentionPolicy, SequenceInfo, StorageType,
-    StreamConfig, StreamInfo, StreamState,
+    ErrorCode, Metadata, PubAck, PullOptions, PurgeResponse, ReplayPolicy, RetentionPolicy, SequenceInfo,
+    StorageType, StreamConfig, StreamInfo, StreamState,
 };

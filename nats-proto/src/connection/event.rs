@@ -92,6 +92,19 @@ pub enum State {
     Closed,
 }
 
+/// `connecting`, `connected`, `reconnecting`, `draining`, `closed`.
+impl core::fmt::Display for State {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Connecting => "connecting",
+            Self::Connected => "connected",
+            Self::Reconnecting => "reconnecting",
+            Self::Draining => "draining",
+            Self::Closed => "closed",
+        })
+    }
+}
+
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

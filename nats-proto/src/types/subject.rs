@@ -166,6 +166,15 @@ impl fmt::Display for Subject {
     }
 }
 
+/// A subject reads as the string it is (`msg.subject.starts_with("orders.")`), as
+/// async-nats' does.
+impl core::ops::Deref for Subject {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl AsRef<str> for Subject {
     fn as_ref(&self) -> &str {
         self.as_str()
