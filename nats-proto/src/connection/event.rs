@@ -93,8 +93,8 @@ pub enum State {
 }
 
 /// `connecting`, `connected`, `reconnecting`, `draining`, `closed`.
-impl core::fmt::Display for State {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Connecting => "connecting",
             Self::Connected => "connected",
