@@ -76,6 +76,11 @@ section "core-NATS integration scenarios on $("$NATS_SERVER_COMPAT" --version)"
 NATS_SERVER="$NATS_SERVER_COMPAT" cargo test -p nats-integration-tests --test integration -- \
     --skip jetstream:: --skip kv:: --skip object_store:: --skip service:: --skip interop:: --skip chaos:: --skip migration::
 
+# TLS with rustls' other crypto provider (cargo feature `aws-lc-rs`, without ring): the
+# provider is chosen and a TLS configuration built.
+section "nats-client with aws-lc-rs instead of ring"
+cargo test -p nats-client --no-default-features --features aws-lc-rs,nkeys --lib tls
+
 # The client without TLS in the browser's target (rustls/ring need a C compiler there).
 section "nats-client --no-default-features on wasm32-unknown-unknown"
 cargo check -p nats-client --no-default-features --target wasm32-unknown-unknown
