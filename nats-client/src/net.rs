@@ -22,7 +22,7 @@ use socket2::{Domain, Socket, Type};
 /// let local: SocketAddr = "127.0.0.1:0".parse()?;
 /// let stream = nats_client::connect_bound("localhost", 4222, local)?;
 /// assert_eq!(stream.local_addr()?.ip(), local.ip());
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn connect_bound(host: &str, port: u16, local: SocketAddr) -> io::Result<TcpStream> {
     let mut last = None;
