@@ -82,8 +82,10 @@ section "nats-client with aws-lc-rs instead of ring"
 cargo test -p nats-client --no-default-features --features aws-lc-rs,nkeys --lib tls
 
 # The client without TLS in the browser's target (rustls/ring need a C compiler there).
-section "nats-client --no-default-features on wasm32-unknown-unknown"
-cargo check -p nats-client --no-default-features --target wasm32-unknown-unknown
+# The layers on top of it too (they need none of its features), as the browser uses them.
+section "nats-client --no-default-features and the layers on wasm32-unknown-unknown"
+cargo check -p nats-client --no-default-features -p nats-jetstream -p nats-kv -p nats-service \
+    --target wasm32-unknown-unknown
 
 section "browser tests in headless Chromium"
 scripts/browser-test.sh
