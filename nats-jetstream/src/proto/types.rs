@@ -140,6 +140,12 @@ pub struct StreamConfig {
     /// Sealed: no more messages, deletions or purges (set by an update, never cleared).
     #[serde(skip_serializing_if = "is_false")]
     pub sealed: bool,
+    /// The fields of the server's configuration this model does not name (metadata,
+    /// compression, republish, sources, ...), as received: a configuration read from the
+    /// server and sent back in an update keeps them, whichever client or server version
+    /// wrote them.
+    #[serde(flatten)]
+    pub other_fields: serde_json::Map<String, serde_json::Value>,
 }
 
 impl StreamConfig {
@@ -696,6 +702,36 @@ pub enum ResponseError {
 mod tests {
     use super::*;
     use crate::proto::ErrorCode;
+
+    #[test]
+    fn a_stream_configuration_keeps_the_fields_it_does_not_name_through_an_update() {
+        // As nats-server 2.15 returns a stream made by another client.
+        let info = serde_json::json!({
+            "name": "ORDERS",
+            "subjects": ["orders.>"],
+            "retention": "limits",
+            "max_msgs": 100,
+            "discard": "old",
+            "storage": "file",
+            "num_replicas": 1,
+            "metadata": {"owner": "team-a"},
+            "compression": "s2",
+            "first_seq": 42,
+            "republish": {"src": "orders.>", "dest": "copy.orders.>"},
+            "subject_transform": {"src": "orders.>", "dest": "o.>"},
+            "allow_msg_ttl": true
+        });
+        let mut config: StreamConfig = serde_json::from_value(info.clone()).unwrap();
+        assert_eq!(config.max_messages, 100);
+        assert_eq!(config.other_fields["compression"], "s2");
+        config.max_messages = 200;
+        let update = serde_json::to_value(&config).unwrap();
+        for field in ["metadata", "compression", "first_seq", "republish", "subject_transform", "allow_msg_ttl"] {
+            assert_eq!(update[field], info[field], "{field} is sent back as received");
+        }
+        assert_eq!(update["max_msgs"], 200);
+        assert!(StreamConfig::new("S").other_fields.is_empty());
+    }
 
     #[test]
     fn durations_go_to_the_server_as_go_nanoseconds_saturating_at_i64_max() {
