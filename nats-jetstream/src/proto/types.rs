@@ -726,7 +726,9 @@ mod tests {
         assert_eq!(config.other_fields["compression"], "s2");
         config.max_messages = 200;
         let update = serde_json::to_value(&config).unwrap();
-        for field in ["metadata", "compression", "first_seq", "republish", "subject_transform", "allow_msg_ttl"] {
+        for field in
+            ["metadata", "compression", "first_seq", "republish", "subject_transform", "allow_msg_ttl"]
+        {
             assert_eq!(update[field], info[field], "{field} is sent back as received");
         }
         assert_eq!(update["max_msgs"], 200);
