@@ -154,7 +154,10 @@ impl From<Failure> for ConsumerError {
             Failure::Api(e) => match e.err_code {
                 ErrorCode::STREAM_NOT_FOUND => Self::StreamNotFound(e),
                 ErrorCode::CONSUMER_NOT_FOUND => Self::NotFound(e),
-                ErrorCode::CONSUMER_NAME_EXISTS => Self::AlreadyExists(e),
+                ErrorCode::CONSUMER_NAME_EXISTS | ErrorCode::CONSUMER_ALREADY_EXISTS => {
+                    Self::AlreadyExists(e)
+                }
+                ErrorCode::CONSUMER_DOES_NOT_EXIST => Self::NotFound(e),
                 _ => Self::Api(e),
             },
         }

@@ -70,7 +70,9 @@ pub use stream::{Stream, StreamMessage};
 // The configuration and information types an application names, at the crate's root (the
 // rest of the wire model stays in `proto`).
 pub use proto::{
-    AccountInfo, AckKind, AckPolicy, ApiError, ConsumerConfig, ConsumerInfo, DeliverPolicy, DiscardPolicy,
-    ErrorCode, Metadata, PubAck, PullOptions, PurgeResponse, ReplayPolicy, RetentionPolicy, SequenceInfo,
-    StorageType, StreamConfig, StreamInfo, StreamState,
+    AccountInfo, AckKind, AckPolicy, ApiError, ClusterInfo, Compression, ConsumerAction, ConsumerConfig,
+    ConsumerInfo, ConsumerLimits, DeliverPolicy, DiscardPolicy, ErrorCode, External, Metadata, PauseResponse,
+    PeerInfo, PersistMode, Placement, PriorityPolicy, PubAck, PullOptions, PurgeResponse, ReplayPolicy,
+    Republish, RetentionPolicy, SequenceInfo, Source, SourceInfo, StorageType, StreamConfig, StreamInfo,
+    StreamInfoRequest, StreamState, SubjectTransform,
 };

@@ -17,7 +17,8 @@ use crate::context::Context;
 use crate::error::{ConsumerError, FetchError};
 use crate::message::Message;
 use crate::proto::{
-    ConsumerConfig, DeliverPolicy, OrderedTracker, OrderedVerdict, PullMode, PullOptions, RetryCause,
+    ConsumerAction, ConsumerConfig, DeliverPolicy, OrderedTracker, OrderedVerdict, PullMode, PullOptions,
+    RetryCause,
 };
 use crate::stream::create_consumer;
 
@@ -105,7 +106,7 @@ impl OrderedConsumer {
             stream: self.stream.clone(),
             base: ConsumerConfig {
                 filter_subject: self.config.filter_subject.clone(),
-                deliver_policy: self.config.deliver_policy,
+                deliver_policy: self.config.deliver_policy.clone(),
                 ..ConsumerConfig::default()
             },
             options: PullOptions::default()
@@ -238,7 +239,8 @@ impl OrderedState {
     async fn recreate(&mut self) -> Result<(), FetchError> {
         loop {
             let config = self.tracker.consumer_config(&self.base);
-            let created = create_consumer(&self.context, &self.stream, &config).await;
+            let created =
+                create_consumer(&self.context, &self.stream, &config, ConsumerAction::CreateOrUpdate).await;
             let (cause, error) = match created {
                 Ok(info) => {
                     match PullState::start(

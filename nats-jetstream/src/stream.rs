@@ -10,9 +10,9 @@ use crate::error::{ConsumerError, StreamError};
 use crate::ordered::{OrderedConfig, OrderedConsumer};
 use crate::paged::{paged, Paged};
 use crate::proto::{
-    ConsumerConfig, ConsumerInfo, ConsumerListPage, ConsumerNamesPage, CreateConsumerRequest,
-    MessageDeleteRequest, MessageGetRequest, MessageGetResponse, PagedRequest, PurgeRequest, PurgeResponse,
-    StreamInfo, SuccessResponse,
+    ConsumerAction, ConsumerConfig, ConsumerInfo, ConsumerListPage, ConsumerNamesPage, CreateConsumerRequest,
+    MessageDeleteRequest, MessageGetRequest, MessageGetResponse, PagedRequest, PauseRequest, PauseResponse,
+    PurgeRequest, PurgeResponse, StreamInfo, StreamInfoRequest, SuccessResponse,
 };
 
 /// A stream. Its information is cached from when the handle was made; [`info`](Self::info)
@@ -70,6 +70,31 @@ impl Stream {
     pub async fn info(&mut self) -> Result<&StreamInfo, StreamError> {
         self.info = self.context.stream_info(&self.info.config.name).await?;
         Ok(&self.info)
+    }
+
+    /// Information with details: the deleted sequences, and the message count of each
+    /// subject matching a filter (every page of it: the server sends large subject maps in
+    /// pages). Not cached.
+    ///
+    /// # Errors
+    /// A [`StreamError`].
+    pub async fn info_with(&self, mut request: StreamInfoRequest) -> Result<StreamInfo, StreamError> {
+        let subject = self.context.prefix.stream_info(self.name())?;
+        let mut info: StreamInfo = self.context.request_retried(subject.clone(), &request).await?;
+        if request.subjects_filter.is_none() {
+            return Ok(info);
+        }
+        // A page holds at most the server's limit of subjects (100 000); `total` counts
+        // them all.
+        while (info.state.subjects.len() as u64) < info.total {
+            request.offset = info.state.subjects.len() as u64;
+            let page: StreamInfo = self.context.request_retried(subject.clone(), &request).await?;
+            if page.state.subjects.is_empty() {
+                break;
+            }
+            info.state.subjects.extend(page.state.subjects);
+        }
+        Ok(info)
     }
 
     /// Removes every message; returns how many.
@@ -140,24 +165,90 @@ impl Stream {
         Ok(StreamMessage { subject: raw.subject, sequence: raw.seq, headers, payload, time: raw.time })
     }
 
-    /// Deletes the message with stream sequence `sequence`.
+    /// Deletes the message with stream sequence `sequence`: it is no longer readable, its
+    /// bytes may stay on disk until compaction (fast).
     ///
     /// # Errors
     /// A [`StreamError`].
     pub async fn delete_message(&self, sequence: u64) -> Result<bool, StreamError> {
+        self.remove_message(MessageDeleteRequest { seq: sequence, no_erase: true }).await
+    }
+
+    /// Deletes the message with stream sequence `sequence` and overwrites its bytes in
+    /// storage (secure erase; slower).
+    ///
+    /// # Errors
+    /// A [`StreamError`].
+    pub async fn erase_message(&self, sequence: u64) -> Result<bool, StreamError> {
+        self.remove_message(MessageDeleteRequest { seq: sequence, no_erase: false }).await
+    }
+
+    async fn remove_message(&self, request: MessageDeleteRequest) -> Result<bool, StreamError> {
         let subject = self.context.prefix.stream_msg_delete(self.name())?;
-        let response: SuccessResponse =
-            self.context.request(subject, &MessageDeleteRequest { seq: sequence, no_erase: true }).await?;
+        let response: SuccessResponse = self.context.request(subject, &request).await?;
         Ok(response.success)
     }
 
-    /// Creates a pull consumer (durable when `config.durable_name` is set, else ephemeral).
+    /// Creates a pull consumer (durable when `config.durable_name` is set, else ephemeral),
+    /// or updates the one of that name to `config`.
     ///
     /// # Errors
     /// A [`ConsumerError`].
     pub async fn create_consumer(&self, config: ConsumerConfig) -> Result<Consumer, ConsumerError> {
-        let info = create_consumer(&self.context, self.name(), &config).await?;
+        self.create_consumer_with(config, ConsumerAction::CreateOrUpdate).await
+    }
+
+    /// Creates a consumer, failing with [`ConsumerError::AlreadyExists`] if one of that name
+    /// exists with another configuration (servers since 2.10; older ones update it).
+    ///
+    /// # Errors
+    /// A [`ConsumerError`].
+    pub async fn create_consumer_strict(&self, config: ConsumerConfig) -> Result<Consumer, ConsumerError> {
+        self.create_consumer_with(config, ConsumerAction::Create).await
+    }
+
+    /// Updates a consumer to `config`, failing with [`ConsumerError::NotFound`] if there
+    /// is none of that name (servers since 2.10; older ones create it).
+    ///
+    /// # Errors
+    /// A [`ConsumerError`].
+    pub async fn update_consumer(&self, config: ConsumerConfig) -> Result<Consumer, ConsumerError> {
+        self.create_consumer_with(config, ConsumerAction::Update).await
+    }
+
+    /// A consumer create request with an explicit [`ConsumerAction`].
+    ///
+    /// # Errors
+    /// A [`ConsumerError`].
+    pub async fn create_consumer_with(
+        &self,
+        config: ConsumerConfig,
+        action: ConsumerAction,
+    ) -> Result<Consumer, ConsumerError> {
+        let info = create_consumer(&self.context, self.name(), &config, action).await?;
         Ok(Consumer::new(self.context.clone(), info))
+    }
+
+    /// Pauses a consumer until `until` (RFC 3339): it delivers nothing meanwhile, its pull
+    /// requests wait (servers since 2.11).
+    ///
+    /// # Errors
+    /// A [`ConsumerError`].
+    pub async fn pause_consumer(&self, name: &str, until: &str) -> Result<PauseResponse, ConsumerError> {
+        self.pause_request(name, PauseRequest { pause_until: Some(until.to_owned()) }).await
+    }
+
+    /// Resumes a paused consumer.
+    ///
+    /// # Errors
+    /// A [`ConsumerError`].
+    pub async fn resume_consumer(&self, name: &str) -> Result<PauseResponse, ConsumerError> {
+        self.pause_request(name, PauseRequest { pause_until: None }).await
+    }
+
+    async fn pause_request(&self, name: &str, request: PauseRequest) -> Result<PauseResponse, ConsumerError> {
+        let subject = self.context.prefix.consumer_pause(self.name(), name)?;
+        Ok(self.context.request(subject, &request).await?)
     }
 
     /// A handle on an existing consumer.
@@ -252,8 +343,9 @@ pub(crate) async fn create_consumer(
     context: &Context,
     stream: &str,
     config: &ConsumerConfig,
+    action: ConsumerAction,
 ) -> Result<ConsumerInfo, ConsumerError> {
-    let name = config.durable_name.as_deref().or(config.name.as_deref());
-    let subject = context.prefix.consumer_create(stream, name)?;
-    Ok(context.request_retried(subject, &CreateConsumerRequest { stream_name: stream, config }).await?)
+    let subject = context.prefix.consumer_create(stream, config.consumer_name())?;
+    let request = CreateConsumerRequest { stream_name: stream, config, action };
+    Ok(context.request_retried(subject, &request).await?)
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::types::nanos;
+use super::wire::nanos;
 
 /// How a message is acknowledged (the body sent to its reply subject).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

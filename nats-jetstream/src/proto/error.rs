@@ -47,6 +47,17 @@ impl ErrorCode {
     pub const NOT_ENABLED: Self = Self(10076);
     /// The store refused the message (for example a limit with `discard: new`).
     pub const STREAM_STORE_FAILED: Self = Self(10077);
+    /// A create-only consumer request found the consumer existing with another
+    /// configuration.
+    pub const CONSUMER_ALREADY_EXISTS: Self = Self(10148);
+    /// An update-only consumer request found no consumer.
+    pub const CONSUMER_DOES_NOT_EXIST: Self = Self(10149);
+    /// The `Nats-TTL` header is not a valid TTL.
+    pub const MESSAGE_TTL_INVALID: Self = Self(10165);
+    /// The stream does not allow per-message TTLs.
+    pub const MESSAGE_TTL_DISABLED: Self = Self(10166);
+    /// The request needs a higher JetStream API level than this server has.
+    pub const REQUIRED_API_LEVEL: Self = Self(10185);
 }
 
 impl fmt::Display for ErrorCode {

@@ -4,17 +4,37 @@
 //! virtual clock.
 
 mod ack;
+mod api;
+mod consumer_config;
 mod error;
+mod info;
 mod ordered;
+mod policy;
 mod publish;
 mod pull;
 mod retry;
+mod stream_config;
 mod subjects;
-mod types;
+mod wire;
 
 pub use ack::{parse_metadata, AckKind, Metadata, NotAckSubject};
+pub use api::{
+    has_more, parse_response, ConsumerAction, ConsumerListPage, ConsumerNamesPage, CreateConsumerRequest,
+    MessageDeleteRequest, MessageGetRequest, MessageGetResponse, PagedRequest, PauseRequest, PauseResponse,
+    PubAck, PurgeRequest, PurgeResponse, RawStreamMessage, ResponseError, StreamInfoRequest, StreamListPage,
+    StreamNamesPage, SuccessResponse,
+};
+pub use consumer_config::{ConsumerConfig, DeliverPolicy};
 pub use error::{ApiError, ErrorCode};
+pub use info::{
+    AccountInfo, ClusterInfo, ConsumerInfo, LostData, PeerInfo, PriorityGroupState, SequenceInfo, SourceInfo,
+    StreamAlternate, StreamInfo, StreamState,
+};
 pub use ordered::{OrderedTracker, OrderedVerdict, CREATE_BACKOFF, MAX_CREATE_BACKOFF, NOT_ENABLED_WINDOW};
+pub use policy::{
+    AckPolicy, Compression, DiscardPolicy, PersistMode, PriorityPolicy, ReplayPolicy, RetentionPolicy,
+    StorageType,
+};
 pub use publish::{
     parse_pub_ack, InvalidHeader, PubAckError, PublishExpectations, EXPECTED_LAST_MSG_ID,
     EXPECTED_LAST_SEQUENCE, EXPECTED_LAST_SUBJECT_SEQUENCE, EXPECTED_STREAM, MSG_ID,
@@ -24,11 +44,7 @@ pub use pull::{
     DEFAULT_EXPIRES, LAST_CONSUMER, MAX_RETRY_BACKOFF, PENDING_BYTES, PENDING_MESSAGES, RETRY_BACKOFF,
 };
 pub use retry::{ApiRetry, PublishRetry, RetryCause, DEFAULT_API_DEADLINE};
-pub use subjects::{validate_name, ApiPrefix, InvalidName};
-pub use types::{
-    has_more, parse_response, AccountInfo, AckPolicy, ConsumerConfig, ConsumerInfo, ConsumerListPage,
-    ConsumerNamesPage, CreateConsumerRequest, DeliverPolicy, DiscardPolicy, MessageDeleteRequest,
-    MessageGetRequest, MessageGetResponse, PagedRequest, PubAck, PurgeRequest, PurgeResponse,
-    RawStreamMessage, ReplayPolicy, ResponseError, RetentionPolicy, SequenceInfo, StorageType, StreamConfig,
-    StreamInfo, StreamListPage, StreamNamesPage, StreamState, SuccessResponse,
+pub use stream_config::{
+    ConsumerLimits, External, OtherFields, Placement, Republish, Source, StreamConfig, SubjectTransform,
 };
+pub use subjects::{validate_name, ApiPrefix, InvalidName};

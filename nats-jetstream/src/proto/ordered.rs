@@ -9,8 +9,9 @@ use std::time::Duration;
 use nats_client::Instant;
 
 use super::ack::Metadata;
+use super::consumer_config::{ConsumerConfig, DeliverPolicy};
+use super::policy::AckPolicy;
 use super::retry::RetryCause;
-use super::types::{AckPolicy, ConsumerConfig, DeliverPolicy};
 
 /// The first wait before creating the next consumer again after a failure; doubled after
 /// each consecutive failure up to [`MAX_CREATE_BACKOFF`].
@@ -131,7 +132,7 @@ impl OrderedTracker {
     /// The configuration of the next consumer.
     pub fn consumer_config(&self, base: &ConsumerConfig) -> ConsumerConfig {
         let deliver_policy = if self.stream_sequence == 0 {
-            base.deliver_policy
+            base.deliver_policy.clone()
         } else {
             DeliverPolicy::ByStartSequence { start_sequence: self.stream_sequence + 1 }
         };
@@ -143,7 +144,9 @@ impl OrderedTracker {
             ack_policy: AckPolicy::None,
             max_deliver: 1,
             filter_subject: base.filter_subject.clone(),
-            replay_policy: base.replay_policy,
+            filter_subjects: base.filter_subjects.clone(),
+            metadata: base.metadata.clone(),
+            replay_policy: base.replay_policy.clone(),
             headers_only: base.headers_only,
             inactive_threshold: if base.inactive_threshold.is_zero() {
                 Duration::from_secs(300)

@@ -2,8 +2,8 @@
 
 use nats_proto::{HeaderMap, HeaderName, HeaderValue};
 
+use super::api::{parse_response, PubAck, ResponseError};
 use super::error::{ApiError, ErrorCode};
-use super::types::{parse_response, PubAck, ResponseError};
 
 /// `Nats-Msg-Id`: de-duplication id.
 pub const MSG_ID: &str = "Nats-Msg-Id";

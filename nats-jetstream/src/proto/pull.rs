@@ -14,7 +14,7 @@ use nats_proto::time::deadline;
 
 use serde::Serialize;
 
-use super::types::nanos;
+use super::wire::nanos;
 
 /// The default lifetime of a pull request.
 pub const DEFAULT_EXPIRES: Duration = Duration::from_secs(30);

@@ -183,6 +183,14 @@ impl ApiPrefix {
         self.stream_consumer("CONSUMER.INFO", stream, consumer)
     }
 
+    /// `CONSUMER.PAUSE.<stream>.<consumer>` (servers since 2.11).
+    ///
+    /// # Errors
+    /// [`InvalidName`].
+    pub fn consumer_pause(&self, stream: &str, consumer: &str) -> Result<String, InvalidName> {
+        self.stream_consumer("CONSUMER.PAUSE", stream, consumer)
+    }
+
     /// `CONSUMER.DELETE.<stream>.<consumer>`.
     ///
     /// # Errors

@@ -237,9 +237,9 @@ impl Config {
         config.max_bytes = if self.max_bytes == 0 { -1 } else { self.max_bytes };
         config.max_age = self.max_age;
         config.max_message_size = if self.max_value_size == 0 { -1 } else { self.max_value_size };
-        config.storage = self.storage;
+        config.storage = self.storage.clone();
         config.num_replicas = self.num_replicas.max(1);
-        config.allow_rollup_hdrs = true;
+        config.allow_rollup = true;
         config.deny_delete = true;
         config.allow_direct = true;
         config.discard = DiscardPolicy::New;

@@ -127,9 +127,9 @@ impl ObjectStoreConfig {
         config.description = self.description.clone();
         config.max_age = self.max_age;
         config.max_bytes = if self.max_bytes == 0 { -1 } else { self.max_bytes };
-        config.storage = self.storage;
+        config.storage = self.storage.clone();
         config.num_replicas = self.num_replicas.max(1);
-        config.allow_rollup_hdrs = true;
+        config.allow_rollup = true;
         config.allow_direct = true;
         config.discard = DiscardPolicy::New;
         Ok(config)

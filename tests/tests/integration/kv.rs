@@ -42,7 +42,7 @@ async fn crud_revisions_and_history<R: Runtime>(rt: R) {
     let kv = within(&rt, "create", js.create_key_value(Config::new("crud").history(3))).await.unwrap();
     let stream = within(&rt, "stream", js.stream_info("KV_crud")).await.unwrap();
     assert_eq!(stream.config.max_messages_per_subject, 3);
-    assert!(stream.config.allow_rollup_hdrs && stream.config.deny_delete && stream.config.allow_direct);
+    assert!(stream.config.allow_rollup && stream.config.deny_delete && stream.config.allow_direct);
 
     assert_eq!(within(&rt, "get missing", kv.get("a")).await.unwrap(), None);
     let r1 = within(&rt, "put", kv.put("a", "1".into())).await.unwrap();
