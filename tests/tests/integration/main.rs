@@ -12,6 +12,7 @@ mod faults;
 mod hostile;
 mod interop;
 mod jetstream;
+mod jetstream_config;
 mod kv;
 mod lifecycle;
 mod migration;
