@@ -307,7 +307,9 @@ impl Context {
     /// attempt had stored the message), never one it did not.
     ///
     /// # Errors
-    /// The last attempt's [`PublishError`].
+    /// [`PublishError::OutcomeUnknown`] when some attempt may have reached the stream (it
+    /// timed out) and none was acknowledged: the message may be stored. Otherwise the last
+    /// attempt's [`PublishError`], which then means "not stored".
     pub async fn send_publish_with_retry(
         &self,
         subject: impl AsRef<str>,
@@ -319,6 +321,8 @@ impl Context {
         let deadline = self.client.deadline(deadline);
         let has_id = publish.expectations.message_id.is_some();
         let mut made = 0;
+        // Once an attempt may have reached the stream, no later answer can say "not stored".
+        let mut uncertain = false;
         loop {
             made += 1;
             let now = self.client.now();
@@ -332,6 +336,7 @@ impl Context {
                 Ok(ack) => return Ok(ack),
                 Err(e) => e,
             };
+            uncertain |= error.may_be_stored();
             let cause = match &error {
                 PublishError::NoResponders => Some(RetryCause::NoResponders),
                 PublishError::Timeout => Some(RetryCause::Timeout),
@@ -342,6 +347,9 @@ impl Context {
             match next {
                 Some(at) => {
                     self.client.sleep_until(at).await;
+                }
+                None if uncertain && made > 1 => {
+                    return Err(PublishError::OutcomeUnknown { attempts: made, last: Box::new(error) })
                 }
                 None => return Err(error),
             }

@@ -198,6 +198,36 @@ pub enum PublishError {
     /// The message could not be published (closed connection, payload too big, ...).
     #[error(transparent)]
     Request(RequestError),
+    /// A retried publish gave up after an attempt that may have reached the stream (no
+    /// acknowledgement in time, or the connection lost while waiting for one): the message
+    /// may be stored, whatever the later attempts answered. Publishing it again with the
+    /// same `Nats-Msg-Id` within the stream's duplicate window is safe; without an id it
+    /// may store a second copy.
+    #[error(
+        "publish outcome unknown after {attempts} attempts (the message may be stored): last error: {last}"
+    )]
+    OutcomeUnknown {
+        /// Attempts made.
+        attempts: u32,
+        /// What the last attempt returned.
+        last: Box<PublishError>,
+    },
+}
+
+impl PublishError {
+    /// Whether the stream may have stored the message despite this error: no
+    /// acknowledgement came (a timeout, the connection lost while waiting, a reply that is
+    /// not an acknowledgement), or [`OutcomeUnknown`](Self::OutcomeUnknown). Every other
+    /// error means the message is not stored.
+    pub fn may_be_stored(&self) -> bool {
+        matches!(
+            self,
+            Self::Timeout
+                | Self::Decode(_)
+                | Self::Request(RequestError::Closed)
+                | Self::OutcomeUnknown { .. }
+        )
+    }
 }
 
 impl From<RequestError> for PublishError {

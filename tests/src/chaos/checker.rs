@@ -113,8 +113,11 @@ pub struct Report {
     pub failed: usize,
     /// Unknown outcome.
     pub unknown: usize,
-    /// Of the unknown or failed, how many the stream holds anyway.
+    /// Of the unknown, how many the stream holds (an unknown outcome may be either).
     pub unacked_but_stored: usize,
+    /// Of the failed, how many the stream holds: a publish reported as not stored that
+    /// was (a violation: an application would publish it again as a new message).
+    pub failed_but_stored: usize,
     /// Messages in the stream.
     pub stored: usize,
     /// Acknowledged ids absent from the stream.
@@ -158,6 +161,7 @@ impl Report {
             && self.reordered == 0
             && self.gaps == 0
             && self.ordered_behind == 0
+            && self.failed_but_stored == 0
     }
 
     fn violation(&mut self, line: String) {
@@ -173,13 +177,14 @@ fn ms(d: Duration) -> String {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows: [(&str, String); 18] = [
+        let rows: [(&str, String); 19] = [
             ("faults injected", self.faults.to_string()),
             ("publish attempts", self.attempts.to_string()),
             ("acked", self.acked.to_string()),
             ("failed", self.failed.to_string()),
             ("unknown", self.unknown.to_string()),
-            ("unacked but stored", self.unacked_but_stored.to_string()),
+            ("unknown but stored", self.unacked_but_stored.to_string()),
+            ("failed but stored", self.failed_but_stored.to_string()),
             ("stored", self.stored.to_string()),
             ("lost", self.lost.to_string()),
             ("misplaced acks", self.misplaced.to_string()),
@@ -269,12 +274,18 @@ pub fn check(history: &History) -> Report {
                     }
                 }
             }
-            Outcome::Failed(_) | Outcome::Unknown(_) => {
-                if matches!(attempt.outcome, Outcome::Failed(_)) {
-                    report.failed += 1;
-                } else {
-                    report.unknown += 1;
+            Outcome::Failed(error) => {
+                report.failed += 1;
+                if let Some(seq) = stored_at.get(attempt.id.as_str()) {
+                    report.failed_but_stored += 1;
+                    report.violation(format!(
+                        "{} by {} failed as not stored ({error}), yet the stream holds it at {seq:?}",
+                        attempt.id, attempt.publisher
+                    ));
                 }
+            }
+            Outcome::Unknown(_) => {
+                report.unknown += 1;
                 if stored_at.contains_key(attempt.id.as_str()) {
                     report.unacked_but_stored += 1;
                 }
@@ -508,6 +519,15 @@ mod tests {
             (report.unknown, report.failed, report.unacked_but_stored, report.redelivered),
             (1, 1, 1, 1)
         );
+    }
+
+    #[test]
+    fn a_failure_the_stream_holds_anyway_is_a_violation() {
+        let mut h = clean();
+        h.attempts[2].outcome = Outcome::Failed("no responders".into());
+        let report = check(&h);
+        assert_eq!((report.failed, report.failed_but_stored), (1, 1), "{report}");
+        assert!(!report.ok());
     }
 
     #[test]

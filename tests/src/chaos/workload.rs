@@ -77,10 +77,12 @@ fn since(start: Instant) -> Duration {
 }
 
 fn outcome_of(error: &PublishError) -> Outcome {
-    match error {
-        // No answer: stored or not, nobody can say.
-        PublishError::Timeout | PublishError::Request(_) => Outcome::Unknown(error.to_string()),
-        _ => Outcome::Failed(error.to_string()),
+    // No answer: stored or not, nobody can say. Every other error claims "not stored",
+    // which the checker holds the stream to.
+    if error.may_be_stored() {
+        Outcome::Unknown(error.to_string())
+    } else {
+        Outcome::Failed(error.to_string())
     }
 }
 

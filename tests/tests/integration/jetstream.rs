@@ -31,6 +31,7 @@ runtime_tests!(
     ordered_consumer_survives_deletion_and_restart,
     ordered_consumer_survives_gaps,
     async_publisher_reports_every_failure,
+    a_retry_after_a_timeout_reports_an_unknown_outcome,
 );
 
 fn text(m: &Message) -> String {
@@ -663,4 +664,37 @@ async fn async_publisher_reports_every_failure<R: Runtime>(rt: R) {
     assert_eq!(info.state.messages, 490);
     // Unused config kept honest: an ack policy of none is accepted too.
     let _ = AckPolicy::None;
+}
+
+/// A retried publish whose first attempt went unanswered (as a stream leader that stored
+/// the message and died before acknowledging) reports an unknown outcome, not the "no
+/// responders" of the later attempts, which alone would mean "not stored".
+async fn a_retry_after_a_timeout_reports_an_unknown_outcome<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let client = connect(&rt, &server.url()).await;
+    let mut js = nats_jetstream::new(client.clone());
+    js.set_timeout(Duration::from_millis(300));
+    let mut swallower = client.subscribe("swallow.x").await.unwrap();
+    within(&rt, "flush", client.flush()).await.unwrap();
+    let retry =
+        nats_jetstream::proto::PublishRetry::new(1000, Duration::from_millis(50), Duration::from_millis(50));
+    let publish = js.send_publish_with_retry(
+        "swallow.x",
+        Publish::new().payload("x".into()).message_id("x-1"),
+        retry,
+        Duration::from_secs(2),
+    );
+    let swallow = async {
+        // Take the first attempt, never answer, go away: later attempts find nobody.
+        swallower.next().await.expect("the first attempt");
+        swallower.unsubscribe().await.unwrap();
+    };
+    let (result, ()) = within(&rt, "publish with retry", futures_util::future::join(publish, swallow)).await;
+    match result.unwrap_err() {
+        PublishError::OutcomeUnknown { attempts, last } => {
+            assert!(attempts >= 2, "{attempts}");
+            assert_eq!(*last, PublishError::NoResponders);
+        }
+        other => panic!("expected an unknown outcome, got {other:?}"),
+    }
 }
