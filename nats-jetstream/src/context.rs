@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::error::{Failure, PublishError, StreamError};
 use crate::paged::{paged, Paged};
 use crate::proto::{
-    parse_pub_ack, parse_response, AccountInfo, ApiPrefix, ApiRetry, PagedRequest, PubAck,
+    parse_pub_ack, parse_response, AccountInfo, ApiPrefix, ApiRetry, MessageTtl, PagedRequest, PubAck,
     PublishExpectations, PublishRetry, RetryCause, StreamConfig, StreamInfo, StreamListPage, StreamNamesPage,
     SuccessResponse,
 };
@@ -453,6 +453,33 @@ impl Publish {
     #[must_use]
     pub fn expected_last_message_id(mut self, id: impl Into<String>) -> Self {
         self.expectations.expected_last_message_id = Some(id.into());
+        self
+    }
+
+    /// With [`expected_last_subject_sequence`](Self::expected_last_subject_sequence): the
+    /// subject (wildcards allowed) whose last message is checked, instead of the one
+    /// published to (servers since 2.11).
+    #[must_use]
+    pub fn expected_last_subject_sequence_subject(mut self, subject: impl Into<String>) -> Self {
+        self.expectations.expected_last_subject_sequence_subject = Some(subject.into());
+        self
+    }
+
+    /// `Nats-TTL`: the stream removes this message `ttl` after storing it (whole seconds,
+    /// at least one). The stream must allow it (`allow_message_ttl`; servers since 2.11),
+    /// else the publish fails with [`ErrorCode::MESSAGE_TTL_DISABLED`](crate::ErrorCode).
+    /// A stream with subject delete markers raises a shorter TTL to the markers' own,
+    /// unless it keeps one message per subject.
+    #[must_use]
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.expectations.ttl = Some(MessageTtl::After(ttl));
+        self
+    }
+
+    /// `Nats-TTL: never`: the stream's age limit does not remove this message.
+    #[must_use]
+    pub fn never_expires(mut self) -> Self {
+        self.expectations.ttl = Some(MessageTtl::Never);
         self
     }
 }

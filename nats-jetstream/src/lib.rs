@@ -50,6 +50,7 @@
 
 mod consumer;
 mod context;
+mod direct;
 mod error;
 mod message;
 mod ordered;
@@ -60,6 +61,7 @@ mod stream;
 
 pub use consumer::{Batch, Consumer, Messages, DEFAULT_HEARTBEAT};
 pub use context::{new, with_domain, with_prefix, Context, Publish, PublishAckFuture, DEFAULT_TIMEOUT};
+pub use direct::DirectBatch;
 pub use error::{AckError, ConsumerError, FetchError, PublishError, StreamError};
 pub use message::Message;
 pub use ordered::{Ordered, OrderedConfig, OrderedConsumer};

@@ -6,13 +6,15 @@ use nats_client::HeaderMap;
 
 use crate::consumer::Consumer;
 use crate::context::Context;
+use crate::direct::{self, DirectBatch};
 use crate::error::{ConsumerError, StreamError};
 use crate::ordered::{OrderedConfig, OrderedConsumer};
 use crate::paged::{paged, Paged};
 use crate::proto::{
     ConsumerAction, ConsumerConfig, ConsumerInfo, ConsumerListPage, ConsumerNamesPage, CreateConsumerRequest,
-    MessageDeleteRequest, MessageGetRequest, MessageGetResponse, PagedRequest, PauseRequest, PauseResponse,
-    PurgeRequest, PurgeResponse, StreamInfo, StreamInfoRequest, SuccessResponse,
+    DirectGetRequest, DirectMessage, MessageDeleteRequest, MessageGetRequest, MessageGetResponse,
+    PagedRequest, PauseRequest, PauseResponse, PurgeRequest, PurgeResponse, StreamInfo, StreamInfoRequest,
+    SuccessResponse,
 };
 
 /// A stream. Its information is cached from when the handle was made; [`info`](Self::info)
@@ -37,6 +39,18 @@ pub struct StreamMessage {
     pub payload: Bytes,
     /// When stored (RFC 3339).
     pub time: String,
+}
+
+impl From<DirectMessage> for StreamMessage {
+    fn from(m: DirectMessage) -> Self {
+        Self {
+            subject: m.subject,
+            sequence: m.sequence,
+            headers: m.headers,
+            payload: m.payload,
+            time: m.time,
+        }
+    }
 }
 
 impl Stream {
@@ -124,20 +138,68 @@ impl Stream {
         Ok(response.purged)
     }
 
-    /// The message with stream sequence `sequence`.
+    /// The message with stream sequence `sequence`: by direct get when the stream allows
+    /// it (any replica answers), else from the stream leader.
     ///
     /// # Errors
     /// A [`StreamError`]: [`MessageNotFound`](StreamError::MessageNotFound), ...
     pub async fn get_raw_message(&self, sequence: u64) -> Result<StreamMessage, StreamError> {
+        if self.reads_direct() {
+            return Ok(self.direct_get(DirectGetRequest::sequence(sequence)).await?.into());
+        }
         self.get_message(MessageGetRequest::Sequence { seq: sequence }).await
     }
 
-    /// The last message on `subject`.
+    /// The last message on `subject`: by direct get when the stream allows it, else from
+    /// the stream leader.
     ///
     /// # Errors
     /// A [`StreamError`]: [`MessageNotFound`](StreamError::MessageNotFound), ...
     pub async fn get_last_raw_message_by_subject(&self, subject: &str) -> Result<StreamMessage, StreamError> {
+        if self.reads_direct() {
+            return Ok(self.direct_get(DirectGetRequest::last_by_subject(subject)).await?.into());
+        }
         self.get_message(MessageGetRequest::LastBySubject { last_by_subj: subject.to_owned() }).await
+    }
+
+    /// Whether reads use direct get: the stream allows it (as this handle's information
+    /// says).
+    pub fn reads_direct(&self) -> bool {
+        self.info.config.allow_direct
+    }
+
+    /// One message by direct get (the stream must allow it: `allow_direct`). The request
+    /// must not be a batch.
+    ///
+    /// # Errors
+    /// A [`StreamError`]: [`MessageNotFound`](StreamError::MessageNotFound);
+    /// [`NotFound`](StreamError::NotFound) when nobody answers (no such stream, or no
+    /// direct get), ...
+    pub async fn direct_get(&self, request: DirectGetRequest) -> Result<DirectMessage, StreamError> {
+        direct::get_one(&self.context, self.name(), &request).await
+    }
+
+    /// Several messages by one direct get (servers since 2.11): `batch` messages from a
+    /// sequence, on a subject filter, or the last message of each subject matching
+    /// [`multi_last`](DirectGetRequest::multi_last) filters.
+    ///
+    /// ```no_run
+    /// # async fn demo(stream: nats_jetstream::Stream) -> Result<(), nats_jetstream::StreamError> {
+    /// use futures_util::StreamExt;
+    /// use nats_jetstream::proto::DirectGetRequest;
+    ///
+    /// let mut batch = stream.direct_get_batch(DirectGetRequest::next_by_subject("orders.>", 1).batch(100))?;
+    /// while let Some(message) = batch.next().await {
+    ///     let message = message?;
+    ///     println!("{} {}", message.sequence, message.subject);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// A [`StreamError`] when the request cannot be made; each item may be one too.
+    pub fn direct_get_batch(&self, request: DirectGetRequest) -> Result<DirectBatch, StreamError> {
+        direct::get_batch(&self.context, self.name(), &request)
     }
 
     async fn get_message(&self, request: MessageGetRequest) -> Result<StreamMessage, StreamError> {

@@ -6,6 +6,7 @@
 mod ack;
 mod api;
 mod consumer_config;
+pub mod direct;
 mod error;
 mod info;
 mod ordered;
@@ -25,6 +26,7 @@ pub use api::{
     StreamNamesPage, SuccessResponse,
 };
 pub use consumer_config::{ConsumerConfig, DeliverPolicy};
+pub use direct::{parse_direct_reply, DirectGetError, DirectGetRequest, DirectMessage, DirectReply};
 pub use error::{ApiError, ErrorCode};
 pub use info::{
     AccountInfo, ClusterInfo, ConsumerInfo, LostData, PeerInfo, PriorityGroupState, SequenceInfo, SourceInfo,
@@ -36,8 +38,9 @@ pub use policy::{
     StorageType,
 };
 pub use publish::{
-    parse_pub_ack, InvalidHeader, PubAckError, PublishExpectations, EXPECTED_LAST_MSG_ID,
-    EXPECTED_LAST_SEQUENCE, EXPECTED_LAST_SUBJECT_SEQUENCE, EXPECTED_STREAM, MSG_ID,
+    parse_pub_ack, InvalidHeader, MessageTtl, PubAckError, PublishExpectations, EXPECTED_LAST_MSG_ID,
+    EXPECTED_LAST_SEQUENCE, EXPECTED_LAST_SUBJECT_SEQUENCE, EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT,
+    EXPECTED_STREAM, MESSAGE_TTL, MSG_ID,
 };
 pub use pull::{
     PullFailure, PullMode, PullOptions, PullRequest, PullTimeout, PullTracker, StatusAction, DEFAULT_BATCH,

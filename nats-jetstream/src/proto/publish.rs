@@ -15,8 +15,40 @@ pub const EXPECTED_LAST_SEQUENCE: &str = "Nats-Expected-Last-Sequence";
 pub const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
 /// `Nats-Expected-Last-Msg-Id`.
 pub const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
+/// `Nats-Expected-Last-Subject-Sequence-Subject`: the subject (wildcards allowed) whose
+/// last sequence `Nats-Expected-Last-Subject-Sequence` checks (servers since 2.11).
+pub const EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT: &str = "Nats-Expected-Last-Subject-Sequence-Subject";
+/// `Nats-TTL`: how long the stream keeps this message (servers since 2.11, streams with
+/// `allow_msg_ttl`).
+pub const MESSAGE_TTL: &str = "Nats-TTL";
 
-/// What a publish asks the stream to check, and its de-duplication id.
+/// How long a stream keeps one message (`Nats-TTL`), whatever its age limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MessageTtl {
+    /// Removed this long after it is stored. The server counts whole seconds, at least
+    /// one: a fraction is rounded up (and a duration past `i64::MAX` seconds saturates).
+    After(std::time::Duration),
+    /// Never removed by age (the stream's `max_age` does not apply to it).
+    Never,
+}
+
+impl MessageTtl {
+    /// The header's value: whole seconds, or `never`.
+    pub fn header_value(&self) -> String {
+        match self {
+            Self::After(d) => {
+                // The server reads an `int64` of seconds.
+                let seconds = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
+                seconds.clamp(1, i64::MAX as u64).to_string()
+            }
+            Self::Never => "never".to_owned(),
+        }
+    }
+}
+
+/// What a publish asks the stream to check, its de-duplication id and its TTL: the
+/// headers it adds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublishExpectations {
     /// `Nats-Msg-Id`.
@@ -29,6 +61,10 @@ pub struct PublishExpectations {
     pub expected_last_subject_sequence: Option<u64>,
     /// `Nats-Expected-Last-Msg-Id`.
     pub expected_last_message_id: Option<String>,
+    /// `Nats-Expected-Last-Subject-Sequence-Subject`.
+    pub expected_last_subject_sequence_subject: Option<String>,
+    /// `Nats-TTL`.
+    pub ttl: Option<MessageTtl>,
 }
 
 /// A header value that cannot be sent (CR or LF in it).
@@ -72,6 +108,12 @@ impl PublishExpectations {
         }
         if let Some(id) = &self.expected_last_message_id {
             set(EXPECTED_LAST_MSG_ID, id.clone())?;
+        }
+        if let Some(subject) = &self.expected_last_subject_sequence_subject {
+            set(EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT, subject.clone())?;
+        }
+        if let Some(ttl) = &self.ttl {
+            set(MESSAGE_TTL, ttl.header_value())?;
         }
         Ok(())
     }
@@ -142,9 +184,13 @@ mod tests {
             expected_last_sequence: Some(4),
             expected_last_subject_sequence: Some(0),
             expected_last_message_id: Some("id-0".into()),
+            expected_last_subject_sequence_subject: Some("orders.*".into()),
+            ttl: Some(MessageTtl::After(std::time::Duration::from_secs(90))),
         }
         .apply(&mut headers)
         .unwrap();
+        assert_eq!(headers.get(EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT).unwrap().as_str(), "orders.*");
+        assert_eq!(headers.get(MESSAGE_TTL).unwrap().as_str(), "90");
         assert_eq!(headers.get(MSG_ID).unwrap().as_str(), "id-1");
         assert_eq!(headers.get(EXPECTED_STREAM).unwrap().as_str(), "S");
         assert_eq!(headers.get(EXPECTED_LAST_SEQUENCE).unwrap().as_str(), "4");
@@ -153,6 +199,18 @@ mod tests {
         assert!(PublishExpectations::default().is_empty());
         let bad = PublishExpectations { message_id: Some("a\r\nb".into()), ..Default::default() };
         assert!(bad.apply(&mut HeaderMap::new()).is_err());
+    }
+
+    #[test]
+    fn ttls_are_whole_seconds_rounded_up_at_least_one() {
+        use std::time::Duration;
+        let value = |d| MessageTtl::After(d).header_value();
+        assert_eq!(value(Duration::from_secs(5)), "5");
+        assert_eq!(value(Duration::from_millis(5001)), "6", "rounded up: never removed early");
+        assert_eq!(value(Duration::from_millis(10)), "1", "the server's least TTL");
+        assert_eq!(value(Duration::ZERO), "1");
+        assert_eq!(value(Duration::MAX), i64::MAX.to_string(), "saturated, as the server reads it");
+        assert_eq!(MessageTtl::Never.header_value(), "never");
     }
 
     #[test]

@@ -145,6 +145,30 @@ impl ApiPrefix {
         self.named("STREAM.MSG.GET", "stream", stream)
     }
 
+    /// `DIRECT.GET.<stream>`: a direct get with a JSON request.
+    ///
+    /// # Errors
+    /// [`InvalidName`].
+    pub fn direct_get(&self, stream: &str) -> Result<String, InvalidName> {
+        self.named("DIRECT.GET", "stream", stream)
+    }
+
+    /// `DIRECT.GET.<stream>.<subject>`: the last message on `subject`, with an empty
+    /// request. `None` for a subject that cannot end a subject (empty, or with whitespace),
+    /// which the JSON form carries instead.
+    ///
+    /// # Errors
+    /// [`InvalidName`].
+    pub fn direct_get_last(&self, stream: &str, subject: &str) -> Result<Option<String>, InvalidName> {
+        validate_name("stream", stream)?;
+        let plain = !subject.is_empty()
+            && !subject.starts_with('.')
+            && !subject.ends_with('.')
+            && !subject.contains("..")
+            && !subject.bytes().any(|b| b.is_ascii_whitespace());
+        Ok(plain.then(|| format!("{}.DIRECT.GET.{stream}.{subject}", self.0)))
+    }
+
     /// `STREAM.MSG.DELETE.<stream>`.
     ///
     /// # Errors

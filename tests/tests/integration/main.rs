@@ -13,6 +13,7 @@ mod hostile;
 mod interop;
 mod jetstream;
 mod jetstream_config;
+mod jetstream_features;
 mod kv;
 mod lifecycle;
 mod migration;

@@ -1,0 +1,183 @@
+//! What JetStream servers added since 2.10, each on tokio, smol and async-std against the
+//! pinned server: direct get (one message, the last on a subject, batches, the last of
+//! each subject), per-message TTLs with subject delete markers, TTLs written by nats-py
+//! expiring here, and the typed error of a TTL on a stream that does not allow them.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use nats_client::Runtime;
+use nats_integration_tests::{connect, run_python, runtime_tests, within, NatsServer};
+use nats_jetstream::proto::{ConsumerConfig, DirectGetRequest, PullOptions, StorageType, StreamConfig};
+use nats_jetstream::{Context, ErrorCode, Message, Publish, PublishError, StreamError};
+
+runtime_tests!(direct_get, message_ttls_and_delete_markers, a_ttl_from_python_expires_here);
+
+async fn publish<R: Runtime>(rt: &R, js: &Context, subject: &str, publish: Publish) -> u64 {
+    within(rt, "publish", async { js.send_publish(subject, publish).await.unwrap().await.unwrap() })
+        .await
+        .sequence
+}
+
+async fn direct_get<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let js = nats_jetstream::new(connect(&rt, &server.url()).await);
+    let mut config = StreamConfig::new("D").subjects(["d.>"]).storage(StorageType::Memory);
+    config.allow_direct = true;
+    let stream = within(&rt, "create", js.create_stream(config)).await.unwrap();
+    assert!(stream.reads_direct());
+    for (i, subject) in ["d.a", "d.b", "d.a", "d.c"].into_iter().enumerate() {
+        let mut headers = nats_client::HeaderMap::new();
+        headers.insert("X-Index", i.to_string().as_str());
+        publish(&rt, &js, subject, Publish::new().payload(format!("m{i}").into()).headers(headers)).await;
+    }
+
+    // One message: by sequence (through get_raw_message too), the last on a subject.
+    let m = within(&rt, "by sequence", stream.direct_get(DirectGetRequest::sequence(2))).await.unwrap();
+    assert_eq!(
+        (m.stream.as_str(), m.subject.as_str(), m.sequence, &m.payload[..]),
+        ("D", "d.b", 2, &b"m1"[..])
+    );
+    assert_eq!(m.headers.as_ref().and_then(|h| h.get("X-Index")).map(|v| v.as_str()), Some("1"));
+    assert!(!m.time.is_empty());
+    let raw = within(&rt, "raw", stream.get_raw_message(3)).await.unwrap();
+    assert_eq!((raw.subject.as_str(), &raw.payload[..]), ("d.a", &b"m2"[..]));
+    let last = within(&rt, "last", stream.get_last_raw_message_by_subject("d.a")).await.unwrap();
+    assert_eq!(last.sequence, 3);
+    let next =
+        within(&rt, "next", stream.direct_get(DirectGetRequest::next_by_subject("d.c", 1))).await.unwrap();
+    assert_eq!(next.sequence, 4);
+
+    // Not found is the same typed error as from the leader.
+    let err = within(&rt, "missing", stream.get_raw_message(99)).await.unwrap_err();
+    assert!(matches!(err, StreamError::MessageNotFound(_)), "{err:?}");
+    let err =
+        within(&rt, "missing subject", stream.get_last_raw_message_by_subject("d.z")).await.unwrap_err();
+    assert!(matches!(err, StreamError::MessageNotFound(_)), "{err:?}");
+
+    // A batch from a sequence on a filter, then the last of each subject.
+    let batch = stream.direct_get_batch(DirectGetRequest::next_by_subject("d.>", 2).batch(2)).unwrap();
+    let got: Vec<_> = within(&rt, "batch", batch.map(Result::unwrap).collect::<Vec<_>>()).await;
+    assert_eq!(got.iter().map(|m| m.sequence).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(got[0].num_pending, Some(2), "d.a at 3 and d.c at 4 match after 2");
+    let last_each = stream.direct_get_batch(DirectGetRequest::multi_last(["d.>"])).unwrap();
+    let mut got: Vec<_> = within(
+        &rt,
+        "multi last",
+        last_each.map(|m| m.map(|m| (m.subject, m.sequence)).unwrap()).collect::<Vec<_>>(),
+    )
+    .await;
+    got.sort();
+    assert_eq!(got, [("d.a".to_owned(), 3), ("d.b".to_owned(), 2), ("d.c".to_owned(), 4)]);
+    let none = stream.direct_get_batch(DirectGetRequest::next_by_subject("d.z", 1).batch(5)).unwrap();
+    let got: Vec<_> = within(&rt, "empty batch", none.collect::<Vec<_>>()).await;
+    assert!(matches!(got.as_slice(), [Err(StreamError::MessageNotFound(_))]), "{got:?}");
+
+    // A stream without direct get: nobody answers its direct subject.
+    within(&rt, "plain", js.create_stream(StreamConfig::new("P").subjects(["p.>"]))).await.unwrap();
+    let plain = nats_jetstream::Stream::unchecked(js.clone(), "P");
+    let err = within(&rt, "no direct", plain.direct_get(DirectGetRequest::sequence(1))).await.unwrap_err();
+    assert!(matches!(err, StreamError::NotFound(_)), "{err:?}");
+}
+
+/// The next message of a consumer with no acks, awaited.
+async fn next<R: Runtime>(rt: &R, consumer: &nats_jetstream::Consumer) -> Message {
+    let mut batch =
+        within(rt, "fetch", consumer.fetch(PullOptions::default().batch(1).expires(Duration::from_secs(30))))
+            .await
+            .unwrap();
+    within(rt, "message", batch.next()).await.expect("a message").unwrap()
+}
+
+/// The first subject delete marker the consumer delivers (the messages before it skipped).
+async fn marker<R: Runtime>(rt: &R, consumer: &nats_jetstream::Consumer) -> Message {
+    loop {
+        let message = next(rt, consumer).await;
+        let reason = message.headers.as_deref().and_then(|h| h.get("Nats-Marker-Reason")).map(|v| v.as_str());
+        if let Some(reason) = reason {
+            assert_eq!(reason, "MaxAge", "removed by age");
+            return message;
+        }
+    }
+}
+
+async fn message_ttls_and_delete_markers<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let js = nats_jetstream::new(connect(&rt, &server.url()).await);
+    let mut config = StreamConfig::new("T").subjects(["t.>"]).storage(StorageType::Memory);
+    config.allow_message_ttl = true;
+    config.subject_delete_marker_ttl = Duration::from_secs(60);
+    // With markers, the server raises a shorter message TTL to theirs unless the stream
+    // keeps one message per subject (as a key-value bucket does).
+    config.max_messages_per_subject = 1;
+    let stream = within(&rt, "create", js.create_stream(config)).await.unwrap();
+    let consumer = within(
+        &rt,
+        "consumer",
+        stream.create_consumer(ConsumerConfig {
+            ack_policy: nats_jetstream::AckPolicy::None,
+            ..ConsumerConfig::durable("watch")
+        }),
+    )
+    .await
+    .unwrap();
+
+    let kept = publish(&rt, &js, "t.kept", Publish::new().payload("kept".into()).never_expires()).await;
+    let gone =
+        publish(&rt, &js, "t.gone", Publish::new().payload("gone".into()).ttl(Duration::from_secs(1))).await;
+    // The stream has no age limit: only the message's own TTL removes it, and the server
+    // leaves a marker on its subject, awaited as the consumer's message, not slept for.
+    assert_eq!(marker(&rt, &consumer).await.subject.as_str(), "t.gone");
+    let err = within(&rt, "expired", stream.get_raw_message(gone)).await.unwrap_err();
+    assert!(matches!(err, StreamError::MessageNotFound(_)), "{err:?}");
+    assert_eq!(within(&rt, "kept", stream.get_raw_message(kept)).await.unwrap().payload, "kept");
+
+    // A stream that does not allow TTLs refuses them with a typed code.
+    within(&rt, "no ttl", js.create_stream(StreamConfig::new("N").subjects(["n.>"]))).await.unwrap();
+    let err = within(&rt, "publish", async {
+        js.send_publish("n.x", Publish::new().ttl(Duration::from_secs(5))).await.unwrap().await
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(&err, PublishError::Api(e) if e.err_code == ErrorCode::MESSAGE_TTL_DISABLED), "{err:?}");
+}
+
+const PY_TTL: &str = r#"
+import asyncio, sys, nats
+
+async def main():
+    nc = await asyncio.wait_for(nats.connect(sys.argv[1]), 5)
+    js = nc.jetstream()
+    ack = await js.publish("py.ttl", b"short-lived", msg_ttl=1.0, timeout=5)
+    print(ack.seq)
+    await nc.close()
+
+asyncio.run(main())
+"#;
+
+async fn a_ttl_from_python_expires_here<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let js = nats_jetstream::new(connect(&rt, &server.url()).await);
+    let mut config = StreamConfig::new("PYT").subjects(["py.>"]).storage(StorageType::Memory);
+    config.allow_message_ttl = true;
+    config.subject_delete_marker_ttl = Duration::from_secs(60);
+    // With markers, the server raises a shorter message TTL to theirs unless the stream
+    // keeps one message per subject (as a key-value bucket does).
+    config.max_messages_per_subject = 1;
+    let stream = within(&rt, "create", js.create_stream(config)).await.unwrap();
+    let consumer = within(
+        &rt,
+        "consumer",
+        stream.create_consumer(ConsumerConfig {
+            ack_policy: nats_jetstream::AckPolicy::None,
+            ..ConsumerConfig::durable("watch")
+        }),
+    )
+    .await
+    .unwrap();
+    let out = run_python(PY_TTL, &[&server.url()]);
+    let seq: u64 = out.stdout.trim().parse().expect("a sequence");
+    assert_eq!(marker(&rt, &consumer).await.subject.as_str(), "py.ttl");
+    let err = within(&rt, "expired", stream.get_raw_message(seq)).await.unwrap_err();
+    assert!(matches!(err, StreamError::MessageNotFound(_)), "{err:?}");
+}
