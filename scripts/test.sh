@@ -19,7 +19,7 @@ section "nats-server"
 scripts/ensure-nats-server.sh
 # shellcheck source=/dev/null
 . .tools/nats-env
-export NATS_SERVER NATS_PYTHON
+export NATS_SERVER NATS_SERVER_COMPAT NATS_PYTHON
 
 section "cargo fmt --all -- --check"
 cargo fmt --all -- --check

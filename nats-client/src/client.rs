@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use nats_proto::{
     ConnectionError, Expected, FlushId, HeaderMap, Msg, QueueGroup, RequestId, RequestOutcome, Server,
-    ServerAddr, ServerInfo, ServerPoolError, State, Statistics, Subject,
+    ServerAddr, ServerInfo, ServerPoolError, ServerVersion, State, Statistics, Subject,
 };
 
 use crate::deadline;
@@ -864,6 +864,13 @@ impl Client {
     /// ```
     pub fn server_info(&self) -> Option<ServerInfo> {
         self.shared.lock().conn.server_info().cloned()
+    }
+
+    /// The connected server's version, once connected (`None` before, or when the server
+    /// sends a version that does not parse). It can change after a reconnect to another
+    /// server.
+    pub fn server_version(&self) -> Option<ServerVersion> {
+        self.shared.lock().conn.server_info().and_then(ServerInfo::server_version)
     }
 
     /// The server's `max_payload`, once connected.

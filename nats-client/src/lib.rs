@@ -119,8 +119,8 @@ pub use nats_proto::{
     header, AuthError, ConnectionError, Credentials, Expected, FlushError, HeaderError, HeaderMap,
     HeaderName, HeaderValue, IntoHeaderName, IntoHeaderValue, Msg as Message, OptionsError,
     PermissionOperation, PublishError, RequestOutcome, Scheme, Server, ServerAddr, ServerAddrError,
-    ServerError, ServerErrorKind, ServerInfo, ServerPoolError, Sid, State, Statistics, StatusCode, Subject,
-    SubjectError, TransportError, TransportErrorKind, Undeliverable,
+    ServerError, ServerErrorKind, ServerInfo, ServerPoolError, ServerVersion, Sid, State, Statistics,
+    StatusCode, Subject, SubjectError, TransportError, TransportErrorKind, Undeliverable,
 };
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use net::connect_bound;

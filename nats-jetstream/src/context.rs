@@ -14,9 +14,9 @@ use serde::Serialize;
 use crate::error::{Failure, PublishError, StreamError};
 use crate::paged::{paged, Paged};
 use crate::proto::{
-    parse_pub_ack, parse_response, AccountInfo, ApiPrefix, ApiRetry, MessageTtl, PagedRequest, PubAck,
-    PublishExpectations, PublishRetry, RetryCause, StreamConfig, StreamInfo, StreamListPage, StreamNamesPage,
-    SuccessResponse,
+    check_features, parse_pub_ack, parse_response, AccountInfo, ApiPrefix, ApiRetry, Feature, MessageTtl,
+    PagedRequest, PubAck, PublishExpectations, PublishRetry, RetryCause, StreamConfig, StreamInfo,
+    StreamListPage, StreamNamesPage, SuccessResponse, Unsupported,
 };
 use crate::publisher::Publisher;
 use crate::stream::Stream;
@@ -151,6 +151,12 @@ impl Context {
         Ok(parse_response(&reply.payload)?)
     }
 
+    /// Fails with [`Unsupported`] when the connected server predates one of `features`
+    /// (an unknown version passes: the server decides).
+    pub(crate) fn require(&self, features: impl IntoIterator<Item = Feature>) -> Result<(), Unsupported> {
+        check_features(self.client.server_version(), features)
+    }
+
     /// Account information: usage and limits.
     ///
     /// # Errors
@@ -166,6 +172,7 @@ impl Context {
     /// the name exists with another configuration, limits, not enabled, ...
     pub async fn create_stream(&self, config: StreamConfig) -> Result<Stream, StreamError> {
         let subject = self.prefix.stream_create(&config.name)?;
+        self.require(config.features())?;
         let info: StreamInfo = self.request_retried(subject, &config).await?;
         Ok(Stream::new(self.clone(), info))
     }
@@ -176,6 +183,7 @@ impl Context {
     /// A [`StreamError`]: [`NotFound`](StreamError::NotFound), invalid change, ...
     pub async fn update_stream(&self, config: StreamConfig) -> Result<StreamInfo, StreamError> {
         let subject = self.prefix.stream_update(&config.name)?;
+        self.require(config.features())?;
         Ok(self.request(subject, &config).await?)
     }
 
@@ -363,6 +371,9 @@ impl Context {
         timeout: Duration,
     ) -> Result<PublishAckFuture, PublishError> {
         let Publish { payload, headers, expectations } = publish;
+        if expectations.ttl.is_some() {
+            self.require([Feature::MessageTtl])?;
+        }
         let headers = if expectations.is_empty() {
             headers
         } else {

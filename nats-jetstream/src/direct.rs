@@ -20,6 +20,7 @@ fn request_parts(
     stream: &str,
     request: &DirectGetRequest,
 ) -> Result<(String, Bytes), StreamError> {
+    context.require(request.features())?;
     if let Some(subject) = &request.last_by_subject {
         if *request == DirectGetRequest::last_by_subject(subject.clone()) {
             if let Some(plain) = context.prefix.direct_get_last(stream, subject)? {

@@ -6,6 +6,7 @@ use nats_client::RequestError;
 
 use crate::proto::{
     ApiError, ErrorCode, InvalidHeader, InvalidName, PubAckError, PullFailure, ResponseError, RetryCause,
+    Unsupported,
 };
 
 /// How a JetStream API request failed, before an operation family classifies it.
@@ -53,6 +54,10 @@ impl From<ResponseError> for Failure {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StreamError {
+    /// The connected server predates a feature the request uses (it would ignore or not
+    /// answer it).
+    #[error(transparent)]
+    Unsupported(#[from] Unsupported),
     /// The stream name cannot be used.
     #[error(transparent)]
     InvalidName(#[from] InvalidName),
@@ -109,6 +114,10 @@ impl From<Failure> for StreamError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConsumerError {
+    /// The connected server predates a feature the request uses (it would ignore or not
+    /// answer it).
+    #[error(transparent)]
+    Unsupported(#[from] Unsupported),
     /// The stream or consumer name cannot be used.
     #[error(transparent)]
     InvalidName(#[from] InvalidName),
@@ -168,6 +177,10 @@ impl From<Failure> for ConsumerError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PublishError {
+    /// The connected server predates a feature the request uses (it would ignore or not
+    /// answer it).
+    #[error(transparent)]
+    Unsupported(#[from] Unsupported),
     /// A message id or expected stream with CR or LF.
     #[error(transparent)]
     InvalidHeader(#[from] InvalidHeader),

@@ -12,7 +12,7 @@ use crate::ordered::{OrderedConfig, OrderedConsumer};
 use crate::paged::{paged, Paged};
 use crate::proto::{
     ConsumerAction, ConsumerConfig, ConsumerInfo, ConsumerListPage, ConsumerNamesPage, CreateConsumerRequest,
-    DirectGetRequest, DirectMessage, MessageDeleteRequest, MessageGetRequest, MessageGetResponse,
+    DirectGetRequest, DirectMessage, Feature, MessageDeleteRequest, MessageGetRequest, MessageGetResponse,
     PagedRequest, PauseRequest, PauseResponse, PurgeRequest, PurgeResponse, StreamInfo, StreamInfoRequest,
     SuccessResponse,
 };
@@ -310,6 +310,7 @@ impl Stream {
 
     async fn pause_request(&self, name: &str, request: PauseRequest) -> Result<PauseResponse, ConsumerError> {
         let subject = self.context.prefix.consumer_pause(self.name(), name)?;
+        self.context.require([Feature::ConsumerPause])?;
         Ok(self.context.request(subject, &request).await?)
     }
 
@@ -408,6 +409,11 @@ pub(crate) async fn create_consumer(
     action: ConsumerAction,
 ) -> Result<ConsumerInfo, ConsumerError> {
     let subject = context.prefix.consumer_create(stream, config.consumer_name())?;
+    let mut features = config.features();
+    if action != ConsumerAction::CreateOrUpdate {
+        features.push(Feature::ConsumerActions);
+    }
+    context.require(features)?;
     let request = CreateConsumerRequest { stream_name: stream, config, action };
     Ok(context.request_retried(subject, &request).await?)
 }

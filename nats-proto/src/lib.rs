@@ -241,7 +241,7 @@ mod types;
 // Short paths inside the crate (`crate::subject::Subject`, ...).
 use codec::{decode, op, out_buffer};
 use messages::{connect, info, server_error};
-use types::{headers, queue_group, secret, server_addr, sid, status_code, subject};
+use types::{headers, queue_group, secret, server_addr, server_version, sid, status_code, subject};
 
 pub use auth::{Auth, AuthError, Credentials, Signer};
 pub use connect::ConnectInfo;
@@ -260,6 +260,7 @@ pub use queue_group::{QueueGroup, QueueGroupError};
 pub use secret::Secret;
 pub use server_addr::{Scheme, ServerAddr, ServerAddrError, DEFAULT_PORT};
 pub use server_error::{PermissionOperation, ServerError, ServerErrorKind};
+pub use server_version::ServerVersion;
 pub use sid::Sid;
 pub use status_code::{InvalidStatusCode, StatusCode};
 pub use subject::{Subject, SubjectError};

@@ -28,8 +28,8 @@ pub use rt::{
     wait_for_event_for, with_timeout, within, Elapsed, TIMEOUT,
 };
 pub use server::{
-    server_binary, ClusterConfig, NatsCluster, NatsServer, ServerAuth, ServerConfig, ServerTls,
-    WebSocketConfig,
+    compat_server_binary, server_binary, ClusterConfig, NatsCluster, NatsServer, ServerAuth, ServerConfig,
+    ServerTls, WebSocketConfig,
 };
 pub use tls::TlsFiles;
 

@@ -103,6 +103,8 @@ pub struct ServerConfig {
     pub jetstream: bool,
     /// A WebSocket listener besides the client port.
     pub websocket: Option<WebSocketConfig>,
+    /// The server binary; `None` takes [`server_binary`].
+    pub binary: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -129,6 +131,13 @@ impl ServerConfig {
     #[must_use]
     pub fn jetstream(mut self) -> Self {
         self.jetstream = true;
+        self
+    }
+
+    /// Run by the older server the compatibility runs pin ([`compat_server_binary`]).
+    #[must_use]
+    pub fn compat(mut self) -> Self {
+        self.binary = Some(compat_server_binary());
         self
     }
 
@@ -340,6 +349,20 @@ pub fn server_binary() -> PathBuf {
         })
 }
 
+/// The older `nats-server` the compatibility runs use (2.9.10 from Debian):
+/// `$NATS_SERVER_COMPAT`, else `/usr/sbin/nats-server`. Panics when missing: a missing
+/// server is a failure, never a skip.
+pub fn compat_server_binary() -> PathBuf {
+    let path = std::env::var_os("NATS_SERVER_COMPAT")
+        .map_or_else(|| PathBuf::from("/usr/sbin/nats-server"), PathBuf::from);
+    assert!(
+        path.is_file(),
+        "no compatibility nats-server at {}: run scripts/ensure-nats-server.sh or set NATS_SERVER_COMPAT",
+        path.display()
+    );
+    path
+}
+
 /// The port at the end of a "Listening for ... on host:port" log line.
 fn port_of(line: &str) -> u16 {
     line.rsplit(':')
@@ -435,7 +458,8 @@ impl NatsServer {
         let config_path = self.dir.path().join("server.conf");
         std::fs::write(&config_path, self.config.render(self.dir.path())).expect("write the config");
         let port = self.config.port.map_or_else(|| "-1".to_owned(), |p| p.to_string());
-        let mut command = Command::new(server_binary());
+        let binary = self.config.binary.clone().unwrap_or_else(server_binary);
+        let mut command = Command::new(&binary);
         command.args(["-a", "127.0.0.1", "-p", &port, "-c"]).arg(&config_path);
         if self.config.jetstream {
             command.args(["-js", "-sd"]).arg(self.store_dir());
@@ -445,7 +469,7 @@ impl NatsServer {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", server_binary().display()));
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
         self.log = Log::spawn_reader(child.stderr.take().expect("piped stderr"));
         self.child = Some(child);
         let wait_for = |line: &str, what: &str| match self.log.wait_for(line, START_TIMEOUT) {

@@ -5,6 +5,7 @@
 
 mod ack;
 mod api;
+mod capabilities;
 mod consumer_config;
 pub mod direct;
 mod error;
@@ -25,6 +26,7 @@ pub use api::{
     PubAck, PurgeRequest, PurgeResponse, RawStreamMessage, ResponseError, StreamInfoRequest, StreamListPage,
     StreamNamesPage, SuccessResponse,
 };
+pub use capabilities::{check as check_features, Feature, Unsupported};
 pub use consumer_config::{ConsumerConfig, DeliverPolicy};
 pub use direct::{parse_direct_reply, DirectGetError, DirectGetRequest, DirectMessage, DirectReply};
 pub use error::{ApiError, ErrorCode};

@@ -71,10 +71,15 @@ pub struct PublishRetry {
 }
 
 impl Default for PublishRetry {
-    /// Ten attempts, waits from 100 ms doubling up to 2 s: about 10 s of waiting, enough
-    /// for a stream leader election.
+    /// As many attempts as the caller's deadline allows, waits from 50 ms doubling up to
+    /// 500 ms: an election ends within the deadline, not within a count of attempts, and
+    /// a publish resumes within half a second of the new leader.
     fn default() -> Self {
-        Self { attempts: 10, backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(2) }
+        Self {
+            attempts: u32::MAX,
+            backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(500),
+        }
     }
 }
 

@@ -93,6 +93,11 @@ pub struct ServerInfo {
 }
 
 impl ServerInfo {
+    /// The server's version, parsed (`None` when `version` is not one).
+    pub fn server_version(&self) -> Option<crate::ServerVersion> {
+        crate::ServerVersion::parse(&self.version)
+    }
+
     /// Parses the JSON of an `INFO` line, which must be an object.
     pub(crate) fn from_json(json: &[u8]) -> Result<Self, String> {
         if json.trim_ascii_start().first() != Some(&b'{') {

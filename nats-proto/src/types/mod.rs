@@ -6,6 +6,7 @@ mod headers_serde;
 pub(crate) mod queue_group;
 pub(crate) mod secret;
 pub(crate) mod server_addr;
+pub(crate) mod server_version;
 pub(crate) mod sid;
 pub(crate) mod status_code;
 pub(crate) mod subject;

@@ -118,6 +118,9 @@ pub struct Report {
     /// Of the failed, how many the stream holds: a publish reported as not stored that
     /// was (a violation: an application would publish it again as a new message).
     pub failed_but_stored: usize,
+    /// Failed and unknown outcomes per publisher (the synchronous ones retry, the async
+    /// ones do not).
+    pub not_acked_by_publisher: BTreeMap<String, (usize, usize)>,
     /// Messages in the stream.
     pub stored: usize,
     /// Acknowledged ids absent from the stream.
@@ -204,6 +207,9 @@ impl fmt::Display for Report {
         }
         writeln!(f, "+------------------------------+------------+")?;
         writeln!(f, "leader faults measured: {}", self.stall.samples)?;
+        for (publisher, (failed, unknown)) in &self.not_acked_by_publisher {
+            writeln!(f, "not acked by {publisher}: {failed} failed, {unknown} unknown")?;
+        }
         for line in &self.violations {
             writeln!(f, "VIOLATION: {line}")?;
         }
@@ -276,6 +282,7 @@ pub fn check(history: &History) -> Report {
             }
             Outcome::Failed(error) => {
                 report.failed += 1;
+                report.not_acked_by_publisher.entry(attempt.publisher.clone()).or_default().0 += 1;
                 if let Some(seq) = stored_at.get(attempt.id.as_str()) {
                     report.failed_but_stored += 1;
                     report.violation(format!(
@@ -286,6 +293,7 @@ pub fn check(history: &History) -> Report {
             }
             Outcome::Unknown(_) => {
                 report.unknown += 1;
+                report.not_acked_by_publisher.entry(attempt.publisher.clone()).or_default().1 += 1;
                 if stored_at.contains_key(attempt.id.as_str()) {
                     report.unacked_but_stored += 1;
                 }

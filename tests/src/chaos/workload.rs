@@ -49,6 +49,8 @@ pub struct Workload {
     /// The fewest faults a run injects: the nemesis goes on past `duration` until it has
     /// (slow elections on a loaded machine leave fewer rounds in the duration).
     pub min_faults: usize,
+    /// The synchronous publishers' retry policy.
+    pub publish_retry: PublishRetry,
 }
 
 impl Workload {
@@ -63,6 +65,7 @@ impl Workload {
             downtime: Duration::from_secs(2),
             final_settle: Duration::from_secs(20),
             min_faults: 3,
+            publish_retry: PublishRetry::default(),
         }
     }
 }
@@ -108,7 +111,13 @@ async fn context<R: Runtime>(rt: &R, urls: &str) -> (Client, Context) {
 }
 
 /// A synchronous publisher: each message awaited, retried within its deadline.
-async fn sync_publisher(js: Context, name: String, start: Instant, stop: Arc<AtomicBool>) -> Vec<Attempt> {
+async fn sync_publisher(
+    js: Context,
+    name: String,
+    retry: PublishRetry,
+    start: Instant,
+    stop: Arc<AtomicBool>,
+) -> Vec<Attempt> {
     let mut attempts = Vec::new();
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
@@ -116,8 +125,7 @@ async fn sync_publisher(js: Context, name: String, start: Instant, stop: Arc<Ato
         let id = format!("{name}-{i}");
         let at = since(start);
         let publish = Publish::new().payload(id.clone().into()).message_id(id.clone());
-        let result =
-            js.send_publish_with_retry(SUBJECT, publish, PublishRetry::default(), PUBLISH_DEADLINE).await;
+        let result = js.send_publish_with_retry(SUBJECT, publish, retry, PUBLISH_DEADLINE).await;
         let outcome = match result {
             Ok(ack) => Outcome::Acked { seq: ack.sequence, at: since(start) },
             Err(e) => outcome_of(&e),
@@ -399,7 +407,7 @@ pub async fn run<R: Runtime>(rt: &R, workload: &Workload) -> History {
         clients.push(client);
         let stop = Arc::clone(&stop);
         publishers.push(if p < workload.sync_publishers {
-            spawn(rt, sync_publisher(js, format!("sync{p}"), start, stop))
+            spawn(rt, sync_publisher(js, format!("sync{p}"), workload.publish_retry, start, stop))
         } else {
             spawn(rt, async_publisher(js, format!("async{p}"), workload.window, start, stop))
         });

@@ -168,6 +168,21 @@ fn long_run() {
     workload.duration = Duration::from_secs(minutes * 60);
     workload.fault_interval = Duration::from_secs(5);
     workload.final_settle = Duration::from_secs(120);
+    // CHAOS_RETRY=attempts,backoff_ms,max_backoff_ms: another retry policy for the
+    // synchronous publishers, to compare with the default.
+    if let Ok(policy) = std::env::var("CHAOS_RETRY") {
+        let n: Vec<u64> =
+            policy.split(',').map(|n| n.trim().parse().expect("CHAOS_RETRY: three numbers")).collect();
+        let [attempts, backoff, max] = n[..] else {
+            panic!("CHAOS_RETRY: attempts,backoff_ms,max_backoff_ms")
+        };
+        workload.publish_retry = PublishRetry::new(
+            u32::try_from(attempts).unwrap_or(u32::MAX),
+            Duration::from_millis(backoff),
+            Duration::from_millis(max),
+        );
+    }
+    println!("synchronous publishers retry with {:?}", workload.publish_retry);
     let _turn = one_cluster_at_a_time();
     nats_integration_tests::run_tokio_for(workload.duration + SHORT_BOUND + Duration::from_secs(100), |rt| {
         checked_run(rt, workload)

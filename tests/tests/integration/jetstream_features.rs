@@ -7,11 +7,17 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use nats_client::Runtime;
-use nats_integration_tests::{connect, run_python, runtime_tests, within, NatsServer};
+use nats_integration_tests::{connect, run_python, runtime_tests, within, NatsServer, ServerConfig};
 use nats_jetstream::proto::{ConsumerConfig, DirectGetRequest, PullOptions, StorageType, StreamConfig};
-use nats_jetstream::{Context, ErrorCode, Message, Publish, PublishError, StreamError};
+use nats_jetstream::proto::{Feature, Unsupported};
+use nats_jetstream::{ConsumerError, Context, ErrorCode, Message, Publish, PublishError, StreamError};
 
-runtime_tests!(direct_get, message_ttls_and_delete_markers, a_ttl_from_python_expires_here);
+runtime_tests!(
+    direct_get,
+    message_ttls_and_delete_markers,
+    a_ttl_from_python_expires_here,
+    an_older_server_refuses_what_it_predates_at_once,
+);
 
 async fn publish<R: Runtime>(rt: &R, js: &Context, subject: &str, publish: Publish) -> u64 {
     within(rt, "publish", async { js.send_publish(subject, publish).await.unwrap().await.unwrap() })
@@ -180,4 +186,43 @@ async fn a_ttl_from_python_expires_here<R: Runtime>(rt: R) {
     assert_eq!(marker(&rt, &consumer).await.subject.as_str(), "py.ttl");
     let err = within(&rt, "expired", stream.get_raw_message(seq)).await.unwrap_err();
     assert!(matches!(err, StreamError::MessageNotFound(_)), "{err:?}");
+}
+
+/// On nats-server 2.9.10, what it predates fails at once with the feature and the version
+/// it needs (2.9 would drop the fields silently, or not answer), and the rest works.
+async fn an_older_server_refuses_what_it_predates_at_once<R: Runtime>(rt: R) {
+    let server = NatsServer::start(ServerConfig::new().jetstream().compat());
+    let client = connect(&rt, &server.url()).await;
+    let old = client.server_version().expect("a version");
+    assert!(old < nats_client::ServerVersion::new(2, 10, 0), "{old}");
+    let js = nats_jetstream::new(client);
+    let unsupported = |feature| Unsupported { feature, server: old };
+
+    let mut config = StreamConfig::new("OLD").subjects(["old.>"]).storage(StorageType::Memory);
+    config.allow_message_ttl = true;
+    let err = within(&rt, "ttl stream", js.create_stream(config.clone())).await.unwrap_err();
+    assert_eq!(err, StreamError::Unsupported(unsupported(Feature::MessageTtl)));
+    assert!(err.to_string().contains("needs nats-server 2.11.0"), "{err}");
+    config.allow_message_ttl = false;
+    config.allow_direct = true;
+    let stream = within(&rt, "plain stream", js.create_stream(config)).await.unwrap();
+
+    let err = within(&rt, "ttl", async {
+        js.send_publish("old.a", Publish::new().ttl(Duration::from_secs(5))).await
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(err, PublishError::Unsupported(unsupported(Feature::MessageTtl)));
+    publish(&rt, &js, "old.a", Publish::new().payload("x".into())).await;
+    let m = within(&rt, "direct get", stream.direct_get(DirectGetRequest::sequence(1))).await.unwrap();
+    assert_eq!(&m.payload[..], b"x");
+    let err = stream.direct_get_batch(DirectGetRequest::multi_last(["old.>"])).unwrap_err();
+    assert_eq!(err, StreamError::Unsupported(unsupported(Feature::DirectGetBatch)));
+
+    let err =
+        within(&rt, "strict", stream.create_consumer_strict(ConsumerConfig::durable("c"))).await.unwrap_err();
+    assert_eq!(err, ConsumerError::Unsupported(unsupported(Feature::ConsumerActions)));
+    within(&rt, "consumer", stream.create_consumer(ConsumerConfig::durable("c"))).await.unwrap();
+    let err = within(&rt, "pause", stream.pause_consumer("c", "2099-01-01T00:00:00Z")).await.unwrap_err();
+    assert_eq!(err, ConsumerError::Unsupported(unsupported(Feature::ConsumerPause)));
 }
