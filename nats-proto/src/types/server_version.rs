@@ -53,6 +53,7 @@ impl fmt::Display for ServerVersion {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prelude::*;
 
     #[test]
     fn versions_parse_and_order() {
