@@ -3,6 +3,7 @@
 //! messages and waits.
 
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
@@ -18,8 +19,8 @@ use crate::context::Context;
 use crate::error::{ConsumerError, FetchError};
 use crate::message::Message;
 use crate::proto::{
-    ConsumerInfo, PullFailure, PullMode, PullOptions, PullTimeout, PullTracker, StatusAction, LAST_CONSUMER,
-    PENDING_BYTES, PENDING_MESSAGES,
+    ConsumerInfo, Feature, PriorityRequest, PullFailure, PullMode, PullOptions, PullTimeout, PullTracker,
+    StatusAction, SuccessResponse, LAST_CONSUMER, PENDING_BYTES, PENDING_MESSAGES, PIN_ID,
 };
 
 /// The default heartbeat of [`Consumer::messages`].
@@ -30,11 +31,35 @@ pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 pub struct Consumer {
     context: Context,
     info: ConsumerInfo,
+    /// The pin of a pinned-client priority group, shared by this handle's clones: a fetch
+    /// carries the pin an earlier one was given.
+    pin: SharedPin,
 }
+
+/// A pin shared between a consumer handle and its pulls.
+type SharedPin = Arc<Mutex<Option<String>>>;
 
 impl Consumer {
     pub(crate) fn new(context: Context, info: ConsumerInfo) -> Self {
-        Self { context, info }
+        Self { context, info, pin: SharedPin::default() }
+    }
+
+    /// The pin the server gave this client in a pinned-client priority group, if any.
+    pub fn pin_id(&self) -> Option<String> {
+        self.pin.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Asks the server to unpin whichever client holds the pin of `group` (servers since
+    /// 2.11): the next pull request of the group is pinned instead.
+    ///
+    /// # Errors
+    /// A [`ConsumerError`].
+    pub async fn unpin(&self, group: &str) -> Result<(), ConsumerError> {
+        let subject = self.context.prefix.consumer_unpin(self.stream_name(), self.name())?;
+        self.context.require([Feature::PriorityGroups])?;
+        let _: SuccessResponse =
+            self.context.request(subject, &serde_json::json!({ "group": group })).await?;
+        Ok(())
     }
 
     /// The consumer's name.
@@ -69,8 +94,15 @@ impl Consumer {
     /// # Errors
     /// A [`FetchError`] when the request cannot be sent.
     pub async fn fetch(&self, options: PullOptions) -> Result<Batch, FetchError> {
-        let pull = PullState::start(&self.context, self.stream_name(), self.name(), PullMode::Fetch, options)
-            .await?;
+        let pull = PullState::start(
+            &self.context,
+            self.stream_name(),
+            self.name(),
+            PullMode::Fetch,
+            options,
+            Some(self.pin.clone()),
+        )
+        .await?;
         Ok(Batch { inner: pull.into_stream() })
     }
 
@@ -106,9 +138,15 @@ impl Consumer {
     /// # Errors
     /// A [`FetchError`] when the first request cannot be sent.
     pub async fn messages_with(&self, options: PullOptions) -> Result<Messages, FetchError> {
-        let pull =
-            PullState::start(&self.context, self.stream_name(), self.name(), PullMode::Continuous, options)
-                .await?;
+        let pull = PullState::start(
+            &self.context,
+            self.stream_name(),
+            self.name(),
+            PullMode::Continuous,
+            options,
+            Some(self.pin.clone()),
+        )
+        .await?;
         Ok(Messages { inner: pull.into_stream() })
     }
 }
@@ -183,6 +221,8 @@ pub(crate) struct PullState {
     tracker: PullTracker,
     timer: Option<(Instant, Sleep)>,
     ended: bool,
+    /// Where the pin of a pinned-client group is kept between pulls of a consumer handle.
+    pin: Option<SharedPin>,
 }
 
 impl PullState {
@@ -192,13 +232,23 @@ impl PullState {
         consumer: &str,
         mode: PullMode,
         options: PullOptions,
+        pin: Option<SharedPin>,
     ) -> Result<Self, FetchError> {
+        if options.priority != PriorityRequest::default() {
+            context.require([Feature::PriorityGroups])?;
+        }
+        if options.priority.priority > 0 {
+            context.require([Feature::PrioritizedPolicy])?;
+        }
         let next_subject =
             context.prefix.consumer_next(stream, consumer).map_err(|e| FetchError::Pull(e.to_string()))?;
         let client = context.client.clone();
         let inbox = client.new_inbox();
         let subscriber = client.subscribe(&inbox).await.map_err(|e| FetchError::Pull(e.to_string()))?;
-        let tracker = PullTracker::new(mode, options, client.now());
+        let mut tracker = PullTracker::new(mode, options, client.now());
+        if let Some(pin) = &pin {
+            tracker.set_pin_id(pin.lock().unwrap_or_else(PoisonError::into_inner).clone());
+        }
         let mut state = Self {
             client,
             timeout: context.timeout,
@@ -208,11 +258,22 @@ impl PullState {
             tracker,
             timer: None,
             ended: false,
+            pin,
         };
         if !state.send_requests().await? && state.tracker.is_done() {
             return Err(FetchError::Pull("cannot send the pull request: reconnect buffer full".into()));
         }
         Ok(state)
+    }
+
+    /// Keeps the tracker's pin for the consumer handle's next pulls.
+    fn keep_pin(&self) {
+        if let Some(pin) = &self.pin {
+            let mut kept = pin.lock().unwrap_or_else(PoisonError::into_inner);
+            if kept.as_deref() != self.tracker.pin_id() {
+                *kept = self.tracker.pin_id().map(str::to_owned);
+            }
+        }
     }
 
     /// Sends the requests due. `Ok(false)`: one could not be sent for a passing reason
@@ -321,6 +382,7 @@ impl PullState {
                     number(PENDING_MESSAGES),
                     number(PENDING_BYTES),
                 );
+                self.keep_pin();
                 match action {
                     StatusAction::Terminal(failure) => {
                         self.ended = true;
@@ -337,6 +399,10 @@ impl PullState {
                     }
                 }
                 continue;
+            }
+            if let Some(pin) = msg.headers.as_deref().and_then(|h| h.get(PIN_ID)) {
+                self.tracker.handle_pin_id(pin.as_str());
+                self.keep_pin();
             }
             let size = msg.payload.len() + msg.headers.as_deref().map_or(0, HeaderMap::encoded_len);
             self.tracker.handle_message(now, size);

@@ -272,6 +272,10 @@ impl From<PubAckError> for PublishError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
+    /// The connected server predates a feature the request uses (it would ignore or not
+    /// answer it).
+    #[error(transparent)]
+    Unsupported(#[from] Unsupported),
     /// The consumer was deleted while pulling.
     #[error("consumer deleted")]
     ConsumerDeleted,

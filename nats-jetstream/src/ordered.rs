@@ -248,7 +248,8 @@ impl OrderedState {
                         &self.stream,
                         &info.name,
                         PullMode::Continuous,
-                        self.options,
+                        self.options.clone(),
+                        None,
                     )
                     .await
                     {

@@ -45,8 +45,9 @@ pub use publish::{
     EXPECTED_STREAM, MESSAGE_TTL, MSG_ID,
 };
 pub use pull::{
-    PullFailure, PullMode, PullOptions, PullRequest, PullTimeout, PullTracker, StatusAction, DEFAULT_BATCH,
-    DEFAULT_EXPIRES, LAST_CONSUMER, MAX_RETRY_BACKOFF, PENDING_BYTES, PENDING_MESSAGES, RETRY_BACKOFF,
+    PriorityRequest, PullFailure, PullMode, PullOptions, PullRequest, PullTimeout, PullTracker, StatusAction,
+    DEFAULT_BATCH, DEFAULT_EXPIRES, LAST_CONSUMER, MAX_RETRY_BACKOFF, PENDING_BYTES, PENDING_MESSAGES,
+    PIN_ID, RETRY_BACKOFF,
 };
 pub use retry::{ApiRetry, PublishRetry, RetryCause, DEFAULT_API_DEADLINE};
 pub use stream_config::{

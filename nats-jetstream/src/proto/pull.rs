@@ -34,9 +34,35 @@ pub const PENDING_MESSAGES: &str = "Nats-Pending-Messages";
 pub const PENDING_BYTES: &str = "Nats-Pending-Bytes";
 /// `Nats-Last-Consumer`: on idle heartbeats, the consumer's last delivered consumer sequence.
 pub const LAST_CONSUMER: &str = "Nats-Last-Consumer";
+/// `Nats-Pin-Id`: on messages of a pinned-client priority group, the pin the client's
+/// next requests carry.
+pub const PIN_ID: &str = "Nats-Pin-Id";
+
+/// A pull request's priority group fields (ADR-42; servers since 2.11). A consumer with
+/// priority groups serves only requests that name one of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PriorityRequest {
+    /// The group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Overflow policy: served only while the consumer has at least this many messages
+    /// pending.
+    #[serde(skip_serializing_if = "super::wire::is_zero_u64")]
+    pub min_pending: u64,
+    /// Overflow policy: served only while at least this many acknowledgements are pending.
+    #[serde(skip_serializing_if = "super::wire::is_zero_u64")]
+    pub min_ack_pending: u64,
+    /// Prioritized policy: lower numbers are served first (0 to 9; servers since 2.12).
+    #[serde(skip_serializing_if = "is_zero_u8")]
+    pub priority: u8,
+}
+
+fn is_zero_u8(n: &u8) -> bool {
+    *n == 0
+}
 
 /// The body of a pull request (`CONSUMER.MSG.NEXT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PullRequest {
     /// Messages wanted.
     pub batch: usize,
@@ -52,6 +78,12 @@ pub struct PullRequest {
     /// Idle heartbeat interval (zero: none).
     #[serde(with = "nanos", skip_serializing_if = "Duration::is_zero")]
     pub idle_heartbeat: Duration,
+    /// The priority group fields.
+    #[serde(flatten)]
+    pub priority: PriorityRequest,
+    /// The pin of a pinned-client group, once the server gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -66,7 +98,7 @@ impl PullRequest {
 }
 
 /// How a pull subscription asks for messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullOptions {
     /// Messages per pull request (at least 1).
     pub batch: usize,
@@ -79,6 +111,8 @@ pub struct PullOptions {
     pub heartbeat: Duration,
     /// One-shot requests only: answer at once when nothing is pending.
     pub no_wait: bool,
+    /// The priority group the requests name, with its conditions.
+    pub priority: PriorityRequest,
 }
 
 impl Default for PullOptions {
@@ -89,6 +123,7 @@ impl Default for PullOptions {
             expires: DEFAULT_EXPIRES,
             heartbeat: Duration::ZERO,
             no_wait: false,
+            priority: PriorityRequest::default(),
         }
     }
 }
@@ -126,6 +161,29 @@ impl PullOptions {
     #[must_use]
     pub fn no_wait(mut self, no_wait: bool) -> Self {
         self.no_wait = no_wait;
+        self
+    }
+
+    /// Naming a priority group of the consumer.
+    #[must_use]
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.priority.group = Some(group.into());
+        self
+    }
+
+    /// Overflow: served only while the consumer has at least `min_pending` messages
+    /// pending, or (when non-zero) `min_ack_pending` acknowledgements pending.
+    #[must_use]
+    pub fn overflow(mut self, min_pending: u64, min_ack_pending: u64) -> Self {
+        self.priority.min_pending = min_pending;
+        self.priority.min_ack_pending = min_ack_pending;
+        self
+    }
+
+    /// Prioritized: requests with a lower `priority` (0 to 9) are served first.
+    #[must_use]
+    pub fn priority(mut self, priority: u8) -> Self {
+        self.priority.priority = priority;
         self
     }
 }
@@ -204,6 +262,8 @@ pub struct PullTracker {
     retry_at: Option<Instant>,
     /// Consecutive failed attempts (503s, failed sends) since the last message.
     failures: u32,
+    /// The pin of a pinned-client priority group.
+    pin_id: Option<String>,
 }
 
 impl PullTracker {
@@ -224,6 +284,25 @@ impl PullTracker {
             last_request: now,
             retry_at: None,
             failures: 0,
+            pin_id: None,
+        }
+    }
+
+    /// The pin this client holds in a pinned-client priority group, if any.
+    pub fn pin_id(&self) -> Option<&str> {
+        self.pin_id.as_deref()
+    }
+
+    /// Starts with a pin held from before (an earlier fetch of the same consumer).
+    pub fn set_pin_id(&mut self, pin_id: Option<String>) {
+        self.pin_id = pin_id;
+    }
+
+    /// A message arrived with `Nats-Pin-Id`: the server pinned this client; the next
+    /// requests carry the pin.
+    pub fn handle_pin_id(&mut self, pin_id: &str) {
+        if self.pin_id.as_deref() != Some(pin_id) {
+            self.pin_id = Some(pin_id.to_owned());
         }
     }
 
@@ -248,7 +327,8 @@ impl PullTracker {
             return None;
         }
         self.retry_at = None;
-        let o = self.options;
+        let o = &self.options;
+        let (priority, id) = (o.priority.clone(), self.pin_id.clone());
         let request = match self.mode {
             PullMode::Fetch => {
                 if self.requested {
@@ -261,6 +341,8 @@ impl PullTracker {
                     expires: if o.no_wait { Duration::ZERO } else { o.expires },
                     no_wait: o.no_wait,
                     idle_heartbeat: if o.no_wait { Duration::ZERO } else { o.heartbeat },
+                    priority,
+                    id,
                 }
             }
             PullMode::Continuous => {
@@ -281,6 +363,8 @@ impl PullTracker {
                     expires: o.expires,
                     no_wait: false,
                     idle_heartbeat: o.heartbeat,
+                    priority,
+                    id,
                 }
             }
         };
@@ -319,6 +403,12 @@ impl PullTracker {
         let action = match code {
             100 => return StatusAction::Continue,
             404 | 408 => StatusAction::End,
+            // Another client holds the group's pin (or ours was lost): the request is
+            // over, and the next goes without a pin, to be pinned anew.
+            423 => {
+                self.pin_id = None;
+                StatusAction::End
+            }
             409 if description_lc.contains("consumer deleted") => {
                 StatusAction::Terminal(PullFailure::ConsumerDeleted)
             }
@@ -457,6 +547,8 @@ mod tests {
             expires: secs(5),
             no_wait: false,
             idle_heartbeat: secs(1),
+            priority: PriorityRequest::default(),
+            id: None,
         };
         assert_eq!(
             String::from_utf8(r.to_json()).unwrap(),
@@ -468,8 +560,44 @@ mod tests {
             expires: Duration::ZERO,
             no_wait: true,
             idle_heartbeat: Duration::ZERO,
+            priority: PriorityRequest::default(),
+            id: None,
         };
         assert_eq!(String::from_utf8(r.to_json()).unwrap(), r#"{"batch":1,"max_bytes":100,"no_wait":true}"#);
+    }
+
+    #[test]
+    fn priority_groups_name_their_group_and_carry_the_pin_once_given() {
+        let t0 = Instant::now();
+        let options = PullOptions::default().batch(10).group("jobs").overflow(5, 0).priority(2);
+        let mut t = PullTracker::new(PullMode::Continuous, options, t0);
+        let first = t.poll_request(t0).unwrap();
+        assert_eq!(
+            serde_json::to_value(&first).unwrap(),
+            serde_json::json!({"batch":10,"expires":30_000_000_000u64,"group":"jobs","min_pending":5,"priority":2})
+        );
+        // Pinned: the next requests carry the pin.
+        t.handle_pin_id("pin-1");
+        for _ in 0..6 {
+            t.handle_message(t0, 10);
+        }
+        assert_eq!(t.poll_request(t0).unwrap().id.as_deref(), Some("pin-1"));
+        assert_eq!(t.pin_id(), Some("pin-1"));
+        // Another client holds the pin now: 423 ends the request and drops ours.
+        assert_eq!(
+            t.handle_status(t0, 423, "Nats-Pin-Id mismatch", Some(10), Some(0)),
+            StatusAction::Continue
+        );
+        assert_eq!(t.pin_id(), None);
+        let again = t.poll_request(t0).expect("a request without the pin");
+        assert_eq!(again.id, None);
+
+        // A fetch starts with the pin an earlier fetch was given, and ends on 423.
+        let mut fetch = PullTracker::new(PullMode::Fetch, PullOptions::default().group("jobs"), t0);
+        fetch.set_pin_id(Some("pin-2".into()));
+        assert_eq!(fetch.poll_request(t0).unwrap().id.as_deref(), Some("pin-2"));
+        assert_eq!(fetch.handle_status(t0, 423, "Nats-Wrong-Pin-Id", None, None), StatusAction::End);
+        assert!(fetch.is_done() && fetch.pin_id().is_none());
     }
 
     #[test]
@@ -480,7 +608,7 @@ mod tests {
         let decade = secs(10 * 365 * 86_400);
         let huge = PullOptions::default().expires(Duration::MAX).heartbeat(Duration::MAX);
         for mode in [PullMode::Fetch, PullMode::Continuous] {
-            let mut t = PullTracker::new(mode, huge, t0);
+            let mut t = PullTracker::new(mode, huge.clone(), t0);
             let r = t.poll_request(t0).unwrap();
             let json: serde_json::Value = serde_json::from_slice(&r.to_json()).unwrap();
             assert_eq!(json["expires"].as_i64(), Some(i64::MAX), "a Go duration, saturated");

@@ -215,6 +215,14 @@ impl ApiPrefix {
         self.stream_consumer("CONSUMER.PAUSE", stream, consumer)
     }
 
+    /// `CONSUMER.UNPIN.<stream>.<consumer>` (servers since 2.11).
+    ///
+    /// # Errors
+    /// [`InvalidName`].
+    pub fn consumer_unpin(&self, stream: &str, consumer: &str) -> Result<String, InvalidName> {
+        self.stream_consumer("CONSUMER.UNPIN", stream, consumer)
+    }
+
     /// `CONSUMER.DELETE.<stream>.<consumer>`.
     ///
     /// # Errors
