@@ -8,7 +8,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use nats_client::Runtime;
 use nats_integration_tests::{connect, run_python, runtime_tests, within, NatsServer, ServerConfig};
-use nats_jetstream::proto::{ConsumerConfig, DirectGetRequest, PullOptions, StorageType, StreamConfig};
+use nats_jetstream::proto::{
+    ConsumerConfig, DirectGetRequest, PriorityPolicy, PullOptions, StorageType, StreamConfig,
+};
 use nats_jetstream::proto::{Feature, Unsupported};
 use nats_jetstream::{ConsumerError, Context, ErrorCode, Message, Publish, PublishError, StreamError};
 
@@ -17,6 +19,7 @@ runtime_tests!(
     message_ttls_and_delete_markers,
     a_ttl_from_python_expires_here,
     an_older_server_refuses_what_it_predates_at_once,
+    priority_groups_overflow_and_pinned_client,
 );
 
 async fn publish<R: Runtime>(rt: &R, js: &Context, subject: &str, publish: Publish) -> u64 {
@@ -225,4 +228,86 @@ async fn an_older_server_refuses_what_it_predates_at_once<R: Runtime>(rt: R) {
     within(&rt, "consumer", stream.create_consumer(ConsumerConfig::durable("c"))).await.unwrap();
     let err = within(&rt, "pause", stream.pause_consumer("c", "2099-01-01T00:00:00Z")).await.unwrap_err();
     assert_eq!(err, ConsumerError::Unsupported(unsupported(Feature::ConsumerPause)));
+}
+
+/// All a fetch returns within `expires` (an empty batch when the server served nothing).
+async fn fetch_all<R: Runtime>(
+    rt: &R,
+    consumer: &nats_jetstream::Consumer,
+    options: PullOptions,
+) -> Vec<Message> {
+    let batch = within(rt, "fetch", consumer.fetch(options)).await.unwrap();
+    within(rt, "batch", batch.map(Result::unwrap).collect::<Vec<_>>()).await
+}
+
+async fn priority_groups_overflow_and_pinned_client<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let client = connect(&rt, &server.url()).await;
+    let js = nats_jetstream::new(client.clone());
+    let stream = within(
+        &rt,
+        "create",
+        js.create_stream(StreamConfig::new("PG").subjects(["pg.>"]).storage(StorageType::Memory)),
+    )
+    .await
+    .unwrap();
+    for i in 0..6 {
+        publish(&rt, &js, "pg.job", Publish::new().payload(format!("j{i}").into())).await;
+    }
+    let short = Duration::from_millis(500);
+
+    // Overflow: a request naming a threshold above what is pending is not served; one
+    // without is. A request naming no group is refused.
+    let overflow = ConsumerConfig {
+        priority_groups: vec!["jobs".into()],
+        priority_policy: PriorityPolicy::Overflow,
+        ack_policy: nats_jetstream::AckPolicy::None,
+        ..ConsumerConfig::durable("overflow")
+    };
+    let consumer = within(&rt, "overflow consumer", stream.create_consumer(overflow)).await.unwrap();
+    let idle = fetch_all(
+        &rt,
+        &consumer,
+        PullOptions::default().batch(2).expires(short).group("jobs").overflow(100, 0),
+    )
+    .await;
+    assert!(idle.is_empty(), "served below its threshold: {}", idle.len());
+    let served = fetch_all(
+        &rt,
+        &consumer,
+        PullOptions::default().batch(2).expires(short).group("jobs").overflow(3, 0),
+    )
+    .await;
+    assert_eq!(served.len(), 2, "6 pending is above 3");
+    let batch = within(&rt, "no group", consumer.fetch(PullOptions::default().batch(1).expires(short)))
+        .await
+        .unwrap();
+    let refused: Vec<_> = within(&rt, "refused", batch.collect::<Vec<_>>()).await;
+    assert!(matches!(refused.as_slice(), [Err(_)]), "a request without a group: {refused:?}");
+
+    // Pinned client: the first puller is pinned; another handle is not served until the
+    // pin is lifted, then it is pinned and the first one's stale pin is refused.
+    let pinned = ConsumerConfig {
+        priority_groups: vec!["jobs".into()],
+        priority_policy: PriorityPolicy::PinnedClient,
+        priority_timeout: Duration::from_secs(60),
+        ack_policy: nats_jetstream::AckPolicy::None,
+        ..ConsumerConfig::durable("pinned")
+    };
+    let a = within(&rt, "pinned consumer", stream.create_consumer(pinned)).await.unwrap();
+    let b = within(&rt, "second handle", stream.get_consumer("pinned")).await.unwrap();
+    let group = || PullOptions::default().batch(1).expires(short).group("jobs");
+    assert_eq!(fetch_all(&rt, &a, group()).await.len(), 1);
+    let pin_a = a.pin_id().expect("the first puller is pinned");
+    assert!(fetch_all(&rt, &b, group()).await.is_empty(), "not served while another client is pinned");
+    assert_eq!(fetch_all(&rt, &a, group()).await.len(), 1, "the pinned client goes on");
+
+    within(&rt, "unpin", a.unpin("jobs")).await.unwrap();
+    assert_eq!(fetch_all(&rt, &b, group()).await.len(), 1, "after the unpin, the next request is pinned");
+    let pin_b = b.pin_id().expect("pinned now");
+    assert_ne!(pin_a, pin_b);
+    assert!(fetch_all(&rt, &a, group()).await.is_empty(), "the stale pin is refused (423)");
+    assert_eq!(a.pin_id(), None, "and dropped");
+    let info = within(&rt, "info", stream.consumer_info("pinned")).await.unwrap();
+    assert_eq!(info.priority_groups[0].pinned_client_id.as_deref(), Some(pin_b.as_str()));
 }
