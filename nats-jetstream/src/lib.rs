@@ -57,6 +57,7 @@ mod ordered;
 mod paged;
 pub mod proto;
 mod publisher;
+mod push;
 mod stream;
 
 pub use consumer::{Batch, Consumer, Messages, DEFAULT_HEARTBEAT};
@@ -67,6 +68,7 @@ pub use message::Message;
 pub use ordered::{Ordered, OrderedConfig, OrderedConsumer};
 pub use paged::Paged;
 pub use publisher::{PublishFailure, PublishReport, Publisher};
+pub use push::{PushConsumer, PushMessages};
 pub use stream::{Stream, StreamMessage};
 
 // The configuration and information types an application names, at the crate's root (the

@@ -20,6 +20,7 @@ use crate::proto::{
     ConsumerAction, ConsumerConfig, DeliverPolicy, OrderedTracker, OrderedVerdict, PullMode, PullOptions,
     RetryCause,
 };
+use crate::push::PushState;
 use crate::stream::create_consumer;
 
 /// How an ordered consumer reads.
@@ -85,11 +86,12 @@ pub struct OrderedConsumer {
     context: Context,
     stream: String,
     config: OrderedConfig,
+    push: bool,
 }
 
 impl OrderedConsumer {
-    pub(crate) fn new(context: Context, stream: String, config: OrderedConfig) -> Self {
-        Self { context, stream, config }
+    pub(crate) fn new(context: Context, stream: String, config: OrderedConfig, push: bool) -> Self {
+        Self { context, stream, config, push }
     }
 
     /// The messages, each once, in stream order. The stream ends after an error item:
@@ -116,7 +118,8 @@ impl OrderedConsumer {
             tracker: OrderedTracker::named(
                 self.context.client.new_inbox().rsplit('.').next().unwrap_or("ordered").to_owned(),
             ),
-            pull: None,
+            push: self.push.then_some(self.config.heartbeat),
+            source: None,
             consumer: None,
             ended: false,
         };
@@ -166,9 +169,26 @@ struct OrderedState {
     base: ConsumerConfig,
     options: PullOptions,
     tracker: OrderedTracker,
-    pull: Option<PullState>,
+    /// Push consumers with this idle heartbeat, instead of pulls.
+    push: Option<Duration>,
+    source: Option<Source>,
     consumer: Option<String>,
     ended: bool,
+}
+
+/// Where the current consumer's messages come from.
+enum Source {
+    Pull(Box<PullState>),
+    Push(PushState),
+}
+
+impl Source {
+    async fn next_event(&mut self) -> Option<PullEvent> {
+        match self {
+            Self::Pull(pull) => pull.next_event().await,
+            Self::Push(push) => push.next_event().await,
+        }
+    }
 }
 
 impl OrderedState {
@@ -177,14 +197,14 @@ impl OrderedState {
             if self.ended {
                 return None;
             }
-            let Some(pull) = self.pull.as_mut() else {
+            let Some(source) = self.source.as_mut() else {
                 if let Err(e) = self.recreate().await {
                     self.ended = true;
                     return Some(Err(e));
                 }
                 continue;
             };
-            match pull.next_event().await {
+            match source.next_event().await {
                 Some(PullEvent::Message(message)) => {
                     let Ok(metadata) = message.info() else { continue };
                     match self.tracker.handle_message(&metadata) {
@@ -215,7 +235,7 @@ impl OrderedState {
     }
 
     fn reset(&mut self) {
-        self.pull = None;
+        self.source = None;
         self.tracker.reset(&self.base);
         self.resets.fetch_add(1, Ordering::Relaxed);
         if let Some(old) = self.consumer.take() {
@@ -238,10 +258,26 @@ impl OrderedState {
     /// [`OrderedTracker::handle_create_failure`] decides; the rest ends the stream.
     async fn recreate(&mut self) -> Result<(), FetchError> {
         loop {
-            let config = self.tracker.consumer_config(&self.base);
+            let mut config = self.tracker.consumer_config(&self.base);
+            // A push consumer's subject is subscribed before the consumer exists: it
+            // delivers at once.
+            let mut push = None;
+            if let Some(heartbeat) = self.push {
+                let inbox = self.context.client.new_inbox();
+                push = Some(PushState::start(&self.context, &inbox, None, heartbeat).await?);
+                config.deliver_subject = Some(inbox);
+                config.flow_control = true;
+                config.idle_heartbeat = heartbeat;
+            }
             let created =
                 create_consumer(&self.context, &self.stream, &config, ConsumerAction::CreateOrUpdate).await;
             let (cause, error) = match created {
+                Ok(info) if push.is_some() => {
+                    self.tracker.handle_created();
+                    self.consumer = Some(info.name);
+                    self.source = push.map(Source::Push);
+                    return Ok(());
+                }
                 Ok(info) => {
                     match PullState::start(
                         &self.context,
@@ -256,7 +292,7 @@ impl OrderedState {
                         Ok(pull) => {
                             self.tracker.handle_created();
                             self.consumer = Some(info.name);
-                            self.pull = Some(pull);
+                            self.source = Some(Source::Pull(Box::new(pull)));
                             return Ok(());
                         }
                         Err(FetchError::Closed) => return Err(FetchError::Closed),

@@ -16,6 +16,7 @@ use crate::proto::{
     PagedRequest, PauseRequest, PauseResponse, PurgeRequest, PurgeResponse, StreamInfo, StreamInfoRequest,
     SuccessResponse,
 };
+use crate::push::PushConsumer;
 
 /// A stream. Its information is cached from when the handle was made; [`info`](Self::info)
 /// refreshes it.
@@ -260,6 +261,32 @@ impl Stream {
         self.create_consumer_with(config, ConsumerAction::CreateOrUpdate).await
     }
 
+    /// Creates a push consumer (durable when `config.durable_name` is set): the server
+    /// delivers to `config.deliver_subject`, a fresh inbox when unset. Subscribe with
+    /// [`PushConsumer::messages`].
+    ///
+    /// # Errors
+    /// A [`ConsumerError`].
+    pub async fn create_push_consumer(
+        &self,
+        mut config: ConsumerConfig,
+    ) -> Result<PushConsumer, ConsumerError> {
+        if config.deliver_subject.is_none() {
+            config.deliver_subject = Some(self.context.client.new_inbox());
+        }
+        let info =
+            create_consumer(&self.context, self.name(), &config, ConsumerAction::CreateOrUpdate).await?;
+        Ok(PushConsumer::new(self.context.clone(), info))
+    }
+
+    /// A handle on an existing push consumer.
+    ///
+    /// # Errors
+    /// A [`ConsumerError`]: [`NotFound`](ConsumerError::NotFound), ...
+    pub async fn get_push_consumer(&self, name: &str) -> Result<PushConsumer, ConsumerError> {
+        Ok(PushConsumer::new(self.context.clone(), self.consumer_info(name).await?))
+    }
+
     /// Creates a consumer, failing with [`ConsumerError::AlreadyExists`] if one of that name
     /// exists with another configuration (servers since 2.10; older ones update it).
     ///
@@ -397,7 +424,14 @@ impl Stream {
     /// missed heartbeats, a deleted consumer or a server restart. Its consumer is created
     /// when its messages are first read.
     pub fn ordered_consumer(&self, config: OrderedConfig) -> OrderedConsumer {
-        OrderedConsumer::new(self.context.clone(), self.name().to_owned(), config)
+        OrderedConsumer::new(self.context.clone(), self.name().to_owned(), config, false)
+    }
+
+    /// An ordered push consumer: as [`ordered_consumer`](Self::ordered_consumer), but the
+    /// server pushes the messages (with flow control and idle heartbeats) instead of
+    /// answering pull requests; what an async-nats or nats.go ordered push consumer does.
+    pub fn ordered_push_consumer(&self, config: OrderedConfig) -> OrderedConsumer {
+        OrderedConsumer::new(self.context.clone(), self.name().to_owned(), config, true)
     }
 }
 

@@ -14,6 +14,7 @@ mod ordered;
 mod policy;
 mod publish;
 mod pull;
+mod push;
 mod retry;
 mod stream_config;
 mod subjects;
@@ -49,6 +50,7 @@ pub use pull::{
     DEFAULT_BATCH, DEFAULT_EXPIRES, LAST_CONSUMER, MAX_RETRY_BACKOFF, PENDING_BYTES, PENDING_MESSAGES,
     PIN_ID, RETRY_BACKOFF,
 };
+pub use push::{PushAction, PushTracker, CONSUMER_STALLED};
 pub use retry::{ApiRetry, PublishRetry, RetryCause, DEFAULT_API_DEADLINE};
 pub use stream_config::{
     ConsumerLimits, External, OtherFields, Placement, Republish, Source, StreamConfig, SubjectTransform,

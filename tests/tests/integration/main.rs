@@ -14,6 +14,7 @@ mod interop;
 mod jetstream;
 mod jetstream_config;
 mod jetstream_features;
+mod jetstream_push;
 mod kv;
 mod lifecycle;
 mod migration;
