@@ -3,6 +3,7 @@
 use std::ops::Deref;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use nats_client::Client;
 
 use crate::error::AckError;
@@ -91,6 +92,15 @@ impl Message {
         self.ack_with(AckKind::Term).await
     }
 
+    /// Terminates with a reason: never redeliver; the server's termination advisory
+    /// carries the reason.
+    ///
+    /// # Errors
+    /// An [`AckError`].
+    pub async fn term_with_reason(&self, reason: impl Into<String>) -> Result<(), AckError> {
+        self.ack_with(AckKind::TermWithReason(reason.into())).await
+    }
+
     /// Sends an acknowledgement of any kind.
     ///
     /// # Errors
@@ -99,6 +109,48 @@ impl Message {
         let reply = self.reply_subject()?;
         self.client.publish(reply, kind.body().into()).await?;
         Ok(())
+    }
+
+    /// Sends an acknowledgement of any kind (but [`AckKind::Next`]) and waits until the
+    /// server confirms it has recorded it: a nak, a term or a progress update, as
+    /// [`double_ack`](Self::double_ack) does for an ack.
+    ///
+    /// # Errors
+    /// An [`AckError`], [`AckError::Timeout`] without confirmation.
+    pub async fn double_ack_with(&self, kind: AckKind) -> Result<(), AckError> {
+        let reply = self.reply_subject()?;
+        self.client.request_with(reply, None, kind.body().into(), self.timeout).await?;
+        Ok(())
+    }
+
+    /// Acknowledges and asks for the next message in the same request (a pull consumer's
+    /// `+NXT`): the next message, or `None` when none came within `expires` (zero: the
+    /// context's timeout).
+    ///
+    /// # Errors
+    /// An [`AckError`].
+    pub async fn ack_next(&self, expires: Duration) -> Result<Option<Message>, AckError> {
+        let reply = self.reply_subject()?;
+        let expires = if expires.is_zero() { self.timeout } else { expires };
+        let kind = AckKind::Next { batch: 1, expires };
+        // JetStream delivers with the message's own subject, not the inbox's: a request's
+        // reply routing cannot recognise it, so the answer gets a subscription of its own.
+        let inbox = self.client.new_inbox();
+        let closed = || AckError::Request(nats_client::RequestError::Closed);
+        let mut answers = self.client.subscribe(&inbox).await.map_err(|_| closed())?;
+        // Ended already (closed) is fine: the subscription is dropped below either way.
+        let _ = answers.unsubscribe_after(1).into_inner();
+        self.client.publish_with_reply(reply, &inbox, kind.body().into()).await?;
+        // The server answers with the message, or a 408 status at the request's expiry.
+        let wait =
+            self.client.sleep_until(self.client.deadline(expires.saturating_add(Duration::from_secs(1))));
+        match futures_util::future::select(answers.next(), wait).await {
+            futures_util::future::Either::Left((Some(next), _)) if next.status().is_none() => {
+                Ok(Some(Message::new(next, self.client.clone(), self.timeout)))
+            }
+            futures_util::future::Either::Left((None, _)) => Err(closed()),
+            _ => Ok(None),
+        }
     }
 
     fn reply_subject(&self) -> Result<&str, AckError> {

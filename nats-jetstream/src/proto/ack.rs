@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::wire::nanos;
 
 /// How a message is acknowledged (the body sent to its reply subject).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AckKind {
     /// Processed (`+ACK`).
     Ack,
@@ -15,17 +16,40 @@ pub enum AckKind {
     Progress,
     /// Never redeliver (`+TERM`).
     Term,
+    /// Never redeliver, with a reason the server puts in its termination advisory
+    /// (`+TERM <reason>`; servers since 2.10.4).
+    TermWithReason(String),
+    /// Processed; and send the next message to the reply subject of this acknowledgement
+    /// (`+NXT {"batch":1,...}`): a pull request carried by the ack.
+    Next {
+        /// Messages wanted (at least 1).
+        batch: usize,
+        /// How long the request lives on the server (zero: until answered).
+        expires: Duration,
+    },
 }
 
 impl AckKind {
     /// The body to send.
-    pub fn body(self) -> Vec<u8> {
+    pub fn body(&self) -> Vec<u8> {
         match self {
             Self::Ack => b"+ACK".to_vec(),
             Self::Nak(None) => b"-NAK".to_vec(),
-            Self::Nak(Some(delay)) => format!("-NAK {{\"delay\":{}}}", nanos::to_go(delay)).into_bytes(),
+            Self::Nak(Some(delay)) => format!("-NAK {{\"delay\":{}}}", nanos::to_go(*delay)).into_bytes(),
             Self::Progress => b"+WPI".to_vec(),
             Self::Term => b"+TERM".to_vec(),
+            // A line break would end the reason early on the server: spaces instead.
+            Self::TermWithReason(reason) => {
+                format!("+TERM {}", reason.replace(['\r', '\n'], " ")).into_bytes()
+            }
+            Self::Next { batch, expires } => {
+                let expires = if expires.is_zero() {
+                    String::new()
+                } else {
+                    format!(",\"expires\":{}", nanos::to_go(*expires))
+                };
+                format!("+NXT {{\"batch\":{}{expires}}}", (*batch).max(1)).into_bytes()
+            }
         }
     }
 }
@@ -113,6 +137,12 @@ mod tests {
         assert_eq!(AckKind::Nak(Some(Duration::MAX)).body(), b"-NAK {\"delay\":9223372036854775807}");
         assert_eq!(AckKind::Progress.body(), b"+WPI");
         assert_eq!(AckKind::Term.body(), b"+TERM");
+        assert_eq!(AckKind::TermWithReason("bad input\r\nx".into()).body(), b"+TERM bad input  x");
+        assert_eq!(AckKind::Next { batch: 0, expires: Duration::ZERO }.body(), b"+NXT {\"batch\":1}");
+        assert_eq!(
+            AckKind::Next { batch: 5, expires: Duration::from_secs(2) }.body(),
+            b"+NXT {\"batch\":5,\"expires\":2000000000}"
+        );
     }
 
     #[test]

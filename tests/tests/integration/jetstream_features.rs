@@ -20,6 +20,7 @@ runtime_tests!(
     a_ttl_from_python_expires_here,
     an_older_server_refuses_what_it_predates_at_once,
     priority_groups_overflow_and_pinned_client,
+    ack_next_term_with_reason_and_confirmed_acks_of_every_kind,
 );
 
 async fn publish<R: Runtime>(rt: &R, js: &Context, subject: &str, publish: Publish) -> u64 {
@@ -310,4 +311,45 @@ async fn priority_groups_overflow_and_pinned_client<R: Runtime>(rt: R) {
     assert_eq!(a.pin_id(), None, "and dropped");
     let info = within(&rt, "info", stream.consumer_info("pinned")).await.unwrap();
     assert_eq!(info.priority_groups[0].pinned_client_id.as_deref(), Some(pin_b.as_str()));
+}
+
+async fn ack_next_term_with_reason_and_confirmed_acks_of_every_kind<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let js = nats_jetstream::new(connect(&rt, &server.url()).await);
+    let stream = within(
+        &rt,
+        "create",
+        js.create_stream(StreamConfig::new("ACKS").subjects(["acks.>"]).storage(StorageType::Memory)),
+    )
+    .await
+    .unwrap();
+    for i in 0..3 {
+        publish(&rt, &js, "acks.a", Publish::new().payload(format!("m{i}").into())).await;
+    }
+    let consumer =
+        within(&rt, "consumer", stream.create_consumer(ConsumerConfig::durable("c"))).await.unwrap();
+    let text = |m: &Message| String::from_utf8_lossy(&m.payload).into_owned();
+
+    // Ack-next: the ack carries the next pull request.
+    let first = next(&rt, &consumer).await;
+    assert_eq!(text(&first), "m0");
+    let second = within(&rt, "ack next", first.ack_next(Duration::from_secs(5))).await.unwrap().expect("m1");
+    assert_eq!(text(&second), "m1");
+
+    // A confirmed nak: redelivered at once, the second delivery.
+    within(&rt, "nak", second.double_ack_with(nats_jetstream::AckKind::Nak(None))).await.unwrap();
+    let again = next(&rt, &consumer).await;
+    assert_eq!((text(&again), again.info().unwrap().delivered), ("m1".to_owned(), 2));
+    within(&rt, "progress", again.double_ack_with(nats_jetstream::AckKind::Progress)).await.unwrap();
+    // Terminated with a reason (confirmed): never again.
+    within(&rt, "term", again.double_ack_with(nats_jetstream::AckKind::TermWithReason("bad input".into())))
+        .await
+        .unwrap();
+    let third = next(&rt, &consumer).await;
+    assert_eq!(text(&third), "m2");
+    let none =
+        within(&rt, "ack next, nothing left", third.ack_next(Duration::from_millis(300))).await.unwrap();
+    assert!(none.is_none());
+    let info = within(&rt, "info", stream.consumer_info("c")).await.unwrap();
+    assert_eq!((info.num_ack_pending, info.num_pending, info.ack_floor.stream_seq), (0, 0, 3), "{info:?}");
 }
