@@ -21,6 +21,7 @@ runtime_tests!(
     an_older_server_refuses_what_it_predates_at_once,
     priority_groups_overflow_and_pinned_client,
     ack_next_term_with_reason_and_confirmed_acks_of_every_kind,
+    a_leaf_stream_sourced_from_the_hub_is_reached_through_its_domain,
 );
 
 async fn publish<R: Runtime>(rt: &R, js: &Context, subject: &str, publish: Publish) -> u64 {
@@ -352,4 +353,55 @@ async fn ack_next_term_with_reason_and_confirmed_acks_of_every_kind<R: Runtime>(
     assert!(none.is_none());
     let info = within(&rt, "info", stream.consumer_info("c")).await.unwrap();
     assert_eq!((info.num_ack_pending, info.num_pending, info.ack_floor.stream_seq), (0, 0, 3), "{info:?}");
+}
+
+/// A hub and a leaf node, each with its own JetStream domain: a stream in the leaf sources
+/// a stream of the hub (an external source through the hub's domain), and a client of the
+/// hub creates and reads it through the leaf's domain.
+async fn a_leaf_stream_sourced_from_the_hub_is_reached_through_its_domain<R: Runtime>(rt: R) {
+    let leaf_port = nats_integration_tests::free_port();
+    let hub = NatsServer::start(ServerConfig {
+        name: Some("hub".into()),
+        extra: format!("jetstream {{ domain: hub }}\nleafnodes {{ listen: \"127.0.0.1:{leaf_port}\" }}\n"),
+        ..ServerConfig::new().jetstream()
+    });
+    let _leaf = NatsServer::start(ServerConfig {
+        name: Some("leaf".into()),
+        extra: format!(
+            "jetstream {{ domain: leaf }}\nleafnodes {{ remotes: [ {{ url: \"nats-leaf://127.0.0.1:{leaf_port}\" }} ] }}\n"
+        ),
+        ..ServerConfig::new().jetstream()
+    });
+    hub.wait_for_log("JetStream using domains", nats_integration_tests::TIMEOUT);
+
+    let client = connect(&rt, &hub.url()).await;
+    let hub_js = nats_jetstream::new(client.clone());
+    within(&rt, "hub stream", hub_js.create_stream(StreamConfig::new("ORDERS").subjects(["orders.>"])))
+        .await
+        .unwrap();
+    for i in 0..5 {
+        publish(&rt, &hub_js, "orders.new", Publish::new().payload(format!("m{i}").into())).await;
+    }
+
+    let leaf_js = nats_jetstream::with_domain(client.clone(), "leaf");
+    let config = StreamConfig::new("LOCAL_ORDERS").source(nats_jetstream::Source::in_domain("ORDERS", "hub"));
+    let stream = within(&rt, "leaf stream", leaf_js.create_stream(config)).await.unwrap();
+    let account = within(&rt, "leaf account", leaf_js.query_account()).await.unwrap();
+    assert_eq!(account.domain.as_deref(), Some("leaf"), "answered by the leaf");
+    let source = &stream.cached_info().config.sources[0];
+    assert_eq!(source.external.as_ref().map(|e| e.api_prefix.as_str()), Some("$JS.hub.API"));
+    // The copies arrive as the source catches up: read them, in order, through the domain.
+    let mut ordered = stream.ordered_consumer(nats_jetstream::OrderedConfig::default()).messages();
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let message = within(&rt, "sourced message", ordered.next()).await.expect("open").unwrap();
+        seen.push(String::from_utf8_lossy(&message.payload).into_owned());
+    }
+    assert_eq!(seen, ["m0", "m1", "m2", "m3", "m4"]);
+    let mut stream = stream;
+    let info = within(&rt, "info", stream.info()).await.unwrap();
+    assert_eq!(info.sources.len(), 1);
+    assert_eq!(info.sources[0].name.as_str(), "ORDERS");
+    assert!(info.sources[0].error.is_none(), "{:?}", info.sources[0]);
+    assert!(hub_js.stream_info("LOCAL_ORDERS").await.is_err(), "not in the hub's domain");
 }
