@@ -26,6 +26,9 @@ cargo fmt --all -- --check
 
 section "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+# The benchmarks against other clients build only with the `compare` feature.
+section "cargo clippy -p nats-bench --features compare --all-targets -- -D warnings"
+cargo clippy -p nats-bench --features compare --all-targets -- -D warnings
 
 # Dependencies no crate uses. A dependency used in a way cargo-machete cannot see is listed,
 # with the reason, under `[package.metadata.cargo-machete]` in its crate's manifest.

@@ -262,7 +262,7 @@ fn spawn_responder(url: &str) {
             ready_tx.send(()).expect("the parent waits");
             while let Some(msg) = sub.next().await {
                 if let Some(reply) = msg.reply {
-                    let _ = client.publish(reply.as_str(), "ok").await;
+                    let _ = client.publish(reply.as_str(), "ok".into()).await;
                 }
             }
         });
