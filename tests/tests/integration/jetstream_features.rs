@@ -22,6 +22,7 @@ runtime_tests!(
     priority_groups_overflow_and_pinned_client,
     ack_next_term_with_reason_and_confirmed_acks_of_every_kind,
     a_leaf_stream_sourced_from_the_hub_is_reached_through_its_domain,
+    every_deliver_policy_several_filters_and_back_off,
 );
 
 async fn publish<R: Runtime>(rt: &R, js: &Context, subject: &str, publish: Publish) -> u64 {
@@ -404,4 +405,69 @@ async fn a_leaf_stream_sourced_from_the_hub_is_reached_through_its_domain<R: Run
     assert_eq!(info.sources[0].name.as_str(), "ORDERS");
     assert!(info.sources[0].error.is_none(), "{:?}", info.sources[0]);
     assert!(hub_js.stream_info("LOCAL_ORDERS").await.is_err(), "not in the hub's domain");
+}
+
+async fn every_deliver_policy_several_filters_and_back_off<R: Runtime>(rt: R) {
+    use nats_jetstream::DeliverPolicy;
+    let server = NatsServer::jetstream();
+    let js = nats_jetstream::new(connect(&rt, &server.url()).await);
+    let stream = within(
+        &rt,
+        "create",
+        js.create_stream(StreamConfig::new("DP").subjects(["dp.>"]).storage(StorageType::Memory)),
+    )
+    .await
+    .unwrap();
+    for subject in ["dp.a", "dp.b", "dp.a", "dp.c", "dp.b"] {
+        publish(&rt, &js, subject, Publish::new().payload(subject.to_owned().into())).await;
+    }
+    let third_time = within(&rt, "third", stream.get_raw_message(3)).await.unwrap().time;
+    let sequences = |policy: DeliverPolicy, filters: Vec<String>| {
+        let stream = stream.clone();
+        async move {
+            let config = ConsumerConfig {
+                deliver_policy: policy,
+                filter_subjects: filters,
+                ack_policy: nats_jetstream::AckPolicy::None,
+                ..ConsumerConfig::ephemeral()
+            };
+            let consumer = stream.create_consumer(config).await.unwrap();
+            let batch = consumer.fetch(PullOptions::default().batch(10).no_wait(true)).await.unwrap();
+            batch.map(|m| m.unwrap().info().unwrap().stream_sequence).collect::<Vec<_>>().await
+        }
+    };
+    let all = Vec::new;
+    assert_eq!(within(&rt, "all", sequences(DeliverPolicy::All, all())).await, [1, 2, 3, 4, 5]);
+    assert_eq!(within(&rt, "last", sequences(DeliverPolicy::Last, all())).await, [5]);
+    assert_eq!(within(&rt, "new", sequences(DeliverPolicy::New, all())).await, Vec::<u64>::new());
+    let from_4 = DeliverPolicy::ByStartSequence { start_sequence: 4 };
+    assert_eq!(within(&rt, "by sequence", sequences(from_4, all())).await, [4, 5]);
+    let from_time = DeliverPolicy::ByStartTime { start_time: third_time };
+    assert_eq!(within(&rt, "by time", sequences(from_time, all())).await, [3, 4, 5]);
+    assert_eq!(
+        within(&rt, "last per subject", sequences(DeliverPolicy::LastPerSubject, vec!["dp.>".to_owned()]))
+            .await,
+        [3, 4, 5]
+    );
+    let two = vec!["dp.a".to_owned(), "dp.c".to_owned()];
+    assert_eq!(within(&rt, "two filters", sequences(DeliverPolicy::All, two)).await, [1, 3, 4]);
+
+    // Back-off: a nak'd message comes back after the first back-off, a second time after
+    // the second; the server reports them in the consumer's configuration.
+    let config = ConsumerConfig {
+        backoff: vec![Duration::from_millis(200), Duration::from_millis(400)],
+        max_deliver: 3,
+        filter_subject: Some("dp.c".into()),
+        ..ConsumerConfig::durable("backoff")
+    };
+    let consumer = within(&rt, "backoff consumer", stream.create_consumer(config)).await.unwrap();
+    assert_eq!(
+        consumer.cached_info().config.backoff,
+        [Duration::from_millis(200), Duration::from_millis(400)]
+    );
+    for delivered in 1..=3 {
+        let message = next(&rt, &consumer).await;
+        assert_eq!(message.info().unwrap().delivered, delivered);
+        // Not acknowledged: redelivered after the back-off of this delivery.
+    }
 }
