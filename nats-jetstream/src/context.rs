@@ -11,6 +11,7 @@ use nats_client::{Client, Expected, HeaderMap, Replies, RequestError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::batch::AtomicBatch;
 use crate::error::{Failure, PublishError, StreamError};
 use crate::paged::{paged, Paged};
 use crate::proto::{
@@ -386,6 +387,13 @@ impl Context {
         Ok(PublishAckFuture { replies })
     }
 
+    /// An atomic batch (servers since 2.12, streams with `allow_atomic_publish`): the
+    /// messages [added](AtomicBatch::add) are stored together when the last one
+    /// [commits](AtomicBatch::commit) the batch, or none of them.
+    pub fn atomic_batch(&self) -> AtomicBatch {
+        AtomicBatch::new(self.clone())
+    }
+
     /// An asynchronous publisher keeping at most `window` acknowledgements outstanding.
     pub fn publisher(&self, window: usize) -> Publisher {
         Publisher::new(self.clone(), window)
@@ -406,9 +414,9 @@ impl Context {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Publish {
-    payload: Bytes,
-    headers: Option<HeaderMap>,
-    expectations: PublishExpectations,
+    pub(crate) payload: Bytes,
+    pub(crate) headers: Option<HeaderMap>,
+    pub(crate) expectations: PublishExpectations,
 }
 
 impl Publish {

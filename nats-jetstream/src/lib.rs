@@ -48,6 +48,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod batch;
 mod consumer;
 mod context;
 mod direct;
@@ -60,6 +61,7 @@ mod publisher;
 mod push;
 mod stream;
 
+pub use batch::AtomicBatch;
 pub use consumer::{Batch, Consumer, Messages, DEFAULT_HEARTBEAT};
 pub use context::{new, with_domain, with_prefix, Context, Publish, PublishAckFuture, DEFAULT_TIMEOUT};
 pub use direct::DirectBatch;

@@ -97,6 +97,15 @@ pub struct PubAck {
     pub domain: Option<String>,
     /// A duplicate of an earlier message with the same `Nats-Msg-Id` (not stored again).
     pub duplicate: bool,
+    /// The committed batch's id (atomic batch publishes).
+    #[serde(rename = "batch")]
+    pub batch_id: Option<String>,
+    /// How many messages the committed batch stored.
+    #[serde(rename = "count")]
+    pub batch_size: u64,
+    /// A counter's value after the increment (streams with counters).
+    #[serde(rename = "val")]
+    pub value: Option<String>,
 }
 
 /// `STREAM.PURGE` request body.

@@ -39,6 +39,8 @@ pub enum Feature {
     DirectGetBatch,
     /// The prioritized priority policy (2.12).
     PrioritizedPolicy,
+    /// Atomic batch publishes (2.12).
+    AtomicBatch,
     /// Counters, atomic and fast batch publishes, scheduled messages, asynchronous
     /// persistence (2.12).
     Stream212,
@@ -58,7 +60,7 @@ impl Feature {
             Self::MessageTtl | Self::ConsumerPause | Self::PriorityGroups | Self::DirectGetBatch => {
                 ServerVersion::new(2, 11, 0)
             }
-            Self::PrioritizedPolicy | Self::Stream212 => ServerVersion::new(2, 12, 0),
+            Self::PrioritizedPolicy | Self::AtomicBatch | Self::Stream212 => ServerVersion::new(2, 12, 0),
         }
     }
 
@@ -77,6 +79,7 @@ impl Feature {
             Self::PriorityGroups => "priority groups",
             Self::DirectGetBatch => "batch direct gets",
             Self::PrioritizedPolicy => "the prioritized priority policy",
+            Self::AtomicBatch => "atomic batch publishes",
             Self::Stream212 => "counters, batch publishes, schedules or asynchronous persistence",
         }
     }

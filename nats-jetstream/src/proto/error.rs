@@ -56,6 +56,10 @@ impl ErrorCode {
     pub const MESSAGE_TTL_INVALID: Self = Self(10165);
     /// The stream does not allow per-message TTLs.
     pub const MESSAGE_TTL_DISABLED: Self = Self(10166);
+    /// The stream does not allow atomic batch publishes.
+    pub const ATOMIC_PUBLISH_DISABLED: Self = Self(10174);
+    /// An atomic batch reached its commit with a message missing: nothing was stored.
+    pub const ATOMIC_PUBLISH_INCOMPLETE: Self = Self(10176);
     /// The request needs a higher JetStream API level than this server has.
     pub const REQUIRED_API_LEVEL: Self = Self(10185);
 }

@@ -5,6 +5,7 @@
 
 mod ack;
 mod api;
+mod batch;
 mod capabilities;
 mod consumer_config;
 pub mod direct;
@@ -26,6 +27,9 @@ pub use api::{
     MessageDeleteRequest, MessageGetRequest, MessageGetResponse, PagedRequest, PauseRequest, PauseResponse,
     PubAck, PurgeRequest, PurgeResponse, RawStreamMessage, ResponseError, StreamInfoRequest, StreamListPage,
     StreamNamesPage, SuccessResponse,
+};
+pub use batch::{
+    apply_batch_headers, BATCH_COMMIT, BATCH_ID, BATCH_SEQUENCE, MAX_BATCH_ID_LEN, MAX_BATCH_SIZE,
 };
 pub use capabilities::{check as check_features, Feature, Unsupported};
 pub use consumer_config::{ConsumerConfig, DeliverPolicy};

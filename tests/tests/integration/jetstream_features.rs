@@ -23,6 +23,7 @@ runtime_tests!(
     ack_next_term_with_reason_and_confirmed_acks_of_every_kind,
     a_leaf_stream_sourced_from_the_hub_is_reached_through_its_domain,
     every_deliver_policy_several_filters_and_back_off,
+    atomic_batches_store_all_or_nothing,
 );
 
 async fn publish<R: Runtime>(rt: &R, js: &Context, subject: &str, publish: Publish) -> u64 {
@@ -470,4 +471,49 @@ async fn every_deliver_policy_several_filters_and_back_off<R: Runtime>(rt: R) {
         assert_eq!(message.info().unwrap().delivered, delivered);
         // Not acknowledged: redelivered after the back-off of this delivery.
     }
+}
+
+async fn atomic_batches_store_all_or_nothing<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let js = nats_jetstream::new(connect(&rt, &server.url()).await);
+    let mut config = StreamConfig::new("AB").subjects(["ab.>"]).storage(StorageType::Memory);
+    config.allow_atomic_publish = true;
+    let mut stream = within(&rt, "create", js.create_stream(config)).await.unwrap();
+
+    let mut batch = js.atomic_batch();
+    let id = batch.id().to_owned();
+    for i in 0..4 {
+        within(&rt, "add", batch.add("ab.line", Publish::new().payload(format!("l{i}").into())))
+            .await
+            .unwrap();
+        // Staged, not stored, until the commit.
+        assert_eq!(within(&rt, "info", stream.info()).await.unwrap().state.messages, 0);
+    }
+    assert_eq!(batch.len(), 4);
+    let ack =
+        within(&rt, "commit", batch.commit("ab.done", Publish::new().payload("done".into()))).await.unwrap();
+    assert_eq!((ack.batch_id.as_deref(), ack.batch_size, ack.sequence), (Some(id.as_str()), 5, 5));
+    let state = within(&rt, "info", stream.info()).await.unwrap().state.clone();
+    assert_eq!((state.messages, state.last_seq), (5, 5));
+    let last = within(&rt, "last", stream.get_raw_message(5)).await.unwrap();
+    assert_eq!(&last.payload[..], b"done");
+
+    // Abandoned (dropped without a commit): nothing of it is stored.
+    let mut abandoned = js.atomic_batch();
+    within(&rt, "add", abandoned.add("ab.line", Publish::new().payload("x".into()))).await.unwrap();
+    drop(abandoned);
+    let next =
+        within(&rt, "commit", js.atomic_batch().commit("ab.one", Publish::new().payload("one".into())))
+            .await
+            .unwrap();
+    assert_eq!((next.sequence, next.batch_size), (6, 1), "the abandoned message took no sequence");
+
+    // A stream that does not allow atomic batches refuses the first message at once.
+    within(&rt, "plain", js.create_stream(StreamConfig::new("NB").subjects(["nb.>"]))).await.unwrap();
+    let mut refused = js.atomic_batch();
+    let err = within(&rt, "refused", refused.add("nb.x", Publish::new())).await.unwrap_err();
+    assert!(
+        matches!(&err, PublishError::Api(e) if e.err_code == ErrorCode::ATOMIC_PUBLISH_DISABLED),
+        "{err:?}"
+    );
 }
