@@ -51,6 +51,10 @@ done
 # a temporary local registry). nats-web builds on every target, so it is verified on the
 # host like the others; its wasm32 build is checked with the minimum Rust version below.
 section "cargo package (${published[*]})"
+# Cargo extracts the temporary registry's crates under $CARGO_HOME/registry/src/-<hash>/,
+# the hash taken from the registry's path, and never extracts a version it has extracted:
+# a second run at the same path would verify against the first run's sources. Ours go.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/nats-*-0.1.0
 package_args=()
 for crate in "${published[@]}"; do
     package_args+=(-p "$crate")
