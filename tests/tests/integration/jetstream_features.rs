@@ -24,6 +24,7 @@ runtime_tests!(
     a_leaf_stream_sourced_from_the_hub_is_reached_through_its_domain,
     every_deliver_policy_several_filters_and_back_off,
     atomic_batches_store_all_or_nothing,
+    a_priority_group_shared_with_a_python_member,
 );
 
 async fn publish<R: Runtime>(rt: &R, js: &Context, subject: &str, publish: Publish) -> u64 {
@@ -516,4 +517,65 @@ async fn atomic_batches_store_all_or_nothing<R: Runtime>(rt: R) {
         matches!(&err, PublishError::Api(e) if e.err_code == ErrorCode::ATOMIC_PUBLISH_DISABLED),
         "{err:?}"
     );
+}
+
+/// A member in nats-py (which has no priority-group API: it sends the pull requests
+/// itself, as ADR-42 has them): with no pin, it pulls once and prints the pin and the
+/// message; with a pin (`argv[2]`), it pulls with it and prints the status it gets.
+const PY_PINNED_MEMBER: &str = r#"
+import asyncio, json, sys, nats
+
+async def main():
+    nc = await asyncio.wait_for(nats.connect(sys.argv[1]), 5)
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox)
+    request = {"batch": 1, "expires": 2_000_000_000, "group": "jobs"}
+    if len(sys.argv) > 2:
+        request["id"] = sys.argv[2]
+    await nc.publish("$JS.API.CONSUMER.MSG.NEXT.PYG.pinned", json.dumps(request).encode(), reply=inbox)
+    msg = await sub.next_msg(timeout=5)
+    headers = msg.headers or {}
+    if len(sys.argv) > 2:
+        print(headers.get("Status"))
+    else:
+        print(headers.get("Nats-Pin-Id"), msg.data.decode())
+    await nc.close()
+
+asyncio.run(main())
+"#;
+
+async fn a_priority_group_shared_with_a_python_member<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let js = nats_jetstream::new(connect(&rt, &server.url()).await);
+    let stream = within(
+        &rt,
+        "create",
+        js.create_stream(StreamConfig::new("PYG").subjects(["pyg.>"]).storage(StorageType::Memory)),
+    )
+    .await
+    .unwrap();
+    for i in 0..4 {
+        publish(&rt, &js, "pyg.job", Publish::new().payload(format!("j{i}").into())).await;
+    }
+    let pinned = ConsumerConfig {
+        priority_groups: vec!["jobs".into()],
+        priority_policy: PriorityPolicy::PinnedClient,
+        priority_timeout: Duration::from_secs(60),
+        ack_policy: nats_jetstream::AckPolicy::None,
+        ..ConsumerConfig::durable("pinned")
+    };
+    let consumer = within(&rt, "consumer", stream.create_consumer(pinned)).await.unwrap();
+    let group = || PullOptions::default().batch(1).expires(Duration::from_millis(500)).group("jobs");
+
+    let out = run_python(PY_PINNED_MEMBER, &[&server.url()]);
+    let (python_pin, first) = out.stdout.trim().split_once(' ').expect("a pin and a message");
+    assert_eq!(first, "j0");
+    assert!(fetch_all(&rt, &consumer, group()).await.is_empty(), "the Python member holds the pin");
+
+    within(&rt, "unpin", consumer.unpin("jobs")).await.unwrap();
+    let served = fetch_all(&rt, &consumer, group()).await;
+    assert_eq!(served.len(), 1);
+    assert_ne!(consumer.pin_id().as_deref(), Some(python_pin), "pinned anew, here");
+    let out = run_python(PY_PINNED_MEMBER, &[&server.url(), python_pin]);
+    assert_eq!(out.stdout.trim(), "423", "the Python member's stale pin is refused");
 }
