@@ -20,6 +20,7 @@ runtime_tests!(
     missed_heartbeats_once_the_consumer_is_gone,
     ordered_push_consumer_survives_deletion,
     a_push_consumer_made_by_python_is_consumed_here,
+    a_push_consumer_made_here_is_consumed_by_python,
 );
 
 async fn stream<R: Runtime>(rt: &R, js: &Context, name: &str, subject: &str) -> nats_jetstream::Stream {
@@ -216,4 +217,38 @@ async fn a_push_consumer_made_by_python_is_consumed_here<R: Runtime>(rt: R) {
     let mut seen = take(&rt, &mut messages, 3).await;
     seen.sort();
     assert_eq!(seen, ["m2", "m3", "m4"]);
+}
+
+const PY_BIND: &str = r#"
+import asyncio, sys, nats
+
+async def main():
+    nc = await asyncio.wait_for(nats.connect(sys.argv[1]), 5)
+    js = nc.jetstream()
+    sub = await js.subscribe("rp.>", durable="made-here", stream="RP", manual_ack=True)
+    for _ in range(3):
+        msg = await sub.next_msg(timeout=5)
+        print(msg.data.decode(), msg.metadata.sequence.stream)
+        await msg.ack_sync(timeout=5)
+    await nc.close()
+
+asyncio.run(main())
+"#;
+
+async fn a_push_consumer_made_here_is_consumed_by_python<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let js = nats_jetstream::new(connect(&rt, &server.url()).await);
+    let stream = stream(&rt, &js, "RP", "rp.>").await;
+    let config = ConsumerConfig {
+        deliver_subject: Some("deliver.rp".into()),
+        idle_heartbeat: Duration::from_secs(5),
+        flow_control: true,
+        ..ConsumerConfig::durable("made-here")
+    };
+    within(&rt, "create", stream.create_push_consumer(config)).await.unwrap();
+    publish_n(&rt, &js, "rp.a", 3, 0).await;
+    let out = run_python(PY_BIND, &[&server.url()]);
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["m0 1", "m1 2", "m2 3"], "{out:?}");
+    let info = within(&rt, "info", stream.consumer_info("made-here")).await.unwrap();
+    assert_eq!((info.num_ack_pending, info.ack_floor.stream_seq), (0, 3), "acknowledged there");
 }
