@@ -4,28 +4,15 @@
 use core::time::Duration;
 
 use bytes::BytesMut;
-use nats_proto::{
-    Action, ClientDecoder, ClientOp, Connection, Event, OutBuffer, ServerInfo, ServerOp, State,
-};
+use nats_proto::{ClientDecoder, ClientOp, Event};
 
-use crate::harness::options;
+use crate::harness::{connect_at_epoch, options};
 
 #[test]
 fn a_connection_on_a_duration_since_the_callers_epoch() {
     let epoch = Duration::from_secs(1000);
-    let mut conn: Connection<Duration> = Connection::new(options("127.0.0.1:4222"), epoch).unwrap();
-    let Some(Action::Connect(transport, _)) = conn.poll_action() else { panic!("no Connect") };
-    assert_eq!(conn.poll_timeout(), Some(epoch + Duration::from_secs(2)), "the attempt deadline");
-    conn.handle_connected(epoch, transport);
-    let mut out = OutBuffer::new();
-    out.write_server_op(&ServerOp::Info(Box::new({
-        let mut value = ServerInfo::default();
-        value.headers = true;
-        value
-    })));
-    out.write_server_op(&ServerOp::Pong);
-    conn.handle_input(epoch, transport, &out.to_vec());
-    assert_eq!(conn.state(), State::Connected);
+    let (mut conn, _, attempt_deadline) = connect_at_epoch(options("127.0.0.1:4222"), epoch);
+    assert_eq!(attempt_deadline, Some(epoch + Duration::from_secs(2)), "the attempt deadline");
     assert!(matches!(conn.poll_event(), Some(Event::Connected { .. })));
     let mut wire = BytesMut::from(&conn.outbound().to_vec()[..]);
     conn.advance_outbound(wire.len());

@@ -330,3 +330,23 @@ impl Harness {
         self.conn.handle_tls_established(self.now, self.transport());
     }
 }
+
+/// A connection over a `Duration` since the caller's epoch (the `no_std` caller's clock),
+/// connected at `epoch`: its first transport accepted, then the server's INFO (with
+/// headers) and PONG read. Returns the connection, its transport, and the deadline of the
+/// connect attempt as it was before the transport connected.
+pub fn connect_at_epoch(
+    options: Options,
+    epoch: Duration,
+) -> (Connection<Duration>, TransportId, Option<Duration>) {
+    let mut conn: Connection<Duration> = Connection::new(options, epoch).unwrap();
+    let Some(Action::Connect(transport, _)) = conn.poll_action() else { panic!("no Connect") };
+    let attempt_deadline = conn.poll_timeout();
+    conn.handle_connected(epoch, transport);
+    let mut out = OutBuffer::new();
+    out.write_server_op(&ServerOp::Info(Box::new(info())));
+    out.write_server_op(&ServerOp::Pong);
+    conn.handle_input(epoch, transport, &out.to_vec());
+    assert_eq!(conn.state(), nats_proto::State::Connected);
+    (conn, transport, attempt_deadline)
+}

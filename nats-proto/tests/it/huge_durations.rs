@@ -9,11 +9,11 @@ use crate::harness;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use harness::{info, options, subject, Harness};
+use harness::{connect_at_epoch, info, options, subject, Harness};
 use nats_proto::time::NEVER;
 use nats_proto::{
-    Action, ClientDecoder, ClientOp, Connection, ConnectionError, Event, Expected, Options, OutBuffer,
-    RequestOutcome, ServerInfo, ServerOp, State, TransportError,
+    ClientDecoder, ClientOp, Connection, ConnectionError, Event, Expected, Options, RequestOutcome, ServerOp,
+    State, TransportError,
 };
 
 /// A long time that is not never.
@@ -128,19 +128,8 @@ fn a_connection_on_a_duration_since_an_epoch_takes_duration_max() {
         std::iter::from_fn(|| server.decode(&mut wire).unwrap()).collect()
     }
     let epoch = Duration::from_secs(1000);
-    let mut conn: Connection<Duration> = Connection::new(huge_options(), epoch).unwrap();
-    let Some(Action::Connect(transport, _)) = conn.poll_action() else { panic!("no Connect") };
-    assert_eq!(conn.poll_timeout(), Some(epoch + NEVER), "the attempt's deadline");
-    conn.handle_connected(epoch, transport);
-    let mut out = OutBuffer::new();
-    out.write_server_op(&ServerOp::Info(Box::new({
-        let mut value = ServerInfo::default();
-        value.headers = true;
-        value
-    })));
-    out.write_server_op(&ServerOp::Pong);
-    conn.handle_input(epoch, transport, &out.to_vec());
-    assert_eq!(conn.state(), State::Connected);
+    let (mut conn, transport, attempt_deadline) = connect_at_epoch(huge_options(), epoch);
+    assert_eq!(attempt_deadline, Some(epoch + NEVER), "the attempt's deadline");
     let mut server = ClientDecoder::new();
     wire(&mut conn, &mut server);
 
