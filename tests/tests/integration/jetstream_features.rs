@@ -25,6 +25,7 @@ runtime_tests!(
     every_deliver_policy_several_filters_and_back_off,
     atomic_batches_store_all_or_nothing,
     a_priority_group_shared_with_a_python_member,
+    mirrors_republish_and_reads_from_a_mirror,
 );
 
 async fn publish<R: Runtime>(rt: &R, js: &Context, subject: &str, publish: Publish) -> u64 {
@@ -578,4 +579,44 @@ async fn a_priority_group_shared_with_a_python_member<R: Runtime>(rt: R) {
     assert_ne!(consumer.pin_id().as_deref(), Some(python_pin), "pinned anew, here");
     let out = run_python(PY_PINNED_MEMBER, &[&server.url(), python_pin]);
     assert_eq!(out.stdout.trim(), "423", "the Python member's stale pin is refused");
+}
+
+/// A mirror follows its origin and answers direct gets; the origin republishes what it
+/// stores.
+async fn mirrors_republish_and_reads_from_a_mirror<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let client = connect(&rt, &server.url()).await;
+    let js = nats_jetstream::new(client.clone());
+    let mut origin = StreamConfig::new("ORIGIN").subjects(["origin.>"]).storage(StorageType::Memory);
+    origin.republish = Some(nats_jetstream::Republish {
+        source: "origin.>".into(),
+        destination: "copy.>".into(),
+        headers_only: false,
+    });
+    within(&rt, "origin", js.create_stream(origin)).await.unwrap();
+    let mut mirror = StreamConfig::new("MIRROR")
+        .storage(StorageType::Memory)
+        .mirror(nats_jetstream::Source::new("ORIGIN"));
+    mirror.allow_direct = true;
+    let mirror = within(&rt, "mirror", js.create_stream(mirror)).await.unwrap();
+    let mut copies = client.subscribe("copy.>").await.unwrap();
+    within(&rt, "flush", client.flush()).await.unwrap();
+
+    publish(&rt, &js, "origin.a", Publish::new().payload("one".into())).await;
+    let copy = within(&rt, "republished", copies.next()).await.expect("a copy");
+    assert_eq!((copy.subject.as_str(), &copy.payload[..]), ("copy.a", &b"one"[..]));
+    let stream_header = copy.headers.as_deref().and_then(|h| h.get("Nats-Stream")).map(|v| v.as_str());
+    assert_eq!(stream_header, Some("ORIGIN"));
+
+    // The mirror catches up: its ordered consumer sees the message, then a direct get on
+    // the mirror returns it.
+    let mut ordered = mirror.ordered_consumer(nats_jetstream::OrderedConfig::default()).messages();
+    let mirrored = within(&rt, "mirrored", ordered.next()).await.expect("open").unwrap();
+    assert_eq!(&mirrored.payload[..], b"one");
+    let m =
+        within(&rt, "mirror direct get", mirror.get_last_raw_message_by_subject("origin.a")).await.unwrap();
+    assert_eq!(&m.payload[..], b"one");
+    let mut mirror = mirror;
+    let info = within(&rt, "mirror info", mirror.info()).await.unwrap();
+    assert_eq!(info.mirror.as_ref().map(|m| m.name.as_str()), Some("ORIGIN"));
 }
