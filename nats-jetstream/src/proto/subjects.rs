@@ -154,8 +154,8 @@ impl ApiPrefix {
     }
 
     /// `DIRECT.GET.<stream>.<subject>`: the last message on `subject`, with an empty
-    /// request. `None` for a subject that cannot end a subject (empty, or with whitespace),
-    /// which the JSON form carries instead.
+    /// request. `None` for a subject that cannot end a published subject (empty, with
+    /// whitespace, or a filter with `*` or `>`), which the JSON form carries instead.
     ///
     /// # Errors
     /// [`InvalidName`].
@@ -165,7 +165,8 @@ impl ApiPrefix {
             && !subject.starts_with('.')
             && !subject.ends_with('.')
             && !subject.contains("..")
-            && !subject.bytes().any(|b| b.is_ascii_whitespace());
+            && !subject.bytes().any(|b| b.is_ascii_whitespace())
+            && !subject.split('.').any(|token| token == "*" || token == ">");
         Ok(plain.then(|| format!("{}.DIRECT.GET.{stream}.{subject}", self.0)))
     }
 
@@ -278,6 +279,14 @@ mod tests {
         assert_eq!(p.consumer_next("S", "C").unwrap(), "$JS.API.CONSUMER.MSG.NEXT.S.C");
         assert_eq!(p.consumer_names("S").unwrap(), "$JS.API.CONSUMER.NAMES.S");
         assert_eq!(p.consumer_list("S").unwrap(), "$JS.API.CONSUMER.LIST.S");
+        assert_eq!(p.consumer_pause("S", "C").unwrap(), "$JS.API.CONSUMER.PAUSE.S.C");
+        assert_eq!(p.consumer_unpin("S", "C").unwrap(), "$JS.API.CONSUMER.UNPIN.S.C");
+        assert_eq!(p.direct_get("S").unwrap(), "$JS.API.DIRECT.GET.S");
+        assert_eq!(p.direct_get_last("S", "a.b").unwrap().as_deref(), Some("$JS.API.DIRECT.GET.S.a.b"));
+        // Filters and subjects that cannot be published to go in the JSON form.
+        for filter in ["a.*", "a.>", ">", "a b", "", "a..b", ".a", "a."] {
+            assert_eq!(p.direct_get_last("S", filter).unwrap(), None, "{filter:?}");
+        }
         assert_eq!(ApiPrefix::domain("leaf").stream_info("S").unwrap(), "$JS.leaf.API.STREAM.INFO.S");
         assert_eq!(ApiPrefix::domain(""), ApiPrefix::default());
         assert_eq!(

@@ -8,6 +8,9 @@ use nats_jetstream::proto::{DeliverPolicy, DiscardPolicy, StorageType, StreamCon
 
 /// The header carrying a key's operation (`DEL` or `PURGE`; absent for a put).
 pub const KV_OPERATION: &str = "KV-Operation";
+/// `Nats-Marker-Reason`: on a marker the server left where a limit removed a key's
+/// messages (`MaxAge`, `Purge`, `Remove`).
+pub const MARKER_REASON: &str = "Nats-Marker-Reason";
 /// The rollup header: `sub` removes the subject's earlier messages (a purge).
 pub const NATS_ROLLUP: &str = "Nats-Rollup";
 /// The most revisions a bucket may keep per key.
@@ -110,8 +113,15 @@ pub enum Operation {
 
 impl Operation {
     /// The operation of a stored message from its headers (`KV-Operation`); anything but
-    /// `DEL` and `PURGE` is a put, as in the other clients.
+    /// `DEL` and `PURGE` is a put, as in the other clients. A limit marker the server left
+    /// (`Nats-Marker-Reason`, servers since 2.11; ADR-8) is a purge when the key's age
+    /// limit or a purge removed it, a delete when it was removed.
     pub fn from_headers(headers: Option<&HeaderMap>) -> Self {
+        match headers.and_then(|h| h.get(MARKER_REASON)).map(|v| v.as_str().trim()) {
+            Some("MaxAge" | "Purge") => return Self::Purge,
+            Some("Remove") => return Self::Delete,
+            _ => {}
+        }
         match headers.and_then(|h| h.get(KV_OPERATION)).map(|v| v.as_str().trim()) {
             Some("DEL") => Self::Delete,
             Some("PURGE") => Self::Purge,
@@ -444,6 +454,14 @@ mod tests {
         assert_eq!(Operation::from_headers(Some(&with("DEL"))), Operation::Delete);
         assert_eq!(Operation::from_headers(Some(&with("PURGE"))), Operation::Purge);
         assert_eq!(Operation::from_headers(Some(&with("other"))), Operation::Put);
+        let marker = |reason: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(HeaderName::new(MARKER_REASON).unwrap(), HeaderValue::new(reason).unwrap());
+            h
+        };
+        assert_eq!(Operation::from_headers(Some(&marker("MaxAge"))), Operation::Purge, "expired by age");
+        assert_eq!(Operation::from_headers(Some(&marker("Purge"))), Operation::Purge);
+        assert_eq!(Operation::from_headers(Some(&marker("Remove"))), Operation::Delete);
         assert_eq!(Operation::Delete.header_value(), Some("DEL"));
         assert_eq!(Operation::Put.header_value(), None);
     }

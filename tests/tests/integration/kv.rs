@@ -23,6 +23,7 @@ runtime_tests!(
     watch_survives_a_restart,
     python_writes_we_read,
     we_write_python_reads,
+    an_expired_key_reads_as_purged,
 );
 
 fn values(entries: &[Entry]) -> Vec<(String, String, Operation)> {
@@ -376,4 +377,34 @@ async fn we_write_python_reads<R: Runtime>(rt: R) {
         ],
         "{out:?}"
     );
+}
+
+/// On a bucket with limit markers (servers since 2.11), a key its age limit removed leaves
+/// a marker (`Nats-Marker-Reason: MaxAge`): it reads as purged, not as an empty value, and
+/// `keys` leaves it out.
+async fn an_expired_key_reads_as_purged<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let js = nats_jetstream::new(connect(&rt, &server.url()).await);
+    let store =
+        within(&rt, "create", js.create_key_value(Config::new("markers").max_age(Duration::from_secs(1))))
+            .await
+            .unwrap();
+    // Markers on, as a 2.11 client creates the bucket.
+    let mut stream = within(&rt, "info", js.stream_info("KV_markers")).await.unwrap().config;
+    stream.allow_message_ttl = true;
+    stream.subject_delete_marker_ttl = Duration::from_secs(60);
+    within(&rt, "update", js.update_stream(stream)).await.unwrap();
+
+    let mut watch = within(&rt, "watch", store.watch("k")).await.unwrap();
+    within(&rt, "put", store.put("k", "v".into())).await.unwrap();
+    within(&rt, "put", store.put("other", "kept".into())).await.unwrap();
+    assert_eq!(next_entry(&rt, &mut watch).await.operation, Operation::Put);
+    // The expiry arrives as the marker on the watch: awaited, not slept for.
+    let marker = next_entry(&rt, &mut watch).await;
+    assert_eq!((marker.key.as_str(), marker.operation), ("k", Operation::Purge));
+    assert_eq!(within(&rt, "get", store.get("k")).await.unwrap(), None);
+    let entry = within(&rt, "entry", store.entry("k")).await.unwrap();
+    assert_eq!(entry.map(|e| e.operation), Some(Operation::Purge));
+    let keys = within(&rt, "keys", store.keys()).await.unwrap();
+    assert!(!keys.contains(&"k".to_owned()), "{keys:?}");
 }
