@@ -217,7 +217,7 @@ impl StreamConfig {
 }
 
 /// Where a stream's replicas are placed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Placement {
     /// The cluster.
@@ -235,7 +235,7 @@ pub struct Placement {
 }
 
 /// A stream a mirror or source reads from.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Source {
     /// The stream's name.

@@ -7,6 +7,7 @@ pub use self::proto::{Config, Operation, Status, WatchOptions, WatchStart};
 
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -26,7 +27,7 @@ use self::proto::{
 
 /// The idle heartbeat of a watch's consumer: two missed ones (a silent server restart)
 /// make the watch recreate its consumer, so this bounds how long a watch stays deaf.
-const WATCH_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(2);
+const WATCH_HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// Why a bucket operation failed (create, get, delete, status).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -281,8 +282,22 @@ impl Store {
         operation: Operation,
         expected: Option<u64>,
     ) -> Result<u64, PutError> {
+        self.publish_with_ttl(key, value, operation, expected, None).await
+    }
+
+    async fn publish_with_ttl(
+        &self,
+        key: &str,
+        value: Bytes,
+        operation: Operation,
+        expected: Option<u64>,
+        ttl: Option<Duration>,
+    ) -> Result<u64, PutError> {
         validate_key(key)?;
         let mut publish = Publish::new().payload(value);
+        if let Some(ttl) = ttl {
+            publish = publish.ttl(ttl);
+        }
         if let Some(op) = operation.header_value() {
             let mut headers = HeaderMap::new();
             let (n, v) = header(KV_OPERATION, op);
@@ -355,6 +370,50 @@ impl Store {
         self.publish(key, Bytes::new(), Operation::Purge, None).await.map(drop)
     }
 
+    /// Sets `key` only if it has no value, for `ttl` (whole seconds, at least one): then
+    /// the server removes it and leaves a marker (the bucket needs
+    /// [`limit_markers`](Config::limit_markers); servers since 2.11).
+    ///
+    /// # Errors
+    /// [`PutError::AlreadyExists`] when it has a value, or another [`PutError`].
+    pub async fn create_with_ttl(&self, key: &str, value: Bytes, ttl: Duration) -> Result<u64, PutError> {
+        match self.publish_with_ttl(key, value.clone(), Operation::Put, Some(0), Some(ttl)).await {
+            Err(PutError::WrongLastRevision) => match self.entry(key).await? {
+                Some(entry) if entry.operation != Operation::Put => {
+                    self.publish_with_ttl(key, value, Operation::Put, Some(entry.revision), Some(ttl)).await
+                }
+                Some(entry) => Err(PutError::AlreadyExists { revision: entry.revision }),
+                None => Err(PutError::WrongLastRevision),
+            },
+            other => other,
+        }
+    }
+
+    /// Deletes `key` only if its latest revision is `revision`.
+    ///
+    /// # Errors
+    /// [`PutError::WrongLastRevision`] when it is not, or another [`PutError`].
+    pub async fn delete_expect_revision(&self, key: &str, revision: u64) -> Result<(), PutError> {
+        self.publish(key, Bytes::new(), Operation::Delete, Some(revision)).await.map(drop)
+    }
+
+    /// Purges `key` only if its latest revision is `revision`.
+    ///
+    /// # Errors
+    /// [`PutError::WrongLastRevision`] when it is not, or another [`PutError`].
+    pub async fn purge_expect_revision(&self, key: &str, revision: u64) -> Result<(), PutError> {
+        self.publish(key, Bytes::new(), Operation::Purge, Some(revision)).await.map(drop)
+    }
+
+    /// Purges `key`, its purge marker itself removed after `ttl` (the bucket needs
+    /// [`limit_markers`](Config::limit_markers)).
+    ///
+    /// # Errors
+    /// A [`PutError`].
+    pub async fn purge_with_ttl(&self, key: &str, ttl: Duration) -> Result<(), PutError> {
+        self.publish_with_ttl(key, Bytes::new(), Operation::Purge, None, Some(ttl)).await.map(drop)
+    }
+
     /// Watches the keys matching `pattern` (`*` and `>` allowed): the latest value of each,
     /// then updates.
     ///
@@ -389,6 +448,9 @@ impl Store {
         let subject = key_subject(&self.name, pattern);
         let initial_empty = match options.start {
             WatchStart::UpdatesOnly => true,
+            WatchStart::FromRevision(revision) => {
+                self.context.stream_info(&stream_name(&self.name)).await?.state.last_seq < revision.max(1)
+            }
             _ => match self.stream.get_last_raw_message_by_subject(&subject).await {
                 Ok(_) => false,
                 Err(StreamError::MessageNotFound(_)) => true,

@@ -166,6 +166,18 @@ pub struct Config {
     pub storage: StorageType,
     /// Replicas (0: 1).
     pub num_replicas: i64,
+    /// Limit markers (servers since 2.11): where the age limit or a TTL removes a key, the
+    /// server leaves a marker that lives this long, so watchers see the key go (zero: no
+    /// markers). Needed for per-key TTLs.
+    pub limit_markers: Duration,
+    /// Compress what the bucket stores (S2; servers since 2.10).
+    pub compression: bool,
+    /// Where the bucket's replicas are placed.
+    pub placement: Option<nats_jetstream::Placement>,
+    /// Republish each change.
+    pub republish: Option<nats_jetstream::Republish>,
+    /// Free-form metadata.
+    pub metadata: std::collections::HashMap<String, String>,
 }
 
 impl Default for Config {
@@ -187,7 +199,19 @@ impl Config {
             max_bytes: -1,
             storage: StorageType::File,
             num_replicas: 1,
+            limit_markers: Duration::ZERO,
+            compression: false,
+            placement: None,
+            republish: None,
+            metadata: std::collections::HashMap::new(),
         }
+    }
+
+    /// With limit markers that live `ttl` (servers since 2.11).
+    #[must_use]
+    pub fn limit_markers(mut self, ttl: Duration) -> Self {
+        self.limit_markers = ttl;
+        self
     }
 
     /// With a history depth.
@@ -256,6 +280,16 @@ impl Config {
         config.duplicate_window = duplicate_window;
         config.max_messages = -1;
         config.max_consumers = -1;
+        if !self.limit_markers.is_zero() {
+            config.allow_message_ttl = true;
+            config.subject_delete_marker_ttl = self.limit_markers;
+        }
+        if self.compression {
+            config.compression = nats_jetstream::Compression::S2;
+        }
+        config.placement = self.placement.clone();
+        config.republish = self.republish.clone();
+        config.metadata = self.metadata.clone();
         Ok(config)
     }
 }
@@ -315,6 +349,8 @@ pub enum WatchStart {
     IncludeHistory,
     /// Updates only.
     UpdatesOnly,
+    /// Every revision from this one (a stream sequence) on, then updates.
+    FromRevision(u64),
 }
 
 impl WatchStart {
@@ -324,6 +360,9 @@ impl WatchStart {
             Self::Latest => DeliverPolicy::LastPerSubject,
             Self::IncludeHistory => DeliverPolicy::All,
             Self::UpdatesOnly => DeliverPolicy::New,
+            Self::FromRevision(revision) => {
+                DeliverPolicy::ByStartSequence { start_sequence: revision.max(1) }
+            }
         }
     }
 }

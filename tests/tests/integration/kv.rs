@@ -24,6 +24,7 @@ runtime_tests!(
     python_writes_we_read,
     we_write_python_reads,
     an_expired_key_reads_as_purged,
+    per_key_ttls_expected_revisions_and_watch_from_a_revision,
 );
 
 fn values(entries: &[Entry]) -> Vec<(String, String, Operation)> {
@@ -407,4 +408,61 @@ async fn an_expired_key_reads_as_purged<R: Runtime>(rt: R) {
     assert_eq!(entry.map(|e| e.operation), Some(Operation::Purge));
     let keys = within(&rt, "keys", store.keys()).await.unwrap();
     assert!(!keys.contains(&"k".to_owned()), "{keys:?}");
+}
+
+async fn per_key_ttls_expected_revisions_and_watch_from_a_revision<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let js = nats_jetstream::new(connect(&rt, &server.url()).await);
+    let config = Config::new("ttl").limit_markers(Duration::from_secs(60)).storage(StorageType::Memory);
+    let store = within(&rt, "create", js.create_key_value(config)).await.unwrap();
+    let status = within(&rt, "status", store.status()).await.unwrap();
+    assert!(status.info.config.allow_message_ttl);
+    assert_eq!(status.info.config.subject_delete_marker_ttl, Duration::from_secs(60));
+
+    // A key with a TTL goes by itself; its marker reaches the watch.
+    let mut watch = within(&rt, "watch", store.watch("session")).await.unwrap();
+    within(&rt, "create", store.create_with_ttl("session", "s1".into(), Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert_eq!(next_entry(&rt, &mut watch).await.operation, Operation::Put);
+    let gone = next_entry(&rt, &mut watch).await;
+    assert_eq!((gone.key.as_str(), gone.operation), ("session", Operation::Purge));
+    assert_eq!(within(&rt, "get", store.get("session")).await.unwrap(), None);
+    let again =
+        within(&rt, "create again", store.create_with_ttl("session", "s2".into(), Duration::from_secs(60)));
+    again.await.unwrap();
+    let err = within(
+        &rt,
+        "create existing",
+        store.create_with_ttl("session", "s3".into(), Duration::from_secs(60)),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, PutError::AlreadyExists { .. }), "{err:?}");
+
+    // Deletes and purges that expect a revision.
+    let revision = within(&rt, "put", store.put("k", "v1".into())).await.unwrap();
+    let err = within(&rt, "stale delete", store.delete_expect_revision("k", revision - 1)).await.unwrap_err();
+    assert!(matches!(err, PutError::WrongLastRevision), "{err:?}");
+    within(&rt, "delete", store.delete_expect_revision("k", revision)).await.unwrap();
+    let deleted = within(&rt, "entry", store.entry("k")).await.unwrap().unwrap();
+    assert_eq!(deleted.operation, Operation::Delete);
+    let err = within(&rt, "stale purge", store.purge_expect_revision("k", revision)).await.unwrap_err();
+    assert!(matches!(err, PutError::WrongLastRevision), "{err:?}");
+    within(&rt, "purge", store.purge_expect_revision("k", deleted.revision)).await.unwrap();
+
+    // A watch from a revision: that revision and later ones, then updates.
+    let a = within(&rt, "a", store.put("w.a", "1".into())).await.unwrap();
+    let b = within(&rt, "b", store.put("w.b", "2".into())).await.unwrap();
+    let mut from_b = within(
+        &rt,
+        "watch from b",
+        store.watch_with("w.>", WatchOptions::default().start(WatchStart::FromRevision(b))),
+    )
+    .await
+    .unwrap();
+    let first = next_entry(&rt, &mut from_b).await;
+    assert_eq!((first.key.as_str(), first.revision), ("w.b", b), "not w.a at {a}");
+    within(&rt, "c", store.put("w.c", "3".into())).await.unwrap();
+    assert_eq!(next_entry(&rt, &mut from_b).await.key, "w.c");
 }
