@@ -25,6 +25,7 @@ runtime_tests!(
     we_write_python_reads,
     an_expired_key_reads_as_purged,
     per_key_ttls_expected_revisions_and_watch_from_a_revision,
+    key_ttls_across_clients,
 );
 
 fn values(entries: &[Entry]) -> Vec<(String, String, Operation)> {
@@ -465,4 +466,51 @@ async fn per_key_ttls_expected_revisions_and_watch_from_a_revision<R: Runtime>(r
     assert_eq!((first.key.as_str(), first.revision), ("w.b", b), "not w.a at {a}");
     within(&rt, "c", store.put("w.c", "3".into())).await.unwrap();
     assert_eq!(next_entry(&rt, &mut from_b).await.key, "w.c");
+}
+
+/// nats-py creates a key with a TTL that expires here (seen on a watch), and watches a key
+/// created here with a TTL until its marker reads as a purge there.
+const PY_KEY_TTLS: &str = r#"
+import asyncio, sys, nats
+
+async def main():
+    nc = await asyncio.wait_for(nats.connect(sys.argv[1]), 5)
+    kv = await nc.jetstream().key_value("shared")
+    if sys.argv[2] == "create":
+        await kv.create("from-python", b"p", msg_ttl=1.0)
+        print("created")
+    else:
+        watcher = await kv.watch("from-rust")
+        async def until_purged():
+            async for entry in watcher:
+                if entry is not None and entry.operation == "PURGE":
+                    return entry.key
+        print(await asyncio.wait_for(until_purged(), 20))
+    await nc.close()
+
+asyncio.run(main())
+"#;
+
+async fn key_ttls_across_clients<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let js = nats_jetstream::new(connect(&rt, &server.url()).await);
+    let config = Config::new("shared").limit_markers(Duration::from_secs(60)).storage(StorageType::Memory);
+    let store = within(&rt, "create", js.create_key_value(config)).await.unwrap();
+
+    let mut watch = within(&rt, "watch", store.watch("from-python")).await.unwrap();
+    let out = run_python(PY_KEY_TTLS, &[&server.url(), "create"]);
+    assert_eq!(out.stdout.trim(), "created");
+    assert_eq!(next_entry(&rt, &mut watch).await.operation, Operation::Put);
+    let expired = next_entry(&rt, &mut watch).await;
+    assert_eq!((expired.key.as_str(), expired.operation), ("from-python", Operation::Purge));
+
+    // Python watches first (it prints once the key is purged), then the key is created here.
+    let python = nats_integration_tests::spawn_python(PY_KEY_TTLS, &[&server.url(), "watch"]);
+    let mut own = within(&rt, "own watch", store.watch("from-rust")).await.unwrap();
+    within(&rt, "create", store.create_with_ttl("from-rust", "r".into(), Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert_eq!(next_entry(&rt, &mut own).await.operation, Operation::Put);
+    assert_eq!(next_entry(&rt, &mut own).await.operation, Operation::Purge);
+    assert_eq!(python.wait().stdout.trim(), "from-rust", "nats-py read the expiry as a purge");
 }
