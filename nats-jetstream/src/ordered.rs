@@ -36,6 +36,10 @@ pub struct OrderedConfig {
     pub heartbeat: Duration,
     /// Lifetime of each pull request.
     pub expires: Duration,
+    /// Only messages on these subjects (instead of `filter_subject`; servers since 2.10).
+    pub filter_subjects: Vec<String>,
+    /// Headers only (with `Nats-Msg-Size`), no payloads.
+    pub headers_only: bool,
 }
 
 impl Default for OrderedConfig {
@@ -46,6 +50,8 @@ impl Default for OrderedConfig {
             batch: 500,
             heartbeat: Duration::from_secs(5),
             expires: Duration::from_secs(30),
+            filter_subjects: Vec::new(),
+            headers_only: false,
         }
     }
 }
@@ -55,6 +61,20 @@ impl OrderedConfig {
     #[must_use]
     pub fn filter_subject(mut self, subject: impl Into<String>) -> Self {
         self.filter_subject = Some(subject.into());
+        self
+    }
+
+    /// With several subject filters.
+    #[must_use]
+    pub fn filter_subjects<I: IntoIterator<Item = S>, S: Into<String>>(mut self, subjects: I) -> Self {
+        self.filter_subjects = subjects.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Headers only, no payloads.
+    #[must_use]
+    pub fn headers_only(mut self, headers_only: bool) -> Self {
+        self.headers_only = headers_only;
         self
     }
 
@@ -108,7 +128,9 @@ impl OrderedConsumer {
             stream: self.stream.clone(),
             base: ConsumerConfig {
                 filter_subject: self.config.filter_subject.clone(),
+                filter_subjects: self.config.filter_subjects.clone(),
                 deliver_policy: self.config.deliver_policy.clone(),
+                headers_only: self.config.headers_only,
                 ..ConsumerConfig::default()
             },
             options: PullOptions::default()

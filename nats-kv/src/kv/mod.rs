@@ -444,18 +444,40 @@ impl Store {
     /// # Errors
     /// A [`WatchError`].
     pub async fn watch_with(&self, pattern: &str, options: WatchOptions) -> Result<Watch, WatchError> {
-        validate_pattern(pattern)?;
-        let subject = key_subject(&self.name, pattern);
+        self.watch_many_with(&[pattern], options).await
+    }
+
+    /// Watches the keys matching any of `patterns` (servers since 2.10 for more than one),
+    /// as [`watch_with`](Self::watch_with).
+    ///
+    /// # Errors
+    /// A [`WatchError`].
+    pub async fn watch_many_with(
+        &self,
+        patterns: &[&str],
+        options: WatchOptions,
+    ) -> Result<Watch, WatchError> {
+        let mut subjects = Vec::with_capacity(patterns.len());
+        for pattern in patterns {
+            validate_pattern(pattern)?;
+            subjects.push(key_subject(&self.name, pattern));
+        }
         let initial_empty = match options.start {
             WatchStart::UpdatesOnly => true,
             WatchStart::FromRevision(revision) => {
                 self.context.stream_info(&stream_name(&self.name)).await?.state.last_seq < revision.max(1)
             }
-            _ => match self.stream.get_last_raw_message_by_subject(&subject).await {
-                Ok(_) => false,
-                Err(StreamError::MessageNotFound(_)) => true,
-                Err(e) => return Err(e.into()),
-            },
+            _ => {
+                let mut empty = true;
+                for subject in &subjects {
+                    match self.stream.get_last_raw_message_by_subject(subject).await {
+                        Ok(_) => empty = false,
+                        Err(StreamError::MessageNotFound(_)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                empty
+            }
         };
         let deliver_policy = match options.start.deliver_policy() {
             // The pattern has no message yet: every message is an update.
@@ -468,10 +490,13 @@ impl Store {
             }
             policy => policy,
         };
-        let config = OrderedConfig::default()
-            .filter_subject(subject)
-            .deliver_policy(deliver_policy)
-            .heartbeat(WATCH_HEARTBEAT);
+        let config = match <[String; 1]>::try_from(subjects) {
+            Ok([subject]) => OrderedConfig::default().filter_subject(subject),
+            Err(subjects) => OrderedConfig::default().filter_subjects(subjects),
+        }
+        .deliver_policy(deliver_policy)
+        .headers_only(options.meta_only)
+        .heartbeat(WATCH_HEARTBEAT);
         let messages = self.stream.ordered_consumer(config).messages();
         let state =
             WatchState { store: self.clone(), messages, watcher: Watcher::new(options, initial_empty) };
@@ -484,14 +509,23 @@ impl Store {
         })
     }
 
-    /// The keys that have a value (deleted and purged keys left out).
+    /// The keys that have a value (deleted and purged keys left out). Values are not
+    /// downloaded (the watch behind it asks for headers only).
     ///
     /// # Errors
     /// A [`WatchError`].
     pub async fn keys(&self) -> Result<Vec<String>, WatchError> {
+        self.keys_matching(&[">"]).await
+    }
+
+    /// The keys matching any of `filters` (`*` and `>` allowed) that have a value.
+    ///
+    /// # Errors
+    /// A [`WatchError`].
+    pub async fn keys_matching(&self, filters: &[&str]) -> Result<Vec<String>, WatchError> {
         // Markers are read (not ignored) so that the last initial message is seen even
         // when it is one; they are left out here.
-        let mut watch = self.watch(">").await?;
+        let mut watch = self.watch_many_with(filters, WatchOptions::default().meta_only(true)).await?;
         let mut keys = Vec::new();
         while !watch.initial_done_at_start {
             match self.next_within(&mut watch).await {

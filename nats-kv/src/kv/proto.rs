@@ -375,9 +375,19 @@ pub struct WatchOptions {
     pub start: WatchStart,
     /// Skip deletion and purge markers.
     pub ignore_deletes: bool,
+    /// Keys and revisions only: the entries' values are left empty (the server sends
+    /// headers only).
+    pub meta_only: bool,
 }
 
 impl WatchOptions {
+    /// Keys and revisions only, no values.
+    #[must_use]
+    pub fn meta_only(mut self, meta_only: bool) -> Self {
+        self.meta_only = meta_only;
+        self
+    }
+
     /// With a start.
     #[must_use]
     pub fn start(mut self, start: WatchStart) -> Self {

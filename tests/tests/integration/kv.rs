@@ -26,6 +26,7 @@ runtime_tests!(
     an_expired_key_reads_as_purged,
     per_key_ttls_expected_revisions_and_watch_from_a_revision,
     key_ttls_across_clients,
+    keys_and_watches_of_several_filters,
 );
 
 fn values(entries: &[Entry]) -> Vec<(String, String, Operation)> {
@@ -513,4 +514,50 @@ async fn key_ttls_across_clients<R: Runtime>(rt: R) {
     assert_eq!(next_entry(&rt, &mut own).await.operation, Operation::Put);
     assert_eq!(next_entry(&rt, &mut own).await.operation, Operation::Purge);
     assert_eq!(python.wait().stdout.trim(), "from-rust", "nats-py read the expiry as a purge");
+}
+
+async fn keys_and_watches_of_several_filters<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let js = nats_jetstream::new(connect(&rt, &server.url()).await);
+    let store =
+        within(&rt, "create", js.create_key_value(Config::new("filters").storage(StorageType::Memory)))
+            .await
+            .unwrap();
+    for key in ["users.a", "users.b", "orders.1", "carts.x"] {
+        within(&rt, "put", store.put(key, key.to_owned().into())).await.unwrap();
+    }
+    within(&rt, "delete", store.delete("users.b")).await.unwrap();
+    let mut keys = within(&rt, "keys", store.keys_matching(&["users.*", "orders.>"])).await.unwrap();
+    keys.sort();
+    assert_eq!(keys, ["orders.1", "users.a"], "deleted and unmatched keys left out");
+    assert_eq!(within(&rt, "all keys", store.keys()).await.unwrap().len(), 3);
+
+    let mut watch = within(
+        &rt,
+        "watch",
+        store.watch_many_with(&["users.*", "carts.*"], WatchOptions::default().meta_only(true)),
+    )
+    .await
+    .unwrap();
+    let mut initial = Vec::new();
+    loop {
+        let entry = next_entry(&rt, &mut watch).await;
+        assert!(entry.value.is_empty(), "meta only: no value");
+        initial.push((entry.key.clone(), entry.operation));
+        if entry.seen_current {
+            break;
+        }
+    }
+    initial.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        initial,
+        [
+            ("carts.x".to_owned(), Operation::Put),
+            ("users.a".to_owned(), Operation::Put),
+            ("users.b".to_owned(), Operation::Delete)
+        ]
+    );
+    within(&rt, "put", store.put("orders.2", "o".into())).await.unwrap();
+    within(&rt, "put", store.put("carts.y", "c".into())).await.unwrap();
+    assert_eq!(next_entry(&rt, &mut watch).await.key, "carts.y", "orders.2 is not watched");
 }
