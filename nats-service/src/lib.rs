@@ -62,6 +62,7 @@
 
 mod config;
 mod core;
+mod discovery;
 mod error;
 mod id;
 mod messages;
@@ -73,6 +74,7 @@ pub use crate::config::{
     QueueGroup, ServiceConfig, DEFAULT_QUEUE_GROUP,
 };
 pub use crate::core::{EndpointId, EndpointSpec, ServiceCore, Subscription};
+pub use crate::discovery::{Discovery, DiscoveryError, ServiceClient, DEFAULT_DISCOVERY_WAIT};
 pub use crate::error::{ConfigError, RespondError, ServiceError};
 pub use crate::id::{IdGenerator, ID_LEN};
 pub use crate::messages::{

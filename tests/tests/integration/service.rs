@@ -32,6 +32,7 @@ runtime_tests!(
     service_survives_a_server_restart,
     interop_nats_py_discovers_and_calls_our_service,
     interop_we_discover_and_call_a_nats_py_service,
+    the_services_client_discovers_ours_and_a_nats_py_service,
 );
 
 fn text(payload: &[u8]) -> &str {
@@ -720,4 +721,44 @@ async fn interop_we_discover_and_call_a_nats_py_service<R: Runtime>(rt: R) {
     within(&rt, "flush", client.flush()).await.unwrap();
     child.wait();
     within(&rt, "close", client.close()).await;
+}
+
+/// The services client: ping, info and stats across every instance (one here, one in
+/// nats-py), by name, and by name and id, as typed responses; a stream and a collected
+/// form.
+async fn the_services_client_discovers_ours_and_a_nats_py_service<R: Runtime>(rt: R) {
+    let server = NatsServer::plain();
+    let client = connect(&rt, &server.url()).await;
+    let mut ready = client.subscribe("py.ready").await.unwrap();
+    within(&rt, "flush", client.flush()).await.unwrap();
+    let child = spawn_python(PY_SERVICE, &[&server.url()]);
+    let python_id = text(&next_message(&rt, &mut ready).await.payload).to_owned();
+    let ours = calculator(&rt, &client, "calc").await;
+    let our_id = ours.id();
+    within(&rt, "call", client.request("calc.add", "1 2".into())).await.unwrap();
+
+    // A wait far past a local reply, even on a loaded machine: the collections end with it.
+    let services = nats_service::ServiceClient::new(client.clone()).timeout(Duration::from_secs(2));
+    let mut pings = within(&rt, "ping", services.ping(None)).await.unwrap();
+    pings.sort_by(|a, b| a.name.cmp(&b.name));
+    let names: Vec<_> = pings.iter().map(|p| (p.name.as_str(), p.id.as_str())).collect();
+    assert_eq!(names, [("calc", our_id.as_str()), ("pysvc", python_id.as_str())]);
+
+    let infos = within(&rt, "info by name", services.info(Some("pysvc"))).await.unwrap();
+    assert_eq!(infos.len(), 1);
+    assert_eq!(infos[0].description, "from python");
+    let stats = within(&rt, "stats of ours", services.stats_instance("calc", &our_id)).await.unwrap();
+    let add = stats.endpoints.iter().find(|e| e.name == "add").expect("the add endpoint");
+    assert_eq!(add.num_requests, 1);
+    let mut stream = services.stats_stream(Some("pysvc")).unwrap();
+    let first = within(&rt, "stats stream", stream.next()).await.expect("an instance").unwrap();
+    assert_eq!(first.id, python_id);
+    assert!(within(&rt, "end of the wait", stream.next()).await.is_none());
+    let err = within(&rt, "missing instance", services.ping_instance("calc", "nope")).await.unwrap_err();
+    assert_eq!(err, nats_service::DiscoveryError::NotFound);
+
+    client.publish("py.stop", "".into()).await.unwrap();
+    within(&rt, "flush", client.flush()).await.unwrap();
+    child.wait();
+    within(&rt, "stop", ours.stop()).await.unwrap();
 }
