@@ -150,7 +150,7 @@ run_one() {
 }
 
 # --- the runs ---------------------------------------------------------------------------
-compat_skips=(--skip jetstream:: --skip kv:: --skip object_store:: --skip service:: --skip interop:: --skip chaos:: --skip migration::)
+compat_skips=(--skip jetstream:: --skip jetstream_config:: --skip jetstream_features:: --skip jetstream_push:: --skip kv:: --skip object_store:: --skip service:: --skip interop:: --skip chaos:: --skip migration::)
 started_all=$(date +%s)
 for i in $(seq 1 "$runs"); do
     echo "run $i/$runs"
