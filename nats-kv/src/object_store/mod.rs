@@ -103,6 +103,9 @@ pub enum PutError {
     /// Links cannot point at deleted objects or at links.
     #[error("invalid link target: {0}")]
     InvalidLink(&'static str),
+    /// A rename to a name another object has.
+    #[error("an object named {0:?} exists")]
+    NameTaken(String),
     /// Reading the data to put failed.
     #[error("reading the data: {0}")]
     Read(String),
@@ -415,6 +418,40 @@ impl ObjectStore {
         self.publish_meta(&info.into_deleted(SystemTime::now())).await
     }
 
+    /// Updates an object's name, description, headers and metadata (its data stays); a new
+    /// name renames it, if no other object has that name. Returns its new information.
+    ///
+    /// # Errors
+    /// [`GetError::NotFound`] (in [`PutError::Get`]) when missing,
+    /// [`PutError::NameTaken`], or another [`PutError`].
+    pub async fn update_metadata(
+        &self,
+        name: &str,
+        meta: impl Into<ObjectMeta>,
+    ) -> Result<ObjectInfo, PutError> {
+        let meta = meta.into();
+        validate_name(&meta.name)?;
+        let mut info = self.info(name).await?;
+        let renamed = meta.name != name;
+        if renamed {
+            if let Some(existing) = self.raw_info(&meta.name).await? {
+                if !existing.deleted {
+                    return Err(PutError::NameTaken(meta.name));
+                }
+            }
+        }
+        info.name = meta.name;
+        info.description = meta.description;
+        info.headers = meta.headers;
+        info.metadata = meta.metadata;
+        self.publish_meta(&info).await?;
+        if renamed {
+            // The old name's metadata goes; the chunks are the renamed object's.
+            self.stream.purge_subject(&meta_subject(&self.name, name), None).await?;
+        }
+        Ok(info)
+    }
+
     /// Adds `name`, a link to the object `target` (in this store or another).
     ///
     /// # Errors
@@ -498,9 +535,22 @@ impl ObjectStore {
         // The consumer is created when the watch is first polled: "new" is fixed now, as
         // the sequence after the stream's last.
         let last = self.context.stream_info(&stream_name(&self.name)).await?.state.last_seq;
+        self.watch_from(DeliverPolicy::ByStartSequence { start_sequence: last + 1 })
+    }
+
+    /// Watches the store with its history: the current information of every object
+    /// (deletion markers included), then every change.
+    ///
+    /// # Errors
+    /// A [`WatchError`].
+    pub async fn watch_with_history(&self) -> Result<ObjectWatch, WatchError> {
+        self.watch_from(DeliverPolicy::LastPerSubject)
+    }
+
+    fn watch_from(&self, deliver_policy: DeliverPolicy) -> Result<ObjectWatch, WatchError> {
         let config = OrderedConfig::default()
             .filter_subject(all_meta_subject(&self.name))
-            .deliver_policy(DeliverPolicy::ByStartSequence { start_sequence: last + 1 });
+            .deliver_policy(deliver_policy);
         let messages = self.stream.ordered_consumer(config).messages();
         Ok(ObjectWatch {
             inner: Box::pin(messages.map(|m| {

@@ -77,6 +77,12 @@ pub struct ObjectStoreConfig {
     pub storage: StorageType,
     /// Replicas (0: 1).
     pub num_replicas: i64,
+    /// Compress what the store keeps (S2; servers since 2.10).
+    pub compression: bool,
+    /// Where the store's replicas are placed.
+    pub placement: Option<nats_jetstream::Placement>,
+    /// Free-form metadata.
+    pub metadata: std::collections::HashMap<String, String>,
 }
 
 impl Default for ObjectStoreConfig {
@@ -97,6 +103,9 @@ impl ObjectStoreConfig {
             max_bytes: -1,
             storage: StorageType::File,
             num_replicas: 1,
+            compression: false,
+            placement: None,
+            metadata: std::collections::HashMap::new(),
         }
     }
 
@@ -132,6 +141,11 @@ impl ObjectStoreConfig {
         config.allow_rollup = true;
         config.allow_direct = true;
         config.discard = DiscardPolicy::New;
+        if self.compression {
+            config.compression = nats_jetstream::Compression::S2;
+        }
+        config.placement = self.placement.clone();
+        config.metadata = self.metadata.clone();
         Ok(config)
     }
 }
@@ -200,6 +214,13 @@ impl ObjectMeta {
     #[must_use]
     pub fn description(mut self, description: impl Into<String>) -> Self {
         self.description = Some(description.into());
+        self
+    }
+
+    /// With a metadata entry.
+    #[must_use]
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.get_or_insert_with(BTreeMap::new).insert(key.into(), value.into());
         self
     }
 

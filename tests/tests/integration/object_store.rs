@@ -24,6 +24,7 @@ runtime_tests!(
     links_watch_and_seal,
     python_writes_we_read,
     we_write_python_reads,
+    metadata_updates_renames_and_a_watch_with_history,
 );
 // Its verdict is the process's peak memory: a process of its own, not the one the other
 // tests share.
@@ -380,4 +381,63 @@ async fn we_write_python_reads<R: Runtime>(rt: R) {
         ],
         "{out:?}"
     );
+}
+
+const PY_READ_INFO: &str = r#"
+import asyncio, sys, nats
+
+async def main():
+    nc = await asyncio.wait_for(nats.connect(sys.argv[1]), 5)
+    store = await nc.jetstream().object_store("meta")
+    info = await store.get_info(sys.argv[2])
+    # nats-py 2.16's ObjectInfo has no metadata field: name and description.
+    print(info.name, info.description)
+    result = await store.get(sys.argv[2])
+    print(result.data.decode())
+    await nc.close()
+
+asyncio.run(main())
+"#;
+
+async fn metadata_updates_renames_and_a_watch_with_history<R: Runtime>(rt: R) {
+    let server = NatsServer::jetstream();
+    let js = nats_jetstream::new(connect(&rt, &server.url()).await);
+    let mut config = ObjectStoreConfig::new("meta").storage(StorageType::Memory);
+    config.metadata.insert("team".into(), "a".into());
+    let store = within(&rt, "create", js.create_object_store(config)).await.unwrap();
+    assert_eq!(within(&rt, "status", store.status()).await.unwrap().info.config.metadata["team"], "a");
+    let put = within(&rt, "put", store.put("draft.txt", &mut &b"contents"[..])).await.unwrap();
+    within(&rt, "put other", store.put("taken.txt", &mut &b"other"[..])).await.unwrap();
+
+    // Rename with a description and metadata: the data stays, the old name goes.
+    let meta = ObjectMeta::from("final.txt").description("renamed here").metadata("owner", "rust");
+    let renamed = within(&rt, "rename", store.update_metadata("draft.txt", meta)).await.unwrap();
+    assert_eq!(
+        (renamed.name.as_str(), renamed.digest.as_deref(), renamed.size),
+        ("final.txt", put.digest.as_deref(), 8)
+    );
+    let err = within(&rt, "old name", store.info("draft.txt")).await.unwrap_err();
+    assert!(matches!(err, GetError::NotFound), "{err:?}");
+    let data =
+        within(&rt, "get", async { store.get("final.txt").await.unwrap().read_all().await.unwrap() }).await;
+    assert_eq!(data, b"contents");
+    let err = within(&rt, "taken", store.update_metadata("final.txt", "taken.txt")).await.unwrap_err();
+    assert!(matches!(err, PutError::NameTaken(_)), "{err:?}");
+
+    // nats-py sees the update.
+    let out = run_python(PY_READ_INFO, &[&server.url(), "final.txt"]);
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["final.txt renamed here", "contents"]);
+
+    // A watch with history: the current objects, then changes.
+    let mut watch = within(&rt, "watch", store.watch_with_history()).await.unwrap();
+    let mut current = Vec::new();
+    for _ in 0..2 {
+        let info = within(&rt, "current", watch.next()).await.expect("open").unwrap();
+        current.push(info.name);
+    }
+    current.sort();
+    assert_eq!(current, ["final.txt", "taken.txt"]);
+    within(&rt, "delete", store.delete("taken.txt")).await.unwrap();
+    let change = within(&rt, "change", watch.next()).await.expect("open").unwrap();
+    assert!(change.deleted && change.name == "taken.txt", "{change:?}");
 }
