@@ -70,6 +70,8 @@ struct Counters {
 struct Endpoint {
     info: EndpointInfo,
     counters: Counters,
+    /// Stopped on its own: no longer in INFO or STATS.
+    stopped: bool,
 }
 
 /// One service instance's protocol state.
@@ -143,6 +145,7 @@ impl ServiceCore {
                 metadata: spec.metadata,
             },
             counters: Counters::default(),
+            stopped: false,
         });
         Ok(Subscription { endpoint, subject, queue_group })
     }
@@ -194,7 +197,7 @@ impl ServiceCore {
             version: self.config.version.clone(),
             metadata: self.config.metadata.clone(),
             description: self.config.description.clone(),
-            endpoints: self.endpoints.iter().map(|e| e.info.clone()).collect(),
+            endpoints: self.endpoints.iter().filter(|e| !e.stopped).map(|e| e.info.clone()).collect(),
         }
     }
 
@@ -204,6 +207,7 @@ impl ServiceCore {
         let endpoints = self
             .endpoints
             .iter()
+            .filter(|e| !e.stopped)
             .map(|e| {
                 let c = &e.counters;
                 let processing_time = nanos(c.processing_time);
@@ -230,6 +234,13 @@ impl ServiceCore {
             metadata: self.config.metadata.clone(),
             started: self.started.clone(),
             endpoints,
+        }
+    }
+
+    /// An endpoint stopped on its own: it leaves INFO and STATS (its id stays unused).
+    pub fn remove_endpoint(&mut self, endpoint: EndpointId) {
+        if let Some(endpoint) = self.endpoints.get_mut(endpoint.0) {
+            endpoint.stopped = true;
         }
     }
 
@@ -328,6 +339,10 @@ mod tests {
             assert!(core.add_endpoint(spec).is_err(), "{name} {group} {subject:?}");
         }
         assert_eq!(core.info().endpoints.len(), 3, "refused endpoints are not added");
+        let mut stopped = core.clone();
+        stopped.remove_endpoint(EndpointId(0));
+        assert_eq!(stopped.info().endpoints.len(), 2, "a stopped endpoint leaves INFO");
+        assert_eq!(stopped.stats(&mut |_| None).endpoints.len(), 2, "and STATS");
         let mut spec = EndpointSpec::new("named");
         spec.group = "g".into();
         spec.subject = Some(String::new());

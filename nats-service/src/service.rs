@@ -523,6 +523,28 @@ impl Endpoint {
         &self.info
     }
 
+    /// Stops this endpoint alone: unsubscribes it (its stream yields the requests already
+    /// received, then ends), takes it out of the service's INFO and STATS, and waits until
+    /// the server has processed the unsubscription. The service and its other endpoints
+    /// go on.
+    ///
+    /// # Errors
+    /// [`ServiceError::Flush`] when the server cannot confirm (the endpoint is stopped
+    /// anyway).
+    pub async fn stop(&self) -> Result<(), ServiceError> {
+        lock(&self.service.state).core.remove_endpoint(self.id);
+        {
+            let mut endpoint = lock(&self.subscriber);
+            // Already ended (closed connection, say) is fine: stopping is what was asked.
+            let _ = endpoint.subscriber.unsubscribe().into_inner();
+            if let Some(waker) = endpoint.waker.take() {
+                waker.wake();
+            }
+        }
+        self.service.client.flush().await?;
+        Ok(())
+    }
+
     /// Handles every request with `handler`, one after another, on a task of the service's
     /// runtime, until the endpoint's stream ends. Requests the handler drops without a reply
     /// still count in the statistics.

@@ -33,6 +33,7 @@ runtime_tests!(
     interop_nats_py_discovers_and_calls_our_service,
     interop_we_discover_and_call_a_nats_py_service,
     the_services_client_discovers_ours_and_a_nats_py_service,
+    one_endpoint_stops_alone,
 );
 
 fn text(payload: &[u8]) -> &str {
@@ -761,4 +762,26 @@ async fn the_services_client_discovers_ours_and_a_nats_py_service<R: Runtime>(rt
     within(&rt, "flush", client.flush()).await.unwrap();
     child.wait();
     within(&rt, "stop", ours.stop()).await.unwrap();
+}
+
+async fn one_endpoint_stops_alone<R: Runtime>(rt: R) {
+    let server = NatsServer::plain();
+    let client = connect(&rt, &server.url()).await;
+    let service =
+        within(&rt, "start", ServiceBuilder::new("two", "1.0.0").start(&rt, &client)).await.unwrap();
+    let mut first = within(&rt, "first", service.add_endpoint("first")).await.unwrap();
+    let kept = within(&rt, "second", service.add_endpoint("second")).await.unwrap();
+    kept.serve(|request| async move {
+        let _ = request.respond("still here".into()).await;
+    });
+    within(&rt, "stop first", first.stop()).await.unwrap();
+    assert!(within(&rt, "end", first.next()).await.is_none(), "its stream ends");
+    let err = within(&rt, "stopped", client.request("first", "".into())).await.unwrap_err();
+    assert!(matches!(err, RequestError::NoResponders), "{err:?}");
+    let reply = within(&rt, "kept", client.request("second", "".into())).await.unwrap();
+    assert_eq!(text(&reply.payload), "still here");
+    let names: Vec<String> = service.info().endpoints.into_iter().map(|e| e.name).collect();
+    assert_eq!(names, ["second"]);
+    assert!(!service.is_stopped());
+    within(&rt, "stop", service.stop()).await.unwrap();
 }
