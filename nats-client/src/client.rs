@@ -23,7 +23,7 @@ use crate::reader::{ReadThrough, Wait};
 use crate::runtime::Runtime;
 use crate::shared::{FlushSlot, Guard, RequestSlot, Shared, SubSlot, HIGH_WATER};
 use crate::subscriber::Subscriber;
-use crate::time::Instant;
+use crate::time::{Instant, SystemTime};
 use crate::writer::Pumped;
 use nats_proto::{FlushError, PublishError};
 
@@ -73,36 +73,55 @@ pub async fn connect_with_runtime<R: Runtime>(
         options.local_address,
     );
     runtime.spawn(driver.run());
-    let timer_runtime = runtime.clone();
-    let timer: TimerFn = Arc::new(move |deadline| Box::pin(timer_runtime.sleep_until(deadline)));
-    let clock_runtime = runtime.clone();
-    let clock: ClockFn = Arc::new(move || clock_runtime.now());
+    let runtime: Arc<dyn DynRuntime> = Arc::new(runtime);
     // The callbacks live in their tasks only: a callback capturing a client must not keep
     // the handle (and so the connection) alive through the options.
     let mut options = options;
     options.callbacks.clear();
     options.auth_callback = None;
-    let client =
-        Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared), timer, clock }), shared };
+    let client = Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared), runtime }), shared };
     if !client.inner.options.proto.retry_on_initial_connect {
         client.wait_for_first_connection().await?;
     }
     Ok(client)
 }
 
-/// Makes a timer on the connection's runtime, type-erased so that `Client` stays
-/// non-generic.
-type TimerFn = Arc<dyn Fn(Instant) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+/// A task on the runtime, boxed.
+type BoxTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-/// Reads the connection's runtime clock ([`Runtime::now`]), type-erased like [`TimerFn`].
-type ClockFn = Arc<dyn Fn() -> Instant + Send + Sync>;
+/// The connection's runtime, object-safe: its timers, clock and tasks, so that `Client`
+/// stays non-generic and the layers above (services, JetStream) need no runtime of their
+/// own.
+trait DynRuntime: Send + Sync {
+    fn sleep_until(&self, deadline: Instant) -> BoxTask;
+    fn now(&self) -> Instant;
+    fn system_time(&self) -> SystemTime;
+    fn spawn(&self, task: BoxTask);
+}
+
+impl<R: Runtime> DynRuntime for R {
+    fn sleep_until(&self, deadline: Instant) -> BoxTask {
+        Box::pin(Runtime::sleep_until(self, deadline))
+    }
+
+    fn now(&self) -> Instant {
+        Runtime::now(self)
+    }
+
+    fn system_time(&self) -> SystemTime {
+        Runtime::system_time(self)
+    }
+
+    fn spawn(&self, task: BoxTask) {
+        Runtime::spawn(self, task);
+    }
+}
 
 /// Closes the connection when the last handle goes.
 struct Handle {
     options: ConnectOptions,
     shared: Arc<Shared>,
-    timer: TimerFn,
-    clock: ClockFn,
+    runtime: Arc<dyn DynRuntime>,
 }
 
 /// A timer on the client's runtime ([`Client::sleep_until`]): completes at its deadline.
@@ -488,6 +507,21 @@ impl Client {
         )
     }
 
+    /// A fresh random token of 22 base62 characters (the shape of a NUID), from the
+    /// connection's random source: unique within the process, unpredictable across
+    /// processes (seeded from the browser's crypto in a page). Object names in an object
+    /// store, service ids and consumer names take it.
+    ///
+    /// ```no_run
+    /// # fn example(client: nats_client::Client) {
+    /// let id = client.new_token();
+    /// assert_eq!(id.len(), 22);
+    /// # }
+    /// ```
+    pub fn new_token(&self) -> String {
+        inbox_token(self.inner.options.proto.rng_seed)
+    }
+
     /// A timer on the runtime the client was connected with: completes at `deadline`.
     /// Layers above the client (JetStream) use it for their deadlines without naming the
     /// runtime.
@@ -501,7 +535,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn sleep_until(&self, deadline: Instant) -> Sleep {
-        Sleep((self.inner.timer)(deadline))
+        Sleep(self.inner.runtime.sleep_until(deadline))
     }
 
     /// The current time on the clock of the runtime the client was connected with
@@ -517,7 +551,40 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn now(&self) -> Instant {
-        (self.inner.clock)()
+        self.inner.runtime.now()
+    }
+
+    /// The wall-clock time on the runtime the client was connected with
+    /// ([`Runtime::system_time`]): what the layers above the client write as a time (an
+    /// object's modification time, a service's start), in the browser too, where std's
+    /// clock panics.
+    ///
+    /// ```no_run
+    /// # fn example(client: nats_client::Client) {
+    /// println!("now: {}", nats_client::rfc3339::format(client.system_time()));
+    /// # }
+    /// ```
+    pub fn system_time(&self) -> SystemTime {
+        self.inner.runtime.system_time()
+    }
+
+    /// Runs `task` in the background on the runtime the client was connected with: the
+    /// layers above the client (a service's discovery task, say) need no runtime of their
+    /// own.
+    ///
+    /// ```no_run
+    /// # async fn example(client: nats_client::Client) {
+    /// let background = client.clone();
+    /// client.spawn(async move {
+    ///     let _ = background.publish("heartbeat", "alive".into()).await;
+    /// });
+    /// # }
+    /// ```
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.inner.runtime.spawn(Box::pin(task));
     }
 
     /// The instant `wait` from [`now`](Self::now), for
@@ -1133,6 +1200,26 @@ mod tests {
     use crate::shared::Shared;
 
     /// A client whose core is driven to `Connected` by hand (no driver task, no socket).
+    /// A clock that stands still, timers that fire at once, tasks dropped: enough for
+    /// the tests of a client that never reaches its runtime.
+    struct FixedClock(Instant);
+
+    impl super::DynRuntime for FixedClock {
+        fn sleep_until(&self, _: Instant) -> super::BoxTask {
+            Box::pin(std::future::ready(()))
+        }
+
+        fn now(&self) -> Instant {
+            self.0
+        }
+
+        fn system_time(&self) -> crate::SystemTime {
+            crate::UNIX_EPOCH
+        }
+
+        fn spawn(&self, _: super::BoxTask) {}
+    }
+
     fn connected_client() -> Client {
         let options = ConnectOptions::new().resolve("nats://127.0.0.1:4222").expect("valid options");
         let now = Instant::now();
@@ -1149,9 +1236,8 @@ mod tests {
         assert_eq!(conn.state(), State::Connected);
         while conn.poll_event().is_some() {}
         let shared = Arc::new(Shared::new(conn));
-        let timer: super::TimerFn = Arc::new(|_| Box::pin(std::future::ready(())));
-        let clock: super::ClockFn = Arc::new(move || now);
-        Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared), timer, clock }), shared }
+        let runtime: Arc<dyn super::DynRuntime> = Arc::new(FixedClock(now));
+        Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared), runtime }), shared }
     }
 
     #[test]

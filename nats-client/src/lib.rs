@@ -95,6 +95,7 @@ mod net;
 mod options;
 mod reader;
 mod request;
+pub mod rfc3339;
 mod runtime;
 mod shared;
 mod subscriber;
@@ -132,4 +133,4 @@ pub use runtime::Runtime;
 #[cfg(feature = "tls")]
 pub use rustls;
 pub use subscriber::Subscriber;
-pub use time::Instant;
+pub use time::{Instant, SystemTime, UNIX_EPOCH};

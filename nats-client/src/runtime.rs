@@ -5,7 +5,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
-use crate::time::Instant;
+use crate::time::{Instant, SystemTime};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
@@ -77,6 +77,14 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// clock; real runtimes keep the default, [`Instant::now`].
     fn now(&self) -> Instant {
         Instant::now()
+    }
+
+    /// The wall-clock time on the runtime's clock: the times the layers above the client
+    /// write (an object's modification time, a service's start). Real runtimes keep the
+    /// default, [`SystemTime::now`] (`Date.now()` in the browser); a simulation runs it on
+    /// its virtual clock.
+    fn system_time(&self) -> SystemTime {
+        SystemTime::now()
     }
 
     /// A timer completing at `deadline` (a time on [`now`](Self::now)'s clock).

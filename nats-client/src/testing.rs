@@ -816,6 +816,22 @@ mod tests {
         assert_ne!(inbox_a.rsplit('.').next(), inbox_b.rsplit('.').next());
     }
 
+    /// Tokens (service ids, object names) are NUID-shaped, fresh on every call, and drawn
+    /// from the connection's seed like the inboxes; the wall clock is the runtime's.
+    #[test]
+    fn tokens_and_the_wall_clock_come_from_the_client() {
+        let (_rt_a, a, _server_a) = connected(ConnectOptions::new().rng_seed(1));
+        let (_rt_b, b, _server_b) = connected(ConnectOptions::new().rng_seed(2));
+        let token = a.new_token();
+        assert_eq!(token.len(), 22);
+        assert!(token.bytes().all(|c| c.is_ascii_alphanumeric()), "{token}");
+        assert_ne!(token, a.new_token());
+        assert_ne!(a.new_token(), b.new_token());
+        let before = crate::SystemTime::now();
+        let now = a.system_time();
+        assert!(now >= before && now <= crate::SystemTime::now());
+    }
+
     /// Every duration the client takes may be `Duration::MAX`, and means never: no panic
     /// when it is added to the clock (in the caller's task or in the driver), and nothing
     /// times out, not even after a decade on the virtual clock.

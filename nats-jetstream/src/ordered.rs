@@ -137,9 +137,7 @@ impl OrderedConsumer {
                 .batch(self.config.batch)
                 .expires(self.config.expires)
                 .heartbeat(self.config.heartbeat),
-            tracker: OrderedTracker::named(
-                self.context.client.new_inbox().rsplit('.').next().unwrap_or("ordered").to_owned(),
-            ),
+            tracker: OrderedTracker::named(self.context.client.new_token()),
             push: self.push.then_some(self.config.heartbeat),
             source: None,
             consumer: None,

@@ -38,7 +38,6 @@
 
 pub mod kv;
 pub mod object_store;
-mod time;
 
 pub use kv::{Entry, KeyValueExt, Store, Watch};
 pub use object_store::{Object, ObjectStore, ObjectStoreExt, ObjectWatch};

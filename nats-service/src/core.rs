@@ -1,7 +1,9 @@
 //! The sans-IO state of one service: identity, endpoints, statistics, and the discovery
 //! responses built from them. Time is passed in; nothing here reads a clock or does IO.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+use nats_client::SystemTime;
 
 use crate::config::{
     join_subject, validate_group, validate_name, validate_subject, QueueGroup, ServiceConfig,
@@ -11,7 +13,7 @@ use crate::messages::{
     control_subject_with_prefix, EndpointInfo, EndpointStats, InfoResponse, PingResponse, StatsResponse,
     Verb, INFO_RESPONSE_TYPE, PING_RESPONSE_TYPE, STATS_RESPONSE_TYPE,
 };
-use crate::time::format_rfc3339;
+use nats_client::rfc3339::format_micros as format_rfc3339;
 
 /// An endpoint of a [`ServiceCore`], by position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -22,17 +22,17 @@
 //!
 //! ```no_run
 //! use futures_util::StreamExt;
-//! use nats_service::ServiceBuilder;
+//! use nats_service::ServiceExt;
 //!
-//! # async fn demo<R: nats_client::Runtime>(runtime: R, client: nats_client::Client)
-//! # -> Result<(), Box<dyn std::error::Error>> {
-//! let service = ServiceBuilder::new("calc", "1.0.0")
+//! # async fn demo(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! let service = client
+//!     .service_builder()
 //!     .description("adds and divides")
 //!     .metadata("region", "eu")
-//!     .start(&runtime, &client)
+//!     .start("calc", "1.0.0")
 //!     .await?;
 //!
-//! // A closure per request, on a task of the runtime.
+//! // A closure per request, on a task of the client's runtime.
 //! service.add_endpoint("ping").await?.serve(|request| async move {
 //!     let _ = request.respond("pong".into()).await;
 //! });
@@ -54,10 +54,16 @@
 //!
 //! The protocol logic is sans-IO: [`ServiceCore`] validates the configuration, builds the
 //! control subjects and the discovery responses, and accounts statistics with the elapsed
-//! times passed in; [`IdGenerator`] makes instance ids from a seed; [`format_rfc3339`]
-//! formats `started` from a given time. The async layer ([`ServiceBuilder`], [`Service`])
-//! only subscribes, measures with `std::time::Instant` and publishes; it runs on any
-//! runtime through [`nats_client::Runtime`], which it uses to spawn the discovery task.
+//! times passed in; [`IdGenerator`] makes instance ids from a seed;
+//! [`nats_client::rfc3339`] formats `started` from a given time. The async layer
+//! ([`ServiceBuilder`], [`Service`]) only subscribes, measures and publishes; it takes its
+//! tasks, clock and wall-clock from the client's runtime ([`Client::spawn`],
+//! [`Client::now`], [`Client::system_time`]), so it runs wherever the client does, the
+//! browser included.
+//!
+//! [`Client::spawn`]: nats_client::Client::spawn
+//! [`Client::now`]: nats_client::Client::now
+//! [`Client::system_time`]: nats_client::Client::system_time
 #![forbid(unsafe_code)]
 
 mod config;
@@ -67,7 +73,6 @@ mod error;
 mod id;
 mod messages;
 mod service;
-mod time;
 
 pub use crate::config::{
     join_subject, validate_group, validate_name, validate_queue_group, validate_subject, validate_version,
@@ -82,5 +87,7 @@ pub use crate::messages::{
     InfoResponse, PingResponse, StatsResponse, Verb, API_PREFIX, ERROR_CODE_HEADER, ERROR_HEADER,
     INFO_RESPONSE_TYPE, PING_RESPONSE_TYPE, STATS_RESPONSE_TYPE,
 };
-pub use crate::service::{add_service, Endpoint, EndpointBuilder, Group, Request, Service, ServiceBuilder};
-pub use crate::time::{format_rfc3339, parse_rfc3339};
+pub use crate::service::{
+    add_service, ClientServiceBuilder, Endpoint, EndpointBuilder, Group, Request, Service, ServiceBuilder,
+    ServiceExt,
+};

@@ -13,7 +13,7 @@
 //!   omits `data`, which nats-py then cannot parse);
 //! - `processing_time` and `average_processing_time` are integer nanoseconds;
 //! - `started` is RFC 3339 UTC with six fractional digits (see
-//!   [`format_rfc3339`](crate::time::format_rfc3339)).
+//!   [`rfc3339::format_micros`](nats_client::rfc3339::format_micros)).
 
 use std::collections::BTreeMap;
 
@@ -212,8 +212,8 @@ pub struct StatsResponse {
 
 impl StatsResponse {
     /// [`started`](Self::started) as a time, if it is valid RFC 3339.
-    pub fn started_time(&self) -> Option<std::time::SystemTime> {
-        crate::time::parse_rfc3339(&self.started)
+    pub fn started_time(&self) -> Option<nats_client::SystemTime> {
+        nats_client::rfc3339::parse(&self.started)
     }
 }
 

@@ -1,29 +1,24 @@
 //! The async service on a [`nats_client::Client`]: discovery task, endpoints as streams of
-//! requests, replies and error replies, statistics measured with `std::time::Instant`.
+//! requests, replies and error replies, statistics measured on the client's clock.
 
+use nats_client::Instant;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::SystemTime;
-
-use nats_client::Instant;
 
 use bytes::Bytes;
 use futures_core::Stream;
-use nats_client::{Client, HeaderMap, Message, Runtime, Subscriber};
+use nats_client::{Client, HeaderMap, Message, Subscriber};
 
 use crate::config::{QueueGroup, ServiceConfig};
 use crate::core::{EndpointId, EndpointSpec, ServiceCore};
 use crate::error::{RespondError, ServiceError};
-use crate::id::IdGenerator;
 use crate::messages::{
     set_error_headers, EndpointInfo, EndpointStats, InfoResponse, PingResponse, StatsResponse,
 };
 
-type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-type Spawner = Arc<dyn Fn(BoxFuture) + Send + Sync>;
 type StatsHandler = Arc<dyn Fn(&EndpointStats) -> serde_json::Value + Send + Sync>;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -97,23 +92,20 @@ impl ServiceBuilder {
     }
 
     /// Validates the configuration, subscribes to the nine discovery subjects, starts the
-    /// task answering them on `runtime`, and waits until the server has the subscriptions.
+    /// task answering them on the client's runtime ([`Client::spawn`]), and waits until the
+    /// server has the subscriptions. The instance id is a fresh [`Client::new_token`].
     ///
     /// # Errors
     /// [`ServiceError::Config`] for an invalid name, version or queue group (nothing is
     /// subscribed then), or a subscribe or flush error.
-    pub async fn start<R: Runtime>(self, runtime: &R, client: &Client) -> Result<Service, ServiceError> {
-        let id = IdGenerator::from_entropy().next_id();
-        let core = ServiceCore::new(self.config, id, SystemTime::now())?;
+    pub async fn start(self, client: &Client) -> Result<Service, ServiceError> {
+        let core = ServiceCore::new(self.config, client.new_token(), client.system_time())?;
         let mut subscribers = Vec::new();
         for subject in core.control_subjects() {
             subscribers.push(client.subscribe(subject).await?);
         }
-        let runtime = runtime.clone();
-        let spawner: Spawner = Arc::new(move |future| runtime.spawn(future));
         let inner = Arc::new(Inner {
             client: client.clone(),
-            spawner,
             stats_handler: self.stats_handler,
             state: Mutex::new(State {
                 core,
@@ -122,7 +114,7 @@ impl ServiceBuilder {
                 control: Control::default(),
             }),
         });
-        (inner.spawner)(Box::pin(run_control(Arc::clone(&inner), subscribers)));
+        client.spawn(run_control(Arc::clone(&inner), subscribers));
         let service = Service { inner };
         if let Err(e) = client.flush().await {
             // Nobody gets a handle: end the discovery task rather than leave it running.
@@ -133,21 +125,115 @@ impl ServiceBuilder {
     }
 }
 
+/// Services from a client, as async-nats has them: `client.service_builder()` and
+/// `client.add_service(config)`, on the runtime the client was connected with.
+///
+/// ```no_run
+/// # async fn demo(client: nats_client::Client) -> Result<(), nats_service::ServiceError> {
+/// use nats_service::ServiceExt;
+///
+/// let service = client.service_builder().description("adds").start("calc", "1.0.0").await?;
+/// # let _ = service; Ok(()) }
+/// ```
+pub trait ServiceExt {
+    /// A builder; [`ClientServiceBuilder::start`] names the service.
+    fn service_builder(&self) -> ClientServiceBuilder;
+
+    /// Starts a service with `config`.
+    fn add_service(
+        &self,
+        config: ServiceConfig,
+    ) -> impl Future<Output = Result<Service, ServiceError>> + Send;
+}
+
+impl ServiceExt for Client {
+    fn service_builder(&self) -> ClientServiceBuilder {
+        ClientServiceBuilder { client: self.clone(), builder: ServiceBuilder::new("", "") }
+    }
+
+    fn add_service(
+        &self,
+        config: ServiceConfig,
+    ) -> impl Future<Output = Result<Service, ServiceError>> + Send {
+        ServiceBuilder::from_config(config).start(self)
+    }
+}
+
+/// A [`ServiceBuilder`] bound to a client ([`ServiceExt::service_builder`]): the name and
+/// version come last, at [`start`](Self::start), as in async-nats.
+#[must_use = "a builder does nothing until started"]
+#[derive(Debug)]
+pub struct ClientServiceBuilder {
+    client: Client,
+    builder: ServiceBuilder,
+}
+
+impl ClientServiceBuilder {
+    /// A human-readable description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.builder = self.builder.description(description);
+        self
+    }
+
+    /// Adds a metadata entry.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.builder = self.builder.metadata(key, value);
+        self
+    }
+
+    /// The default queue group of the endpoints (otherwise `"q"`).
+    pub fn queue_group(mut self, name: impl Into<String>) -> Self {
+        self.builder = self.builder.queue_group(name);
+        self
+    }
+
+    /// No queue group by default.
+    pub fn no_queue_group(mut self) -> Self {
+        self.builder = self.builder.no_queue_group();
+        self
+    }
+
+    /// The prefix of the discovery subjects instead of `"$SRV"`.
+    pub fn api_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.builder = self.builder.api_prefix(prefix);
+        self
+    }
+
+    /// A handler whose result fills each endpoint's `data` in STATS responses.
+    pub fn stats_handler(
+        mut self,
+        handler: impl Fn(&EndpointStats) -> serde_json::Value + Send + Sync + 'static,
+    ) -> Self {
+        self.builder = self.builder.stats_handler(handler);
+        self
+    }
+
+    /// Starts the service `name` at `version` on the client's runtime.
+    ///
+    /// # Errors
+    /// As [`ServiceBuilder::start`].
+    pub async fn start(
+        self,
+        name: impl Into<String>,
+        version: impl Into<String>,
+    ) -> Result<Service, ServiceError> {
+        let mut builder = self.builder;
+        builder.config.name = name.into();
+        builder.config.version = version.into();
+        builder.start(&self.client).await
+    }
+}
+
 /// Starts a service with `config` (ADR-32 `addService`); see [`ServiceBuilder::start`].
 ///
 /// # Errors
 /// As [`ServiceBuilder::start`].
-pub async fn add_service<R: Runtime>(
-    runtime: &R,
-    client: &Client,
-    config: ServiceConfig,
-) -> Result<Service, ServiceError> {
-    ServiceBuilder::from_config(config).start(runtime, client).await
+pub async fn add_service(client: &Client, config: ServiceConfig) -> Result<Service, ServiceError> {
+    ServiceBuilder::from_config(config).start(client).await
 }
 
 struct Inner {
     client: Client,
-    spawner: Spawner,
     stats_handler: Option<StatsHandler>,
     state: Mutex<State>,
 }
@@ -291,7 +377,7 @@ impl Service {
 
     /// Zeroes the statistics and sets `started` to now.
     pub fn reset(&self) {
-        lock(&self.inner.state).core.reset(SystemTime::now());
+        lock(&self.inner.state).core.reset(self.inner.client.system_time());
     }
 
     /// Whether the service is stopped: [`stop`](Self::stop) was called or the connection
@@ -553,12 +639,12 @@ impl Endpoint {
         F: Fn(Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let spawner = Arc::clone(&self.service.spawner);
-        spawner(Box::pin(async move {
+        let client = self.service.client.clone();
+        client.spawn(async move {
             while let Some(request) = poll_fn(|cx| Pin::new(&mut self).poll_next(cx)).await {
                 handler(request).await;
             }
-        }));
+        });
     }
 }
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use nats_service::{ErrorReply, InfoResponse, PingResponse, ServiceBuilder, StatsResponse};
-use nats_tokio::{Client, Expected, Tokio};
+use nats_tokio::{Client, Expected};
 use tokio::time::timeout;
 
 /// The longest the example waits for anything, so it never hangs.
@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let service = ServiceBuilder::new("calc", "1.0.0")
         .description("adds and divides")
         .metadata("example", "nats-tokio")
-        .start(&Tokio, &connection)
+        .start(&connection)
         .await?;
     println!("Started service calc, id {}", service.id());
 

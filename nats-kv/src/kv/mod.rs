@@ -5,10 +5,10 @@ pub mod proto;
 
 pub use self::proto::{Config, Operation, Status, WatchOptions, WatchStart};
 
+use nats_client::{SystemTime, UNIX_EPOCH};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_core::Stream as FuturesStream;
@@ -235,7 +235,7 @@ impl Store {
             value: message.payload,
             revision: message.sequence,
             delta: 0,
-            created: crate::time::parse_rfc3339(&message.time).unwrap_or(UNIX_EPOCH),
+            created: nats_client::rfc3339::parse(&message.time).unwrap_or(UNIX_EPOCH),
             seen_current: false,
         })
     }

@@ -12,7 +12,6 @@ mod sha256;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
-use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream as FuturesStream;
@@ -189,9 +188,7 @@ pub struct ObjectStore {
 }
 
 fn nuid(context: &Context) -> String {
-    // The inbox token is 22 random base62 characters, the shape of a NUID.
-    let inbox = context.client().new_inbox();
-    inbox.rsplit('.').next().unwrap_or_default().to_owned()
+    context.client().new_token()
 }
 
 impl ObjectStore {
@@ -295,7 +292,7 @@ impl ObjectStore {
             bucket: self.name.clone(),
             nuid: id,
             size,
-            mtime: crate::time::format_rfc3339(SystemTime::now()),
+            mtime: nats_client::rfc3339::format(self.context.client().system_time()),
             chunks,
             digest: Some(digest),
             deleted: false,
@@ -415,7 +412,7 @@ impl ObjectStore {
         if !info.nuid.is_empty() {
             self.stream.purge_subject(&chunk_subject(&self.name, &info.nuid), None).await?;
         }
-        self.publish_meta(&info.into_deleted(SystemTime::now())).await
+        self.publish_meta(&info.into_deleted(self.context.client().system_time())).await
     }
 
     /// Updates an object's name, description, headers and metadata (its data stays); a new
@@ -484,7 +481,13 @@ impl ObjectStore {
                 return Err(PutError::InvalidLink("an object with that name exists"));
             }
         }
-        let info = ObjectInfo::new_link(&self.name, name, link, nuid(&self.context), SystemTime::now());
+        let info = ObjectInfo::new_link(
+            &self.name,
+            name,
+            link,
+            nuid(&self.context),
+            self.context.client().system_time(),
+        );
         self.publish_meta(&info).await?;
         Ok(info)
     }

@@ -3,7 +3,9 @@
 //! the `SHA-256=<base64url>` digest.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+use nats_client::{rfc3339, SystemTime};
 
 use data_encoding::{BASE64URL, BASE64URL_NOPAD};
 use nats_jetstream::proto::{DiscardPolicy, StorageType, StreamConfig, StreamInfo};
@@ -310,7 +312,7 @@ impl ObjectInfo {
 
     /// When modified, `None` when `mtime` is malformed.
     pub fn modified(&self) -> Option<SystemTime> {
-        crate::time::parse_rfc3339(&self.mtime)
+        rfc3339::parse(&self.mtime)
     }
 
     /// The information of a link named `name` in `bucket` to `target`.
@@ -320,7 +322,7 @@ impl ObjectInfo {
             options: Some(ObjectOptions { link: Some(link), max_chunk_size: 0 }),
             bucket: bucket.to_owned(),
             nuid,
-            mtime: crate::time::format_rfc3339(now),
+            mtime: rfc3339::format(now),
             ..Self::default()
         }
     }
@@ -332,7 +334,7 @@ impl ObjectInfo {
         self.size = 0;
         self.chunks = 0;
         self.digest = None;
-        self.mtime = crate::time::format_rfc3339(now);
+        self.mtime = rfc3339::format(now);
         self
     }
 }
@@ -584,12 +586,12 @@ mod tests {
             "l",
             ObjectLink { bucket: "o".into(), name: Some("x".into()) },
             "N".into(),
-            SystemTime::UNIX_EPOCH,
+            nats_client::UNIX_EPOCH,
         );
         let json: serde_json::Value = serde_json::from_slice(&link.to_json()).unwrap();
         assert_eq!(json["options"]["link"], serde_json::json!({"bucket": "o", "name": "x"}));
         assert!(json.get("deleted").is_none() && json.get("digest").is_none());
-        let deleted = info.into_deleted(SystemTime::UNIX_EPOCH);
+        let deleted = info.into_deleted(nats_client::UNIX_EPOCH);
         let json: serde_json::Value = serde_json::from_slice(&deleted.to_json()).unwrap();
         assert_eq!(
             (json["deleted"].clone(), json["size"].clone(), json["chunks"].clone()),

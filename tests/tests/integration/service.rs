@@ -34,6 +34,7 @@ runtime_tests!(
     interop_we_discover_and_call_a_nats_py_service,
     the_services_client_discovers_ours_and_a_nats_py_service,
     one_endpoint_stops_alone,
+    a_service_from_the_client_alone,
 );
 
 fn text(payload: &[u8]) -> &str {
@@ -49,7 +50,7 @@ async fn calculator<R: Runtime>(rt: &R, client: &Client, name: &str) -> Service 
         ServiceBuilder::new(name, "1.2.3-beta.1+build.7")
             .description("adds and divides")
             .metadata("region", "eu")
-            .start(rt, client),
+            .start(client),
     )
     .await
     .unwrap();
@@ -187,13 +188,11 @@ async fn service_discovery_on_every_level<R: Runtime>(rt: R) {
     let client = connect(&rt, &server.url()).await;
     let calc = calculator(&rt, &client, "calc").await;
     let calc2 = calculator(&rt, &client, "calc").await;
-    let other =
-        within(&rt, "start", ServiceBuilder::new("other", "0.1.0").start(&rt, &client)).await.unwrap();
+    let other = within(&rt, "start", ServiceBuilder::new("other", "0.1.0").start(&client)).await.unwrap();
     // Under another API prefix: answers there only (the counts below exclude it).
-    let alt =
-        within(&rt, "start", ServiceBuilder::new("alt", "1.0.0").api_prefix("ALT.$SRV").start(&rt, &client))
-            .await
-            .unwrap();
+    let alt = within(&rt, "start", ServiceBuilder::new("alt", "1.0.0").api_prefix("ALT.$SRV").start(&client))
+        .await
+        .unwrap();
     assert_ne!(calc.id(), calc2.id());
     let caller = connect(&rt, &server.url()).await;
 
@@ -253,7 +252,7 @@ async fn service_discovery_on_every_level<R: Runtime>(rt: R) {
     let subject = format!("$SRV.STATS.calc.{}", calc2.id());
     let raw: Value = serde_json::from_slice(&request(&rt, &caller, &subject, "").await.payload).unwrap();
     let started = raw["started"].as_str().unwrap();
-    assert!(nats_service::parse_rfc3339(started).is_some(), "{started}");
+    assert!(nats_client::rfc3339::parse(started).is_some(), "{started}");
     assert_eq!(
         raw["endpoints"][0],
         json!({"name": "echo", "subject": "echo", "queue_group": "q", "num_requests": 0, "num_errors": 0,
@@ -275,7 +274,7 @@ async fn service_stats_count_requests_and_errors<R: Runtime>(rt: R) {
         "start",
         ServiceBuilder::new("counted", "1.0.0")
             .stats_handler(|stats| json!({"double": stats.num_requests * 2}))
-            .start(&rt, &client),
+            .start(&client),
     )
     .await
     .unwrap();
@@ -332,8 +331,7 @@ async fn service_queue_groups<R: Runtime>(rt: R) {
     let client = connect(&rt, &server.url()).await;
     let mut services = Vec::new();
     for i in 0..2 {
-        let service =
-            within(&rt, "start", ServiceBuilder::new("qg", "1.0.0").start(&rt, &client)).await.unwrap();
+        let service = within(&rt, "start", ServiceBuilder::new("qg", "1.0.0").start(&client)).await.unwrap();
         // "shared" in the default queue group: one instance answers each request.
         service.add_endpoint("shared").await.unwrap().serve(move |r| async move {
             r.respond(format!("shared {i}").into()).await.unwrap();
@@ -347,10 +345,9 @@ async fn service_queue_groups<R: Runtime>(rt: R) {
         services.push(service);
     }
     // A whole service without queue groups.
-    let plain =
-        within(&rt, "start", ServiceBuilder::new("plain", "1.0.0").no_queue_group().start(&rt, &client))
-            .await
-            .unwrap();
+    let plain = within(&rt, "start", ServiceBuilder::new("plain", "1.0.0").no_queue_group().start(&client))
+        .await
+        .unwrap();
     let endpoint = plain.add_endpoint("fanout").await.unwrap();
     assert_eq!(endpoint.info().queue_group, "");
     endpoint.serve(|r| async move { r.respond("fanout plain".into()).await.unwrap() });
@@ -378,8 +375,7 @@ async fn service_queue_groups<R: Runtime>(rt: R) {
 async fn service_stop<R: Runtime>(rt: R) {
     let server = NatsServer::plain();
     let client = connect(&rt, &server.url()).await;
-    let service =
-        within(&rt, "start", ServiceBuilder::new("stopper", "1.0.0").start(&rt, &client)).await.unwrap();
+    let service = within(&rt, "start", ServiceBuilder::new("stopper", "1.0.0").start(&client)).await.unwrap();
     let mut endpoint = within(&rt, "add", service.add_endpoint("work")).await.unwrap();
     let mut idle = within(&rt, "add", service.add_endpoint("idle")).await.unwrap();
     let caller = connect(&rt, &server.url()).await;
@@ -431,7 +427,7 @@ async fn service_stop<R: Runtime>(rt: R) {
 
     // Closing the connection stops a service too.
     let own = connect(&rt, &server.url()).await;
-    let orphan = within(&rt, "start", ServiceBuilder::new("orphan", "1.0.0").start(&rt, &own)).await.unwrap();
+    let orphan = within(&rt, "start", ServiceBuilder::new("orphan", "1.0.0").start(&own)).await.unwrap();
     let mut orphan_endpoint = within(&rt, "add", orphan.add_endpoint("o")).await.unwrap();
     assert!(!orphan.is_stopped());
     within(&rt, "close", own.close()).await;
@@ -450,11 +446,11 @@ async fn service_refuses_bad_configs<R: Runtime>(rt: R) {
     let huge = "n".repeat(1 << 20) + " ";
     for (name, version) in [("bad name", "1.0.0"), ("ok", "1.0"), ("ok", "01.0.0"), (huge.as_str(), "1.0.0")]
     {
-        let result = within(&rt, "start", ServiceBuilder::new(name, version).start(&rt, &client)).await;
+        let result = within(&rt, "start", ServiceBuilder::new(name, version).start(&client)).await;
         assert!(matches!(result, Err(ServiceError::Config(_))), "{:?}", result.map(|s| s.id()));
     }
     let result =
-        within(&rt, "start", ServiceBuilder::new("ok", "1.0.0").queue_group("a b").start(&rt, &client)).await;
+        within(&rt, "start", ServiceBuilder::new("ok", "1.0.0").queue_group("a b").start(&client)).await;
     assert!(matches!(result, Err(ServiceError::Config(ConfigError::InvalidQueueGroup(_)))));
     // Nothing was subscribed for the refused services.
     let caller = connect(&rt, &server.url()).await;
@@ -463,7 +459,7 @@ async fn service_refuses_bad_configs<R: Runtime>(rt: R) {
         RequestError::NoResponders
     );
 
-    let service = within(&rt, "start", ServiceBuilder::new("ok", "1.0.0").start(&rt, &client)).await.unwrap();
+    let service = within(&rt, "start", ServiceBuilder::new("ok", "1.0.0").start(&client)).await.unwrap();
     for builder in [
         service.endpoint("bad name"),
         service.endpoint("ok").subject("a..b"),
@@ -482,8 +478,7 @@ async fn service_refuses_bad_configs<R: Runtime>(rt: R) {
 async fn service_survives_malformed_requests<R: Runtime>(rt: R) {
     let server = NatsServer::plain();
     let client = connect(&rt, &server.url()).await;
-    let service =
-        within(&rt, "start", ServiceBuilder::new("robust", "1.0.0").start(&rt, &client)).await.unwrap();
+    let service = within(&rt, "start", ServiceBuilder::new("robust", "1.0.0").start(&client)).await.unwrap();
     let mut endpoint = within(&rt, "add", service.add_endpoint("work")).await.unwrap();
     let caller = connect(&rt, &server.url()).await;
 
@@ -767,8 +762,7 @@ async fn the_services_client_discovers_ours_and_a_nats_py_service<R: Runtime>(rt
 async fn one_endpoint_stops_alone<R: Runtime>(rt: R) {
     let server = NatsServer::plain();
     let client = connect(&rt, &server.url()).await;
-    let service =
-        within(&rt, "start", ServiceBuilder::new("two", "1.0.0").start(&rt, &client)).await.unwrap();
+    let service = within(&rt, "start", ServiceBuilder::new("two", "1.0.0").start(&client)).await.unwrap();
     let mut first = within(&rt, "first", service.add_endpoint("first")).await.unwrap();
     let kept = within(&rt, "second", service.add_endpoint("second")).await.unwrap();
     kept.serve(|request| async move {
@@ -783,5 +777,39 @@ async fn one_endpoint_stops_alone<R: Runtime>(rt: R) {
     let names: Vec<String> = service.info().endpoints.into_iter().map(|e| e.name).collect();
     assert_eq!(names, ["second"]);
     assert!(!service.is_stopped());
+    within(&rt, "stop", service.stop()).await.unwrap();
+}
+
+/// `client.service_builder()` (async-nats' form): no runtime passed, the handler tasks and
+/// the discovery task run on the client's runtime.
+async fn a_service_from_the_client_alone<R: Runtime>(rt: R) {
+    use nats_service::ServiceExt;
+    let server = NatsServer::plain();
+    let client = connect(&rt, &server.url()).await;
+    let service =
+        within(&rt, "start", client.service_builder().description("no runtime").start("solo", "0.1.0"))
+            .await
+            .unwrap();
+    within(&rt, "endpoint", service.group("solo").add_endpoint("echo")).await.unwrap().serve(
+        |request| async move {
+            let _ = request.respond(request.payload().clone()).await;
+        },
+    );
+    let reply = within(&rt, "call", client.request("solo.echo", "hi".into())).await.unwrap();
+    assert_eq!(text(&reply.payload), "hi", "served on the client's runtime");
+    let pings = within(
+        &rt,
+        "ping",
+        nats_service::ServiceClient::new(client.clone()).ping_instance("solo", &service.id()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(pings.name, "solo");
+    let other =
+        within(&rt, "add_service", client.add_service(nats_service::ServiceConfig::new("other", "1.0.0")))
+            .await
+            .unwrap();
+    assert_eq!(other.info().name, "other");
+    within(&rt, "stop", other.stop()).await.unwrap();
     within(&rt, "stop", service.stop()).await.unwrap();
 }

@@ -1,33 +1,61 @@
-//! RFC 3339 timestamps for the `started` field (sans-IO: the caller supplies the time).
+//! RFC 3339 timestamps (UTC) to and from [`SystemTime`], as NATS carries them: JetStream's
+//! message and object times, the services' `started`. Sans-IO: the caller supplies the time
+//! (on a client, [`Client::system_time`](crate::Client::system_time)).
 //!
-//! Written here instead of taking a date-time crate: the service needs one format and one
-//! parse, a few dozen lines with the civil-from-days algorithm.
+//! Written here rather than taken from a date-time crate: NATS needs one parse and two
+//! formats, a few dozen lines around the civil-from-days algorithm.
+//!
+//! ```
+//! use nats_client::rfc3339;
+//!
+//! let time = rfc3339::parse("2023-11-15T00:13:20.5+02:00").unwrap();
+//! assert_eq!(rfc3339::format(time), "2023-11-14T22:13:20.5Z");
+//! assert_eq!(rfc3339::format_micros(time), "2023-11-14T22:13:20.500000Z");
+//! ```
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-/// Formats a time as RFC 3339 in UTC with microseconds: `2024-05-01T12:30:00.123456Z`.
+use crate::time::{SystemTime, UNIX_EPOCH};
+
+/// Formats a time as Go's `time.RFC3339Nano` in UTC: nanoseconds with trailing zeros
+/// dropped, no fraction when it is zero (`2024-05-01T12:30:00.1234Z`), as nats-server and
+/// nats.go write message and object times. Times before 1970 are formatted as the epoch.
+pub fn format(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let mut out = format_seconds(since.as_secs());
+    let nanos = since.subsec_nanos();
+    if nanos != 0 {
+        let fraction = std::format!("{nanos:09}");
+        out.push('.');
+        out.push_str(fraction.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+/// Formats a time as RFC 3339 in UTC with microseconds, always six digits:
+/// `2024-05-01T12:30:00.123456Z`.
 ///
-/// Six fractional digits, always present, because nats-py parses `started` with
+/// The services' `started` takes this form because nats-py parses it with
 /// `%Y-%m-%dT%H:%M:%S.%fZ`, which needs a fraction of one to six digits; nats.go parses any
 /// RFC 3339 time. Times before 1970 are formatted as the epoch.
-pub fn format_rfc3339(time: SystemTime) -> String {
+pub fn format_micros(time: SystemTime) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    let secs = since.as_secs();
-    let days = secs / 86_400;
+    let mut out = format_seconds(since.as_secs());
+    out.push_str(&std::format!(".{:06}Z", since.subsec_micros()));
+    out
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of a count of seconds since the epoch.
+fn format_seconds(secs: u64) -> String {
+    let (year, month, day) = civil_from_days(secs / 86_400);
     let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_micros()
-    )
+    std::format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// Parses an RFC 3339 time (`Z` or a `±hh:mm` offset, any number of fractional digits,
 /// nanoseconds kept). Returns `None` for anything else, including times before 1970.
-pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+pub fn parse(text: &str) -> Option<SystemTime> {
     let b = text.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
@@ -136,32 +164,46 @@ mod tests {
 
     #[test]
     fn formats_utc_with_microseconds() {
-        assert_eq!(format_rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(format_rfc3339(at(951_782_400, 0)), "2000-02-29T00:00:00.000000Z");
-        assert_eq!(format_rfc3339(at(1_700_000_000, 123_456_789)), "2023-11-14T22:13:20.123456Z");
-        assert_eq!(format_rfc3339(at(4_102_444_799, 999_999_999)), "2099-12-31T23:59:59.999999Z");
-        assert_eq!(format_rfc3339(UNIX_EPOCH - Duration::from_secs(1)), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(format_micros(UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(format_micros(at(951_782_400, 0)), "2000-02-29T00:00:00.000000Z");
+        assert_eq!(format_micros(at(1_700_000_000, 123_456_789)), "2023-11-14T22:13:20.123456Z");
+        assert_eq!(format_micros(at(4_102_444_799, 999_999_999)), "2099-12-31T23:59:59.999999Z");
+        assert_eq!(format_micros(UNIX_EPOCH - Duration::from_secs(1)), "1970-01-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn formats_like_go_rfc3339_nano() {
+        assert_eq!(format(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(format(at(1_767_225_600, 100_000_000)), "2026-01-01T00:00:00.1Z");
+        assert_eq!(
+            format(parse("2024-02-29T23:59:59.123456789+01:00").unwrap()),
+            "2024-02-29T22:59:59.123456789Z"
+        );
+        for day in (0..365 * 200).step_by(11) {
+            let time = at(day * 86_400 + 59, 7);
+            assert_eq!(parse(&format(time)), Some(time), "day {day}");
+        }
     }
 
     #[test]
     fn round_trips_every_day_of_several_years() {
         for day in (0..365 * 200).step_by(7) {
             let time = at(day * 86_400 + 3723, 5_000);
-            assert_eq!(parse_rfc3339(&format_rfc3339(time)), Some(time), "day {day}");
+            assert_eq!(parse(&format_micros(time)), Some(time), "day {day}");
         }
     }
 
     #[test]
     fn parses_what_other_clients_write() {
         // nats.go: RFC 3339 with nanoseconds, trailing zeros trimmed or no fraction at all.
-        assert_eq!(parse_rfc3339("2023-11-14T22:13:20.123456789Z"), Some(at(1_700_000_000, 123_456_789)));
-        assert_eq!(parse_rfc3339("2023-11-14T22:13:20Z"), Some(at(1_700_000_000, 0)));
+        assert_eq!(parse("2023-11-14T22:13:20.123456789Z"), Some(at(1_700_000_000, 123_456_789)));
+        assert_eq!(parse("2023-11-14T22:13:20Z"), Some(at(1_700_000_000, 0)));
         // nats-py: milliseconds.
-        assert_eq!(parse_rfc3339("2023-11-14T22:13:20.123Z"), Some(at(1_700_000_000, 123_000_000)));
+        assert_eq!(parse("2023-11-14T22:13:20.123Z"), Some(at(1_700_000_000, 123_000_000)));
         // Offsets; digits beyond nanoseconds are ignored.
-        assert_eq!(parse_rfc3339("2023-11-15T00:13:20+02:00"), Some(at(1_700_000_000, 0)));
-        assert_eq!(parse_rfc3339("2023-11-14T21:13:20-01:00"), Some(at(1_700_000_000, 0)));
-        assert_eq!(parse_rfc3339("2023-11-14T22:13:20.1234567891Z"), Some(at(1_700_000_000, 123_456_789)));
+        assert_eq!(parse("2023-11-15T00:13:20+02:00"), Some(at(1_700_000_000, 0)));
+        assert_eq!(parse("2023-11-14T21:13:20-01:00"), Some(at(1_700_000_000, 0)));
+        assert_eq!(parse("2023-11-14T22:13:20.1234567891Z"), Some(at(1_700_000_000, 123_456_789)));
     }
 
     #[test]
@@ -184,7 +226,7 @@ mod tests {
             "ééééééééééééééééééééé",
             "+023-11-14T22:13:20Z",
         ] {
-            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+            assert_eq!(parse(bad), None, "{bad:?}");
         }
     }
 }
