@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The browser adapter's tests (nats-web/tests/browser.rs) in headless Chromium against a
-# real nats-server: starts nats-server 2.15.1 with a WebSocket listener on a free port,
-# builds the tests for wasm32 with its URL (NATS_WS_URL, read at compile time), runs them
+# real nats-server: starts nats-server 2.15.1 with JetStream and a WebSocket listener on a
+# free port, with its control helper (scripts/browser-server.py: restarts the server and
+# calls a page's service from nats-py when the page asks), builds the tests for wasm32
+# with the URL (NATS_WS_URL, read at compile time), runs them
 # with wasm-bindgen's test runner driving Debian's Chromium through chromedriver, and
 # stops the server. Installs the tools when missing (scripts/ensure-browser-tools.sh).
 set -euo pipefail
@@ -14,8 +16,6 @@ scripts/ensure-browser-tools.sh
 . .tools/nats-env
 # shellcheck source=/dev/null
 . .tools/browser-env
-# shellcheck source=scripts/nats-ws-server.sh
-. scripts/nats-ws-server.sh
 
 workdir="$(mktemp -d)"
 WS_SERVER_PID=""
@@ -50,8 +50,19 @@ cat >"$workdir/webdriver.json" <<JSON
 }
 JSON
 
-start_ws_server "$workdir"
-echo "nats-server $("$NATS_SERVER" --version) with a WebSocket listener at $WS_URL"
+"$NATS_PYTHON" scripts/browser-server.py "$NATS_SERVER" "$workdir" &
+WS_SERVER_PID=$!
+for _ in $(seq 1 600); do # up to 60 s
+    [ -f "$workdir/ws-url" ] && break
+    kill -0 "$WS_SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if [ ! -f "$workdir/ws-url" ]; then
+    echo "error: scripts/browser-server.py did not start the server" >&2
+    exit 1
+fi
+WS_URL="$(cat "$workdir/ws-url")"
+echo "nats-server $("$NATS_SERVER" --version) with JetStream and a WebSocket listener at $WS_URL"
 
 export NATS_WS_URL="$WS_URL"
 export CHROMEDRIVER

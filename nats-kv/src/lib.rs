@@ -39,8 +39,8 @@
 pub mod kv;
 pub mod object_store;
 
-pub use kv::{Entry, KeyValueExt, Store, Watch};
-pub use object_store::{Object, ObjectStore, ObjectStoreExt, ObjectWatch};
+pub use kv::{Entry, History, KeyValueExt, Keys, Store, Watch};
+pub use object_store::{List, Object, ObjectStore, ObjectStoreExt, ObjectWatch};
 
 // The configuration and information types an application names, at the crate's root
 // (`Config` is the bucket's; the object store's is `ObjectStoreConfig`, also

@@ -10,7 +10,7 @@
 use std::error::Error;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use nats_jetstream::proto::StorageType;
 use nats_kv::kv::proto::Config;
 use nats_kv::kv::{BucketError, PutError};
@@ -52,8 +52,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
     kv.purge("tmp").await?;
 
     println!("service.port = {:?} (revision {second})", kv.get("service.port").await?);
-    println!("keys: {:?}", kv.keys().await?);
-    for entry in kv.history("service.port").await? {
+    let keys: Vec<String> = kv.keys().await?.try_collect().await?;
+    println!("keys: {keys:?}");
+    let mut history = kv.history("service.port").await?;
+    while let Some(entry) = history.next().await {
+        let entry = entry?;
         println!("history: {:?} at {}", entry.value, entry.revision);
     }
     // Five changes: the purge removed tmp's put from the bucket before the watch's

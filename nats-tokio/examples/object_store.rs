@@ -55,7 +55,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     store.add_link("latest", &info).await?;
     println!("via link: {} bytes", store.get("latest").await?.read_all().await?.len());
-    for info in store.list().await? {
+    let mut listing = store.list().await?;
+    while let Some(info) = listing.next().await {
+        let info = info?;
         println!("listed: {} ({} bytes)", info.name, info.size);
     }
     for _ in 0..2 {

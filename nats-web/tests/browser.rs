@@ -187,3 +187,152 @@ async fn an_unreachable_server_fails_the_connect_with_a_transport_error() {
     };
     assert!(!last.to_string().is_empty());
 }
+
+// The layers above the client, in the page: JetStream, key-value, object store, services.
+// The server has JetStream; `scripts/browser-server.py` restarts it and calls services on
+// the page's request (subjects `browser.control.*`).
+
+/// Retries `attempt` every 50 ms (on the browser's timers) until it succeeds, for up to
+/// 20 s: JetStream answers again a moment after the server restarts.
+async fn retried<T, E: std::fmt::Debug, F: std::future::Future<Output = Result<T, E>>>(
+    client: &nats_web::Client,
+    what: &str,
+    mut attempt: impl FnMut() -> F,
+) -> T {
+    let deadline = client.now() + Duration::from_secs(20);
+    loop {
+        match attempt().await {
+            Ok(value) => return value,
+            Err(error) if client.now() < deadline => {
+                let _ = error;
+                client.sleep_until(client.now() + Duration::from_millis(50)).await;
+            }
+            Err(error) => panic!("{what}: {error:?}"),
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn jetstream_publishes_and_fetches_in_the_page() {
+    use nats_jetstream::proto::{ConsumerConfig, StorageType, StreamConfig};
+
+    let js = nats_jetstream::new(connect().await);
+    let stream = js
+        .create_stream(StreamConfig::new("WEB_JS").subjects(["web.js.>"]).storage(StorageType::Memory))
+        .await
+        .expect("stream created");
+    for i in 0..5 {
+        let ack = js
+            .publish(format!("web.js.{i}"), format!("m{i}").into())
+            .await
+            .expect("sent")
+            .await
+            .expect("acked");
+        assert_eq!((ack.stream.as_str(), ack.sequence), ("WEB_JS", i + 1));
+    }
+    let consumer = stream.create_consumer(ConsumerConfig::durable("web")).await.expect("consumer");
+    let mut batch = consumer.fetch_messages(5, Duration::from_secs(5)).await.expect("fetch");
+    let mut got = Vec::new();
+    while let Some(message) = batch.next().await {
+        let message = message.expect("a message");
+        got.push(String::from_utf8(message.payload.to_vec()).expect("text"));
+        message.double_ack().await.expect("acknowledged");
+    }
+    assert_eq!(got, ["m0", "m1", "m2", "m3", "m4"]);
+    // A stored message by its sequence (from the stream leader: no allow_direct here).
+    let stored = stream.get_raw_message(3).await.expect("message 3");
+    assert_eq!(&stored.payload[..], b"m2");
+    js.delete_stream("WEB_JS").await.expect("deleted");
+    js.client().close().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_key_value_watch_survives_a_server_restart() {
+    use nats_kv::{Config, KeyValueExt, Operation};
+
+    let options = ConnectOptions::new()
+        .reconnect_time_wait(Duration::from_millis(50))
+        .reconnect_backoff_max(Duration::from_millis(200));
+    let client = nats_web::connect_with_options(URL, options).await.expect("connected");
+    let mut events = client.events();
+    let js = nats_jetstream::new(client.clone());
+    let kv = js.create_key_value(Config::new("web_live").history(5)).await.expect("bucket");
+    kv.put("counter", "1".into()).await.expect("put");
+    let mut watch = kv.watch_all().await.expect("watch");
+    let first = watch.next().await.expect("an entry").expect("no error");
+    assert_eq!((first.key.as_str(), &first.value[..], first.revision), ("counter", &b"1"[..], 1));
+
+    let answer = client
+        .request_with("browser.control.restart", None, "".into(), Duration::from_secs(10))
+        .await
+        .expect("the helper restarts the server");
+    assert_eq!(&answer.payload[..], b"restarting");
+    loop {
+        if let ClientEvent::Reconnected(_) = next_event(&mut events).await {
+            break;
+        }
+    }
+    for i in 2..=4u64 {
+        let revision =
+            retried(&client, "put after the restart", || kv.put("counter", i.to_string().into())).await;
+        assert_eq!(revision, i, "the bucket survived the restart");
+    }
+    kv.delete("counter").await.expect("delete");
+    for i in 2..=4u64 {
+        let entry = watch.next().await.expect("the watch goes on").expect("no error");
+        assert_eq!((&entry.value[..], entry.revision), (i.to_string().as_bytes(), i), "once, in order");
+    }
+    let deleted = watch.next().await.expect("the watch goes on").expect("no error");
+    assert_eq!((deleted.operation, deleted.revision), (Operation::Delete, 5));
+    js.delete_key_value("web_live").await.expect("bucket deleted");
+    client.close().await;
+}
+
+#[wasm_bindgen_test]
+async fn an_object_is_put_and_read_back_with_its_digest() {
+    use nats_kv::{ObjectStoreConfig, ObjectStoreExt};
+    use sha2::Digest;
+
+    let js = nats_jetstream::new(connect().await);
+    let store = js.create_object_store(ObjectStoreConfig::new("web_files")).await.expect("store");
+    // 300 KiB: three chunks of 128 KiB, the last partial.
+    let data: Vec<u8> = (0..300 * 1024u32).map(|i| (i % 253) as u8 ^ (i >> 9).to_le_bytes()[0]).collect();
+    let info = store.put("page/data.bin", &mut &data[..]).await.expect("put");
+    assert_eq!((info.size, info.chunks), (data.len() as u64, 3));
+    let expected = format!("SHA-256={}", data_encoding::BASE64URL.encode(&sha2::Sha256::digest(&data)));
+    assert_eq!(info.digest.as_deref(), Some(expected.as_str()), "the digest of SHA-256 in the page");
+    assert!(info.modified().is_some(), "the modification time from the browser's clock");
+    let read = store.get("page/data.bin").await.expect("get").read_all().await.expect("read and verified");
+    assert!(read == data, "the object came back whole");
+    store.delete("page/data.bin").await.expect("deleted");
+    js.delete_object_store("web_files").await.expect("store deleted");
+    js.client().close().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_service_in_the_page_is_discovered_and_called_by_a_native_client() {
+    use nats_service::ServiceExt;
+
+    let client = connect().await;
+    let service =
+        client.service_builder().description("in a page").start("webcalc", "1.0.0").await.expect("started");
+    service.group("webcalc").add_endpoint("echo").await.expect("endpoint").serve(|request| async move {
+        let mut answer = b"page got: ".to_vec();
+        answer.extend_from_slice(request.payload());
+        let _ = request.respond(answer.into()).await;
+    });
+    client.flush().await.expect("flushed");
+    let answer = client
+        .request_with("browser.control.call-service", None, "webcalc".into(), Duration::from_secs(15))
+        .await
+        .expect("nats-py called the service");
+    let answer: serde_json::Value = serde_json::from_slice(&answer.payload).expect("JSON");
+    assert_eq!(answer["id"], service.id(), "{answer}");
+    assert_eq!(answer["reply"], "page got: hello from nats-py", "{answer}");
+    let stats = service.stats();
+    assert_eq!(stats.endpoints[0].num_requests, 1);
+    let started = stats.started_time().expect("started on the browser's wall clock");
+    assert!(started <= client.system_time() && started > nats_web::UNIX_EPOCH);
+    service.stop().await.expect("stopped");
+    client.close().await;
+}

@@ -1,6 +1,8 @@
 //! Acknowledgements and the metadata JetStream encodes in a message's reply subject.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use nats_client::{SystemTime, UNIX_EPOCH};
 
 use super::wire::nanos;
 

@@ -509,65 +509,104 @@ impl Store {
         })
     }
 
-    /// The keys that have a value (deleted and purged keys left out). Values are not
-    /// downloaded (the watch behind it asks for headers only).
+    /// The keys that have a value (deleted and purged keys left out), as a stream that
+    /// ends once the bucket's current keys are read. Values are not downloaded (the watch
+    /// behind it asks for headers only). Collect them with
+    /// `futures_util::TryStreamExt::try_collect`.
     ///
     /// # Errors
-    /// A [`WatchError`].
-    pub async fn keys(&self) -> Result<Vec<String>, WatchError> {
+    /// A [`WatchError`], from the call or as an item (the stream ends after it).
+    pub async fn keys(&self) -> Result<Keys, WatchError> {
         self.keys_matching(&[">"]).await
     }
 
-    /// The keys matching any of `filters` (`*` and `>` allowed) that have a value.
+    /// The keys matching any of `filters` (`*` and `>` allowed) that have a value, as
+    /// [`keys`](Self::keys).
     ///
     /// # Errors
     /// A [`WatchError`].
-    pub async fn keys_matching(&self, filters: &[&str]) -> Result<Vec<String>, WatchError> {
+    pub async fn keys_matching(&self, filters: &[&str]) -> Result<Keys, WatchError> {
         // Markers are read (not ignored) so that the last initial message is seen even
         // when it is one; they are left out here.
-        let mut watch = self.watch_many_with(filters, WatchOptions::default().meta_only(true)).await?;
-        let mut keys = Vec::new();
-        while !watch.initial_done_at_start {
-            match self.next_within(&mut watch).await {
-                Some(Ok(entry)) => {
-                    let done = entry.seen_current;
-                    if entry.operation == Operation::Put {
-                        keys.push(entry.key);
-                    }
-                    if done {
-                        break;
-                    }
-                }
-                Some(Err(e)) => return Err(e),
-                None => break,
-            }
-        }
-        Ok(keys)
+        let watch = self.watch_many_with(filters, WatchOptions::default().meta_only(true)).await?;
+        let entries = self.initial_entries(watch);
+        let keys = entries.filter_map(|entry| {
+            std::future::ready(match entry {
+                Ok(entry) if entry.operation == Operation::Put => Some(Ok(entry.key)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+        });
+        Ok(Keys { inner: Box::pin(keys) })
     }
 
-    /// Every stored revision of `key`, oldest first (empty when none).
+    /// Every stored revision of `key`, oldest first, as a stream that ends with the
+    /// latest (empty when none).
     ///
     /// # Errors
-    /// A [`WatchError`].
-    pub async fn history(&self, key: &str) -> Result<Vec<Entry>, WatchError> {
+    /// A [`WatchError`], from the call or as an item (the stream ends after it).
+    pub async fn history(&self, key: &str) -> Result<History, WatchError> {
         validate_key(key)?;
-        let mut watch =
-            self.watch_with(key, WatchOptions::default().start(WatchStart::IncludeHistory)).await?;
-        let mut entries = Vec::new();
-        while !watch.initial_done_at_start {
-            match self.next_within(&mut watch).await {
-                Some(Ok(entry)) => {
-                    let done = entry.seen_current;
-                    entries.push(entry);
-                    if done {
-                        break;
-                    }
-                }
-                Some(Err(e)) => return Err(e),
-                None => break,
+        let watch = self.watch_with(key, WatchOptions::default().start(WatchStart::IncludeHistory)).await?;
+        Ok(History { inner: Box::pin(self.initial_entries(watch)) })
+    }
+
+    /// The entries a watch starts with, up to the one marked `seen_current`; each waits
+    /// at most the context's timeout ([`WatchError::Timeout`]), and an error ends it.
+    fn initial_entries(&self, watch: Watch) -> impl FuturesStream<Item = Result<Entry, WatchError>> + Send {
+        let done = watch.initial_done_at_start;
+        unfold((self.clone(), watch, done), |(store, mut watch, done)| async move {
+            if done {
+                return None;
             }
-        }
-        Ok(entries)
+            match store.next_within(&mut watch).await? {
+                Ok(entry) => {
+                    let done = entry.seen_current;
+                    Some((Ok(entry), (store, watch, done)))
+                }
+                Err(e) => Some((Err(e), (store, watch, true))),
+            }
+        })
+    }
+}
+
+/// The keys of a bucket ([`Store::keys`]): a stream of the keys that have a value.
+#[must_use = "streams do nothing unless polled"]
+pub struct Keys {
+    inner: Pin<Box<dyn FuturesStream<Item = Result<String, WatchError>> + Send>>,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys").finish_non_exhaustive()
+    }
+}
+
+impl FuturesStream for Keys {
+    type Item = Result<String, WatchError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+/// The revisions of a key ([`Store::history`]), oldest first.
+#[must_use = "streams do nothing unless polled"]
+pub struct History {
+    inner: Pin<Box<dyn FuturesStream<Item = Result<Entry, WatchError>> + Send>>,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History").finish_non_exhaustive()
+    }
+}
+
+impl FuturesStream for History {
+    type Item = Result<Entry, WatchError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
     }
 }
 

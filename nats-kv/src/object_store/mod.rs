@@ -357,6 +357,35 @@ impl ObjectStore {
         Box::pin(self.get_inner(name)).await
     }
 
+    /// Reads a whole object into memory, checked as [`get`](Self::get) checks it: for
+    /// objects that fit (a configuration file, an image for a page).
+    ///
+    /// ```no_run
+    /// # async fn demo(store: nats_kv::ObjectStore) -> Result<(), Box<dyn std::error::Error>> {
+    /// store.put_bytes("settings.json", br#"{"theme":"dark"}"#).await?;
+    /// let data = store.get_bytes("settings.json").await?;
+    /// assert_eq!(&data[..], br#"{"theme":"dark"}"#);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// A [`GetError`], [`GetError::Corrupt`] when the data does not match the metadata.
+    pub async fn get_bytes(&self, name: &str) -> Result<Bytes, GetError> {
+        Ok(self.get(name).await?.read_all().await?.into())
+    }
+
+    /// Puts an object whose data is in memory ([`put`](Self::put) from a slice).
+    ///
+    /// # Errors
+    /// A [`PutError`].
+    pub async fn put_bytes(
+        &self,
+        meta: impl Into<ObjectMeta>,
+        data: impl AsRef<[u8]>,
+    ) -> Result<ObjectInfo, PutError> {
+        self.put(meta, &mut data.as_ref()).await
+    }
+
     async fn get_inner(&self, name: &str) -> Result<Object, GetError> {
         let mut info = self.info(name).await?;
         let mut store = self.clone();
@@ -492,39 +521,48 @@ impl ObjectStore {
         Ok(info)
     }
 
-    /// The information of every object (deleted ones left out).
+    /// The information of every object (deleted ones left out), as a stream that ends once
+    /// the store's current objects are read. Each object waits at most the context's
+    /// timeout ([`WatchError::Timeout`]); an error ends the stream.
     ///
     /// # Errors
-    /// A [`WatchError`].
-    pub async fn list(&self) -> Result<Vec<ObjectInfo>, WatchError> {
+    /// A [`WatchError`], from the call or as an item.
+    pub async fn list(&self) -> Result<List, WatchError> {
         let subject = all_meta_subject(&self.name);
         match self.stream.get_last_raw_message_by_subject(&subject).await {
             Ok(_) => {}
-            Err(StreamError::MessageNotFound(_)) => return Ok(Vec::new()),
+            Err(StreamError::MessageNotFound(_)) => {
+                return Ok(List { inner: Box::pin(futures_util::stream::empty()) });
+            }
             Err(e) => return Err(e.into()),
         }
         let config =
             OrderedConfig::default().filter_subject(subject).deliver_policy(DeliverPolicy::LastPerSubject);
-        let mut messages = self.stream.ordered_consumer(config).messages();
-        let mut infos = Vec::new();
-        loop {
-            let sleep =
-                self.context.client().sleep_until(self.context.client().deadline(self.context.timeout()));
-            let message = match futures_util::future::select(messages.next(), Box::pin(sleep)).await {
-                futures_util::future::Either::Left((Some(message), _)) => message?,
-                futures_util::future::Either::Left((None, _)) => break,
-                futures_util::future::Either::Right(_) => return Err(WatchError::Timeout),
-            };
-            let pending = message.info().map(|m| m.pending).unwrap_or(0);
-            let info = ObjectInfo::parse(&message.payload)?;
-            if !info.deleted {
-                infos.push(info);
+        let messages = self.stream.ordered_consumer(config).messages();
+        let infos = unfold(Some((self.clone(), messages)), |state| async move {
+            let (store, mut messages) = state?;
+            loop {
+                let client = store.context.client();
+                let sleep = client.sleep_until(client.deadline(store.context.timeout()));
+                let message = match futures_util::future::select(messages.next(), Box::pin(sleep)).await {
+                    futures_util::future::Either::Left((Some(Ok(message)), _)) => message,
+                    futures_util::future::Either::Left((Some(Err(e)), _)) => {
+                        return Some((Err(e.into()), None))
+                    }
+                    futures_util::future::Either::Left((None, _)) => return None,
+                    futures_util::future::Either::Right(_) => return Some((Err(WatchError::Timeout), None)),
+                };
+                let last = message.info().map(|m| m.pending).unwrap_or(0) == 0;
+                let next = (!last).then_some((store.clone(), messages));
+                match ObjectInfo::parse(&message.payload) {
+                    Err(e) => return Some((Err(e.into()), None)),
+                    Ok(info) if !info.deleted => return Some((Ok(info), next)),
+                    Ok(_) if last => return None,
+                    Ok(_) => messages = next?.1,
+                }
             }
-            if pending == 0 {
-                break;
-            }
-        }
-        Ok(infos)
+        });
+        Ok(List { inner: Box::pin(infos) })
     }
 
     /// Watches the store: the information of every object put, linked or deleted from now
@@ -639,6 +677,26 @@ impl Object {
 
 impl FuturesStream for Object {
     type Item = Result<Bytes, GetError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+/// The objects of a store ([`ObjectStore::list`]): a stream of their information.
+#[must_use = "streams do nothing unless polled"]
+pub struct List {
+    inner: Pin<Box<dyn FuturesStream<Item = Result<ObjectInfo, WatchError>> + Send>>,
+}
+
+impl std::fmt::Debug for List {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("List").finish_non_exhaustive()
+    }
+}
+
+impl FuturesStream for List {
+    type Item = Result<ObjectInfo, WatchError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
         self.inner.as_mut().poll_next(cx)

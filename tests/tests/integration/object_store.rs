@@ -31,6 +31,14 @@ runtime_tests!(
 own_process_runtime_tests!(hundred_mib_with_bounded_memory);
 
 /// Deterministic test data.
+/// Every item of a stream a call returns (keys, history, a listing), or the first error.
+async fn all<S, T, E>(call: impl std::future::Future<Output = Result<S, E>>) -> Result<Vec<T>, E>
+where
+    S: futures_util::Stream<Item = Result<T, E>>,
+{
+    futures_util::TryStreamExt::try_collect(call.await?).await
+}
+
 fn data(len: usize) -> Vec<u8> {
     let mut out = vec![0; len];
     generate(0, &mut out);
@@ -89,7 +97,7 @@ async fn smaller_objects_and_listing<R: Runtime>(
     assert!(!status.sealed);
 
     let mut names: Vec<String> =
-        within(&rt, "list", store.list()).await.unwrap().into_iter().map(|i| i.name).collect();
+        within(&rt, "list", all(store.list())).await.unwrap().into_iter().map(|i| i.name).collect();
     names.sort();
     assert_eq!(names, ["dir/big.bin", "empty", "small"]);
     within(&rt, "delete", store.delete("small")).await.unwrap();
@@ -97,8 +105,22 @@ async fn smaller_objects_and_listing<R: Runtime>(
     assert_eq!(within(&rt, "get deleted", store.get("small")).await.unwrap_err(), GetError::NotFound);
     let err = within(&rt, "delete again", store.delete("small")).await.unwrap_err();
     assert_eq!(err, PutError::Get(GetError::NotFound));
-    assert_eq!(within(&rt, "list", store.list()).await.unwrap().len(), 2);
+    assert_eq!(within(&rt, "list", all(store.list())).await.unwrap().len(), 2);
     assert_eq!(within(&rt, "missing", store.get("nope")).await.unwrap_err(), GetError::NotFound);
+    assert_eq!(within(&rt, "missing bytes", store.get_bytes("nope")).await.unwrap_err(), GetError::NotFound);
+
+    // Objects in memory, and a listing read one by one (deleted objects left out).
+    let config = ObjectMeta::from("config.json").chunk_size(5);
+    let put = within(&rt, "put bytes", store.put_bytes(config, br#"{"a":1}"#)).await.unwrap();
+    assert_eq!((put.size, put.chunks), (7, 2));
+    assert_eq!(&within(&rt, "get bytes", store.get_bytes("config.json")).await.unwrap()[..], br#"{"a":1}"#);
+    let mut listing = within(&rt, "list", store.list()).await.unwrap();
+    let mut listed = Vec::new();
+    while let Some(info) = within(&rt, "listed", listing.next()).await {
+        listed.push(info.unwrap().name);
+    }
+    listed.sort();
+    assert_eq!(listed, ["config.json", "dir/big.bin", "empty"]);
     stores(&rt, js).await;
 }
 
@@ -328,7 +350,7 @@ async fn python_writes_we_read<R: Runtime>(rt: R) {
     assert!(read.unwrap() == expected);
     assert_eq!(within(&rt, "deleted", store.info("gone")).await.unwrap_err(), GetError::NotFound);
     let names: Vec<String> =
-        within(&rt, "list", store.list()).await.unwrap().into_iter().map(|i| i.name).collect();
+        within(&rt, "list", all(store.list())).await.unwrap().into_iter().map(|i| i.name).collect();
     assert_eq!(names, ["py/data.bin"]);
 }
 
