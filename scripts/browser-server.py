@@ -73,6 +73,7 @@ async def main(server, directory):
         process.send_signal(signal.SIGTERM)
         process.wait()
         process, _, _ = start(server, directory, client_port, ws_port)
+        print(f"browser-server: nats-server restarted on the page's request (pid {process.pid})", flush=True)
 
     async def call_service(msg):
         name = msg.data.decode()
