@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Sourced by browser-test.sh and web-demo.sh: starts nats-server ($NATS_SERVER) on local
-# ports it picks itself, with a plain WebSocket listener (`websocket { no_tls: true }`),
-# from a config file in $1 (a scratch directory). Sets WS_PORT, WS_URL and WS_SERVER_PID;
+# ports it picks itself, with a plain WebSocket listener (`websocket { no_tls: true }`)
+# and JetStream (stored in $1/js), from a config file in $1 (a scratch directory). Sets WS_PORT, WS_URL and WS_SERVER_PID;
 # the caller stops the server (kill "$WS_SERVER_PID").
 
 start_ws_server() {
@@ -10,6 +10,7 @@ start_ws_server() {
     # read back from its log line "Listening for websocket clients on ws://127.0.0.1:N".
     cat >"$dir/nats-server.conf" <<CONF
 listen: "127.0.0.1:-1"
+jetstream { store_dir: "$dir/js" }
 websocket {
     host: "127.0.0.1"
     port: -1

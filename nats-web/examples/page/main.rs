@@ -1,6 +1,7 @@
 //! The example page's app: connects to nats-server over WebSocket from the browser, then
 //! shows subscribe, publish and request/reply (with a responder on a second connection)
-//! in a log on the page.
+//! in a log on the page, and a live view of a key-value bucket: a table that a watch keeps
+//! current, whoever writes to the bucket (this page, another tab, `nats kv put`).
 //!
 //! Built for wasm32 and bound with `wasm-bindgen --target web` by `scripts/web-demo.sh`,
 //! which also starts nats-server with a WebSocket listener and serves the page. The server
@@ -90,7 +91,68 @@ mod app {
         log(&format!("statistics: {} messages out, {} in", stats.out_msgs, stats.in_msgs));
         client.drain().await?;
         log("drained: done");
+        live_view(&url).await
+    }
+
+    /// The key-value live view: watches the bucket `demo_live` and keeps the table
+    /// `#live` showing each key's value and revision; then writes a few values itself.
+    /// The watch goes on after that (and across reconnects): write to the bucket from
+    /// anywhere and the table follows.
+    async fn live_view(url: &str) -> Result<(), Box<dyn std::error::Error>> {
+        use nats_kv::{Config, KeyValueExt, Operation};
+
+        let js = nats_jetstream::new(nats_web::connect(url).await?);
+        let kv = js.create_key_value(Config::new("demo_live").history(5)).await?;
+        let mut watch = kv.watch_all().await?;
+        let (seen_tx, mut seen_rx) = futures_channel::mpsc::unbounded::<u64>();
+        wasm_bindgen_futures::spawn_local(async move {
+            let mut rows = std::collections::BTreeMap::new();
+            while let Some(Ok(entry)) = watch.next().await {
+                if entry.operation == Operation::Put {
+                    let value = String::from_utf8_lossy(&entry.value).into_owned();
+                    rows.insert(entry.key.clone(), (value, entry.revision));
+                } else {
+                    rows.remove(&entry.key);
+                }
+                render(&rows);
+                let _ = seen_tx.unbounded_send(entry.revision);
+            }
+        });
+        log("live view: watching key-value bucket demo_live");
+        let page = js.client().new_token();
+
+        for tick in 1..=5 {
+            kv.put(&format!("page.{}", &page[..6]), format!("tick {tick}").into()).await?;
+            js.client().sleep_until(js.client().now() + Duration::from_millis(200)).await;
+        }
+        let last = kv.put("updated", nats_web::rfc3339::format(js.client().system_time()).into()).await?;
+        while let Some(revision) = seen_rx.next().await {
+            if revision >= last {
+                break;
+            }
+        }
+        log("live view: the table follows every change of the bucket");
         Ok(())
+    }
+
+    /// Draws the bucket's current keys into the table `#live`.
+    fn render(rows: &std::collections::BTreeMap<String, (String, u64)>) {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+        let Some(table) = document.get_element_by_id("live") else { return };
+        let mut html = String::from("<tr><th>key</th><th>value</th><th>revision</th></tr>");
+        for (key, (value, revision)) in rows {
+            html.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{revision}</td></tr>",
+                escape(key),
+                escape(value)
+            ));
+        }
+        table.set_inner_html(&html);
+    }
+
+    /// Escapes text for HTML: the values come from anyone who can write to the bucket.
+    fn escape(text: &str) -> String {
+        text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
     }
 
     /// The page calls this once the module is loaded.
