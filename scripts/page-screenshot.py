@@ -3,6 +3,7 @@
 library only), waits until an element's text reads as wanted, then saves a PNG screenshot.
 
 usage: page-screenshot.py URL OUT.png [--wait-id status --wait-text ok --timeout 30]
+                          [--print-id ID]   (prints that element's text once done)
 Env: CHROMIUM, CHROMEDRIVER (paths), PROFILE_DIR (a fresh Chromium profile directory).
 """
 import argparse
@@ -39,6 +40,7 @@ def main():
     parser.add_argument("--fail-text", default="failed")
     parser.add_argument("--timeout", type=float, default=30)
     parser.add_argument("--size", default="1100,620")
+    parser.add_argument("--print-id", default=None)
     args = parser.parse_args()
 
     port = free_port()
@@ -74,7 +76,12 @@ def main():
             png = base64.b64decode(call(base, "GET", f"/session/{session}/screenshot"))
             with open(args.out, "wb") as f:
                 f.write(png)
+            if args.print_id:
+                shown = f"const e = document.getElementById({json.dumps(args.print_id)}); return e ? e.textContent : null;"
+                print(call(base, "POST", f"/session/{session}/execute/sync", {"script": shown, "args": []}))
             if text != args.wait_text:
+                log = "const e = document.getElementById('log'); return e ? e.textContent : null;"
+                print(call(base, "POST", f"/session/{session}/execute/sync", {"script": log, "args": []}), file=sys.stderr)
                 print(f"error: #{args.wait_id} reads {text!r}, not {args.wait_text!r}", file=sys.stderr)
                 return 1
             return 0
