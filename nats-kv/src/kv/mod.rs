@@ -21,8 +21,8 @@ use nats_jetstream::{
 };
 
 use self::proto::{
-    key_of_subject, key_subject, stream_name, validate_bucket, validate_key, validate_pattern, ConfigError,
-    InvalidBucket, InvalidKey, Watcher, KV_OPERATION, NATS_ROLLUP,
+    bucket_of_stream, key_of_subject, key_subject, stream_name, validate_bucket, validate_key,
+    validate_pattern, ConfigError, InvalidBucket, InvalidKey, Watcher, KV_OPERATION, NATS_ROLLUP,
 };
 
 /// The idle heartbeat of a watch's consumer: two missed ones (a silent server restart)
@@ -201,6 +201,12 @@ pub struct Store {
     context: Context,
     stream: Stream,
     name: String,
+    /// The bucket whose subjects (`$KV.<bucket>.<key>`) the stream holds: the origin's
+    /// for a mirror, this bucket's otherwise.
+    subjects_of: String,
+    /// Where writes go: `$KV.<bucket>.`, or the origin's subjects for a mirror (behind
+    /// its external API prefix when it is in another domain), as nats.go does.
+    put_prefix: String,
 }
 
 fn header(name: &str, value: &str) -> (HeaderName, HeaderValue) {
@@ -209,7 +215,18 @@ fn header(name: &str, value: &str) -> (HeaderName, HeaderValue) {
 
 impl Store {
     fn new(context: Context, stream: Stream, name: String) -> Self {
-        Self { context, stream, name }
+        let (subjects_of, put_prefix) = match &stream.cached_info().config.mirror {
+            Some(mirror) => {
+                let origin = bucket_of_stream(&mirror.name).to_owned();
+                let put_prefix = match mirror.external.as_ref().filter(|e| !e.api_prefix.is_empty()) {
+                    Some(external) => format!("{}.$KV.{origin}.", external.api_prefix),
+                    None => format!("$KV.{origin}."),
+                };
+                (origin, put_prefix)
+            }
+            None => (name.clone(), format!("$KV.{name}.")),
+        };
+        Self { context, stream, name, subjects_of, put_prefix }
     }
 
     /// The bucket name.
@@ -227,7 +244,7 @@ impl Store {
     }
 
     fn entry_of(&self, message: StreamMessage) -> Option<Entry> {
-        let key = key_of_subject(&self.name, &message.subject)?.to_owned();
+        let key = key_of_subject(&self.subjects_of, &message.subject)?.to_owned();
         Some(Entry {
             bucket: self.name.clone(),
             key,
@@ -255,7 +272,7 @@ impl Store {
     /// An [`EntryError`].
     pub async fn entry(&self, key: &str) -> Result<Option<Entry>, EntryError> {
         validate_key(key)?;
-        match self.stream.get_last_raw_message_by_subject(&key_subject(&self.name, key)).await {
+        match self.stream.get_last_raw_message_by_subject(&key_subject(&self.subjects_of, key)).await {
             Ok(message) => Ok(self.entry_of(message)),
             Err(StreamError::MessageNotFound(_)) => Ok(None),
             Err(e) => Err(e.into()),
@@ -311,7 +328,7 @@ impl Store {
         if let Some(revision) = expected {
             publish = publish.expected_last_subject_sequence(revision);
         }
-        let ack = self.context.send_publish(key_subject(&self.name, key), publish).await?.await?;
+        let ack = self.context.send_publish(format!("{}{key}", self.put_prefix), publish).await?.await?;
         Ok(ack.sequence)
     }
 
@@ -460,7 +477,7 @@ impl Store {
         let mut subjects = Vec::with_capacity(patterns.len());
         for pattern in patterns {
             validate_pattern(pattern)?;
-            subjects.push(key_subject(&self.name, pattern));
+            subjects.push(key_subject(&self.subjects_of, pattern));
         }
         let initial_empty = match options.start {
             WatchStart::UpdatesOnly => true,
@@ -636,7 +653,9 @@ impl WatchState {
                 Err(e) => return Some(Err(e.into())),
             };
             let Ok(info) = message.info() else { continue };
-            let Some(key) = key_of_subject(&self.store.name, message.subject.as_str()) else { continue };
+            let Some(key) = key_of_subject(&self.store.subjects_of, message.subject.as_str()) else {
+                continue;
+            };
             let operation = Operation::from_headers(message.headers.as_deref());
             let verdict = self.watcher.handle(operation, info.pending);
             if !verdict.deliver {

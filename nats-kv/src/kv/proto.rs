@@ -79,6 +79,11 @@ pub fn validate_pattern(pattern: &str) -> Result<(), InvalidKey> {
     Ok(())
 }
 
+/// The bucket a stream name stands for: `KV_<bucket>` or a plain bucket name.
+pub fn bucket_of_stream(name: &str) -> &str {
+    name.strip_prefix("KV_").unwrap_or(name)
+}
+
 /// The stream backing a bucket: `KV_<bucket>`.
 pub fn stream_name(bucket: &str) -> String {
     format!("KV_{bucket}")
@@ -178,6 +183,15 @@ pub struct Config {
     pub republish: Option<nats_jetstream::Republish>,
     /// Free-form metadata.
     pub metadata: std::collections::HashMap<String, String>,
+    /// A mirror of another bucket (its name, with or without `KV_`; `Source::in_domain`
+    /// for a bucket in another JetStream domain): the bucket has no subjects of its own,
+    /// reads come from the mirror (direct gets answered by it too, `mirror_direct`), and
+    /// writes go to the origin. Not together with `sources`.
+    pub mirror: Option<nats_jetstream::Source>,
+    /// Buckets whose keys flow into this one (names with or without `KV_`): the keys of a
+    /// bucket with another name are mapped into this bucket's subjects, unless the source
+    /// has subject transforms of its own.
+    pub sources: Vec<nats_jetstream::Source>,
 }
 
 impl Default for Config {
@@ -204,6 +218,8 @@ impl Config {
             placement: None,
             republish: None,
             metadata: std::collections::HashMap::new(),
+            mirror: None,
+            sources: Vec::new(),
         }
     }
 
@@ -266,6 +282,34 @@ impl Config {
             if !self.max_age.is_zero() && self.max_age < two_minutes { self.max_age } else { two_minutes };
         let mut config =
             StreamConfig::new(stream_name(&self.bucket)).subjects([format!("$KV.{}.>", self.bucket)]);
+        if let Some(mirror) = &self.mirror {
+            if !self.sources.is_empty() {
+                return Err(ConfigError::MirrorWithSources);
+            }
+            let mut mirror = mirror.clone();
+            mirror.name = stream_name(bucket_of_stream(&mirror.name));
+            config.subjects = Vec::new();
+            config.mirror = Some(mirror);
+            config.mirror_direct = true;
+        }
+        for source in &self.sources {
+            let mut source = source.clone();
+            let origin = bucket_of_stream(&source.name).to_owned();
+            source.name = stream_name(&origin);
+            // The same bucket in another domain keeps its subjects; another bucket's keys
+            // are mapped into this bucket's.
+            let same_bucket_elsewhere = source.external.is_some() && origin == self.bucket;
+            if source.subject_transforms.is_empty()
+                && source.filter_subject.is_none()
+                && !same_bucket_elsewhere
+            {
+                source.subject_transforms = vec![nats_jetstream::SubjectTransform {
+                    source: format!("$KV.{origin}.>"),
+                    destination: format!("$KV.{}.>", self.bucket),
+                }];
+            }
+            config.sources.push(source);
+        }
         config.description = self.description.clone();
         config.max_messages_per_subject = history;
         config.max_bytes = if self.max_bytes == 0 { -1 } else { self.max_bytes };
@@ -304,6 +348,9 @@ pub enum ConfigError {
     /// History outside 1..=64.
     #[error("history {0} outside 1..=64")]
     History(i64),
+    /// A bucket is a mirror or has sources, not both.
+    #[error("a bucket cannot be a mirror and have sources")]
+    MirrorWithSources,
 }
 
 /// A bucket's status, read from its stream.
@@ -533,6 +580,57 @@ mod tests {
         assert_eq!(config.max_messages_per_subject, 1);
         assert_eq!(Config::new("b").history(65).stream_config(), Err(ConfigError::History(65)));
         assert!(matches!(Config::new("a.b").stream_config(), Err(ConfigError::InvalidBucket(_))));
+    }
+
+    #[test]
+    fn mirrors_and_sources_as_the_official_clients_make_them() {
+        use nats_jetstream::Source;
+
+        // A mirror: no subjects, the origin's stream name, direct gets from the mirror.
+        let mirror = Config { mirror: Some(Source::new("origin")), ..Config::new("copy") };
+        let json = serde_json::to_value(mirror.stream_config().unwrap()).unwrap();
+        assert_eq!(json["name"], "KV_copy");
+        assert!(json.get("subjects").is_none_or(|s| s.as_array().is_some_and(Vec::is_empty)), "{json}");
+        assert_eq!(json["mirror"]["name"], "KV_origin");
+        assert_eq!(json["mirror_direct"], true);
+        let in_hub = Config { mirror: Some(Source::in_domain("KV_origin", "hub")), ..Config::new("copy") };
+        let json = serde_json::to_value(in_hub.stream_config().unwrap()).unwrap();
+        assert_eq!(
+            (json["mirror"]["name"].as_str(), json["mirror"]["external"]["api"].as_str()),
+            (Some("KV_origin"), Some("$JS.hub.API"))
+        );
+
+        // Sources: another bucket's keys mapped into this bucket; the same bucket in another
+        // domain kept as it is; transforms of the caller's own kept.
+        let own = Source {
+            subject_transforms: vec![nats_jetstream::SubjectTransform {
+                source: "$KV.c.a.>".into(),
+                destination: "$KV.all.>".into(),
+            }],
+            ..Source::new("c")
+        };
+        let config = Config {
+            sources: vec![Source::new("a"), Source::in_domain("all", "leaf"), own],
+            ..Config::new("all")
+        };
+        let json = serde_json::to_value(config.stream_config().unwrap()).unwrap();
+        assert_eq!(json["subjects"], serde_json::json!(["$KV.all.>"]));
+        let sources = json["sources"].as_array().unwrap();
+        assert_eq!(sources[0]["name"], "KV_a");
+        assert_eq!(
+            sources[0]["subject_transforms"],
+            serde_json::json!([{"src": "$KV.a.>", "dest": "$KV.all.>"}])
+        );
+        assert_eq!(sources[1]["name"], "KV_all");
+        assert!(sources[1].get("subject_transforms").is_none(), "{}", sources[1]);
+        assert_eq!(
+            sources[2]["subject_transforms"],
+            serde_json::json!([{"src": "$KV.c.a.>", "dest": "$KV.all.>"}])
+        );
+
+        let both =
+            Config { mirror: Some(Source::new("a")), sources: vec![Source::new("b")], ..Config::new("x") };
+        assert_eq!(both.stream_config(), Err(ConfigError::MirrorWithSources));
     }
 
     #[test]

@@ -27,6 +27,7 @@ runtime_tests!(
     per_key_ttls_expected_revisions_and_watch_from_a_revision,
     key_ttls_across_clients,
     keys_and_watches_of_several_filters,
+    mirrors_and_sources,
 );
 
 /// Every item of a stream a call returns (keys, history, a listing), or the first error.
@@ -568,4 +569,52 @@ async fn keys_and_watches_of_several_filters<R: Runtime>(rt: R) {
     within(&rt, "put", store.put("orders.2", "o".into())).await.unwrap();
     within(&rt, "put", store.put("carts.y", "c".into())).await.unwrap();
     assert_eq!(next_entry(&rt, &mut watch).await.key, "carts.y", "orders.2 is not watched");
+}
+
+/// A bucket mirroring another is read from the mirror (gets, keys, watches, under the
+/// origin's keys) and written through to the origin; a bucket with a source receives the
+/// source's keys under its own name.
+async fn mirrors_and_sources<R: Runtime>(rt: R) {
+    use nats_jetstream::Source;
+
+    let server = NatsServer::jetstream();
+    let js = nats_jetstream::new(connect(&rt, &server.url()).await);
+    let origin = within(&rt, "origin", js.create_key_value(Config::new("origin").history(3))).await.unwrap();
+    within(&rt, "put", origin.put("a", "1".into())).await.unwrap();
+    within(&rt, "put", origin.put("b", "2".into())).await.unwrap();
+
+    let config = Config { mirror: Some(Source::new("origin")), ..Config::new("copy") };
+    let copy = within(&rt, "mirror", js.create_key_value(config)).await.unwrap();
+    let info = within(&rt, "status", copy.status()).await.unwrap().info;
+    assert!(info.config.subjects.is_empty() && info.config.mirror_direct, "{:?}", info.config);
+    let mut watch = within(&rt, "watch the mirror", copy.watch_all()).await.unwrap();
+    for (key, value) in [("a", "1"), ("b", "2")] {
+        let e = next_entry(&rt, &mut watch).await;
+        assert_eq!((e.bucket.as_str(), e.key.as_str(), &e.value[..]), ("copy", key, value.as_bytes()));
+    }
+    // A write through the mirror lands in the origin, then comes back through the mirror.
+    let revision = within(&rt, "put through the mirror", copy.put("c", "3".into())).await.unwrap();
+    assert_eq!(revision, 3, "the origin's revision");
+    assert_eq!(within(&rt, "origin get", origin.get("c")).await.unwrap().as_deref(), Some(&b"3"[..]));
+    let e = next_entry(&rt, &mut watch).await;
+    assert_eq!((e.key.as_str(), &e.value[..], e.revision), ("c", &b"3"[..], 3));
+    assert_eq!(within(&rt, "mirror get", copy.get("a")).await.unwrap().as_deref(), Some(&b"1"[..]));
+    let mut keys = within(&rt, "mirror keys", all(copy.keys())).await.unwrap();
+    keys.sort();
+    assert_eq!(keys, ["a", "b", "c"]);
+
+    // A bucket sourcing the origin: its keys under this bucket's subjects.
+    let config = Config { sources: vec![Source::new("origin")], ..Config::new("merged") };
+    let merged = within(&rt, "sourced", js.create_key_value(config)).await.unwrap();
+    let mut watch = within(&rt, "watch the sourced bucket", merged.watch_all()).await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let e = next_entry(&rt, &mut watch).await;
+        seen.push((e.key, String::from_utf8(e.value.to_vec()).unwrap()));
+    }
+    seen.sort();
+    assert_eq!(seen, [("a".into(), "1".into()), ("b".into(), "2".into()), ("c".into(), "3".into())]);
+    within(&rt, "own put", merged.put("d", "4".into())).await.unwrap();
+    assert_eq!(within(&rt, "own get", merged.get("d")).await.unwrap().as_deref(), Some(&b"4"[..]));
+    assert_eq!(within(&rt, "sourced get", merged.get("a")).await.unwrap().as_deref(), Some(&b"1"[..]));
 }
