@@ -367,7 +367,19 @@ pub struct Status {
     pub max_age: Duration,
     /// Bytes stored.
     pub bytes: u64,
-    /// The backing stream's information.
+    /// The backing stream: `KV_<bucket>`.
+    pub backing_store: String,
+    /// Whether the bucket compresses what it stores.
+    pub compressed: bool,
+    /// How long limit markers live (zero: no markers).
+    pub limit_markers: Duration,
+    /// The bucket's metadata.
+    pub metadata: std::collections::HashMap<String, String>,
+    /// The origin of a mirror bucket.
+    pub mirror: Option<nats_jetstream::Source>,
+    /// The buckets this one sources.
+    pub sources: Vec<nats_jetstream::Source>,
+    /// The backing stream's information (replicas, cluster, every setting).
     pub info: StreamInfo,
 }
 
@@ -380,6 +392,12 @@ impl Status {
             history: info.config.max_messages_per_subject,
             max_age: info.config.max_age,
             bytes: info.state.bytes,
+            backing_store: info.config.name.clone(),
+            compressed: info.config.compression == nats_jetstream::Compression::S2,
+            limit_markers: info.config.subject_delete_marker_ttl,
+            metadata: info.config.metadata.clone(),
+            mirror: info.config.mirror.clone(),
+            sources: info.config.sources.clone(),
             info,
         }
     }

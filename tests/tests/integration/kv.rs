@@ -429,6 +429,8 @@ async fn per_key_ttls_expected_revisions_and_watch_from_a_revision<R: Runtime>(r
     let status = within(&rt, "status", store.status()).await.unwrap();
     assert!(status.info.config.allow_message_ttl);
     assert_eq!(status.info.config.subject_delete_marker_ttl, Duration::from_secs(60));
+    assert_eq!((status.limit_markers, status.backing_store.as_str()), (Duration::from_secs(60), "KV_ttl"));
+    assert!(!status.compressed && status.mirror.is_none() && status.sources.is_empty());
 
     // A key with a TTL goes by itself; its marker reaches the watch.
     let mut watch = within(&rt, "watch", store.watch("session")).await.unwrap();
@@ -585,8 +587,9 @@ async fn mirrors_and_sources<R: Runtime>(rt: R) {
 
     let config = Config { mirror: Some(Source::new("origin")), ..Config::new("copy") };
     let copy = within(&rt, "mirror", js.create_key_value(config)).await.unwrap();
-    let info = within(&rt, "status", copy.status()).await.unwrap().info;
-    assert!(info.config.subjects.is_empty() && info.config.mirror_direct, "{:?}", info.config);
+    let status = within(&rt, "status", copy.status()).await.unwrap();
+    assert!(status.info.config.subjects.is_empty() && status.info.config.mirror_direct, "{:?}", status.info);
+    assert_eq!(status.mirror.map(|m| m.name).as_deref(), Some("KV_origin"));
     let mut watch = within(&rt, "watch the mirror", copy.watch_all()).await.unwrap();
     for (key, value) in [("a", "1"), ("b", "2")] {
         let e = next_entry(&rt, &mut watch).await;
