@@ -147,7 +147,8 @@ pub fn roundtrip(data: &[u8]) {
 /// everything the client wrote (as much as publish pacing lets go) is valid protocol, no
 /// more is writable than queued, the reconnect buffer stays within its
 /// limit, the request table never holds more than was asked, a closed connection has no
-/// deadline and refuses publishes, and a live one always has a deadline.
+/// deadline and refuses publishes, a live one always has a deadline, and
+/// [`Connection::check_invariants`] holds.
 pub fn connection(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let mut now = std::time::Instant::now();
@@ -204,6 +205,9 @@ pub fn connection(data: &[u8]) {
         }
         conn.advance_outbound(n);
         // Invariants.
+        if let Err(violation) = conn.check_invariants() {
+            panic!("{violation}");
+        }
         assert!(conn.reconnect_buffer_len() <= 4096, "reconnect buffer over its limit");
         assert!(conn.pending_requests() <= requests, "request table grew by itself");
         let publish = conn.publish(&Subject::from_static("x").expect("valid"), None, None, &Bytes::new());
@@ -546,6 +550,24 @@ mod corpus_replay {
     #[test]
     fn connection_corpus() {
         replay("connection", super::connection);
+    }
+
+    /// Pseudo-random inputs on a fixed seed, beyond the corpus: each run of `cargo test`
+    /// drives the connection through a few thousand arbitrary sequences.
+    #[test]
+    fn connection_seeded_inputs() {
+        let runs: u64 = std::env::var("NATS_FUZZ_RUNS").ok().and_then(|n| n.parse().ok()).unwrap_or(2000);
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state >> 33
+        };
+        for run in 0..runs {
+            let len = 64 + (next() % 2048) as usize;
+            let data: Vec<u8> = (0..len).map(|_| next().to_le_bytes()[0]).collect();
+            let outcome = std::panic::catch_unwind(|| super::connection(&data));
+            assert!(outcome.is_ok(), "run {run} of the seeded inputs failed (NATS_FUZZ_RUNS={})", run + 1);
+        }
     }
 
     #[test]

@@ -246,9 +246,9 @@ use types::{headers, queue_group, secret, server_addr, server_version, sid, stat
 pub use auth::{Auth, AuthError, Credentials, Signer};
 pub use connect::ConnectInfo;
 pub use connection::{
-    Action, Connection, ConnectionError, Event, Expected, FlushError, FlushId, PendingLimits, PublishError,
-    RequestId, RequestOutcome, Server, ServerPoolError, State, Statistics, SubscribeError, TransportError,
-    TransportErrorKind, TransportId,
+    Action, Connection, ConnectionError, Event, Expected, FlushError, FlushId, InvariantViolation,
+    PendingLimits, PublishError, RequestId, RequestOutcome, Server, ServerPoolError, State, Statistics,
+    SubscribeError, TransportError, TransportErrorKind, TransportId,
 };
 pub use decode::{ClientDecoder, DecodeError, DecoderLimits, ServerDecoder};
 pub use headers::{HeaderError, HeaderMap, HeaderName, HeaderValue, IntoHeaderName, IntoHeaderValue};

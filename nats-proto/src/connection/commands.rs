@@ -74,8 +74,7 @@ impl<I: Instant> Connection<I> {
             let len = self.outbound.publish_live(subject, reply, headers, payload);
             // Nothing comes back to a connection without subscriptions.
             if !self.subs.is_empty() && self.pacing.published(len) {
-                self.outbound.queue().write_ping();
-                self.keepalive.ping_sent(PongWaiter::Pace);
+                self.send_ping(PongWaiter::Pace);
                 self.pacing.marked(self.outbound.end(), self.link.received);
             }
         } else {
@@ -157,8 +156,7 @@ impl<I: Instant> Connection<I> {
         }
         sub.draining = true;
         self.outbound.queue().write_unsub(sid, None);
-        self.outbound.queue().write_ping();
-        self.keepalive.ping_sent(PongWaiter::DrainSubscription(sid));
+        self.send_ping(PongWaiter::DrainSubscription(sid));
         true
     }
 
@@ -241,8 +239,7 @@ impl<I: Instant> Connection<I> {
         if let Some(error) = error {
             self.report.event(Event::Flushed { flush: FlushId(id), result: Err(error) });
         } else {
-            self.outbound.queue().write_ping();
-            self.keepalive.flush_sent(id);
+            self.send_ping(PongWaiter::Flush(id));
             self.timers.set(Timer::Flush(id), deadline(now, timeout));
         }
         FlushId(id)
@@ -266,8 +263,7 @@ impl<I: Instant> Connection<I> {
                 self.outbound.queue().write_unsub(sid, None);
             }
         }
-        self.outbound.queue().write_ping();
-        self.keepalive.ping_sent(PongWaiter::DrainSubscriptions);
+        self.send_ping(PongWaiter::DrainSubscriptions);
         self.timers.set(Timer::Drain, deadline(now, self.options.drain_timeout));
     }
 

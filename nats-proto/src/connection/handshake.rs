@@ -49,7 +49,7 @@ impl<I: Instant> Connection<I> {
                 if needs_tls && !offers_tls && !self.options.tls_first {
                     self.fail_attempt(now, ConnectionError::TlsNotAvailable);
                 } else if needs_tls && !self.options.tls_first {
-                    self.phase = Phase::UpgradingTls;
+                    self.enter(Phase::UpgradingTls);
                     let server_name = self.server_name();
                     let transport = self.link.current().expect("an open transport");
                     self.report.action(Action::StartTls { transport, server_name });
@@ -89,7 +89,7 @@ impl<I: Instant> Connection<I> {
             // The caller answers with `handle_credentials`; the attempt's deadline runs on.
             let transport = self.link.current().expect("an open transport");
             self.pending_connect = Some(connect);
-            self.phase = Phase::AwaitCredentials;
+            self.enter(Phase::AwaitCredentials);
             self.report.action(Action::Authenticate { transport, nonce: info.nonce.clone() });
             return;
         }
@@ -114,9 +114,8 @@ impl<I: Instant> Connection<I> {
 
     fn write_connect(&mut self, connect: &ConnectInfo) {
         self.outbound.queue().write_connect(connect);
-        self.outbound.queue().write_ping();
-        self.keepalive.ping_sent(PongWaiter::Handshake);
-        self.phase = Phase::AwaitPong;
+        self.send_ping(PongWaiter::Handshake);
+        self.enter(Phase::AwaitPong);
     }
 
     pub(super) fn connect_info(&self, info: &ServerInfo) -> Result<ConnectInfo, AuthError> {
@@ -173,7 +172,7 @@ impl<I: Instant> Connection<I> {
     pub(super) fn handshake_done(&mut self, now: I) {
         let server = self.link.server().cloned().expect("a transport has a server");
         self.pool.record(&server, true);
-        self.phase = Phase::Connected;
+        self.enter(Phase::Connected);
         self.timers.stop(Timer::Attempt);
         self.timers.set(Timer::Ping, deadline(now, self.options.ping_interval));
         self.keepalive.traffic();

@@ -48,19 +48,22 @@ impl Keepalive {
         self.outstanding = 0;
     }
 
-    /// A PING was sent; its PONG will answer `waiter`.
+    /// A PING was sent; its PONG will answer `waiter` (a flush's is waited for until
+    /// its PONG or [`flush_timed_out`](Self::flush_timed_out)).
     pub(crate) fn ping_sent(&mut self, waiter: PongWaiter) {
+        if let PongWaiter::Flush(id) = waiter {
+            self.flushes.insert(id);
+        }
         self.pongs.push_back(waiter);
     }
 
-    /// Time for a keepalive PING: `Ok` when one must be sent (it is counted), `Err` when
-    /// the connection is stale.
+    /// Time for a keepalive PING: `Ok` when one must be sent (it is counted; send it with
+    /// [`PongWaiter::Keepalive`]), `Err` when the connection is stale.
     pub(crate) fn keepalive_due(&mut self, max_outstanding: u32) -> Result<(), Stale> {
         if self.outstanding >= max_outstanding {
             return Err(Stale);
         }
         self.outstanding += 1;
-        self.pongs.push_back(PongWaiter::Keepalive);
         Ok(())
     }
 
@@ -74,16 +77,25 @@ impl Keepalive {
         }
     }
 
+    /// The waiters of the PINGs in flight, oldest first.
+    pub(crate) fn waiters(&self) -> impl Iterator<Item = PongWaiter> + '_ {
+        self.pongs.iter().copied()
+    }
+
+    /// Keepalive PINGs unanswered.
+    pub(crate) fn outstanding(&self) -> u32 {
+        self.outstanding
+    }
+
+    /// The flushes still waiting for their PONG.
+    pub(crate) fn pending_flushes(&self) -> impl Iterator<Item = u64> + '_ {
+        self.flushes.iter().copied()
+    }
+
     /// A new flush id.
     pub(crate) fn next_flush_id(&mut self) -> u64 {
         self.next_flush += 1;
         self.next_flush
-    }
-
-    /// A flush PING was sent.
-    pub(crate) fn flush_sent(&mut self, id: u64) {
-        self.flushes.insert(id);
-        self.pongs.push_back(PongWaiter::Flush(id));
     }
 
     /// A flush timed out; whether it was still waiting.
@@ -99,6 +111,17 @@ impl Keepalive {
     }
 }
 
+impl<I: crate::time::Instant> super::Connection<I> {
+    /// The one way a PING is written: with the waiter its PONG will answer, so that PINGs
+    /// and waiters stay paired, in order. (Only the reconnect buffer's pacing marks are
+    /// written inside [`Outbound::release_buffered`](super::outbound::Outbound), with
+    /// their waiters registered by the caller in the same order.)
+    pub(super) fn send_ping(&mut self, waiter: PongWaiter) {
+        self.outbound.queue().write_ping();
+        self.keepalive.ping_sent(waiter);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,8 +131,9 @@ mod tests {
         let mut k = Keepalive::default();
         k.ping_sent(PongWaiter::Handshake);
         let flush = k.next_flush_id();
-        k.flush_sent(flush);
+        k.ping_sent(PongWaiter::Flush(flush));
         k.keepalive_due(2).unwrap();
+        k.ping_sent(PongWaiter::Keepalive);
         assert_eq!(k.pong(), Some(PongWaiter::Handshake));
         assert_eq!(k.pong(), Some(PongWaiter::Flush(flush)));
         assert_eq!(k.pong(), Some(PongWaiter::Keepalive));
@@ -131,7 +155,7 @@ mod tests {
         let mut k = Keepalive::default();
         let (a, b, c) = (k.next_flush_id(), k.next_flush_id(), k.next_flush_id());
         for id in [a, b, c] {
-            k.flush_sent(id);
+            k.ping_sent(PongWaiter::Flush(id));
         }
         assert!(k.flush_timed_out(a));
         assert!(!k.flush_timed_out(a));

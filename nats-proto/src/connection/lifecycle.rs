@@ -55,7 +55,7 @@ impl<I: Instant> Connection<I> {
         match self.pool.next(now, &self.options, reconnecting, &mut self.rng) {
             Next::Exhausted => self.close_with(Some(ConnectionError::NoServers)),
             Next::Try { at } => {
-                self.phase = Phase::Waiting;
+                self.enter(Phase::Waiting);
                 if immediate || at <= now {
                     self.start_attempt(now);
                 } else {
@@ -73,7 +73,7 @@ impl<I: Instant> Connection<I> {
         self.pacing.reset();
         self.timers.stop(Timer::ReconnectWait);
         self.timers.set(Timer::Attempt, deadline(now, self.options.connect_timeout));
-        self.phase = Phase::Connecting;
+        self.enter(Phase::Connecting);
         self.report.action(Action::Connect(transport, addr));
     }
 
@@ -89,6 +89,9 @@ impl<I: Instant> Connection<I> {
     /// A connection attempt failed before the handshake completed.
     pub(super) fn fail_attempt(&mut self, now: I, error: ConnectionError) {
         self.close_transport();
+        // The PINGs of the handshake went with the transport: nothing answers them now
+        // (no flush waits on them: flushes are sent only once connected).
+        self.keepalive.reset();
         self.timers.stop(Timer::Attempt);
         if let Some(server) = self.link.server() {
             self.pool.record(server, false);
@@ -170,7 +173,7 @@ impl<I: Instant> Connection<I> {
         if self.phase == Phase::Closed {
             return;
         }
-        self.phase = Phase::Closed;
+        self.enter(Phase::Closed);
         self.drain.end();
         self.close_transport();
         self.fail_flushes(FlushError::Closed);
@@ -193,7 +196,7 @@ impl<I: Instant> Connection<I> {
         match self.keepalive.keepalive_due(self.options.max_pings_outstanding) {
             Err(Stale) => self.lose_connection(now, ConnectionError::StaleConnection),
             Ok(()) => {
-                self.outbound.queue().write_ping();
+                self.send_ping(PongWaiter::Keepalive);
                 self.timers.set(Timer::Ping, deadline(now, self.options.ping_interval));
             }
         }
@@ -211,7 +214,6 @@ impl<I: Instant> Connection<I> {
         }
         self.requests.forget_inbox();
         self.drain.subscriptions_done();
-        self.outbound.queue().write_ping();
-        self.keepalive.ping_sent(PongWaiter::DrainPublishes);
+        self.send_ping(PongWaiter::DrainPublishes);
     }
 }

@@ -70,7 +70,6 @@ impl Link {
     }
 
     /// Whether there is an open transport.
-    #[cfg(test)]
     pub(crate) fn has_open(&self) -> bool {
         self.open
     }

@@ -29,11 +29,13 @@ mod drain;
 mod event;
 mod handshake;
 mod inbound;
+mod invariants;
 mod keepalive;
 mod lifecycle;
 mod link;
 mod outbound;
 mod pacing;
+mod phase;
 mod pool;
 mod report;
 mod requests;
@@ -45,6 +47,7 @@ pub use event::{
     Action, ConnectionError, Event, FlushError, FlushId, PublishError, RequestId, RequestOutcome,
     ServerPoolError, State, Statistics, SubscribeError, TransportError, TransportErrorKind, TransportId,
 };
+pub use invariants::InvariantViolation;
 pub use pool::Server;
 pub use requests::Expected;
 pub use subscriptions::PendingLimits;
@@ -56,6 +59,7 @@ use self::keepalive::Keepalive;
 use self::link::Link;
 use self::outbound::Outbound;
 use self::pacing::Pacing;
+use self::phase::Phase;
 use self::pool::Pool;
 use self::report::Report;
 use self::requests::Requests;
@@ -74,49 +78,6 @@ use crate::{
     subject::Subject,
     time::{DefaultInstant, Instant},
 };
-
-/// Where the connection is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// No transport; the next attempt starts when the reconnect wait ends.
-    Waiting,
-    /// Asked the caller to open a transport.
-    Connecting,
-    /// TLS-first: asked for TLS before the server's INFO.
-    TlsFirst,
-    /// Waiting for INFO.
-    AwaitInfo,
-    /// Asked for TLS after INFO.
-    UpgradingTls,
-    /// Asked the caller for credentials ([`Action::Authenticate`]); CONNECT waits.
-    AwaitCredentials,
-    /// CONNECT and PING sent; waiting for PONG.
-    AwaitPong,
-    /// Handshake done.
-    Connected,
-    /// Closed for good.
-    Closed,
-}
-
-impl Phase {
-    /// Whether the server's bytes are plaintext protocol for this connection now.
-    fn reads_protocol(self) -> bool {
-        matches!(self, Self::AwaitInfo | Self::AwaitCredentials | Self::AwaitPong | Self::Connected)
-    }
-
-    /// Whether an attempt is under way (its deadline runs).
-    fn attempting(self) -> bool {
-        matches!(
-            self,
-            Self::Connecting
-                | Self::TlsFirst
-                | Self::AwaitInfo
-                | Self::UpgradingTls
-                | Self::AwaitCredentials
-                | Self::AwaitPong
-        )
-    }
-}
 
 /// A NATS client connection as a pure state machine: no IO, no clock, no threads.
 ///
@@ -187,11 +148,11 @@ impl<I: Instant> Connection<I> {
         // WebSocket, done by the transport before it reports being connected.
         let websocket = self.link.server().is_some_and(ServerAddr::is_websocket);
         if self.options.tls_first && !websocket {
-            self.phase = Phase::TlsFirst;
+            self.enter(Phase::TlsFirst);
             let server_name = self.server_name();
             self.report.action(Action::StartTls { transport, server_name });
         } else {
-            self.phase = Phase::AwaitInfo;
+            self.enter(Phase::AwaitInfo);
         }
     }
 
@@ -206,7 +167,7 @@ impl<I: Instant> Connection<I> {
             }
         }
         match self.phase {
-            Phase::TlsFirst => self.phase = Phase::AwaitInfo,
+            Phase::TlsFirst => self.enter(Phase::AwaitInfo),
             Phase::UpgradingTls => self.send_connect(now),
             _ => {}
         }

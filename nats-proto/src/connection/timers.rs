@@ -90,7 +90,6 @@ impl<I: Instant> Timers<I> {
     }
 
     /// The deadline of `timer`, if armed.
-    #[cfg(test)]
     pub(crate) fn get(&self, timer: Timer) -> Option<I> {
         match timer.slot() {
             Some(slot) => self.single[slot],

@@ -47,6 +47,13 @@ pub fn subject(s: &str) -> Subject {
 }
 
 impl Harness {
+    /// The connection's invariants hold: checked after every step the harness takes.
+    pub fn check(&self) {
+        if let Err(violation) = self.conn.check_invariants() {
+            panic!("{violation} (phase {:?})", self.conn.state());
+        }
+    }
+
     pub fn new(options: Options) -> Self {
         let now = Instant::now();
         let conn = Connection::new(options, now).expect("valid options");
@@ -62,6 +69,7 @@ impl Harness {
 
     /// All actions the connection asks for now.
     pub fn actions(&mut self) -> Vec<Action> {
+        self.check();
         let actions: Vec<Action> = std::iter::from_fn(|| self.conn.poll_action()).collect();
         for action in &actions {
             if let Action::Connect(transport, _) = action {
@@ -95,12 +103,14 @@ impl Harness {
         self.decoder.reset();
         self.wire.clear();
         self.conn.handle_connected(self.now, self.transport());
+        self.check();
     }
 
     /// The transport fails or the server goes away.
     pub fn drop_transport(&mut self) {
         self.server = None;
         self.conn.handle_disconnected(self.now, self.transport(), TransportError::closed());
+        self.check();
     }
 
     /// The server sends ops.
@@ -110,16 +120,19 @@ impl Harness {
             out.write_server_op(op);
         }
         self.conn.handle_input(self.now, self.transport(), &out.to_vec());
+        self.check();
     }
 
     /// The server sends raw bytes.
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.conn.handle_input(self.now, self.transport(), bytes);
+        self.check();
     }
 
     /// Everything the client wrote since the last call (as much as publish pacing lets
     /// it), decoded by the fake server.
     pub fn client_ops(&mut self) -> Vec<ClientOp> {
+        self.check();
         let n = self.conn.writable_len();
         let mut bytes = self.conn.outbound().to_vec();
         bytes.truncate(n);
@@ -140,6 +153,7 @@ impl Harness {
         copy.truncate(n);
         self.wire.extend_from_slice(&copy);
         self.conn.advance_outbound(n);
+        self.check();
     }
 
     /// The whole handshake with `info`: accept, INFO, CONNECT + PING, PONG. Returns the
@@ -164,6 +178,7 @@ impl Harness {
         let moved = deadline.saturating_duration_since(self.now);
         self.now = self.now.max(deadline);
         self.conn.handle_timeout(self.now);
+        self.check();
         moved
     }
 
@@ -171,6 +186,7 @@ impl Harness {
     pub fn sleep(&mut self, by: Duration) {
         self.now += by;
         self.conn.handle_timeout(self.now);
+        self.check();
     }
 }
 
