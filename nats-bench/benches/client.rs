@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use nats_bench::clients::{timeout, BenchClient};
-use nats_bench::{scale, Server};
+use nats_bench::{scale, NatsServer};
 use nats_proto::{ServerDecoder, ServerOp};
 
 // ----- a raw connection (ceiling, responder) ---------------------------------------------
@@ -285,9 +285,9 @@ fn print_row(name: &str, r: &Results, base: &Results) {
 }
 
 fn main() {
-    let server = Server::start(&[]);
+    let server = NatsServer::plain();
     let url = server.url();
-    spawn_responder(server.port);
+    spawn_responder(server.port());
 
     let tokio_rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio");
@@ -301,9 +301,9 @@ fn main() {
         nats_async_std::connect(&url).await.expect("nats-async-std")
     }));
 
-    let raw_16 = raw_publish(server.port, scale(2_000_000), 16);
-    let raw_1k = raw_publish(server.port, scale(500_000), 1024);
-    let mut raw_latencies = raw_request_latencies(server.port, scale(20_000));
+    let raw_16 = raw_publish(server.port(), scale(2_000_000), 16);
+    let raw_1k = raw_publish(server.port(), scale(500_000), 1024);
+    let mut raw_latencies = raw_request_latencies(server.port(), scale(20_000));
     raw_latencies.sort_unstable();
 
     println!("nats-server at {url}; ratios are against async-nats in the same run\n");
@@ -345,5 +345,5 @@ fn main() {
         ours_async_std.publish_16 / ours_tokio.publish_16,
         ours_async_std.pubsub_rate / ours_tokio.pubsub_rate
     );
-    interleaved_request_latencies(server.port, &url);
+    interleaved_request_latencies(server.port(), &url);
 }

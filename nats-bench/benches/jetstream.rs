@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use nats_bench::{scale, Server};
+use nats_bench::{scale, NatsServer};
 
 const WINDOW: usize = 256;
 
@@ -254,7 +254,7 @@ fn row(name: &str, count: usize, ours: Duration, theirs: Duration) {
 }
 
 fn main() {
-    let server = Server::start_jetstream();
+    let server = NatsServer::jetstream();
     let url = server.url();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

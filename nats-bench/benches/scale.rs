@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use nats_bench::clients::{timeout, BenchClient};
-use nats_bench::{rss_bytes, scale, voluntary_context_switches, AllocStats, CountingAlloc, Server};
+use nats_bench::{rss_bytes, scale, voluntary_context_switches, AllocStats, CountingAlloc, NatsServer};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -395,7 +395,7 @@ fn main() {
         run_child(&spec, &url);
         return;
     }
-    let server = Server::start(&[]);
+    let server = NatsServer::plain();
     let url = server.url();
     let n_pub = scale(500_000);
     let n_pubsub = scale(500_000);

@@ -18,10 +18,12 @@ use std::fmt::Write as _;
 mod alloc;
 #[cfg(feature = "compare")]
 pub mod clients;
-mod server;
 
 pub use alloc::{rss_bytes, voluntary_context_switches, AllocDelta, AllocStats, CountingAlloc};
-pub use server::{server_binary, Server};
+/// The integration tests' `nats-server` launcher, shared so that benchmarks and tests start
+/// servers one way (the pinned binary, free ports, a temporary store, killed on drop).
+#[cfg(feature = "compare")]
+pub use nats_integration_tests::NatsServer;
 
 /// `n` scaled by `$BENCH_SCALE` (default 1; `0.1` for a quick run), at least 1.
 pub fn scale(n: usize) -> usize {
