@@ -17,9 +17,10 @@ use nats_proto::{
 use crate::deadline;
 use crate::driver::Driver;
 use crate::error::{ConnectError, DrainError, ReconnectError, RequestError, SubscribeError};
-use crate::event::Events;
+use crate::events::Events;
 use crate::options::ConnectOptions;
-use crate::reader::{ReadThrough, Wait};
+use crate::read_through::ReadThrough;
+use crate::reader::Wait;
 use crate::runtime::Runtime;
 use crate::shared::{FlushSlot, Guard, RequestSlot, Shared, SubSlot, HIGH_WATER};
 use crate::subscriber::Subscriber;
@@ -645,7 +646,7 @@ impl Client {
         let pumped = self
             .shared
             .try_writer()
-            .map(|mut writer| writer.pump(&self.shared, &mut Context::from_waker(&waker)));
+            .map(|mut writer| writer.pump(&*self.shared, &mut Context::from_waker(&waker)));
         if matches!(pumped, None | Some(Pumped::Idle | Pumped::More | Pumped::Failed)) {
             self.shared.lock().wake_driver();
         }

@@ -483,7 +483,7 @@ impl<R: Runtime> Driver<R> {
     /// tasks left), and reports a failure of the write half.
     fn pump(&mut self, cx: &mut Context<'_>) -> bool {
         let mut writer = self.shared.writer();
-        let pumped = writer.pump(&self.shared, cx);
+        let pumped = writer.pump(&*self.shared, cx);
         let failure = writer.take_failure();
         drop(writer);
         if let Some((transport, error)) = failure {
@@ -515,7 +515,7 @@ impl<R: Runtime> Driver<R> {
         wake.set_driver(cx.waker());
         wake.unstick();
         let Some(mut reader) = self.shared.try_reader() else { return false };
-        let reading = reader.read(&self.shared, self.runtime.now(), READS_PER_ROUND);
+        let reading = reader.read(&*self.shared, self.runtime.now(), READS_PER_ROUND);
         let end = reader.take_end();
         drop(reader);
         if let Some((transport, error)) = end {

@@ -89,10 +89,12 @@ mod deadline;
 mod driver;
 mod error;
 mod event;
+mod events;
 mod log;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod net;
 mod options;
+mod read_through;
 mod reader;
 mod request;
 pub mod rfc3339;
@@ -115,7 +117,8 @@ pub use client::{connect_with_runtime, Client, Replies, Sleep};
 pub use error::{
     ConnectError, DrainError, Error, ReconnectError, RequestError, SubscribeError, UnsubscribeError,
 };
-pub use event::{ClientEvent, EventCallback, Events};
+pub use event::{ClientEvent, EventCallback};
+pub use events::Events;
 pub use nats_proto::{
     header, AuthError, ConnectionError, Credentials, Expected, FlushError, HeaderError, HeaderMap,
     HeaderName, HeaderValue, IntoHeaderName, IntoHeaderValue, Msg as Message, OptionsError,

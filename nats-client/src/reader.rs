@@ -15,6 +15,11 @@
 //! the driver at each of its rounds, takes such a claim away and wakes the driver
 //! ([`ReadWake::unstick`]).
 //!
+//! The reader sees the rest of the client through one narrow interface, [`Inbound`]: where
+//! the bytes it reads go (the core, whose events are then routed) and who is woken. The
+//! shared state implements it; the tests below, with an in-memory transport. The waiting
+//! side of read-through is [`crate::read_through`].
+//!
 //! Lock order: the reader, then the shared state ([`Shared::lock`](crate::shared::Shared::lock)).
 //! The reader and the writer are never held together.
 
@@ -26,17 +31,32 @@ use std::task::{Context, Poll, Wake, Waker};
 use futures_io::AsyncRead;
 use nats_proto::{FlushId, RequestId, TransportId};
 
-use crate::shared::{Inner, Shared};
 use crate::time::Instant;
 
 /// The read buffer (zeroed once).
 const READ_CHUNK: usize = 64 * 1024;
 /// Reads per [`Reader::read`] from a waiting task.
-const READS_PER_POLL: usize = 4;
+pub(crate) const READS_PER_POLL: usize = 4;
 /// [`Reader::read`]s a waiting task makes in one poll before it lets other tasks run.
-const READ_THROUGH_BUDGET: usize = 8;
+pub(crate) const READ_THROUGH_BUDGET: usize = 8;
 
 type Half = Pin<Box<dyn AsyncRead + Send>>;
+
+/// Where a [`Reader`] delivers what it reads, and who it wakes.
+pub(crate) trait Inbound {
+    /// Hands `bytes`, read from `transport` at `now`, to the core and routes the events
+    /// it makes (ignored by the core if it gave `transport` up meanwhile).
+    fn deliver(&self, now: Instant, transport: TransportId, bytes: &[u8]);
+
+    /// The read half ended: the driver must be woken to report it to the core.
+    fn ended(&self);
+
+    /// The routing of the read side's wakes.
+    fn read_wake(&self) -> &ReadWake;
+
+    /// The waker made of [`read_wake`](Self::read_wake), registered with the read half.
+    fn read_waker(&self) -> &Waker;
+}
 
 /// The read half of the connected transport and the buffer it is read into.
 pub(crate) struct Reader {
@@ -88,43 +108,34 @@ impl Reader {
 
     /// Reads up to `max_reads` times, handing each read to the core and routing its events,
     /// until the transport would block. The waker registered is always [`ReadWake`]'s.
-    pub(crate) fn read(&mut self, shared: &Shared, now: Instant, max_reads: usize) -> Reading {
+    pub(crate) fn read(&mut self, inbound: &impl Inbound, now: Instant, max_reads: usize) -> Reading {
         let Some((transport, half)) = &mut self.source else { return Reading::Idle };
         let transport = *transport;
-        let mut cx = Context::from_waker(shared.read_waker());
+        let mut cx = Context::from_waker(inbound.read_waker());
         let mut read = false;
         let mut reads = 0;
         while reads < max_reads {
-            shared.read_wake().reading();
+            inbound.read_wake().reading();
             match half.as_mut().poll_read(&mut cx, &mut self.buf) {
                 Poll::Pending => return Reading::Blocked(read),
-                Poll::Ready(Ok(0)) => return self.end(shared, transport, None),
+                Poll::Ready(Ok(0)) => return self.end(inbound, transport, None),
                 Poll::Ready(Ok(n)) => {
                     read = true;
                     reads += 1;
-                    let mut inner = shared.lock();
-                    let paced = inner.conn.writable_len() < inner.conn.outbound().len();
-                    // If the core gave this transport up meanwhile, the bytes are ignored.
-                    inner.conn.handle_input(now, transport, &self.buf[..n]);
-                    // An answer to a pacing PING lets more be written: by the driver, if
-                    // this is a task reading through.
-                    if paced && inner.conn.writable_len() > 0 {
-                        inner.wake_driver();
-                    }
-                    inner.dispatch();
+                    inbound.deliver(now, transport, &self.buf[..n]);
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Poll::Ready(Err(e)) => return self.end(shared, transport, Some(e)),
+                Poll::Ready(Err(e)) => return self.end(inbound, transport, Some(e)),
             }
         }
         Reading::More
     }
 
     /// The read half ended: keep how, for the driver, and wake it.
-    fn end(&mut self, shared: &Shared, transport: TransportId, error: Option<io::Error>) -> Reading {
+    fn end(&mut self, inbound: &impl Inbound, transport: TransportId, error: Option<io::Error>) -> Reading {
         self.source = None;
         self.ended = Some((transport, error));
-        shared.lock().wake_driver();
+        inbound.ended();
         Reading::Idle
     }
 }
@@ -263,96 +274,6 @@ pub(crate) enum Wait {
     Test(u64),
 }
 
-/// A wait (a request's reply, a flush's PONG) that reads through when it can: it claims
-/// reading, reads what the transport has on its own task, and releases the claim when done
-/// or dropped.
-pub(crate) struct ReadThrough {
-    shared: Arc<Shared>,
-    token: Wait,
-    claimed: bool,
-    /// The last read by this wait did not end with the transport blocked.
-    unfinished: bool,
-}
-
-impl ReadThrough {
-    pub(crate) fn new(shared: Arc<Shared>, token: Wait) -> Self {
-        Self { shared, token, claimed: false, unfinished: false }
-    }
-
-    /// Polls the wait: `check` looks at its slot under the shared state's lock and returns
-    /// the answer, or sets the slot's waker to the one given and returns `Pending`. In
-    /// between, the task reads through when it may. The waker is registered only once
-    /// this task has read (none is given before), so it does not wake itself with the
-    /// answer it reads: a wake during its own poll would have the runtime poll it again,
-    /// and on tokio wake another worker to steal it.
-    pub(crate) fn poll_wait<T>(
-        &mut self,
-        now: impl Fn() -> Instant,
-        cx: &Context<'_>,
-        mut check: impl FnMut(&mut Inner, Option<&Waker>) -> Poll<T>,
-    ) -> Poll<T> {
-        let mut reads = 0;
-        let mut register = false;
-        loop {
-            let mut inner = self.shared.lock();
-            let answer = check(&mut inner, register.then_some(cx.waker()));
-            drop(inner);
-            if answer.is_ready() {
-                self.release();
-                return answer;
-            }
-            if register {
-                return Poll::Pending;
-            }
-            if self.read(now(), cx) == Reading::More {
-                reads += 1;
-                if reads == READ_THROUGH_BUDGET {
-                    // Other tasks' messages keep coming: let them run, then read on.
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
-                }
-            } else {
-                // Read until blocked, or not allowed to read: look once more and wait.
-                register = true;
-            }
-        }
-    }
-
-    /// Reads on this task if it may.
-    fn read(&mut self, now: Instant, cx: &Context<'_>) -> Reading {
-        let wake = self.shared.read_wake();
-        if !wake.claim(self.token, cx.waker()) {
-            wake.unstick();
-            return Reading::Idle;
-        }
-        self.claimed = true;
-        // The driver (or an earlier claimant) is reading: it routes the answer.
-        let Some(mut reader) = self.shared.try_reader() else { return Reading::Idle };
-        let reading = reader.read(&self.shared, now, READS_PER_POLL);
-        self.unfinished = reading == Reading::More;
-        reading
-    }
-
-    /// The wait is over: the driver reads from now on.
-    pub(crate) fn release(&mut self) {
-        if std::mem::take(&mut self.claimed) {
-            self.shared.read_wake().release(self.token, std::mem::take(&mut self.unfinished));
-        }
-    }
-}
-
-impl Drop for ReadThrough {
-    fn drop(&mut self) {
-        self.release();
-    }
-}
-
-impl std::fmt::Debug for ReadThrough {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadThrough").field("token", &self.token).field("claimed", &self.claimed).finish()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -463,5 +384,154 @@ mod tests {
         assert!(route.claim(w(1), &Waker::from(Arc::clone(&other))), "the same wait, polled from elsewhere");
         read_waker.wake_by_ref();
         assert_eq!((task.get(), other.get()), (0, 1));
+    }
+}
+
+#[cfg(test)]
+mod read_tests {
+    //! The reader on an in-memory transport and a recording inbound side: no core, no
+    //! runtime.
+
+    use std::collections::VecDeque;
+    use std::io;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, Waker};
+
+    use futures_io::AsyncRead;
+    use nats_proto::{Action, Connection, Options, TransportId};
+
+    use super::{Inbound, ReadWake, Reader, Reading};
+    use crate::time::Instant;
+
+    fn transport() -> TransportId {
+        let options = Options::new("nats://127.0.0.1:4222").expect("valid");
+        let mut conn = Connection::new(options, Instant::now()).expect("valid options");
+        match conn.poll_action() {
+            Some(Action::Connect(id, _)) => id,
+            other => panic!("expected Connect, got {other:?}"),
+        }
+    }
+
+    /// Records what the reader delivers.
+    struct Recorder {
+        delivered: Mutex<Vec<(TransportId, Vec<u8>)>>,
+        ended: Mutex<usize>,
+        wake: Arc<ReadWake>,
+        waker: Waker,
+    }
+
+    impl Recorder {
+        fn new() -> Self {
+            let wake = Arc::new(ReadWake::default());
+            let waker = Waker::from(Arc::clone(&wake));
+            Self { delivered: Mutex::default(), ended: Mutex::default(), wake, waker }
+        }
+
+        fn bytes(&self) -> Vec<u8> {
+            self.delivered.lock().unwrap().iter().flat_map(|(_, b)| b.clone()).collect()
+        }
+    }
+
+    impl Inbound for Recorder {
+        fn deliver(&self, _: Instant, transport: TransportId, bytes: &[u8]) {
+            self.delivered.lock().unwrap().push((transport, bytes.to_vec()));
+        }
+
+        fn ended(&self) {
+            *self.ended.lock().unwrap() += 1;
+        }
+
+        fn read_wake(&self) -> &ReadWake {
+            &self.wake
+        }
+
+        fn read_waker(&self) -> &Waker {
+            &self.waker
+        }
+    }
+
+    /// An in-memory transport: each poll takes the next scripted outcome; `None` is
+    /// "would block".
+    struct Script(VecDeque<Option<io::Result<Vec<u8>>>>);
+
+    impl AsyncRead for Script {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            match self.0.pop_front() {
+                None | Some(None) => Poll::Pending,
+                Some(Some(Ok(bytes))) => {
+                    buf[..bytes.len()].copy_from_slice(&bytes);
+                    Poll::Ready(Ok(bytes.len()))
+                }
+                Some(Some(Err(e))) => Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn reader_on(script: Vec<Option<io::Result<Vec<u8>>>>) -> (Reader, TransportId) {
+        let mut reader = Reader::default();
+        let transport = transport();
+        reader.attach(transport, Box::pin(Script(script.into())));
+        (reader, transport)
+    }
+
+    fn chunk(bytes: &[u8]) -> Option<io::Result<Vec<u8>>> {
+        Some(Ok(bytes.to_vec()))
+    }
+
+    #[test]
+    fn reads_until_the_transport_would_block_and_delivers_in_order() {
+        let inbound = Recorder::new();
+        assert_eq!(Reader::default().read(&inbound, Instant::now(), 4), Reading::Idle, "nothing attached");
+        let (mut reader, transport) = reader_on(vec![chunk(b"INFO {}\r\n"), chunk(b"PONG\r\n"), None]);
+        assert_eq!(reader.read(&inbound, Instant::now(), 4), Reading::Blocked(true));
+        assert_eq!(inbound.bytes(), b"INFO {}\r\nPONG\r\n");
+        assert!(inbound.delivered.lock().unwrap().iter().all(|(t, _)| *t == transport));
+        assert_eq!(reader.read(&inbound, Instant::now(), 4), Reading::Blocked(false), "nothing new");
+    }
+
+    #[test]
+    fn stops_after_max_reads_with_more_maybe_waiting() {
+        let inbound = Recorder::new();
+        let (mut reader, _) = reader_on(vec![chunk(b"a"), chunk(b"b"), chunk(b"c"), None]);
+        assert_eq!(reader.read(&inbound, Instant::now(), 2), Reading::More);
+        assert_eq!(inbound.bytes(), b"ab");
+        assert_eq!(reader.read(&inbound, Instant::now(), 2), Reading::Blocked(true));
+        assert_eq!(inbound.bytes(), b"abc");
+    }
+
+    #[test]
+    fn an_interrupted_read_is_retried() {
+        let inbound = Recorder::new();
+        let (mut reader, _) =
+            reader_on(vec![Some(Err(io::ErrorKind::Interrupted.into())), chunk(b"x"), None]);
+        assert_eq!(reader.read(&inbound, Instant::now(), 4), Reading::Blocked(true));
+        assert_eq!(inbound.bytes(), b"x");
+    }
+
+    #[test]
+    fn the_end_of_the_stream_is_kept_for_the_driver_which_is_woken() {
+        let inbound = Recorder::new();
+        let (mut reader, transport) = reader_on(vec![chunk(b"+OK\r\n"), chunk(b"")]);
+        assert_eq!(reader.read(&inbound, Instant::now(), 4), Reading::Idle);
+        assert_eq!(inbound.bytes(), b"+OK\r\n", "what came before the end is delivered");
+        assert_eq!(*inbound.ended.lock().unwrap(), 1);
+        let (ended, error) = reader.take_end().expect("an end to report");
+        assert!(ended == transport && error.is_none());
+        assert_eq!(reader.read(&inbound, Instant::now(), 4), Reading::Idle, "detached");
+    }
+
+    #[test]
+    fn a_read_error_is_kept_for_the_driver() {
+        let inbound = Recorder::new();
+        let (mut reader, _) = reader_on(vec![Some(Err(io::ErrorKind::ConnectionReset.into()))]);
+        assert_eq!(reader.read(&inbound, Instant::now(), 4), Reading::Idle);
+        let (_, error) = reader.take_end().expect("an end to report");
+        assert_eq!(error.map(|e| e.kind()), Some(io::ErrorKind::ConnectionReset));
+        assert_eq!(*inbound.ended.lock().unwrap(), 1);
     }
 }

@@ -6,13 +6,14 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::task::Waker;
 
-use nats_proto::{Connection, Event, FlushError, FlushId, Msg, RequestId, RequestOutcome, Sid};
+use nats_proto::{Connection, Event, FlushError, FlushId, Msg, RequestId, RequestOutcome, Sid, TransportId};
 
 use crate::event::ClientEvent;
-use crate::reader::{ReadWake, Reader, Wait};
+use crate::reader::{Inbound, ReadWake, Reader, Wait};
 use crate::time::Instant;
 use crate::wake_list::WakeList;
-use crate::writer::Writer;
+use crate::write_queue::WriteQueue;
+use crate::writer::{Outbox, Writer};
 
 /// Publishers wait when this many bytes are queued for the socket.
 pub(crate) const HIGH_WATER: usize = 8 * 1024 * 1024;
@@ -73,11 +74,6 @@ impl Shared {
         &self.read_wake
     }
 
-    /// The waker registered with the read half, whoever reads it.
-    pub(crate) fn read_waker(&self) -> &Waker {
-        &self.read_waker
-    }
-
     /// Locks the writer. Never call it with the state locked: the order is writer first.
     pub(crate) fn writer(&self) -> MutexGuard<'_, Writer> {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
@@ -93,6 +89,58 @@ impl Shared {
     /// under the lock run when the returned guard is dropped, after unlocking.
     pub(crate) fn lock(&self) -> Guard<'_> {
         Guard(Some(self.inner.lock().unwrap_or_else(PoisonError::into_inner)))
+    }
+}
+
+/// The writer refills from the core under the state's lock, and wakes the publishers
+/// waiting for room once the core's queue is below half the high-water mark.
+impl Outbox for Shared {
+    fn refill(&self, transport: TransportId, queue: &mut WriteQueue) -> bool {
+        let mut inner = self.lock();
+        if !inner.conn.is_transport_open(transport) {
+            return false;
+        }
+        for block in queue.take_spares() {
+            inner.conn.recycle_outbound(block);
+        }
+        queue.fill(|max| inner.conn.take_outbound(max));
+        if inner.conn.outbound().len() < HIGH_WATER / 2 {
+            inner.wake_writers();
+        }
+        true
+    }
+
+    fn has_more(&self, transport: TransportId) -> Option<bool> {
+        let inner = self.lock();
+        inner.conn.is_transport_open(transport).then(|| inner.conn.writable_len() > 0)
+    }
+}
+
+/// The reader delivers into the core under the state's lock and routes its events.
+impl Inbound for Shared {
+    fn deliver(&self, now: Instant, transport: TransportId, bytes: &[u8]) {
+        let mut inner = self.lock();
+        let paced = inner.conn.writable_len() < inner.conn.outbound().len();
+        // If the core gave this transport up meanwhile, the bytes are ignored.
+        inner.conn.handle_input(now, transport, bytes);
+        // An answer to a pacing PING lets more be written: by the driver, if this is a
+        // task reading through.
+        if paced && inner.conn.writable_len() > 0 {
+            inner.wake_driver();
+        }
+        inner.dispatch();
+    }
+
+    fn ended(&self) {
+        self.lock().wake_driver();
+    }
+
+    fn read_wake(&self) -> &ReadWake {
+        Shared::read_wake(self)
+    }
+
+    fn read_waker(&self) -> &Waker {
+        &self.read_waker
     }
 }
 

@@ -2,9 +2,13 @@
 //! requests and flushes: whoever holds it writes (write-through), so a request reaches the
 //! socket from the requesting task without waking the driver.
 //!
-//! Lock order: the writer, then the shared state ([`Shared::lock`]); never the other way
-//! round. Writing happens with the writer held and the shared state free, so publishers
-//! keep encoding meanwhile. Bytes are taken from the core only for the transport the core
+//! The writer sees the rest of the client through one narrow interface, [`Outbox`]: what
+//! the core holds for the transport, taken in batches. The shared state implements it
+//! (under its lock); the tests below, with an in-memory transport.
+//!
+//! Lock order: the writer, then the shared state ([`Shared::lock`](crate::shared::Shared::lock));
+//! never the other way round. Writing happens with the writer held and the shared state
+//! free, so publishers keep encoding meanwhile. Bytes are taken from the core only for the transport the core
 //! still calls current ([`Connection::is_transport_open`](nats_proto::Connection)), so a
 //! transport given up by the core never receives bytes that belong in the reconnect
 //! buffer, and the core's count of what was handed to the transport stays exact.
@@ -19,10 +23,21 @@ use std::task::Context;
 use futures_io::AsyncWrite;
 use nats_proto::TransportId;
 
-use crate::shared::{Shared, HIGH_WATER};
 use crate::write_queue::{WriteOutcome, WriteQueue};
 
 type Half = Pin<Box<dyn AsyncWrite + Send>>;
+
+/// Where a [`Writer`] refills from: the core's outbound bytes for a transport.
+pub(crate) trait Outbox {
+    /// Moves the next batch of what the core holds for `transport` into `queue` (giving
+    /// back `queue`'s spare blocks first); `false`, and nothing moved, when the core no
+    /// longer calls `transport` open.
+    fn refill(&self, transport: TransportId, queue: &mut WriteQueue) -> bool;
+
+    /// Whether the core holds more for `transport` that may be written now (publish
+    /// pacing may hold bytes back); `None` when the core no longer calls it open.
+    fn has_more(&self, transport: TransportId) -> Option<bool>;
+}
 
 #[derive(Default)]
 pub(crate) struct Writer {
@@ -71,34 +86,26 @@ impl Writer {
     /// then [`Pumped::More`], and the driver reads before it writes the next batch, so a
     /// stream of publishes never holds up reading.
     ///
-    /// `cx` must carry the driver's waker (see the module docs). Takes the shared state's
-    /// lock to refill, never while writing.
-    pub(crate) fn pump(&mut self, shared: &Shared, cx: &mut Context<'_>) -> Pumped {
+    /// `cx` must carry the driver's waker (see the module docs). Refills from `outbox`
+    /// (which takes the shared state's lock), never while writing.
+    pub(crate) fn pump(&mut self, outbox: &impl Outbox, cx: &mut Context<'_>) -> Pumped {
         let Some((transport, half)) = &mut self.sink else { return Pumped::Idle };
         let transport = *transport;
         let mut gone = false;
-        let mut refills = 0;
+        let mut refilled = false;
         let mut more = false;
         let (wrote, outcome) = self.queue.write_to(half.as_mut(), cx, |queue| {
-            let mut inner = shared.lock();
-            if !inner.conn.is_transport_open(transport) {
-                gone = true;
+            if refilled {
+                // One batch per pump. Bytes held back by publish pacing wait for an answer
+                // to be read, not for the driver's next round.
+                match outbox.has_more(transport) {
+                    Some(has_more) => more = has_more,
+                    None => gone = true,
+                }
                 return;
             }
-            if refills == 1 {
-                // Bytes held back by publish pacing wait for an answer to be read, not for
-                // the driver's next round.
-                more = inner.conn.writable_len() > 0;
-                return;
-            }
-            refills += 1;
-            for block in queue.take_spares() {
-                inner.conn.recycle_outbound(block);
-            }
-            queue.fill(|max| inner.conn.take_outbound(max));
-            if inner.conn.outbound().len() < HIGH_WATER / 2 {
-                inner.wake_writers();
-            }
+            refilled = true;
+            gone = !outbox.refill(transport, queue);
         });
         if gone {
             self.detach();
@@ -114,5 +121,201 @@ impl Writer {
             WriteOutcome::Done | WriteOutcome::Blocked if wrote => Pumped::Wrote,
             WriteOutcome::Done | WriteOutcome::Blocked => Pumped::Idle,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The writer on an in-memory transport and a scripted outbox: no core, no runtime.
+
+    use std::collections::VecDeque;
+    use std::io;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, Waker};
+
+    use bytes::Bytes;
+    use futures_io::AsyncWrite;
+    use nats_proto::{Action, Connection, Options, TransportId};
+
+    use super::{Outbox, Pumped, Writer};
+    use crate::time::Instant;
+    use crate::write_queue::{WriteQueue, WRITE_BATCH};
+
+    /// A transport id, from a core asked to connect (ids are made only there).
+    fn transport() -> TransportId {
+        let options = Options::new("nats://127.0.0.1:4222").expect("valid");
+        let mut conn = Connection::new(options, Instant::now()).expect("valid options");
+        match conn.poll_action() {
+            Some(Action::Connect(id, _)) => id,
+            other => panic!("expected Connect, got {other:?}"),
+        }
+    }
+
+    /// What the core would hold: chunks handed out up to the room asked for.
+    #[derive(Default)]
+    struct Scripted {
+        chunks: Mutex<VecDeque<Bytes>>,
+        closed: Mutex<bool>,
+        refills: Mutex<usize>,
+    }
+
+    impl Scripted {
+        fn holding(chunks: &[&[u8]]) -> Self {
+            let chunks = chunks.iter().map(|c| Bytes::copy_from_slice(c)).collect();
+            Self { chunks: Mutex::new(chunks), ..Self::default() }
+        }
+    }
+
+    impl Outbox for Scripted {
+        fn refill(&self, _: TransportId, queue: &mut WriteQueue) -> bool {
+            if *self.closed.lock().unwrap() {
+                return false;
+            }
+            *self.refills.lock().unwrap() += 1;
+            let mut chunks = self.chunks.lock().unwrap();
+            queue.fill(|room| {
+                let front = chunks.front_mut()?;
+                Some(if front.len() <= room { chunks.pop_front()? } else { front.split_to(room) })
+            });
+            true
+        }
+
+        fn has_more(&self, _: TransportId) -> Option<bool> {
+            (!*self.closed.lock().unwrap()).then(|| !self.chunks.lock().unwrap().is_empty())
+        }
+    }
+
+    /// An in-memory transport: takes up to `room` bytes, then would block (until given
+    /// more room); or fails.
+    #[derive(Clone, Default)]
+    struct Pipe(Arc<Mutex<PipeState>>);
+
+    #[derive(Default)]
+    struct PipeState {
+        written: Vec<u8>,
+        room: usize,
+        fail: Option<io::ErrorKind>,
+        waker: Option<Waker>,
+        flushes: usize,
+    }
+
+    impl Pipe {
+        fn with_room(room: usize) -> Self {
+            let pipe = Self::default();
+            pipe.0.lock().unwrap().room = room;
+            pipe
+        }
+
+        fn written(&self) -> Vec<u8> {
+            self.0.lock().unwrap().written.clone()
+        }
+    }
+
+    impl AsyncWrite for Pipe {
+        fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            let mut state = self.0.lock().unwrap();
+            if let Some(kind) = state.fail {
+                return Poll::Ready(Err(kind.into()));
+            }
+            let n = buf.len().min(state.room);
+            if n == 0 {
+                state.waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            state.room -= n;
+            state.written.extend_from_slice(&buf[..n]);
+            Poll::Ready(Ok(n))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.0.lock().unwrap().flushes += 1;
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn pump(writer: &mut Writer, outbox: &Scripted) -> Pumped {
+        writer.pump(outbox, &mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn nothing_attached_or_nothing_queued_is_idle() {
+        let outbox = Scripted::holding(&[b"PING\r\n"]);
+        assert_eq!(pump(&mut Writer::default(), &outbox), Pumped::Idle);
+        let mut writer = Writer::default();
+        writer.attach(transport(), Box::pin(Pipe::with_room(1024)));
+        assert_eq!(pump(&mut writer, &Scripted::default()), Pumped::Idle);
+    }
+
+    #[test]
+    fn writes_what_the_core_holds_in_order_and_flushes() {
+        let pipe = Pipe::with_room(1024);
+        let outbox = Scripted::holding(&[b"SUB a 1\r\n", b"PUB a 2\r\nhi\r\n"]);
+        let mut writer = Writer::default();
+        writer.attach(transport(), Box::pin(pipe.clone()));
+        assert_eq!(pump(&mut writer, &outbox), Pumped::Wrote);
+        assert_eq!(pipe.written(), b"SUB a 1\r\nPUB a 2\r\nhi\r\n");
+        assert_eq!(pipe.0.lock().unwrap().flushes, 1, "written bytes are flushed");
+        assert_eq!(pump(&mut writer, &outbox), Pumped::Idle, "nothing left");
+    }
+
+    #[test]
+    fn a_transport_that_would_block_keeps_the_rest_for_the_next_pump() {
+        let pipe = Pipe::with_room(5);
+        let outbox = Scripted::holding(&[b"0123456789"]);
+        let mut writer = Writer::default();
+        writer.attach(transport(), Box::pin(pipe.clone()));
+        assert_eq!(pump(&mut writer, &outbox), Pumped::Wrote);
+        assert_eq!(pipe.written(), b"01234");
+        assert!(pipe.0.lock().unwrap().waker.is_some(), "the transport has the caller's waker");
+        pipe.0.lock().unwrap().room = 100;
+        assert_eq!(pump(&mut writer, &outbox), Pumped::Wrote);
+        assert_eq!(pipe.written(), b"0123456789", "no byte lost or repeated");
+        assert_eq!(*outbox.refills.lock().unwrap(), 2, "the queued rest was written before refilling");
+    }
+
+    #[test]
+    fn one_batch_per_pump_then_more() {
+        let pipe = Pipe::with_room(usize::MAX);
+        let big = vec![b'x'; WRITE_BATCH + 10];
+        let outbox = Scripted::holding(&[&big]);
+        let mut writer = Writer::default();
+        writer.attach(transport(), Box::pin(pipe.clone()));
+        assert_eq!(pump(&mut writer, &outbox), Pumped::More, "a batch taken, more held by the core");
+        assert_eq!(pipe.written().len(), WRITE_BATCH);
+        assert_eq!(pump(&mut writer, &outbox), Pumped::Wrote);
+        assert_eq!(pipe.written().len(), WRITE_BATCH + 10);
+    }
+
+    #[test]
+    fn a_transport_the_core_gave_up_is_detached() {
+        let pipe = Pipe::with_room(1024);
+        let outbox = Scripted::holding(&[b"PUB a 1\r\nx\r\n"]);
+        *outbox.closed.lock().unwrap() = true;
+        let mut writer = Writer::default();
+        writer.attach(transport(), Box::pin(pipe.clone()));
+        assert_eq!(pump(&mut writer, &outbox), Pumped::Failed);
+        assert!(pipe.written().is_empty(), "no byte of the reconnect buffer reaches a dead transport");
+        assert!(writer.take_failure().is_none(), "the core knows: nothing to report");
+        *outbox.closed.lock().unwrap() = false;
+        assert_eq!(pump(&mut writer, &outbox), Pumped::Idle, "detached");
+    }
+
+    #[test]
+    fn a_write_error_is_kept_for_the_driver_and_the_half_dropped() {
+        let pipe = Pipe::with_room(1024);
+        pipe.0.lock().unwrap().fail = Some(io::ErrorKind::ConnectionReset);
+        let outbox = Scripted::holding(&[b"PING\r\n"]);
+        let transport = transport();
+        let mut writer = Writer::default();
+        writer.attach(transport, Box::pin(pipe.clone()));
+        assert_eq!(pump(&mut writer, &outbox), Pumped::Failed);
+        let (failed, error) = writer.take_failure().expect("a failure to report");
+        assert_eq!((failed, error.kind()), (transport, io::ErrorKind::ConnectionReset));
+        assert_eq!(pump(&mut writer, &outbox), Pumped::Idle, "detached");
     }
 }
