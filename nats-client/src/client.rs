@@ -165,7 +165,6 @@ impl Drop for Handle {
     fn drop(&mut self) {
         let mut inner = self.shared.lock();
         inner.conn.close();
-        inner.dispatch();
         inner.wake_driver();
     }
 }
@@ -706,6 +705,8 @@ impl Client {
             let mut inner = self.shared.lock();
             let id = inner.conn.flush(now, timeout);
             inner.flushes.insert(id, FlushSlot::default());
+            // Now rather than when the guard drops: a flush refused at once (not
+            // connected) has its answer in the slot before write-through looks.
             inner.dispatch();
             deadline::watch(&mut inner, now, nats_proto::time::deadline(now, timeout));
             self.write_through(inner);
@@ -768,7 +769,6 @@ impl Client {
             _ => Err(ReconnectError::NotConnected),
         };
         if result.is_ok() {
-            inner.dispatch();
             inner.wake_driver();
         }
         ready(result)
@@ -793,7 +793,6 @@ impl Client {
             let now = self.now();
             let mut inner = self.shared.lock();
             inner.conn.drain(now);
-            inner.dispatch();
             inner.wake_driver();
         }
         self.wait_closed().await;
@@ -817,7 +816,6 @@ impl Client {
         {
             let mut inner = self.shared.lock();
             inner.conn.close();
-            inner.dispatch();
             inner.wake_driver();
         }
         self.wait_closed().await;

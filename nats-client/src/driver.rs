@@ -164,7 +164,6 @@ impl<R: Runtime> Driver<R> {
         self.detach_halves();
         let mut inner = self.shared.lock();
         inner.conn.handle_disconnected(self.runtime.now(), transport, error);
-        inner.dispatch();
     }
 
     #[cfg(not(feature = "tls"))]
@@ -318,6 +317,8 @@ impl<R: Runtime> Driver<R> {
             if inner.conn.outbound().len() < HIGH_WATER / 2 {
                 inner.wake_writers();
             }
+            // Now rather than when the guard drops: the listeners below must hold the
+            // `Closed` event before the driver says it is done.
             inner.dispatch();
             if inner.conn.is_closed() && matches!(self.io, Io::Idle) {
                 inner.driver_done = true;
@@ -364,7 +365,6 @@ impl<R: Runtime> Driver<R> {
                     self.sleep = None;
                     let mut inner = self.shared.lock();
                     inner.conn.handle_timeout(self.runtime.now());
-                    inner.dispatch();
                     progress = true;
                 }
             }
@@ -400,7 +400,6 @@ impl<R: Runtime> Driver<R> {
         }
         let mut inner = self.shared.lock();
         inner.conn.handle_credentials(self.runtime.now(), transport, credentials);
-        inner.dispatch();
         true
     }
 
@@ -544,7 +543,6 @@ impl<R: Runtime> Driver<R> {
                 self.detach_halves();
                 let mut inner = self.shared.lock();
                 inner.conn.handle_disconnected(self.runtime.now(), transport, TransportError::closed());
-                inner.dispatch();
             }
         }
     }
@@ -569,7 +567,6 @@ impl<R: Runtime> Driver<R> {
                     progress = true;
                     let mut inner = shared.lock();
                     inner.conn.handle_input(self.runtime.now(), transport, &reader.buffer()[..n]);
-                    inner.dispatch();
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => {

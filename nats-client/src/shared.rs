@@ -128,7 +128,6 @@ impl Inbound for Shared {
         if paced && inner.conn.writable_len() > 0 {
             inner.wake_driver();
         }
-        inner.dispatch();
     }
 
     fn ended(&self) {
@@ -153,8 +152,9 @@ fn try_lock<T>(mutex: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
     }
 }
 
-/// The locked state. Dropping it unlocks, then wakes the tasks woken under the lock, so a
-/// woken task never finds the lock still held by its waker.
+/// The locked state. Dropping it routes the core's events ([`Inner::dispatch`]: whatever
+/// the holder did to the core, no event stays queued), unlocks, then wakes the tasks woken
+/// under the lock, so a woken task never finds the lock still held by its waker.
 pub(crate) struct Guard<'a>(Option<MutexGuard<'a, Inner>>);
 
 impl Deref for Guard<'_> {
@@ -174,6 +174,7 @@ impl DerefMut for Guard<'_> {
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
         let Some(mut guard) = self.0.take() else { return };
+        guard.dispatch();
         if guard.wakes.is_empty() {
             return;
         }

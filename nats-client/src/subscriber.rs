@@ -114,7 +114,6 @@ impl Subscriber {
         let mut inner = self.client.shared.lock();
         let closed = inner.conn.state() == State::Closed;
         let existed = inner.conn.drain_subscription(self.sid);
-        inner.dispatch();
         inner.wake_driver();
         outcome(existed, closed)
     }
@@ -136,7 +135,6 @@ impl Subscriber {
         let mut inner = self.client.shared.lock();
         let closed = inner.conn.state() == State::Closed;
         let existed = inner.conn.unsubscribe(self.sid, Some(max));
-        inner.dispatch();
         inner.wake_driver();
         outcome(existed, closed)
     }
