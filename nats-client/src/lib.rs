@@ -90,6 +90,7 @@ mod driver;
 mod error;
 mod event;
 mod events;
+mod lock_order;
 mod log;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod net;

@@ -9,6 +9,7 @@ use std::task::Waker;
 use nats_proto::{Connection, Event, FlushError, FlushId, Msg, RequestId, RequestOutcome, Sid, TransportId};
 
 use crate::event::ClientEvent;
+use crate::lock_order::{self, Lock, Ordered};
 use crate::reader::{Inbound, ReadWake, Reader, Wait};
 use crate::time::Instant;
 use crate::wake_list::WakeList;
@@ -59,14 +60,21 @@ impl Shared {
         }
     }
 
-    /// Locks the reader. Never call it with the state or the writer locked.
-    pub(crate) fn reader(&self) -> MutexGuard<'_, Reader> {
-        self.reader.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Locks the reader. Never call it with the state or the writer locked (checked in
+    /// debug builds: [`crate::lock_order`]).
+    pub(crate) fn reader(&self) -> Ordered<MutexGuard<'_, Reader>> {
+        lock_order::taking(Lock::Reader);
+        Ordered::new(self.reader.lock().unwrap_or_else(PoisonError::into_inner), Lock::Reader)
     }
 
     /// The reader, unless another task holds it (it then reads and routes what comes).
-    pub(crate) fn try_reader(&self) -> Option<MutexGuard<'_, Reader>> {
-        try_lock(&self.reader)
+    pub(crate) fn try_reader(&self) -> Option<Ordered<MutexGuard<'_, Reader>>> {
+        lock_order::taking(Lock::Reader);
+        let guard = try_lock(&self.reader);
+        if guard.is_none() {
+            lock_order::released(Lock::Reader);
+        }
+        guard.map(|guard| Ordered::new(guard, Lock::Reader))
     }
 
     /// Who is woken when the transport has bytes to read.
@@ -74,20 +82,28 @@ impl Shared {
         &self.read_wake
     }
 
-    /// Locks the writer. Never call it with the state locked: the order is writer first.
-    pub(crate) fn writer(&self) -> MutexGuard<'_, Writer> {
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Locks the writer. Never call it with the state or the reader locked: the order is
+    /// writer first (checked in debug builds).
+    pub(crate) fn writer(&self) -> Ordered<MutexGuard<'_, Writer>> {
+        lock_order::taking(Lock::Writer);
+        Ordered::new(self.writer.lock().unwrap_or_else(PoisonError::into_inner), Lock::Writer)
     }
 
     /// The writer, unless another task holds it (it then writes what is queued).
-    pub(crate) fn try_writer(&self) -> Option<MutexGuard<'_, Writer>> {
-        try_lock(&self.writer)
+    pub(crate) fn try_writer(&self) -> Option<Ordered<MutexGuard<'_, Writer>>> {
+        lock_order::taking(Lock::Writer);
+        let guard = try_lock(&self.writer);
+        if guard.is_none() {
+            lock_order::released(Lock::Writer);
+        }
+        guard.map(|guard| Ordered::new(guard, Lock::Writer))
     }
 
     /// Locks the state. A panic while locked cannot leave the protocol core half-updated
     /// in a way that matters more than stopping would, so poisoning is ignored. Wakes made
     /// under the lock run when the returned guard is dropped, after unlocking.
     pub(crate) fn lock(&self) -> Guard<'_> {
+        lock_order::taking(Lock::State);
         Guard(Some(self.inner.lock().unwrap_or_else(PoisonError::into_inner)))
     }
 }
@@ -175,12 +191,12 @@ impl Drop for Guard<'_> {
     fn drop(&mut self) {
         let Some(mut guard) = self.0.take() else { return };
         guard.dispatch();
-        if guard.wakes.is_empty() {
-            return;
-        }
-        let wakes = std::mem::take(&mut guard.wakes);
+        let wakes = (!guard.wakes.is_empty()).then(|| std::mem::take(&mut guard.wakes));
         drop(guard);
-        wakes.wake_all();
+        lock_order::released(Lock::State);
+        if let Some(wakes) = wakes {
+            wakes.wake_all();
+        }
     }
 }
 
