@@ -1,146 +1,44 @@
-//! `Client`: the cheap, cloneable handle applications use.
+//! `Client`: the cheap, cloneable handle applications use. Its parts: connecting and the
+//! runtime handle ([`connecting`]), requests and their reply streams ([`requests`]),
+//! inboxes and tokens ([`inbox`]); publishing, subscribing, flushing, draining and the
+//! connection's state here.
+
+mod connecting;
+mod inbox;
+mod requests;
+
+use self::connecting::DynRuntime;
+pub use self::connecting::{connect_with_runtime, Sleep};
+pub use self::requests::Replies;
 
 use std::borrow::Borrow;
 use std::future::{poll_fn, ready, Future, Ready};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_core::Stream;
 use nats_proto::{
-    ConnectionError, Expected, FlushId, HeaderMap, Msg, QueueGroup, RequestId, RequestOutcome, Server,
-    ServerAddr, ServerInfo, ServerPoolError, ServerVersion, State, Statistics, Subject,
+    ConnectionError, FlushId, HeaderMap, QueueGroup, Server, ServerAddr, ServerInfo, ServerPoolError,
+    ServerVersion, State, Statistics, Subject,
 };
 
 use crate::deadline;
-use crate::driver::Driver;
-use crate::error::{ConnectError, DrainError, ReconnectError, RequestError, SubscribeError};
+use crate::error::{DrainError, ReconnectError, SubscribeError};
 use crate::events::Events;
 use crate::options::ConnectOptions;
 use crate::read_through::ReadThrough;
 use crate::reader::Wait;
-use crate::runtime::Runtime;
-use crate::shared::{FlushSlot, Guard, RequestSlot, Shared, SubSlot, HIGH_WATER};
+use crate::shared::{FlushSlot, Guard, Shared, SubSlot, HIGH_WATER};
 use crate::subscriber::Subscriber;
-use crate::time::{Instant, SystemTime};
 use crate::writer::Pumped;
 use nats_proto::{FlushError, PublishError};
-
-/// Connects to the servers in `urls` (comma-separated `nats://` / `tls://` URLs) on the
-/// given runtime. Returns once connected, or with [`ConnectError::NoServers`] once every
-/// server failed (at once with [`ConnectOptions::retry_on_initial_connect`]).
-///
-/// # Errors
-/// A [`ConnectError`].
-///
-/// ```no_run
-/// # async fn example<R: nats_client::Runtime>(runtime: R) -> Result<(), Box<dyn std::error::Error>> {
-/// use nats_client::{connect_with_runtime, ConnectOptions};
-///
-/// // Applications usually call their adapter's `connect` (nats-tokio, nats-smol,
-/// // nats-async-std), which passes its runtime here.
-/// let client = connect_with_runtime(runtime, "nats://127.0.0.1:4222", ConnectOptions::new()).await?;
-/// client.publish("greet.joe", "hello".into()).await?;
-/// # Ok(()) }
-/// ```
-pub async fn connect_with_runtime<R: Runtime>(
-    runtime: R,
-    urls: &str,
-    options: ConnectOptions,
-) -> Result<Client, ConnectError> {
-    let options = options.resolve(urls)?;
-    #[cfg(not(feature = "tls"))]
-    if needs_tls::<R>(&options.proto) {
-        return Err(ConnectError::TlsUnavailable);
-    }
-    let proto = options.proto.clone();
-    let conn = nats_proto::Connection::new(proto, runtime.now())?;
-    let shared = Arc::new(Shared::new(conn));
-    for callback in options.callbacks.iter().cloned() {
-        let mut events = Events::new(Arc::clone(&shared));
-        runtime.spawn(async move {
-            while let Some(event) = poll_fn(|cx| Pin::new(&mut events).poll_next(cx)).await {
-                callback(event).await;
-            }
-        });
-    }
-    let driver = Driver::new(
-        runtime.clone(),
-        Arc::clone(&shared),
-        options.tls.clone(),
-        options.auth_callback.clone(),
-        options.local_address,
-    );
-    runtime.spawn(driver.run());
-    let runtime: Arc<dyn DynRuntime> = Arc::new(runtime);
-    // The callbacks live in their tasks only: a callback capturing a client must not keep
-    // the handle (and so the connection) alive through the options.
-    let mut options = options;
-    options.callbacks.clear();
-    options.auth_callback = None;
-    let client = Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared), runtime }), shared };
-    if !client.inner.options.proto.retry_on_initial_connect {
-        client.wait_for_first_connection().await?;
-    }
-    Ok(client)
-}
-
-/// A task on the runtime, boxed.
-type BoxTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-
-/// The connection's runtime, object-safe: its timers, clock and tasks, so that `Client`
-/// stays non-generic and the layers above (services, JetStream) need no runtime of their
-/// own.
-trait DynRuntime: Send + Sync {
-    fn sleep_until(&self, deadline: Instant) -> BoxTask;
-    fn now(&self) -> Instant;
-    fn system_time(&self) -> SystemTime;
-    fn spawn(&self, task: BoxTask);
-}
-
-impl<R: Runtime> DynRuntime for R {
-    fn sleep_until(&self, deadline: Instant) -> BoxTask {
-        Box::pin(Runtime::sleep_until(self, deadline))
-    }
-
-    fn now(&self) -> Instant {
-        Runtime::now(self)
-    }
-
-    fn system_time(&self) -> SystemTime {
-        Runtime::system_time(self)
-    }
-
-    fn spawn(&self, task: BoxTask) {
-        Runtime::spawn(self, task);
-    }
-}
 
 /// Closes the connection when the last handle goes.
 struct Handle {
     options: ConnectOptions,
     shared: Arc<Shared>,
     runtime: Arc<dyn DynRuntime>,
-}
-
-/// A timer on the client's runtime ([`Client::sleep_until`]): completes at its deadline.
-#[must_use = "a timer does nothing unless awaited"]
-pub struct Sleep(Pin<Box<dyn Future<Output = ()> + Send>>);
-
-impl std::fmt::Debug for Sleep {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sleep").finish_non_exhaustive()
-    }
-}
-
-impl Future for Sleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.as_mut().poll(cx)
-    }
 }
 
 /// A connection to NATS. Cloning is cheap; the connection closes when the last clone (and
@@ -170,23 +68,6 @@ impl Drop for Handle {
 }
 
 impl Client {
-    async fn wait_for_first_connection(&self) -> Result<(), ConnectError> {
-        poll_fn(|cx| {
-            let mut inner = self.shared.lock();
-            match inner.conn.state() {
-                State::Connected | State::Draining | State::Reconnecting => Poll::Ready(Ok(())),
-                State::Closed => {
-                    Poll::Ready(Err(ConnectError::NoServers { last: inner.conn.last_error().cloned() }))
-                }
-                _ => {
-                    register(&mut inner.state_waiters, cx);
-                    Poll::Pending
-                }
-            }
-        })
-        .await
-    }
-
     /// Publishes `payload` to `subject`.
     ///
     /// # Errors
@@ -379,260 +260,6 @@ impl Client {
         Ok(Subscriber::new(self.clone(), sid, subject))
     }
 
-    /// Sends a request and waits for one reply, up to the default request timeout
-    /// (nats.py's `timed_request`).
-    ///
-    /// # Errors
-    /// [`RequestError::Timeout`], [`RequestError::NoResponders`], a publish error, or
-    /// closed.
-    ///
-    /// ```no_run
-    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// let reply = client.request("time.now", "".into()).await?;
-    /// println!("{}", String::from_utf8_lossy(&reply.payload));
-    /// # Ok(()) }
-    /// ```
-    pub async fn request(&self, subject: impl AsRef<str>, payload: Bytes) -> Result<Msg, RequestError> {
-        self.request_with(subject, None, payload, self.inner.options.request_timeout).await
-    }
-
-    /// Sends a request with optional headers and waits up to `timeout` for one reply.
-    ///
-    /// # Errors
-    /// As [`request`](Self::request).
-    ///
-    /// ```no_run
-    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::time::Duration;
-    ///
-    /// let reply = client.request_with("time.now", None, "".into(), Duration::from_millis(500)).await?;
-    /// println!("{:?}", reply.payload);
-    /// # Ok(()) }
-    /// ```
-    pub async fn request_with(
-        &self,
-        subject: impl AsRef<str>,
-        headers: Option<&HeaderMap>,
-        payload: Bytes,
-        timeout: Duration,
-    ) -> Result<Msg, RequestError> {
-        let mut replies =
-            self.start_request(subject.as_ref(), headers, payload, timeout, Expected::Count(1))?;
-        match poll_fn(|cx| Pin::new(&mut replies).poll_reply(cx)).await {
-            Some(msg) => Ok(msg),
-            None => Err(replies.error().unwrap_or(RequestError::Timeout)),
-        }
-    }
-
-    /// Sends a request and streams replies until `expected` is met or `timeout` passes
-    /// (nats.py's `expected=N`; [`Expected::UntilTimeout`] for scatter-gather).
-    ///
-    /// # Errors
-    /// A publish error; later failures end the stream (see [`Replies::error`]).
-    ///
-    /// ```no_run
-    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::time::Duration;
-    /// use futures_util::StreamExt;
-    /// use nats_client::Expected;
-    ///
-    /// // Scatter-gather: every responder's answer within a second.
-    /// let mut replies = client.request_many("inventory.count", "sku-42".into(), Expected::UntilTimeout, Duration::from_secs(1))?;
-    /// while let Some(reply) = replies.next().await {
-    ///     println!("{:?}", reply.payload);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn request_many(
-        &self,
-        subject: impl AsRef<str>,
-        payload: Bytes,
-        expected: Expected,
-        timeout: Duration,
-    ) -> Result<Replies, RequestError> {
-        self.start_request(subject.as_ref(), None, payload, timeout, expected)
-    }
-
-    /// [`request_many`](Self::request_many) with optional headers. The request is
-    /// published before this returns, so the replies can be awaited later (JetStream's
-    /// publish-then-await-the-ack pattern).
-    ///
-    /// # Errors
-    /// A publish error; later failures end the stream (see [`Replies::error`]).
-    ///
-    /// ```no_run
-    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::time::Duration;
-    /// use futures_util::StreamExt;
-    /// use nats_client::{Expected, HeaderMap};
-    ///
-    /// let headers = HeaderMap::new();
-    /// // Published now; the reply is awaited later.
-    /// let mut ack = client.request_many_with("orders.store", Some(&headers), "{}".into(), Expected::Count(1), Duration::from_secs(2))?;
-    /// // ... other work ...
-    /// let first = ack.next().await;
-    /// println!("{first:?}");
-    /// # Ok(()) }
-    /// ```
-    pub fn request_many_with(
-        &self,
-        subject: impl AsRef<str>,
-        headers: Option<&HeaderMap>,
-        payload: Bytes,
-        expected: Expected,
-        timeout: Duration,
-    ) -> Result<Replies, RequestError> {
-        self.start_request(subject.as_ref(), headers, payload, timeout, expected)
-    }
-
-    /// A fresh, unique subject under the connection's inbox prefix (`_INBOX.<token>` by
-    /// default), for subscriptions that receive replies (JetStream pull requests, say).
-    ///
-    /// ```no_run
-    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// use futures_util::StreamExt;
-    ///
-    /// let inbox = client.new_inbox();
-    /// let mut replies = client.subscribe(&inbox).await?;
-    /// client.publish_with_reply("jobs.start", &inbox, "job-1".into()).await?;
-    /// let progress = replies.next().await;
-    /// println!("{progress:?}");
-    /// # Ok(()) }
-    /// ```
-    pub fn new_inbox(&self) -> String {
-        format!(
-            "{}.{}",
-            self.inner.options.proto.inbox_prefix,
-            inbox_token(self.inner.options.proto.rng_seed)
-        )
-    }
-
-    /// A fresh random token of 22 base62 characters (the shape of a NUID), from the
-    /// connection's random source: unique within the process, unpredictable across
-    /// processes (seeded from the browser's crypto in a page). Object names in an object
-    /// store, service ids and consumer names take it.
-    ///
-    /// ```no_run
-    /// # fn example(client: nats_client::Client) {
-    /// let id = client.new_token();
-    /// assert_eq!(id.len(), 22);
-    /// # }
-    /// ```
-    pub fn new_token(&self) -> String {
-        inbox_token(self.inner.options.proto.rng_seed)
-    }
-
-    /// A timer on the runtime the client was connected with: completes at `deadline`.
-    /// Layers above the client (JetStream) use it for their deadlines without naming the
-    /// runtime.
-    ///
-    /// ```no_run
-    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::time::Duration;
-    ///
-    /// // A timer on the client's runtime, whatever that runtime is.
-    /// client.sleep_until(client.now() + Duration::from_millis(100)).await;
-    /// # Ok(()) }
-    /// ```
-    pub fn sleep_until(&self, deadline: Instant) -> Sleep {
-        Sleep(self.inner.runtime.sleep_until(deadline))
-    }
-
-    /// The current time on the clock of the runtime the client was connected with
-    /// ([`Runtime::now`]): the clock its deadlines and [`sleep_until`](Self::sleep_until)
-    /// use. Layers above the client compute their deadlines from it.
-    ///
-    /// ```no_run
-    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::time::Duration;
-    ///
-    /// let deadline = client.now() + Duration::from_secs(5);
-    /// client.sleep_until(deadline).await;
-    /// # Ok(()) }
-    /// ```
-    pub fn now(&self) -> Instant {
-        self.inner.runtime.now()
-    }
-
-    /// The wall-clock time on the runtime the client was connected with
-    /// ([`Runtime::system_time`]): what the layers above the client write as a time (an
-    /// object's modification time, a service's start), in the browser too, where std's
-    /// clock panics.
-    ///
-    /// ```no_run
-    /// # fn example(client: nats_client::Client) {
-    /// println!("now: {}", nats_client::rfc3339::format(client.system_time()));
-    /// # }
-    /// ```
-    pub fn system_time(&self) -> SystemTime {
-        self.inner.runtime.system_time()
-    }
-
-    /// Runs `task` in the background on the runtime the client was connected with: the
-    /// layers above the client (a service's discovery task, say) need no runtime of their
-    /// own.
-    ///
-    /// ```no_run
-    /// # async fn example(client: nats_client::Client) {
-    /// let background = client.clone();
-    /// client.spawn(async move {
-    ///     let _ = background.publish("heartbeat", "alive".into()).await;
-    /// });
-    /// # }
-    /// ```
-    pub fn spawn<F>(&self, task: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        self.inner.runtime.spawn(Box::pin(task));
-    }
-
-    /// The instant `wait` from [`now`](Self::now), for
-    /// [`sleep_until`](Self::sleep_until) and other deadlines. A wait of any length is
-    /// fine: one of [`nats_proto::time::NEVER`] (about 136 years) or more, up to
-    /// [`Duration::MAX`], means never and is capped to it, where `now() + wait` would
-    /// panic.
-    ///
-    /// ```no_run
-    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::time::Duration;
-    ///
-    /// client.sleep_until(client.deadline(Duration::from_millis(100))).await;
-    /// let never = client.deadline(Duration::MAX);
-    /// # let _ = never;
-    /// # Ok(()) }
-    /// ```
-    pub fn deadline(&self, wait: Duration) -> Instant {
-        nats_proto::time::deadline(self.now(), wait)
-    }
-
-    /// The default request timeout ([`ConnectOptions::request_timeout`]).
-    ///
-    /// ```no_run
-    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// let timeout = client.request_timeout();
-    /// println!("requests wait up to {timeout:?} by default");
-    /// # Ok(()) }
-    /// ```
-    pub fn request_timeout(&self) -> Duration {
-        self.inner.options.request_timeout
-    }
-
-    /// The default request timeout as async-nats reports it: `None` when requests wait
-    /// until answered (a timeout of [`Duration::MAX`], [`ConnectOptions::request_timeout`]
-    /// with `None`).
-    ///
-    /// ```no_run
-    /// # async fn example(client: nats_client::Client) {
-    /// if let Some(timeout) = client.timeout() {
-    ///     println!("requests give up after {timeout:?}");
-    /// }
-    /// # }
-    /// ```
-    pub fn timeout(&self) -> Option<Duration> {
-        Some(self.inner.options.request_timeout).filter(|t| *t < nats_proto::time::NEVER)
-    }
-
     /// Writes what the core has queued from this task (write-through), so that a request
     /// or a flush reaches the socket without a hop through the driver task. When the
     /// writer is busy (the driver or another task is writing; it takes these bytes too) or
@@ -649,24 +276,6 @@ impl Client {
         if matches!(pumped, None | Some(Pumped::Idle | Pumped::More | Pumped::Failed)) {
             self.shared.lock().wake_driver();
         }
-    }
-
-    fn start_request(
-        &self,
-        subject: &str,
-        headers: Option<&HeaderMap>,
-        payload: Bytes,
-        timeout: Duration,
-        expected: Expected,
-    ) -> Result<Replies, RequestError> {
-        let now = self.now();
-        let mut inner = self.shared.lock();
-        let id = inner.conn.request_str(now, subject, headers, &payload, timeout, expected)?;
-        inner.requests.insert(id, RequestSlot::default());
-        deadline::watch(&mut inner, now, nats_proto::time::deadline(now, timeout));
-        self.write_through(inner);
-        let read = ReadThrough::new(Arc::clone(&self.shared), Wait::Request(id));
-        Ok(Replies { client: self.clone(), id, outcome: None, done: false, received: 0, read })
     }
 
     /// Waits until the server has processed everything published before, up to the
@@ -1016,171 +625,11 @@ impl Client {
     }
 }
 
-/// Whether connecting needs TLS by the client: a `tls://` server, a `wss://` one on a
-/// runtime without built-in WebSocket, or the options' `require_tls` / `tls_first`.
-#[cfg(not(feature = "tls"))]
-fn needs_tls<R: Runtime>(proto: &nats_proto::Options) -> bool {
-    proto.tls_required
-        || proto.tls_first
-        || proto.servers.iter().any(|server| match server.scheme() {
-            nats_proto::Scheme::Tls => true,
-            nats_proto::Scheme::Wss => !R::NATIVE_WEBSOCKET,
-            _ => false,
-        })
-}
-
-/// A 22-character token, unique within the process (a counter) and unpredictable across
-/// processes (hashed with a randomly keyed hasher, and the connection's random seed when
-/// it has one: in the browser std's hasher keys are fixed, and the seed comes from the
-/// browser's crypto).
-fn inbox_token(seed: Option<u64>) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::OnceLock;
-
-    const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    static KEYS: OnceLock<(
-        std::collections::hash_map::RandomState,
-        std::collections::hash_map::RandomState,
-    )> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let (a, b) = KEYS.get_or_init(Default::default);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut high = a.build_hasher();
-    let mut low = b.build_hasher();
-    if let Some(seed) = seed {
-        high.write_u64(seed);
-        low.write_u64(seed.rotate_left(32));
-    }
-    high.write_u64(n);
-    low.write_u64(n);
-    let mut value = (u128::from(high.finish()) << 64) | u128::from(low.finish() ^ n);
-    let mut token = String::with_capacity(22);
-    for _ in 0..22 {
-        token.push(char::from(ALPHABET[(value % 62) as usize]));
-        value /= 62;
-    }
-    token
-}
-
 /// Adds the task's waker to `waiters` unless it is already there: a future polled again
 /// and again (in a `select` loop, say) must not grow the list.
 fn register(waiters: &mut Vec<std::task::Waker>, cx: &Context<'_>) {
     if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
         waiters.push(cx.waker().clone());
-    }
-}
-
-/// The replies to one request, as a stream ([`Client::request_many`]). Dropping it
-/// forgets the request.
-pub struct Replies {
-    client: Client,
-    id: RequestId,
-    outcome: Option<RequestOutcome>,
-    done: bool,
-    /// Replies yielded so far: a timeout after some is the normal end, not an error.
-    received: usize,
-    /// Reads the reply on the waiting task when it can.
-    read: ReadThrough,
-}
-
-impl std::fmt::Debug for Replies {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Replies")
-            .field("id", &self.id)
-            .field("outcome", &self.outcome)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Replies {
-    /// How the request ended, once the stream has ended.
-    ///
-    /// ```no_run
-    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::time::Duration;
-    /// use futures_util::StreamExt;
-    /// use nats_client::Expected;
-    ///
-    /// let mut replies = client.request_many("svc.ping", "".into(), Expected::UntilTimeout, Duration::from_secs(1))?;
-    /// while replies.next().await.is_some() {}
-    /// println!("ended: {:?}", replies.outcome());
-    /// # Ok(()) }
-    /// ```
-    pub fn outcome(&self) -> Option<RequestOutcome> {
-        self.outcome
-    }
-
-    /// The error that ended the stream, if it ended in one: timeout with no reply at all,
-    /// no responders, or closed.
-    ///
-    /// ```no_run
-    /// # async fn example(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::time::Duration;
-    /// use futures_util::StreamExt;
-    /// use nats_client::Expected;
-    ///
-    /// let mut replies = client.request_many("svc.ping", "".into(), Expected::Count(3), Duration::from_secs(1))?;
-    /// while replies.next().await.is_some() {}
-    /// if let Some(error) = replies.error() {
-    ///     eprintln!("request failed: {error}");
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn error(&self) -> Option<RequestError> {
-        match self.outcome? {
-            RequestOutcome::NoResponders => Some(RequestError::NoResponders),
-            RequestOutcome::Closed => Some(RequestError::Closed),
-            RequestOutcome::TimedOut if self.received == 0 => Some(RequestError::Timeout),
-            _ => None,
-        }
-    }
-
-    fn poll_reply(&mut self, cx: &mut Context<'_>) -> Poll<Option<Msg>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        let Self { client, id, outcome, done, received, read } = self;
-        // The core ends the request at its deadline (the driver runs its timers).
-        read.poll_wait(
-            || client.now(),
-            cx,
-            |inner, waker| {
-                let Some(slot) = inner.requests.get_mut(id) else {
-                    *done = true;
-                    return Poll::Ready(None);
-                };
-                if let Some(msg) = slot.replies.pop() {
-                    *received += 1;
-                    return Poll::Ready(Some(msg));
-                }
-                if let Some(ended) = slot.outcome {
-                    *outcome = Some(ended);
-                    *done = true;
-                    inner.requests.remove(id);
-                    return Poll::Ready(None);
-                }
-                // None while reading through: this task would wake itself with its reply.
-                slot.waker = waker.cloned();
-                Poll::Pending
-            },
-        )
-    }
-}
-
-impl Stream for Replies {
-    type Item = Msg;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Msg>> {
-        self.get_mut().poll_reply(cx)
-    }
-}
-
-impl Drop for Replies {
-    fn drop(&mut self) {
-        let mut inner = self.client.shared.lock();
-        inner.requests.remove(&self.id);
-        inner.conn.cancel_request(self.id);
     }
 }
 
@@ -1204,7 +653,7 @@ mod tests {
     struct FixedClock(Instant);
 
     impl super::DynRuntime for FixedClock {
-        fn sleep_until(&self, _: Instant) -> super::BoxTask {
+        fn sleep_until(&self, _: Instant) -> super::connecting::BoxTask {
             Box::pin(std::future::ready(()))
         }
 
@@ -1216,7 +665,7 @@ mod tests {
             crate::UNIX_EPOCH
         }
 
-        fn spawn(&self, _: super::BoxTask) {}
+        fn spawn(&self, _: super::connecting::BoxTask) {}
     }
 
     fn connected_client() -> Client {
