@@ -190,13 +190,18 @@ impl DerefMut for Guard<'_> {
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
         let Some(mut guard) = self.0.take() else { return };
-        guard.dispatch();
-        let wakes = (!guard.wakes.is_empty()).then(|| std::mem::take(&mut guard.wakes));
+        if guard.conn.has_events() {
+            guard.dispatch();
+        }
+        if guard.wakes.is_empty() {
+            drop(guard);
+            lock_order::released(Lock::State);
+            return;
+        }
+        let wakes = std::mem::take(&mut guard.wakes);
         drop(guard);
         lock_order::released(Lock::State);
-        if let Some(wakes) = wakes {
-            wakes.wake_all();
-        }
+        wakes.wake_all();
     }
 }
 

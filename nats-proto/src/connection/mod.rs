@@ -267,6 +267,14 @@ impl<I: Instant> Connection<I> {
         self.report.events.pop_front()
     }
 
+    /// Whether [`poll_event`](Self::poll_event) has an event to return: a cheap check for
+    /// callers that look after every input.
+    #[inline]
+    #[must_use]
+    pub fn has_events(&self) -> bool {
+        !self.report.events.is_empty()
+    }
+
     /// The next action for the caller's IO, if any.
     #[must_use]
     pub fn poll_action(&mut self) -> Option<Action> {
