@@ -13,7 +13,7 @@ section() {
 }
 
 # The crates published to crates.io, in dependency order.
-published=(nats-proto nats-client nats-jetstream nats-kv nats-service nats-tokio nats-smol nats-async-std nats-web)
+published=(nats-proto nats-client nats-jetstream nats-stores nats-service nats-tokio nats-smol nats-async-std nats-web)
 
 section "nats-server"
 scripts/ensure-nats-server.sh
@@ -92,7 +92,7 @@ cargo test -p nats-client --no-default-features --features aws-lc-rs,nkeys --lib
 # The client without TLS in the browser's target (rustls/ring need a C compiler there).
 # The layers on top of it too (they need none of its features), as the browser uses them.
 section "nats-client --no-default-features and the layers on wasm32-unknown-unknown"
-cargo check -p nats-client --no-default-features -p nats-jetstream -p nats-kv -p nats-service \
+cargo check -p nats-client --no-default-features -p nats-jetstream -p nats-stores -p nats-service \
     --target wasm32-unknown-unknown
 
 section "browser tests in headless Chromium"

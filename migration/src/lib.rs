@@ -22,7 +22,7 @@ pub mod on_async_nats {
 /// The program on nats-tokio: the same text, these imports instead.
 pub mod on_nats_tokio {
     use nats_jetstream::{self as jetstream, StreamConfig};
-    use nats_kv::{Config as KvConfig, KeyValueExt};
+    use nats_stores::{Config as KvConfig, KeyValueExt};
     use nats_tokio as nats;
 
     include!("program.rs");

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use nats_jetstream::proto::StorageType;
-use nats_kv::kv::proto::Config;
-use nats_kv::kv::{BucketError, PutError};
-use nats_kv::KeyValueExt;
+use nats_stores::kv::proto::Config;
+use nats_stores::kv::{BucketError, PutError};
+use nats_stores::KeyValueExt;
 use tokio::time::timeout;
 
 /// The longest the example waits for anything, so it never hangs.

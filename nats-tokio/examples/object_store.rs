@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use nats_jetstream::proto::StorageType;
-use nats_kv::object_store::proto::{ObjectMeta, ObjectStoreConfig};
-use nats_kv::object_store::StoreError;
-use nats_kv::ObjectStoreExt;
+use nats_stores::object_store::proto::{ObjectMeta, ObjectStoreConfig};
+use nats_stores::object_store::StoreError;
+use nats_stores::ObjectStoreExt;
 use tokio::time::timeout;
 
 /// The longest the example waits for anything, so it never hangs.

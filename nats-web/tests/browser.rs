@@ -248,7 +248,7 @@ async fn jetstream_publishes_and_fetches_in_the_page() {
 
 #[wasm_bindgen_test]
 async fn a_key_value_watch_survives_a_server_restart() {
-    use nats_kv::{Config, KeyValueExt, Operation};
+    use nats_stores::{Config, KeyValueExt, Operation};
 
     let options = ConnectOptions::new()
         .reconnect_time_wait(Duration::from_millis(50))
@@ -290,7 +290,7 @@ async fn a_key_value_watch_survives_a_server_restart() {
 
 #[wasm_bindgen_test]
 async fn an_object_is_put_and_read_back_with_its_digest() {
-    use nats_kv::{ObjectStoreConfig, ObjectStoreExt};
+    use nats_stores::{ObjectStoreConfig, ObjectStoreExt};
     use sha2::Digest;
 
     let js = nats_jetstream::new(connect().await);

@@ -99,7 +99,7 @@ mod app {
     /// The watch goes on after that (and across reconnects): write to the bucket from
     /// anywhere and the table follows.
     async fn live_view(url: &str) -> Result<(), Box<dyn std::error::Error>> {
-        use nats_kv::{Config, KeyValueExt, Operation};
+        use nats_stores::{Config, KeyValueExt, Operation};
 
         let js = nats_jetstream::new(nats_web::connect(url).await?);
         let kv = js.create_key_value(Config::new("demo_live").history(5)).await?;

@@ -14,7 +14,7 @@ use nats_jetstream::proto::{
     PriorityPolicy, ReplayPolicy, Republish, Source, StorageType, StreamConfig, SubjectTransform,
 };
 use nats_jetstream::{ConsumerError, StreamInfoRequest};
-use nats_kv::ObjectStoreExt;
+use nats_stores::ObjectStoreExt;
 use serde_json::Value;
 
 runtime_tests!(

@@ -11,9 +11,9 @@ use nats_integration_tests::{
     connect, connect_with, fast_reconnect, run_python, runtime_tests, wait_for_event, within, NatsServer,
 };
 use nats_jetstream::proto::StorageType;
-use nats_kv::kv::proto::{Config, InvalidKey, Operation, WatchOptions, WatchStart};
-use nats_kv::kv::{BucketError, Entry, EntryError, PutError, Watch, WatchError};
-use nats_kv::KeyValueExt;
+use nats_stores::kv::proto::{Config, InvalidKey, Operation, WatchOptions, WatchStart};
+use nats_stores::kv::{BucketError, Entry, EntryError, PutError, Watch, WatchError};
+use nats_stores::KeyValueExt;
 
 runtime_tests!(
     crud_revisions_and_history,

@@ -13,9 +13,9 @@ use nats_integration_tests::{
     connect, own_process_runtime_tests, run_python, runtime_tests, within, NatsServer,
 };
 use nats_jetstream::proto::StorageType;
-use nats_kv::object_store::proto::{meta_subject, ObjectMeta, ObjectStoreConfig};
-use nats_kv::object_store::{GetError, PutError, StoreError};
-use nats_kv::ObjectStoreExt;
+use nats_stores::object_store::proto::{meta_subject, ObjectMeta, ObjectStoreConfig};
+use nats_stores::object_store::{GetError, PutError, StoreError};
+use nats_stores::ObjectStoreExt;
 use ring::digest::{digest, Context as Sha256, SHA256};
 
 runtime_tests!(
@@ -74,8 +74,8 @@ async fn round_trip_in_chunks<R: Runtime>(rt: R) {
 async fn smaller_objects_and_listing<R: Runtime>(
     rt: &R,
     js: &nats_jetstream::Context,
-    store: &nats_kv::ObjectStore,
-    info: &nats_kv::object_store::proto::ObjectInfo,
+    store: &nats_stores::ObjectStore,
+    info: &nats_stores::object_store::proto::ObjectInfo,
 ) {
     let rt = rt.clone();
     // Small objects, a custom chunk size, an empty object.

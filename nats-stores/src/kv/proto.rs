@@ -148,7 +148,7 @@ impl Operation {
 /// literal with the defaults for the rest, as async-nats' is:
 ///
 /// ```
-/// use nats_kv::Config;
+/// use nats_stores::Config;
 ///
 /// let config = Config { bucket: "profiles".into(), history: 5, ..Default::default() };
 /// assert_eq!(config, Config::new("profiles").history(5));

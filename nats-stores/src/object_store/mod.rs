@@ -361,7 +361,7 @@ impl ObjectStore {
     /// objects that fit (a configuration file, an image for a page).
     ///
     /// ```no_run
-    /// # async fn demo(store: nats_kv::ObjectStore) -> Result<(), Box<dyn std::error::Error>> {
+    /// # async fn demo(store: nats_stores::ObjectStore) -> Result<(), Box<dyn std::error::Error>> {
     /// store.put_bytes("settings.json", br#"{"theme":"dark"}"#).await?;
     /// let data = store.get_bytes("settings.json").await?;
     /// assert_eq!(&data[..], br#"{"theme":"dark"}"#);

@@ -60,7 +60,7 @@ pub fn validate_name(name: &str) -> Result<(), InvalidName> {
 /// a struct literal with the defaults for the rest, as async-nats' is:
 ///
 /// ```
-/// use nats_kv::object_store::Config;
+/// use nats_stores::object_store::Config;
 ///
 /// let config = Config { bucket: "files".into(), ..Default::default() };
 /// assert_eq!(config, Config::new("files"));

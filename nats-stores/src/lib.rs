@@ -9,9 +9,9 @@
 //! ```no_run
 //! # async fn demo(client: nats_client::Client) -> Result<(), Box<dyn std::error::Error>> {
 //! use futures_util::StreamExt;
-//! use nats_kv::kv::proto::Config;
-//! use nats_kv::object_store::proto::ObjectStoreConfig;
-//! use nats_kv::{KeyValueExt, ObjectStoreExt};
+//! use nats_stores::kv::proto::Config;
+//! use nats_stores::object_store::proto::ObjectStoreConfig;
+//! use nats_stores::{KeyValueExt, ObjectStoreExt};
 //!
 //! let js = nats_jetstream::new(client);
 //!
