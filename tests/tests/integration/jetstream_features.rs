@@ -408,6 +408,37 @@ async fn a_leaf_stream_sourced_from_the_hub_is_reached_through_its_domain<R: Run
     assert_eq!(info.sources[0].name.as_str(), "ORDERS");
     assert!(info.sources[0].error.is_none(), "{:?}", info.sources[0]);
     assert!(hub_js.stream_info("LOCAL_ORDERS").await.is_err(), "not in the hub's domain");
+
+    // A key-value bucket in the leaf mirroring one in the hub, across the domains: the
+    // leaf's copy follows the hub's keys, and reads there (gets, keys, a watch) see them.
+    use nats_stores::KeyValueExt;
+    let origin = within(&rt, "hub bucket", hub_js.create_key_value(nats_stores::Config::new("settings")))
+        .await
+        .unwrap();
+    within(&rt, "put", origin.put("theme", "dark".into())).await.unwrap();
+    within(&rt, "put", origin.put("lang", "en".into())).await.unwrap();
+    let config = nats_stores::Config {
+        mirror: Some(nats_jetstream::Source::in_domain("settings", "hub")),
+        ..nats_stores::Config::new("settings_copy")
+    };
+    let copy = within(&rt, "leaf mirror", leaf_js.create_key_value(config)).await.unwrap();
+    let mut watch = within(&rt, "watch the copy", copy.watch_all()).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let entry = within(&rt, "mirrored entry", watch.next()).await.expect("open").unwrap();
+        seen.push((entry.key, String::from_utf8_lossy(&entry.value).into_owned()));
+    }
+    seen.sort();
+    assert_eq!(seen, [("lang".to_owned(), "en".to_owned()), ("theme".to_owned(), "dark".to_owned())]);
+    assert_eq!(
+        within(&rt, "get from the copy", copy.get("theme")).await.unwrap().as_deref(),
+        Some(&b"dark"[..])
+    );
+    within(&rt, "later put", origin.put("theme", "light".into())).await.unwrap();
+    let entry = within(&rt, "update through the mirror", watch.next()).await.expect("open").unwrap();
+    assert_eq!((entry.key.as_str(), &entry.value[..]), ("theme", &b"light"[..]));
+    let status = within(&rt, "copy status", copy.status()).await.unwrap();
+    assert_eq!(status.mirror.and_then(|m| m.external).map(|e| e.api_prefix).as_deref(), Some("$JS.hub.API"));
 }
 
 async fn every_deliver_policy_several_filters_and_back_off<R: Runtime>(rt: R) {
