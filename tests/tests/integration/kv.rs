@@ -316,6 +316,25 @@ async fn python_writes_we_read<R: Runtime>(rt: R) {
     assert_eq!(history.iter().map(|e| e.operation).collect::<Vec<_>>(), [Operation::Put, Operation::Delete]);
     let history = within(&rt, "history wiped", all(kv.history("wiped"))).await.unwrap();
     assert_eq!(history.iter().map(|e| e.operation).collect::<Vec<_>>(), [Operation::Purge]);
+    // A watch from a revision of their writes: revision 3 ("shape") and every stored one
+    // after it, in order, deletes and purges included (the purge of "wiped" rolled up its
+    // revisions 6 and 7: its marker, 8, stays).
+    let options = WatchOptions::default().start(WatchStart::FromRevision(3));
+    let mut from_3 = within(&rt, "watch from 3", kv.watch_with(">", options)).await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let e = next_entry(&rt, &mut from_3).await;
+        seen.push((e.revision, e.key, e.operation));
+    }
+    let expected = [
+        (3, "shape", Operation::Put),
+        (4, "gone", Operation::Put),
+        (5, "gone", Operation::Delete),
+        (8, "wiped", Operation::Purge),
+        (9, "new.key", Operation::Put),
+    ]
+    .map(|(r, k, o)| (r, k.to_owned(), o));
+    assert_eq!(seen, expected);
     // Our write on their bucket: create conflicts with their key.
     let err = within(&rt, "create", kv.create("color", "x".into())).await.unwrap_err();
     assert!(matches!(err, PutError::AlreadyExists { revision: 2 }), "{err:?}");
