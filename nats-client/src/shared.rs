@@ -193,6 +193,14 @@ impl Drop for Guard<'_> {
         if guard.conn.has_events() {
             guard.dispatch();
         }
+        // Debug builds (every test) check the core's invariants whenever a holder is done
+        // with it: a violation names itself where it happened.
+        #[cfg(debug_assertions)]
+        if !std::thread::panicking() {
+            if let Err(violation) = guard.conn.check_invariants() {
+                panic!("{violation}");
+            }
+        }
         if guard.wakes.is_empty() {
             drop(guard);
             lock_order::released(Lock::State);
