@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by browser-test.sh and web-demo.sh: starts nats-server ($NATS_SERVER) on local
+# Sourced by web-demo.sh and browser-bench.sh: starts nats-server ($NATS_SERVER) on local
 # ports it picks itself, with a plain WebSocket listener (`websocket { no_tls: true }`)
 # and JetStream (stored in $1/js), from a config file in $1 (a scratch directory). Sets WS_PORT, WS_URL and WS_SERVER_PID;
 # the caller stops the server (kill "$WS_SERVER_PID").
@@ -20,7 +20,7 @@ CONF
     : >"$dir/nats-server.log"
     "$NATS_SERVER" -c "$dir/nats-server.conf" >"$dir/nats-server.log" 2>&1 &
     WS_SERVER_PID=$!
-    local i
+
     for i in $(seq 1 300); do # up to 30 s
         WS_PORT="$(sed -n 's/.*websocket clients on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$dir/nats-server.log" | head -n1)"
         if [ -n "$WS_PORT" ] && grep -q "Server is ready" "$dir/nats-server.log" &&
@@ -35,5 +35,26 @@ CONF
     done
     echo "error: nats-server with a WebSocket listener did not start:" >&2
     cat "$dir/nats-server.log" >&2
+    return 1
+}
+
+# Serves the directory $1 over HTTP (python3 http.server) on a free local port, logging to
+# $2/http.log. Sets http_port and http_pid; the caller stops it (kill "$http_pid").
+start_http_server() {
+    local site="$1" dir="$2"
+    # Port 0: the server picks a free port, read back from its "Serving HTTP on ... port N".
+    : >"$dir/http.log"
+    python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$site" >"$dir/http.log" 2>&1 &
+    http_pid=$!
+    http_port=""
+
+    for _ in $(seq 1 100); do
+        http_port="$(sed -n 's/.* port \([0-9][0-9]*\).*/\1/p' "$dir/http.log" | head -n1)"
+        [ -n "$http_port" ] && (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null && return 0
+        http_port=""
+        sleep 0.1
+    done
+    echo "error: the HTTP server did not start:" >&2
+    cat "$dir/http.log" >&2
     return 1
 }

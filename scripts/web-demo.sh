@@ -72,22 +72,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 start_ws_server "$workdir"
-# Port 0: the HTTP server picks a free port, read back from its "Serving HTTP on ... port N".
-: >"$workdir/http.log"
-python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$site" >"$workdir/http.log" 2>&1 &
-http_pid=$!
-http_port=""
-for _ in $(seq 1 100); do
-    http_port="$(sed -n 's/.* port \([0-9][0-9]*\).*/\1/p' "$workdir/http.log" | head -n1)"
-    [ -n "$http_port" ] && (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null && break
-    http_port=""
-    sleep 0.1
-done
-if [ -z "$http_port" ]; then
-    echo "error: the HTTP server did not start:" >&2
-    cat "$workdir/http.log" >&2
-    exit 1
-fi
+start_http_server "$site" "$workdir"
 page="http://127.0.0.1:$http_port/?server=$WS_URL"
 
 if [ "$mode" = "screenshot" ]; then
