@@ -399,19 +399,11 @@ mod read_tests {
     use std::task::{Context, Poll, Waker};
 
     use futures_io::AsyncRead;
-    use nats_proto::{Action, Connection, Options, TransportId};
+    use nats_proto::TransportId;
 
     use super::{Inbound, ReadWake, Reader, Reading};
+    use crate::testing::transport_id as transport;
     use crate::time::Instant;
-
-    fn transport() -> TransportId {
-        let options = Options::new("nats://127.0.0.1:4222").expect("valid");
-        let mut conn = Connection::new(options, Instant::now()).expect("valid options");
-        match conn.poll_action() {
-            Some(Action::Connect(id, _)) => id,
-            other => panic!("expected Connect, got {other:?}"),
-        }
-    }
 
     /// Records what the reader delivers.
     struct Recorder {

@@ -128,6 +128,17 @@ impl TestRuntime {
 }
 
 /// Takes the output out of a [`TestRuntime::start`] slot.
+/// A transport id, from a core asked to connect (ids are made only there): for the tests
+/// of the reader and the writer, which run without a core.
+pub(crate) fn transport_id() -> nats_proto::TransportId {
+    let options = nats_proto::Options::new("nats://127.0.0.1:4222").expect("valid");
+    let mut conn = nats_proto::Connection::new(options, Instant::now()).expect("valid options");
+    match conn.poll_action() {
+        Some(nats_proto::Action::Connect(id, _)) => id,
+        other => panic!("expected Connect, got {other:?}"),
+    }
+}
+
 pub(crate) fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
     lock(slot).take()
 }

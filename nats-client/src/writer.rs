@@ -136,21 +136,11 @@ mod tests {
 
     use bytes::Bytes;
     use futures_io::AsyncWrite;
-    use nats_proto::{Action, Connection, Options, TransportId};
+    use nats_proto::TransportId;
 
     use super::{Outbox, Pumped, Writer};
-    use crate::time::Instant;
+    use crate::testing::transport_id as transport;
     use crate::write_queue::{WriteQueue, WRITE_BATCH};
-
-    /// A transport id, from a core asked to connect (ids are made only there).
-    fn transport() -> TransportId {
-        let options = Options::new("nats://127.0.0.1:4222").expect("valid");
-        let mut conn = Connection::new(options, Instant::now()).expect("valid options");
-        match conn.poll_action() {
-            Some(Action::Connect(id, _)) => id,
-            other => panic!("expected Connect, got {other:?}"),
-        }
-    }
 
     /// What the core would hold: chunks handed out up to the room asked for.
     #[derive(Default)]
