@@ -1,0 +1,166 @@
+//! One seeded run: a simulated three-server cluster, seven clients running the core
+//! workload, and the chaos schedule, all drawn from the seed.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nats_client::ConnectOptions;
+
+use super::core::{workload, Counts, Faults, Plan, CLIENTS};
+use crate::chaos::{Chaos, Fault};
+use crate::{Cluster, Host, Net, NetConfig, ServerConfig, Sim};
+
+/// What a seed's run did, when every invariant held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedOutcome {
+    /// The seed.
+    pub seed: u64,
+    /// The run's trace hash: equal for every run of the seed.
+    pub trace_hash: u64,
+    /// Polls made.
+    pub steps: u64,
+    /// Virtual time the run took.
+    pub virtual_time: Duration,
+    /// The faults applied.
+    pub faults: Vec<Fault>,
+    /// What the workload counted.
+    pub counts: Counts,
+}
+
+/// A seed whose run broke an invariant, panicked or got stuck.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The seed.
+    pub seed: u64,
+    /// What went wrong.
+    pub message: String,
+    /// The trace's last entries, when recorded.
+    pub trace: Vec<String>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "seed {} failed: {}", self.seed, self.message)?;
+        for line in &self.trace {
+            writeln!(f, "  {line}")?;
+        }
+        write!(f, "replay: {}", replay_command(self.seed))
+    }
+}
+
+/// The one command that replays `seed` with its trace printed.
+pub fn replay_command(seed: u64) -> String {
+    format!("NATS_SIM_SEED={seed} cargo test -p nats-sim --test seeds replay -- --nocapture")
+}
+
+/// Runs `seed` (keeping the last `trace_lines` trace entries as text).
+///
+/// # Errors
+/// A [`Failure`] naming the seed when an invariant broke, a task panicked or the run got
+/// stuck.
+pub fn run_seed(seed: u64, trace_lines: usize) -> Result<SeedOutcome, Failure> {
+    let sim = Sim::new(seed);
+    sim.record_trace(trace_lines);
+    let result = catch_unwind(AssertUnwindSafe(|| simulate(&sim, seed)));
+    let fail = |message: String| Failure { seed, message, trace: sim.trace_text() };
+    match result {
+        Ok(Ok((faults, counts))) => Ok(SeedOutcome {
+            seed,
+            trace_hash: sim.trace_hash(),
+            steps: sim.steps(),
+            virtual_time: sim.elapsed(),
+            faults,
+            counts,
+        }),
+        Ok(Err(message)) => Err(fail(message)),
+        Err(panic) => {
+            let text = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            Err(fail(format!("panicked: {text}")))
+        }
+    }
+}
+
+fn simulate(sim: &Sim, seed: u64) -> Result<(Vec<Fault>, Counts), String> {
+    let (latency, split, max_pending) = sim.with_rng(|rng| {
+        let lo = rng.between(20, 300);
+        let hi = lo + rng.between(0, 3000);
+        (
+            (Duration::from_micros(lo), Duration::from_micros(hi)),
+            rng.between(0, 60),
+            usize::try_from(rng.between(32, 1024)).unwrap_or(64) * 1024,
+        )
+    });
+    let net = Net::new(sim.clone(), NetConfig { latency, split_percent: split, ..NetConfig::default() });
+    let cluster = Cluster::new(
+        &net,
+        ServerConfig {
+            servers: 3,
+            max_pending,
+            ping_interval: Duration::from_secs(1),
+            ping_max: 2,
+            lame_duck_grace: Duration::from_secs(1),
+            ..ServerConfig::default()
+        },
+    );
+    let hosts: Vec<Host> = (0..CLIENTS).map(|i| Host::new(&net, i as u32 + 1)).collect();
+    let chaos = Chaos {
+        until: Duration::from_secs(5),
+        gap: (Duration::from_millis(50), Duration::from_millis(700)),
+        longest: Duration::from_secs(3),
+        hosts: hosts.iter().map(Host::id).collect(),
+    };
+    let outcome: Arc<Mutex<Option<(Vec<Fault>, Duration)>>> = Arc::default();
+    let start = {
+        let (sim, net, cluster, outcome) = (sim.clone(), net.clone(), cluster.clone(), Arc::clone(&outcome));
+        Box::new(move || {
+            let offset = sim.elapsed();
+            let chaos = Chaos { until: chaos.until + offset, ..chaos };
+            sim.spawn(async move {
+                let result = chaos.run(net, cluster).await;
+                *outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(result);
+            });
+        })
+    };
+    let healed = {
+        let (sim, outcome) = (sim.clone(), Arc::clone(&outcome));
+        Box::pin(async move {
+            loop {
+                let done =
+                    outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref().map(|o| o.1);
+                if let Some(at) = done {
+                    sim.sleep_until(at).await;
+                    break;
+                }
+                sim.sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let options = move |i: usize| {
+        ConnectOptions::new()
+            .rng_seed(seed ^ (i as u64).wrapping_mul(0x9e37_79b9))
+            .ping_interval(Duration::from_secs(1))
+            .max_pings_outstanding(2)
+            .reconnect_time_wait(Duration::from_millis(50))
+            .connection_timeout(Duration::from_secs(1))
+            .max_reconnect_attempts(None)
+            .drain_timeout(Duration::from_secs(5))
+    };
+    let run = workload(hosts, cluster.urls(), options, Faults { start, healed }, Plan::default());
+    let (_report, counts, violations) =
+        sim.block_on(run, Duration::from_secs(600)).map_err(|stuck| stuck.to_string())?;
+    if !violations.is_empty() {
+        return Err(violations.0.join("; "));
+    }
+    let faults = outcome
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+        .map(|o| o.0)
+        .unwrap_or_default();
+    Ok((faults, counts))
+}
