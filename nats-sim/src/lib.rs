@@ -63,4 +63,4 @@ pub use executor::{Sim, Sleep, Stuck};
 pub use net::{Accept, LinkInfo, Net, NetConfig, Side, SimStream};
 pub use rng::Rng;
 pub use runtime::Host;
-pub use server::{Cluster, ServerConfig};
+pub use server::{Cluster, Defects, ServerConfig};

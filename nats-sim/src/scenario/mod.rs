@@ -8,7 +8,7 @@
 pub mod core;
 mod seed;
 
-pub use seed::{replay_command, run_seed, Failure, SeedOutcome};
+pub use seed::{replay_command, run_seed, run_seed_with, run_without_faults, Failure, SeedOutcome};
 
 use std::time::Duration;
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use nats_client::ConnectOptions;
 
-use super::core::{workload, Counts, Faults, Plan, CLIENTS};
+use super::core::{workload, Counts, Faults, Plan, Report, CLIENTS};
 use crate::chaos::{Chaos, Fault};
-use crate::{Cluster, Host, Net, NetConfig, ServerConfig, Sim};
+use crate::{Cluster, Defects, Host, Net, NetConfig, ServerConfig, Sim};
 
 /// What a seed's run did, when every invariant held.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ impl std::fmt::Display for Failure {
 
 /// The one command that replays `seed` with its trace printed.
 pub fn replay_command(seed: u64) -> String {
-    format!("NATS_SIM_SEED={seed} cargo test -p nats-sim --test seeds replay -- --nocapture")
+    format!("NATS_SIM_SEED={seed} cargo test -p nats-sim --test seeds replay -- --ignored --nocapture")
 }
 
 /// Runs `seed` (keeping the last `trace_lines` trace entries as text).
@@ -60,9 +60,17 @@ pub fn replay_command(seed: u64) -> String {
 /// A [`Failure`] naming the seed when an invariant broke, a task panicked or the run got
 /// stuck.
 pub fn run_seed(seed: u64, trace_lines: usize) -> Result<SeedOutcome, Failure> {
+    run_seed_with(seed, trace_lines, &Defects::default())
+}
+
+/// Runs `seed` against servers with `defects`.
+///
+/// # Errors
+/// As [`run_seed`].
+pub fn run_seed_with(seed: u64, trace_lines: usize, defects: &Defects) -> Result<SeedOutcome, Failure> {
     let sim = Sim::new(seed);
     sim.record_trace(trace_lines);
-    let result = catch_unwind(AssertUnwindSafe(|| simulate(&sim, seed)));
+    let result = catch_unwind(AssertUnwindSafe(|| simulate(&sim, seed, defects)));
     let fail = |message: String| Failure { seed, message, trace: sim.trace_text() };
     match result {
         Ok(Ok((faults, counts))) => Ok(SeedOutcome {
@@ -85,7 +93,31 @@ pub fn run_seed(seed: u64, trace_lines: usize) -> Result<SeedOutcome, Failure> {
     }
 }
 
-fn simulate(sim: &Sim, seed: u64) -> Result<(Vec<Fault>, Counts), String> {
+/// Runs the core workload on `servers` simulated servers with no fault (latency and
+/// split reads and writes only), for comparison with a run against a real server.
+///
+/// # Errors
+/// The violations, a panic's message, or why the run got stuck.
+pub fn run_without_faults(seed: u64, servers: usize, plan: Plan) -> Result<(Report, Counts), String> {
+    let sim = Sim::new(seed);
+    let run = || {
+        let net = Net::new(sim.clone(), NetConfig::default());
+        let cluster = Cluster::new(&net, ServerConfig { servers, ..ServerConfig::default() });
+        let hosts: Vec<Host> = (0..CLIENTS).map(|i| Host::new(&net, i as u32 + 1)).collect();
+        let options = move |i: usize| ConnectOptions::new().rng_seed(seed ^ i as u64);
+        let run = workload(hosts, cluster.urls(), options, Faults::none(), plan);
+        let (report, counts, violations) =
+            sim.block_on(run, Duration::from_secs(600)).map_err(|stuck| stuck.to_string())?;
+        if violations.is_empty() {
+            Ok((report, counts))
+        } else {
+            Err(violations.0.join("; "))
+        }
+    };
+    catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|_| Err(format!("seed {seed} panicked")))
+}
+
+fn simulate(sim: &Sim, seed: u64, defects: &Defects) -> Result<(Vec<Fault>, Counts), String> {
     let (latency, split, max_pending) = sim.with_rng(|rng| {
         let lo = rng.between(20, 300);
         let hi = lo + rng.between(0, 3000);
@@ -104,6 +136,7 @@ fn simulate(sim: &Sim, seed: u64) -> Result<(Vec<Fault>, Counts), String> {
             ping_interval: Duration::from_secs(1),
             ping_max: 2,
             lame_duck_grace: Duration::from_secs(1),
+            defects: defects.clone(),
             ..ServerConfig::default()
         },
     );

@@ -37,6 +37,17 @@ pub struct ServerConfig {
     pub lame_duck_grace: Duration,
     /// Whether JetStream answers on `$JS.API.>`.
     pub jetstream: bool,
+    /// Deliberate defects (none by default), to show that the invariants catch them.
+    pub defects: Defects,
+}
+
+/// Ways to make the servers break NATS' guarantees on purpose.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Defects {
+    /// Drop every n-th message delivered to a subscription.
+    pub drop_every: Option<u64>,
+    /// Deliver every n-th message twice.
+    pub duplicate_every: Option<u64>,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +61,7 @@ impl Default for ServerConfig {
             token: None,
             lame_duck_grace: Duration::from_secs(2),
             jetstream: false,
+            defects: Defects::default(),
         }
     }
 }
@@ -72,6 +84,9 @@ pub(crate) struct ClusterState {
     conns: BTreeMap<u64, Conn>,
     next_cid: u64,
     pub(crate) jetstream: Option<jetstream::JetStream>,
+    defects: Defects,
+    /// Messages delivered to subscriptions so far (for the defects).
+    deliveries: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -124,10 +139,18 @@ impl Cluster {
     pub fn new(net: &Net, config: ServerConfig) -> Self {
         let servers = vec![ServerState { up: false, lame_duck: false }; config.servers];
         let jetstream = config.jetstream.then(jetstream::JetStream::default);
+        let defects = config.defects.clone();
         let cluster = Self(Arc::new(ClusterInner {
             net: net.clone(),
             config,
-            state: Mutex::new(ClusterState { servers, conns: BTreeMap::new(), next_cid: 1, jetstream }),
+            state: Mutex::new(ClusterState {
+                servers,
+                conns: BTreeMap::new(),
+                next_cid: 1,
+                jetstream,
+                defects,
+                deliveries: 0,
+            }),
         }));
         for i in 0..cluster.0.config.servers {
             cluster.start(i);
@@ -351,7 +374,15 @@ impl ClusterState {
         }
         let delivered = direct.len();
         for (cid, sid) in direct {
+            self.deliveries += 1;
+            let n = self.deliveries;
+            if self.defects.drop_every.is_some_and(|every| n % every == 0) {
+                continue;
+            }
             self.deliver(net, max_pending, cid, &sid, msg);
+            if self.defects.duplicate_every.is_some_and(|every| n % every == 0) {
+                self.deliver(net, max_pending, cid, &sid, msg);
+            }
         }
         delivered
     }

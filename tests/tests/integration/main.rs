@@ -24,6 +24,7 @@ mod pubsub;
 mod read_through;
 mod requests;
 mod service;
+mod simulation;
 mod tls;
 mod websocket;
 mod write_through;

@@ -1,0 +1,47 @@
+//! The simulation's servers checked against a real one: the core workload of nats-sim,
+//! without faults, on a real nats-server and on one and on three simulated servers; the
+//! clients must see the same thing (every message, in order per publisher; every request
+//! answered; a request nobody serves; an oversized publish refused).
+
+use std::time::Duration;
+
+use nats_client::{ConnectOptions, Runtime};
+use nats_integration_tests::{runtime_tests, NatsServer};
+use nats_sim::scenario::core::{workload, Faults, Plan, CLIENTS};
+use nats_sim::scenario::run_without_faults;
+
+runtime_tests!(the_core_workload_sees_on_a_real_server_what_it_sees_simulated);
+
+async fn the_core_workload_sees_on_a_real_server_what_it_sees_simulated<R: Runtime>(rt: R) {
+    let server = NatsServer::plain();
+    // Real time: a generous request timeout, and no check of timing to the millisecond.
+    let plan = Plan {
+        rounds: 5,
+        gap: Duration::from_millis(10),
+        request_timeout: Duration::from_secs(10),
+        exact_time: false,
+        ..Plan::default()
+    };
+    let runtimes = vec![rt; CLIENTS];
+    let (real, counts, violations) =
+        workload(runtimes, server.url(), |_| ConnectOptions::new(), Faults::none(), plan.clone()).await;
+    assert!(violations.is_empty(), "against the real server: {violations:?}");
+    assert!(real.drained, "every client drained");
+    assert_eq!(counts.answered, 5 * 3 + 3, "every request answered: {:?}", real.requests);
+    assert_eq!(counts.delivered, 4 * 60 + 2 * 60 + 2 * 60, "every message delivered once");
+    assert_eq!(real.unserved, "NoResponders");
+    assert!(real.oversized.starts_with("Err(\"MaxPayload"), "{}", real.oversized);
+    for servers in [1, 3] {
+        let (simulated, _) = run_without_faults(7, servers, plan.clone()).expect("the simulated run holds");
+        let same = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "{what}: {servers} simulated server(s) against the real one");
+        };
+        same("sim.>", &simulated.wildcard, &real.wildcard);
+        same("sim.*.x", &simulated.single_token, &real.single_token);
+        same("the queue group", &simulated.queue_group, &real.queue_group);
+        same("requests", &simulated.requests, &real.requests);
+        same("unserved", &simulated.unserved, &real.unserved);
+        same("oversized", &simulated.oversized, &real.oversized);
+        assert_eq!(simulated, real);
+    }
+}
