@@ -82,7 +82,8 @@ cargo test --workspace
 section "core-NATS integration scenarios on $("$NATS_SERVER_COMPAT" --version)"
 NATS_SERVER="$NATS_SERVER_COMPAT" cargo test -p nats-integration-tests --test integration -- \
     --skip jetstream:: --skip jetstream_config:: --skip jetstream_features:: --skip jetstream_push:: \
-    --skip kv:: --skip object_store:: --skip service:: --skip interop:: --skip chaos:: --skip migration::
+    --skip kv:: --skip object_store:: --skip service:: --skip interop:: --skip chaos:: --skip migration:: \
+    --skip simulation::the_jetstream_workload
 
 # TLS with rustls' other crypto provider (cargo feature `aws-lc-rs`, without ring): the
 # provider is chosen and a TLS configuration built.

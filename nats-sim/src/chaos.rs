@@ -104,7 +104,7 @@ impl Chaos {
                     Fault::Partition
                 }
                 5 => {
-                    // ELECTION
+                    cluster.with_jetstream(|js| js.elect(now + span));
                     healed = healed.max(now + span);
                     Fault::Election
                 }

@@ -1,67 +1,131 @@
 //! Seeded simulation runs: clients, network and servers under faults, each seed run twice
 //! to prove that it replays (the same trace hash).
 //!
-//! `NATS_SIM_SEEDS=<n>` runs more seeds (from `NATS_SIM_FIRST`); `NATS_SIM_SEED=<s>`
-//! replays one with its trace printed (`replay`).
+//! `NATS_SIM_SEEDS=<n>` runs more seeds of each workload (from `NATS_SIM_FIRST`);
+//! `NATS_SIM_WORKLOAD=<core|jetstream> NATS_SIM_SEED=<s>` replays one with its trace
+//! printed (`replay`, ignored unless asked for).
 
-use nats_sim::scenario::{run_seed, SeedOutcome};
+use nats_sim::scenario::{run_seed, Counts, SeedOutcome, Workload};
+
+/// Core seeds per `cargo test`: with the JetStream seeds, about two minutes of the two
+/// CI cores in a debug build.
+const CORE_SEEDS: u64 = 1000;
+/// JetStream seeds per `cargo test`.
+const JETSTREAM_SEEDS: u64 = 300;
 
 fn env(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
 /// Runs `seed` twice; panics with the replay command on a failure or a different trace.
-fn check(seed: u64) -> SeedOutcome {
-    let first = run_seed(seed, 0).unwrap_or_else(|failure| {
-        let traced = run_seed(seed, 40).err().unwrap_or(failure);
+fn check(workload: Workload, seed: u64) -> SeedOutcome {
+    let first = run_seed(workload, seed, 0).unwrap_or_else(|failure| {
+        let traced = run_seed(workload, seed, 40).err().unwrap_or(failure);
         panic!("{traced}")
     });
-    let second = run_seed(seed, 0).unwrap_or_else(|failure| panic!("second run: {failure}"));
+    let second = run_seed(workload, seed, 0).unwrap_or_else(|failure| panic!("second run: {failure}"));
     assert_eq!(
-        first.trace_hash, second.trace_hash,
-        "seed {seed} did not replay: trace {:016x} then {:016x}",
-        first.trace_hash, second.trace_hash
+        first.trace_hash,
+        second.trace_hash,
+        "{} seed {seed} did not replay: trace {:016x} then {:016x}",
+        workload.name(),
+        first.trace_hash,
+        second.trace_hash
     );
     assert_eq!(first, second);
     first
 }
 
-/// Seeds per `cargo test`: about a minute of the two CI cores in a debug build.
-const SEEDS: u64 = 1000;
-
-#[test]
-fn seeds() {
-    let count = env("NATS_SIM_SEEDS").unwrap_or(SEEDS);
-    let first = env("NATS_SIM_FIRST").unwrap_or(0);
+/// Runs `count` seeds of `workload` from `first` on every core; their outcomes.
+fn run_all(workload: Workload, first: u64, count: u64) -> Vec<SeedOutcome> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8) as u64;
-    let outcomes: Vec<SeedOutcome> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
-            .map(|w| scope.spawn(move || (first..first + count).filter(|s| s % workers == w).map(check).collect::<Vec<_>>()))
+            .map(|w| {
+                scope.spawn(move || {
+                    (first..first + count)
+                        .filter(|s| s % workers == w)
+                        .map(|s| check(workload, s))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    });
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
+fn summary(workload: Workload, first: u64, outcomes: &[SeedOutcome]) {
     let mut faults = std::collections::BTreeMap::new();
-    for outcome in &outcomes {
+    for outcome in outcomes {
         for fault in &outcome.faults {
             *faults.entry(format!("{fault:?}")).or_insert(0u64) += 1;
         }
     }
-    let delivered: u64 = outcomes.iter().map(|o| o.counts.delivered).sum();
-    let required: u64 = outcomes.iter().map(|o| o.counts.required).sum();
     let combined = outcomes.iter().fold(0u64, |acc, o| acc.rotate_left(5) ^ o.trace_hash);
-    assert_eq!(outcomes.len() as u64, count);
+    let counts: Vec<String> = match outcomes.first().map(|o| &o.counts) {
+        Some(Counts::Core(_)) => {
+            let sum = |f: fn(&nats_sim::scenario::core::Counts) -> u64| {
+                outcomes.iter().map(|o| if let Counts::Core(c) = &o.counts { f(c) } else { 0 }).sum::<u64>()
+            };
+            vec![
+                format!("{} deliveries", sum(|c| c.delivered)),
+                format!("{} required by the invariants", sum(|c| c.required)),
+                format!("{} requests answered", sum(|c| c.answered)),
+                format!("{} failed during faults", sum(|c| c.failed_requests)),
+            ]
+        }
+        Some(Counts::JetStream(_)) => {
+            let sum = |f: fn(&nats_sim::scenario::jetstream::Counts) -> u64| {
+                outcomes
+                    .iter()
+                    .map(|o| if let Counts::JetStream(c) = &o.counts { f(c) } else { 0 })
+                    .sum::<u64>()
+            };
+            vec![
+                format!("{} publishes acknowledged", sum(|c| c.acked)),
+                format!("{} unknown", sum(|c| c.unknown)),
+                format!("{} failed", sum(|c| c.failed)),
+                format!("{} pull deliveries", sum(|c| c.pulled)),
+            ]
+        }
+        None => Vec::new(),
+    };
     eprintln!(
-        "{count} seeds from {first}, each run twice with the same trace: faults {faults:?}, \
-         {delivered} deliveries ({required} required by the invariants), combined trace {combined:016x}"
+        "{} seeds of {} from {first}, each run twice with the same trace: faults {faults:?}; {}; combined trace {combined:016x}",
+        outcomes.len(),
+        workload.name(),
+        counts.join(", ")
     );
 }
 
-/// Replays `NATS_SIM_SEED` with the end of its trace: the command a failing seed prints.
+#[test]
+fn core_seeds() {
+    let first = env("NATS_SIM_FIRST").unwrap_or(0);
+    let outcomes = run_all(Workload::Core, first, env("NATS_SIM_SEEDS").unwrap_or(CORE_SEEDS));
+    summary(Workload::Core, first, &outcomes);
+}
+
+#[test]
+fn jetstream_seeds() {
+    let first = env("NATS_SIM_FIRST").unwrap_or(0);
+    let outcomes = run_all(Workload::JetStream, first, env("NATS_SIM_SEEDS").unwrap_or(JETSTREAM_SEEDS));
+    summary(Workload::JetStream, first, &outcomes);
+}
+
+/// Replays `NATS_SIM_SEED` of `NATS_SIM_WORKLOAD` with the end of its trace: the command
+/// a failing seed prints.
 #[test]
 #[ignore = "replays the seed in NATS_SIM_SEED"]
 fn replay() {
     let seed = env("NATS_SIM_SEED").expect("NATS_SIM_SEED=<seed> names the seed to replay");
-    match run_seed(seed, 200) {
+    let workload = match std::env::var("NATS_SIM_WORKLOAD").as_deref() {
+        Ok("jetstream") => Workload::JetStream,
+        _ => Workload::Core,
+    };
+    match run_seed(workload, seed, 200) {
         Ok(outcome) => eprintln!("seed {seed} held: {outcome:#?}"),
         Err(failure) => panic!("{failure}"),
     }
@@ -75,12 +139,17 @@ fn the_checks_catch_servers_that_drop_or_repeat_messages() {
     use nats_sim::Defects;
 
     let dropping = Defects { drop_every: Some(97), ..Defects::default() };
-    let failure = run_seed_with(3, 5, &dropping).expect_err("a dropping server fails the run");
-    assert!(failure.message.contains("never reached") || failure.message.contains("not delivered"), "{failure}");
+    let failure =
+        run_seed_with(Workload::Core, 3, 5, &dropping).expect_err("a dropping server fails the run");
+    assert!(
+        failure.message.contains("never reached") || failure.message.contains("not delivered"),
+        "{failure}"
+    );
     assert_eq!(failure.trace.len(), 5, "the trace's last entries");
-    assert!(failure.to_string().contains("NATS_SIM_SEED=3 cargo test"), "{failure}");
+    assert!(failure.to_string().contains("NATS_SIM_WORKLOAD=core NATS_SIM_SEED=3 cargo test"), "{failure}");
 
     let repeating = Defects { duplicate_every: Some(97), ..Defects::default() };
-    let failure = run_seed_with(3, 0, &repeating).expect_err("a repeating server fails the run");
+    let failure =
+        run_seed_with(Workload::Core, 3, 0, &repeating).expect_err("a repeating server fails the run");
     assert!(failure.message.contains("twice"), "{failure}");
 }

@@ -102,7 +102,7 @@ impl<I: Instant> Connection<I> {
         if self.phase == Phase::Closed || self.drain.is_active() {
             return Err(SubscribeError::Closed);
         }
-        if self.phase == Phase::Connected {
+        if self.phase.subscriptions_sent() {
             let sid = Sid(self.subs.peek_next_sid());
             self.outbound.queue().write_sub(sid, &subject, queue_group.as_ref());
         }
@@ -115,7 +115,7 @@ impl<I: Instant> Connection<I> {
     /// existed. When `max` is already reached it ends at once, with
     /// [`Event::SubscriptionEnded`].
     pub fn unsubscribe(&mut self, sid: Sid, max: Option<u64>) -> bool {
-        let connected = self.phase == Phase::Connected;
+        let connected = self.phase.subscriptions_sent();
         let Some(sub) = self.subs.get_mut(sid) else { return false };
         match max {
             Some(max) if sub.delivered < max => {
@@ -150,6 +150,10 @@ impl<I: Instant> Connection<I> {
             return true;
         }
         if !connected {
+            // During the handshake the server has the SUB already: take it back.
+            if self.phase.subscriptions_sent() {
+                self.outbound.queue().write_unsub(sid, None);
+            }
             self.subs.remove(sid);
             self.report.event(Event::SubscriptionEnded { sid });
             return true;

@@ -112,8 +112,18 @@ impl<I: Instant> Connection<I> {
         self.link.server().is_some_and(|s| s.token().is_some() || s.user().is_some())
     }
 
+    /// CONNECT, then the subscriptions (with their remaining auto-unsubscribe counts),
+    /// then the handshake's PING. The server handles them in order, so its PONG means the
+    /// subscriptions are live: when [`Event::Connected`] or [`Event::Reconnected`] is
+    /// reported, a message published anywhere reaches them.
     fn write_connect(&mut self, connect: &ConnectInfo) {
         self.outbound.queue().write_connect(connect);
+        for (sid, sub) in self.subs.iter_sorted() {
+            self.outbound.queue().write_sub(sid, &sub.subject, sub.queue_group.as_ref());
+            if let Some(remaining) = sub.remaining() {
+                self.outbound.queue().write_unsub(sid, Some(remaining));
+            }
+        }
         self.send_ping(PongWaiter::Handshake);
         self.enter(Phase::AwaitPong);
     }
@@ -176,14 +186,8 @@ impl<I: Instant> Connection<I> {
         self.timers.stop(Timer::Attempt);
         self.timers.set(Timer::Ping, deadline(now, self.options.ping_interval));
         self.keepalive.traffic();
-        // Re-subscribe, with the remaining auto-unsubscribe counts.
-        for (sid, sub) in self.subs.iter_sorted() {
-            self.outbound.queue().write_sub(sid, &sub.subject, sub.queue_group.as_ref());
-            if let Some(remaining) = sub.remaining() {
-                self.outbound.queue().write_unsub(sid, Some(remaining));
-            }
-        }
-        // Then the publishes buffered while disconnected, tracked as if just written.
+        // The subscriptions went with CONNECT; now the publishes buffered while
+        // disconnected, tracked as if just written.
         let (pacing, subscribed) = (&mut self.pacing, !self.subs.is_empty());
         for end in self.outbound.release_buffered(|len| subscribed && pacing.published(len)) {
             self.keepalive.ping_sent(PongWaiter::Pace);

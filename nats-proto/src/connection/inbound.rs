@@ -20,7 +20,9 @@ impl<I: Instant> Connection<I> {
     pub(super) fn handle_op(&mut self, now: I, op: ServerOp) {
         self.keepalive.traffic();
         match op {
-            ServerOp::Msg(msg) if self.phase == Phase::Connected => self.handle_msg(msg),
+            // Once the subscriptions are sent (with CONNECT), their messages may come
+            // before the handshake's PONG.
+            ServerOp::Msg(msg) if self.phase.subscriptions_sent() => self.handle_msg(msg),
             ServerOp::Msg(_) => {}
             ServerOp::Info(info) => self.handle_info(now, info),
             ServerOp::Ping if self.phase == Phase::AwaitInfo => {
@@ -32,7 +34,7 @@ impl<I: Instant> Connection<I> {
             ServerOp::Pong => self.handle_pong(now),
             ServerOp::Ok => {}
             ServerOp::Err(error) => self.handle_server_error(now, error),
-            ServerOp::Undeliverable(dropped) if self.phase == Phase::Connected => {
+            ServerOp::Undeliverable(dropped) if self.phase.subscriptions_sent() => {
                 self.report.stats.undeliverable_msgs += 1;
                 if self.subs.count_undelivered(dropped.sid) {
                     self.report.event(Event::SubscriptionEnded { sid: dropped.sid });
@@ -46,9 +48,12 @@ impl<I: Instant> Connection<I> {
     /// The one place a `-ERR` is acted on (its class comes from
     /// [`ServerError::closes_connection`]).
     pub(super) fn handle_server_error(&mut self, now: I, error: ServerError) {
-        if self.phase != Phase::Connected {
+        // A refused SUB sent with CONNECT is reported, as once connected; any other
+        // error fails the attempt.
+        let handshaking = self.phase != Phase::Connected;
+        if handshaking && (self.phase != Phase::AwaitPong || error.closes_connection()) {
             self.fail_attempt(now, ConnectionError::Server(error));
-        } else if error.closes_connection() {
+        } else if !handshaking && error.closes_connection() {
             self.lose_connection(now, ConnectionError::Server(error));
         } else {
             self.report.last_error = Some(ConnectionError::Server(error.clone()));
@@ -132,7 +137,7 @@ impl<I: Instant> Connection<I> {
             return;
         }
         let (prefix, subject) = self.requests.inbox_subject(&self.rng.token());
-        if self.phase == Phase::Connected {
+        if self.phase.subscriptions_sent() {
             self.outbound.queue().write_sub(Sid(self.subs.peek_next_sid()), &subject, None);
         }
         let sid = self.subs.insert(subject, None, true);

@@ -18,7 +18,8 @@ impl<I: Instant> Connection<I> {
     /// Checks the connection's internal invariants: the phase agrees with the timers and
     /// the transport; every PING in flight has its waiter and only a live handshake or
     /// connection has PINGs in flight; the keepalive count stays within its limit; every
-    /// flush waits for a PONG. Cheap (no allocation); for fuzzers, simulations and tests,
+    /// flush waits for a PONG; every subscription's pending messages and bytes, and the
+    /// reconnect buffer, stay within their limits. Cheap (no allocation); for fuzzers, simulations and tests,
     /// which call it after every step.
     ///
     /// # Errors
@@ -55,6 +56,12 @@ impl<I: Instant> Connection<I> {
         }
         if self.keepalive.outstanding() > self.options.max_pings_outstanding {
             return fail("no more keepalive PINGs unanswered than allowed");
+        }
+        if !self.subs.within_limits() {
+            return fail("every subscription's pending messages and bytes stay within its limits");
+        }
+        if self.outbound.buffered_len() > self.outbound.reconnect_limit() {
+            return fail("the reconnect buffer stays within its size");
         }
         for flush in self.keepalive.pending_flushes() {
             if !self.keepalive.waiters().any(|w| w == PongWaiter::Flush(flush)) {

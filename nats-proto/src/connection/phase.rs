@@ -36,6 +36,13 @@ impl Phase {
         matches!(self, Self::AwaitInfo | Self::AwaitCredentials | Self::AwaitPong | Self::Connected)
     }
 
+    /// Whether the server has this connection's subscriptions: they are written with
+    /// CONNECT, before the handshake's PING, so from then on SUB and UNSUB go out as
+    /// they happen and messages may arrive.
+    pub(crate) fn subscriptions_sent(self) -> bool {
+        matches!(self, Self::AwaitPong | Self::Connected)
+    }
+
     /// Whether an attempt is under way (its deadline runs).
     pub(crate) fn attempting(self) -> bool {
         matches!(

@@ -180,6 +180,16 @@ impl Subscriptions {
         subs
     }
 
+    /// Whether every subscription's pending messages and bytes are within its limits
+    /// (no allocation: for [`Connection::check_invariants`](super::Connection::check_invariants)).
+    pub(crate) fn within_limits(&self) -> bool {
+        self.subs.values().all(|sub| {
+            sub.limits.is_none_or(|limits| {
+                sub.pending_messages <= limits.messages && sub.pending_bytes <= limits.bytes
+            })
+        })
+    }
+
     pub(crate) fn sids(&self) -> Vec<Sid> {
         let mut sids: Vec<Sid> = self.subs.keys().map(|&s| Sid(s)).collect();
         sids.sort_unstable();

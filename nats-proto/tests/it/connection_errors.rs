@@ -89,7 +89,7 @@ fn closes_the_connection(text: &str, kind: ServerErrorKind) {
     assert!(waited >= Duration::from_secs(2) && waited < Duration::from_millis(2100), "{waited:?}");
     h.accept(server);
     h.send(&[harness::info_op(info())]);
-    assert!(matches!(h.client_ops().as_slice(), [ClientOp::Connect(_), ClientOp::Ping]));
+    h.expect_connect_ping();
     h.send(&[ServerOp::Pong]);
     assert!(matches!(h.events().as_slice(), [Event::Reconnected { .. }]), "{text}");
     assert_eq!(
@@ -159,7 +159,7 @@ fn garbage_during_the_handshake_fails_the_attempt() {
     // The decoder was reset: the next server is understood.
     h.accept(nats_proto::ServerAddr::new("127.0.0.1", 4223, false));
     h.send(&[harness::info_op(info())]);
-    assert!(matches!(h.client_ops().as_slice(), [ClientOp::Connect(_), ClientOp::Ping]));
+    h.expect_connect_ping();
     h.send(&[ServerOp::Pong]);
     assert_eq!(h.conn.state(), State::Connected);
 }

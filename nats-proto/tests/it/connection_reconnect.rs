@@ -11,7 +11,7 @@ use bytes::Bytes;
 use harness::{info, msg, options, pub_frame_len, pub_op, published, subject, Harness};
 use nats_proto::{
     Action, ClientOp, ConnectionError, Event, Expected, FlushError, Options, PublishError, QueueGroup,
-    RequestOutcome, ServerAddr, ServerOp, State, SubscribeError, TransportError,
+    RequestOutcome, ServerAddr, ServerError, ServerOp, State, SubscribeError, TransportError,
 };
 
 const WAIT: Duration = Duration::from_secs(1);
@@ -307,18 +307,63 @@ fn publishes_during_the_reconnect_handshake_follow_the_subscriptions() {
     let (server, _) = h.advance_to_connect();
     h.accept(server);
     h.send(&[harness::info_op(info())]);
-    assert!(matches!(h.client_ops().as_slice(), [ClientOp::Connect(_), ClientOp::Ping]));
+    h.expect_connect_ping();
     h.conn.publish(&subject("p"), None, None, &Bytes::from_static(b"handshaking")).unwrap();
-    assert!(h.client_ops().is_empty(), "nothing before the handshake completes");
+    assert_eq!(
+        h.client_ops(),
+        [ClientOp::Sub { sid, subject: subject("s"), queue_group: None }],
+        "the subscription went with CONNECT; no publish before the handshake completes"
+    );
     h.send(&[ServerOp::Pong]);
+    assert_eq!(h.client_ops(), [pub_op("p", b"down"), pub_op("p", b"handshaking")]);
+}
+
+/// The subscriptions go between CONNECT and the handshake's PING, so the server has
+/// them when it answers: once `Reconnected` is reported, a message published anywhere
+/// reaches them. Until the PONG, their messages are delivered, a refused SUB is reported
+/// without failing the attempt, and SUB and UNSUB go out as they happen.
+#[test]
+fn subscriptions_are_live_at_the_server_when_reconnected_is_reported() {
+    let mut h = Harness::new(reconnect_options("127.0.0.1:4222"));
+    h.connect(info());
+    let kept = h.conn.subscribe(subject("kept"), None).unwrap();
+    let denied = h.conn.subscribe(subject("denied"), None).unwrap();
+    h.client_ops();
+    h.drop_transport();
+    h.events();
+    let (server, _) = h.advance_to_connect();
+    h.accept(server);
+    h.send(&[harness::info_op(info())]);
+    let ops = h.client_ops();
+    assert!(matches!(ops.first(), Some(ClientOp::Connect(_))), "{ops:?}");
+    assert_eq!(
+        ops[1..],
+        [
+            ClientOp::Sub { sid: kept, subject: subject("kept"), queue_group: None },
+            ClientOp::Sub { sid: denied, subject: subject("denied"), queue_group: None },
+            ClientOp::Ping,
+        ]
+    );
+    h.send(&[msg("kept", kept, None, b"early")]);
+    let error = ServerError::new("Permissions Violation for Subscription to \"denied\"");
+    h.send(&[ServerOp::Err(error.clone())]);
+    assert_eq!(h.conn.state(), State::Reconnecting, "still handshaking");
+    let late = h.conn.subscribe(subject("late"), None).unwrap();
+    assert!(h.conn.unsubscribe(denied, None));
     assert_eq!(
         h.client_ops(),
         [
-            ClientOp::Sub { sid, subject: subject("s"), queue_group: None },
-            pub_op("p", b"down"),
-            pub_op("p", b"handshaking"),
+            ClientOp::Sub { sid: late, subject: subject("late"), queue_group: None },
+            ClientOp::Unsub { sid: denied, max: None }
         ]
     );
+    h.send(&[ServerOp::Pong]);
+    let events = h.events();
+    assert!(
+        matches!(events.as_slice(), [Event::Message(m), Event::ServerError(e), Event::Reconnected { .. }] if m.payload == "early" && *e == error),
+        "{events:?}"
+    );
+    assert!(h.client_ops().is_empty(), "nothing sent twice");
 }
 
 #[test]
@@ -468,7 +513,7 @@ fn reports_about_a_transport_that_is_no_longer_current_change_nothing() {
     // The new transport carries on: the attempt was not failed by the old one's end.
     h.accept(ServerAddr::new("127.0.0.1", 4223, false));
     h.send(&[harness::info_op(info())]);
-    assert!(matches!(h.client_ops().as_slice(), [ClientOp::Connect(_), ClientOp::Ping]));
+    h.expect_connect_ping();
     h.send(&[ServerOp::Pong]);
     assert!(matches!(h.events().as_slice(), [Event::Reconnected { .. }]));
     assert!(h.conn.is_subscribed(sid));

@@ -117,7 +117,7 @@ fn tls_first_upgrades_before_info() {
     assert!(h.client_ops().is_empty(), "CONNECT waits for INFO");
     h.send(&[info_op(info_with(|i| i.tls_required = true))]);
     assert!(h.actions().is_empty(), "no second upgrade");
-    assert!(matches!(h.client_ops().as_slice(), [ClientOp::Connect(_), ClientOp::Ping]));
+    h.expect_connect_ping();
     h.send(&[ServerOp::Pong]);
     assert_eq!(h.conn.state(), State::Connected);
 }

@@ -22,6 +22,8 @@ pub struct Harness {
     transport: Option<TransportId>,
     decoder: ClientDecoder,
     wire: BytesMut,
+    /// The SUBs and UNSUBs sent with the last CONNECT, for the next `client_ops`.
+    carried: Vec<ClientOp>,
 }
 
 /// Options for tests: one server per URL, kept in order, a fixed RNG seed.
@@ -64,6 +66,7 @@ impl Harness {
             transport: None,
             decoder: ClientDecoder::new(),
             wire: BytesMut::new(),
+            carried: Vec::new(),
         }
     }
 
@@ -138,7 +141,7 @@ impl Harness {
         bytes.truncate(n);
         self.wire.extend_from_slice(&bytes);
         self.conn.advance_outbound(n);
-        let mut ops = Vec::new();
+        let mut ops = std::mem::take(&mut self.carried);
         while let Some(op) = self.decoder.decode(&mut self.wire).expect("the client writes valid protocol") {
             ops.push(op);
         }
@@ -156,17 +159,29 @@ impl Harness {
         self.check();
     }
 
-    /// The whole handshake with `info`: accept, INFO, CONNECT + PING, PONG. Returns the
-    /// CONNECT the client sent.
+    /// Takes what the client wrote for its handshake: CONNECT, the subscriptions (SUB and
+    /// UNSUB only), PING. The subscriptions are kept for the next `client_ops`. Returns
+    /// the CONNECT.
+    pub fn expect_connect_ping(&mut self) -> nats_proto::ConnectInfo {
+        let ops = self.client_ops();
+        let [ClientOp::Connect(connect), subscriptions @ .., ClientOp::Ping] = ops.as_slice() else {
+            panic!("expected CONNECT, subscriptions, PING; got {ops:?}")
+        };
+        assert!(
+            subscriptions.iter().all(|op| matches!(op, ClientOp::Sub { .. } | ClientOp::Unsub { .. })),
+            "only subscriptions between CONNECT and PING: {ops:?}"
+        );
+        self.carried = subscriptions.to_vec();
+        (**connect).clone()
+    }
+
+    /// The whole handshake with `info`: accept, INFO, CONNECT + subscriptions + PING,
+    /// PONG. Returns the CONNECT the client sent.
     pub fn handshake(&mut self, info: ServerInfo) -> nats_proto::ConnectInfo {
         let server = self.expect_connect();
         self.accept(server);
         self.send(&[ServerOp::Info(Box::new(info))]);
-        let ops = self.client_ops();
-        let connect = match ops.as_slice() {
-            [ClientOp::Connect(connect), ClientOp::Ping] => (**connect).clone(),
-            other => panic!("expected CONNECT + PING, got {other:?}"),
-        };
+        let connect = self.expect_connect_ping();
         self.send(&[ServerOp::Pong]);
         connect
     }
@@ -316,10 +331,7 @@ impl Harness {
     pub fn handshake_with(&mut self, server: ServerAddr, info: ServerInfo) -> nats_proto::ConnectInfo {
         self.accept(server);
         self.send(&[ServerOp::Info(Box::new(info))]);
-        let connect = match self.client_ops().as_slice() {
-            [ClientOp::Connect(connect), ClientOp::Ping] => (**connect).clone(),
-            other => panic!("expected CONNECT + PING, got {other:?}"),
-        };
+        let connect = self.expect_connect_ping();
         self.send(&[ServerOp::Pong]);
         connect
     }

@@ -6,9 +6,13 @@
 //! client-visible result ([`core::Report`]).
 
 pub mod core;
+pub mod jetstream;
 mod seed;
 
-pub use seed::{replay_command, run_seed, run_seed_with, run_without_faults, Failure, SeedOutcome};
+pub use seed::{
+    core_without_faults, jetstream_without_faults, replay_command, run_seed, run_seed_with, Counts, Failure,
+    SeedOutcome, Workload,
+};
 
 use std::time::Duration;
 

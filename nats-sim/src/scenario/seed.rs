@@ -1,5 +1,5 @@
-//! One seeded run: a simulated three-server cluster, seven clients running the core
-//! workload, and the chaos schedule, all drawn from the seed.
+//! One seeded run: a simulated three-server cluster, the clients of a workload, and the
+//! chaos schedule, all drawn from the seed.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
@@ -7,9 +7,38 @@ use std::time::Duration;
 
 use nats_client::ConnectOptions;
 
-use super::core::{workload, Counts, Faults, Plan, Report, CLIENTS};
+use super::core::{self, Faults};
+use super::jetstream;
 use crate::chaos::{Chaos, Fault};
 use crate::{Cluster, Defects, Host, Net, NetConfig, ServerConfig, Sim};
+
+/// Which workload a seed runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Core NATS: publish, subscribe (wildcards, queue groups), request ([`core`]).
+    Core,
+    /// JetStream: publish with retries, an ordered and a pull consumer ([`jetstream`]).
+    JetStream,
+}
+
+impl Workload {
+    /// Its name in the replay command (`NATS_SIM_WORKLOAD`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Core => "core",
+            Self::JetStream => "jetstream",
+        }
+    }
+}
+
+/// What the workload counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counts {
+    /// Of the core workload.
+    Core(core::Counts),
+    /// Of the JetStream workload.
+    JetStream(jetstream::Counts),
+}
 
 /// What a seed's run did, when every invariant held.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +60,8 @@ pub struct SeedOutcome {
 /// A seed whose run broke an invariant, panicked or got stuck.
 #[derive(Debug, Clone)]
 pub struct Failure {
+    /// The workload.
+    pub workload: Workload,
     /// The seed.
     pub seed: u64,
     /// What went wrong.
@@ -41,37 +72,45 @@ pub struct Failure {
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "seed {} failed: {}", self.seed, self.message)?;
+        writeln!(f, "{} seed {} failed: {}", self.workload.name(), self.seed, self.message)?;
         for line in &self.trace {
             writeln!(f, "  {line}")?;
         }
-        write!(f, "replay: {}", replay_command(self.seed))
+        write!(f, "replay: {}", replay_command(self.workload, self.seed))
     }
 }
 
-/// The one command that replays `seed` with its trace printed.
-pub fn replay_command(seed: u64) -> String {
-    format!("NATS_SIM_SEED={seed} cargo test -p nats-sim --test seeds replay -- --ignored --nocapture")
+/// The one command that replays `seed` of `workload` with its trace printed.
+pub fn replay_command(workload: Workload, seed: u64) -> String {
+    format!(
+        "NATS_SIM_WORKLOAD={} NATS_SIM_SEED={seed} cargo test -p nats-sim --test seeds replay -- --ignored --nocapture",
+        workload.name()
+    )
 }
 
-/// Runs `seed` (keeping the last `trace_lines` trace entries as text).
+/// Runs `seed` of `workload` (keeping the last `trace_lines` trace entries as text).
 ///
 /// # Errors
 /// A [`Failure`] naming the seed when an invariant broke, a task panicked or the run got
 /// stuck.
-pub fn run_seed(seed: u64, trace_lines: usize) -> Result<SeedOutcome, Failure> {
-    run_seed_with(seed, trace_lines, &Defects::default())
+pub fn run_seed(workload: Workload, seed: u64, trace_lines: usize) -> Result<SeedOutcome, Failure> {
+    run_seed_with(workload, seed, trace_lines, &Defects::default())
 }
 
-/// Runs `seed` against servers with `defects`.
+/// Runs `seed` of `workload` against servers with `defects`.
 ///
 /// # Errors
 /// As [`run_seed`].
-pub fn run_seed_with(seed: u64, trace_lines: usize, defects: &Defects) -> Result<SeedOutcome, Failure> {
+pub fn run_seed_with(
+    workload: Workload,
+    seed: u64,
+    trace_lines: usize,
+    defects: &Defects,
+) -> Result<SeedOutcome, Failure> {
     let sim = Sim::new(seed);
     sim.record_trace(trace_lines);
-    let result = catch_unwind(AssertUnwindSafe(|| simulate(&sim, seed, defects)));
-    let fail = |message: String| Failure { seed, message, trace: sim.trace_text() };
+    let result = catch_unwind(AssertUnwindSafe(|| simulate(&sim, workload, seed, defects)));
+    let fail = |message: String| Failure { workload, seed, message, trace: sim.trace_text() };
     match result {
         Ok(Ok((faults, counts))) => Ok(SeedOutcome {
             seed,
@@ -98,33 +137,79 @@ pub fn run_seed_with(seed: u64, trace_lines: usize, defects: &Defects) -> Result
 ///
 /// # Errors
 /// The violations, a panic's message, or why the run got stuck.
-pub fn run_without_faults(seed: u64, servers: usize, plan: Plan) -> Result<(Report, Counts), String> {
+pub fn core_without_faults(
+    seed: u64,
+    servers: usize,
+    plan: core::Plan,
+) -> Result<(core::Report, core::Counts), String> {
+    without_faults(seed, servers, false, core::CLIENTS, move |hosts, urls, options| {
+        core::workload(hosts, urls, options, Faults::none(), plan)
+    })
+}
+
+/// Runs the JetStream workload on `servers` simulated servers with no fault, for
+/// comparison with a run against a real server.
+///
+/// # Errors
+/// As [`core_without_faults`].
+pub fn jetstream_without_faults(
+    seed: u64,
+    servers: usize,
+    plan: jetstream::Plan,
+) -> Result<(jetstream::Report, jetstream::Counts), String> {
+    without_faults(seed, servers, true, jetstream::CLIENTS, move |hosts, urls, options| {
+        jetstream::workload(hosts, urls, options, Faults::none(), plan)
+    })
+}
+
+type Options = Box<dyn Fn(usize) -> ConnectOptions + Send>;
+
+fn without_faults<Rep, C, Fut>(
+    seed: u64,
+    servers: usize,
+    with_jetstream: bool,
+    clients: usize,
+    run: impl FnOnce(Vec<Host>, String, Options) -> Fut,
+) -> Result<(Rep, C), String>
+where
+    Fut: std::future::Future<Output = (Rep, C, super::Violations)> + Send + 'static,
+    Rep: Send + 'static,
+    C: Send + 'static,
+{
     let sim = Sim::new(seed);
-    let run = || {
+    let go = || {
         let net = Net::new(sim.clone(), NetConfig::default());
-        let cluster = Cluster::new(&net, ServerConfig { servers, ..ServerConfig::default() });
-        let hosts: Vec<Host> = (0..CLIENTS).map(|i| Host::new(&net, i as u32 + 1)).collect();
-        let options = move |i: usize| ConnectOptions::new().rng_seed(seed ^ i as u64);
-        let run = workload(hosts, cluster.urls(), options, Faults::none(), plan);
+        let config = ServerConfig { servers, jetstream: with_jetstream, ..ServerConfig::default() };
+        let cluster = Cluster::new(&net, config);
+        let hosts: Vec<Host> = (0..clients).map(|i| Host::new(&net, i as u32 + 1)).collect();
+        let options: Options = Box::new(move |i| ConnectOptions::new().rng_seed(seed ^ i as u64));
+        let future = run(hosts, cluster.urls(), options);
         let (report, counts, violations) =
-            sim.block_on(run, Duration::from_secs(600)).map_err(|stuck| stuck.to_string())?;
+            sim.block_on(future, Duration::from_secs(600)).map_err(|stuck| stuck.to_string())?;
         if violations.is_empty() {
             Ok((report, counts))
         } else {
             Err(violations.0.join("; "))
         }
     };
-    catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|_| Err(format!("seed {seed} panicked")))
+    catch_unwind(AssertUnwindSafe(go)).unwrap_or_else(|_| Err(format!("seed {seed} panicked")))
 }
 
-fn simulate(sim: &Sim, seed: u64, defects: &Defects) -> Result<(Vec<Fault>, Counts), String> {
-    let (latency, split, max_pending) = sim.with_rng(|rng| {
+fn simulate(
+    sim: &Sim,
+    workload: Workload,
+    seed: u64,
+    defects: &Defects,
+) -> Result<(Vec<Fault>, Counts), String> {
+    let (latency, split, max_pending, capacity, reader_pause) = sim.with_rng(|rng| {
         let lo = rng.between(20, 300);
         let hi = lo + rng.between(0, 3000);
         (
             (Duration::from_micros(lo), Duration::from_micros(hi)),
             rng.between(0, 60),
             usize::try_from(rng.between(32, 1024)).unwrap_or(64) * 1024,
+            rng.chance(40).then(|| (rng.between(8, 128), rng.between(32, 512) * 1024)),
+            Duration::from_millis(if rng.chance(50) { rng.between(1, 300) } else { 0 }),
         )
     });
     let net = Net::new(sim.clone(), NetConfig { latency, split_percent: split, ..NetConfig::default() });
@@ -136,11 +221,16 @@ fn simulate(sim: &Sim, seed: u64, defects: &Defects) -> Result<(Vec<Fault>, Coun
             ping_interval: Duration::from_secs(1),
             ping_max: 2,
             lame_duck_grace: Duration::from_secs(1),
+            jetstream: workload == Workload::JetStream,
             defects: defects.clone(),
             ..ServerConfig::default()
         },
     );
-    let hosts: Vec<Host> = (0..CLIENTS).map(|i| Host::new(&net, i as u32 + 1)).collect();
+    let clients = match workload {
+        Workload::Core => core::CLIENTS,
+        Workload::JetStream => jetstream::CLIENTS,
+    };
+    let hosts: Vec<Host> = (0..clients).map(|i| Host::new(&net, i as u32 + 1)).collect();
     let chaos = Chaos {
         until: Duration::from_secs(5),
         gap: (Duration::from_millis(50), Duration::from_millis(700)),
@@ -174,18 +264,35 @@ fn simulate(sim: &Sim, seed: u64, defects: &Defects) -> Result<(Vec<Fault>, Coun
         })
     };
     let options = move |i: usize| {
-        ConnectOptions::new()
+        let options = ConnectOptions::new()
             .rng_seed(seed ^ (i as u64).wrapping_mul(0x9e37_79b9))
             .ping_interval(Duration::from_secs(1))
             .max_pings_outstanding(2)
             .reconnect_time_wait(Duration::from_millis(50))
             .connection_timeout(Duration::from_secs(1))
             .max_reconnect_attempts(None)
-            .drain_timeout(Duration::from_secs(5))
+            .drain_timeout(Duration::from_secs(5));
+        match capacity {
+            Some((messages, bytes)) => options.subscription_capacity(messages, bytes),
+            None => options,
+        }
     };
-    let run = workload(hosts, cluster.urls(), options, Faults { start, healed }, Plan::default());
-    let (_report, counts, violations) =
-        sim.block_on(run, Duration::from_secs(600)).map_err(|stuck| stuck.to_string())?;
+    let faults = Faults { start, healed };
+    let limit = Duration::from_secs(600);
+    let stuck = |stuck: crate::Stuck| stuck.to_string();
+    let (violations, counts) = match workload {
+        Workload::Core => {
+            let plan = core::Plan { reader_pause, ..core::Plan::default() };
+            let run = core::workload(hosts, cluster.urls(), options, faults, plan);
+            let (_, counts, violations) = sim.block_on(run, limit).map_err(stuck)?;
+            (violations, Counts::Core(counts))
+        }
+        Workload::JetStream => {
+            let run = jetstream::workload(hosts, cluster.urls(), options, faults, jetstream::Plan::default());
+            let (_, counts, violations) = sim.block_on(run, limit).map_err(stuck)?;
+            (violations, Counts::JetStream(counts))
+        }
+    };
     if !violations.is_empty() {
         return Err(violations.0.join("; "));
     }

@@ -155,6 +155,7 @@ impl Cluster {
         for i in 0..cluster.0.config.servers {
             cluster.start(i);
         }
+        jetstream::spawn_ticker(&cluster);
         cluster
     }
 

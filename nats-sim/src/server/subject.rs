@@ -11,11 +11,6 @@ pub(crate) fn valid_filter(subject: &str) -> bool {
         })
 }
 
-/// Whether `subject` is valid for a publish (no wildcards).
-pub(crate) fn valid_publish(subject: &str) -> bool {
-    valid_filter(subject) && subject.split('.').all(|t| t != "*" && t != ">")
-}
-
 /// Whether `filter` matches the literal `subject`.
 pub(crate) fn matches(filter: &str, subject: &str) -> bool {
     let mut subject = subject.split('.');
@@ -32,7 +27,7 @@ pub(crate) fn matches(filter: &str, subject: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{matches, valid_filter, valid_publish};
+    use super::{matches, valid_filter};
 
     #[test]
     fn wildcards_match_as_the_server_does() {
@@ -47,6 +42,5 @@ mod tests {
         assert!(
             valid_filter("a.*.>") && !valid_filter("a.>.b") && !valid_filter("a..b") && !valid_filter("")
         );
-        assert!(valid_publish("a.b") && !valid_publish("a.*"));
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use nats_client::{ConnectOptions, Runtime};
 use nats_integration_tests::{runtime_tests, NatsServer};
 use nats_sim::scenario::core::{workload, Faults, Plan, CLIENTS};
-use nats_sim::scenario::run_without_faults;
+use nats_sim::scenario::core_without_faults;
 
 runtime_tests!(the_core_workload_sees_on_a_real_server_what_it_sees_simulated);
 
@@ -32,9 +32,13 @@ async fn the_core_workload_sees_on_a_real_server_what_it_sees_simulated<R: Runti
     assert_eq!(real.unserved, "NoResponders");
     assert!(real.oversized.starts_with("Err(\"MaxPayload"), "{}", real.oversized);
     for servers in [1, 3] {
-        let (simulated, _) = run_without_faults(7, servers, plan.clone()).expect("the simulated run holds");
+        let (simulated, _) = core_without_faults(7, servers, plan.clone()).expect("the simulated run holds");
         let same = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
-            assert_eq!(format!("{a:?}"), format!("{b:?}"), "{what}: {servers} simulated server(s) against the real one");
+            assert_eq!(
+                format!("{a:?}"),
+                format!("{b:?}"),
+                "{what}: {servers} simulated server(s) against the real one"
+            );
         };
         same("sim.>", &simulated.wildcard, &real.wildcard);
         same("sim.*.x", &simulated.single_token, &real.single_token);
@@ -43,5 +47,28 @@ async fn the_core_workload_sees_on_a_real_server_what_it_sees_simulated<R: Runti
         same("unserved", &simulated.unserved, &real.unserved);
         same("oversized", &simulated.oversized, &real.oversized);
         assert_eq!(simulated, real);
+    }
+}
+
+runtime_tests!(the_jetstream_workload_sees_on_a_real_server_what_it_sees_simulated);
+
+async fn the_jetstream_workload_sees_on_a_real_server_what_it_sees_simulated<R: Runtime>(rt: R) {
+    use nats_sim::scenario::jetstream::{workload, Plan, CLIENTS};
+    use nats_sim::scenario::jetstream_without_faults;
+
+    let server = NatsServer::jetstream();
+    let plan =
+        Plan { messages: 30, gap: Duration::from_millis(5), publish_deadline: Duration::from_secs(10) };
+    let runtimes = vec![rt; CLIENTS];
+    let (real, counts, violations) =
+        workload(runtimes, server.url(), |_| ConnectOptions::new(), Faults::none(), plan.clone()).await;
+    assert!(violations.is_empty(), "against the real server: {violations:?}");
+    assert_eq!((counts.acked, counts.unknown, counts.failed), (30, 0, 0), "{real:?}");
+    assert_eq!(real.ordered, (1..=30).collect::<Vec<u64>>());
+    assert!(real.drained);
+    for servers in [1, 3] {
+        let (simulated, _) =
+            jetstream_without_faults(7, servers, plan.clone()).expect("the simulated run holds");
+        assert_eq!(simulated, real, "{servers} simulated server(s) against the real one");
     }
 }
