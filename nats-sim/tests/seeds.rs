@@ -89,6 +89,7 @@ fn summary(workload: Workload, first: u64, outcomes: &[SeedOutcome]) {
                 format!("{} unknown", sum(|c| c.unknown)),
                 format!("{} failed", sum(|c| c.failed)),
                 format!("{} pull deliveries", sum(|c| c.pulled)),
+                format!("{} key-value puts acknowledged", sum(|c| c.puts)),
             ]
         }
         None => Vec::new(),

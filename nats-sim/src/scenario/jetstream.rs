@@ -1,6 +1,6 @@
 //! JetStream under faults: a producer publishing with message ids and the client's retry,
-//! an ordered consumer, and a durable pull consumer acknowledging what it fetches, on
-//! three clients.
+//! an ordered consumer, a durable pull consumer acknowledging what it fetches, and a
+//! key-value writer and watcher, on five clients.
 //!
 //! Invariants:
 //! - every acknowledged publish can be read back at its sequence, with its payload;
@@ -11,6 +11,8 @@
 //! - the ordered consumer delivers every stored message once, in stream order, with no
 //!   gap, whatever it had to recreate;
 //! - the pull consumer gets every stored message at least once;
+//! - the key-value watch delivers each update of its key once, in order (revisions only
+//!   grow), and ends up at the value a read returns after the faults;
 //! - once the faults are healed, every client reconnects and drains.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,12 +24,16 @@ use futures_util::StreamExt;
 use nats_client::{Client, ConnectOptions, Runtime, State};
 use nats_jetstream::proto::{ConsumerConfig, PublishRetry, PullOptions, StreamConfig};
 use nats_jetstream::{OrderedConfig, Publish};
+use nats_stores::KeyValueExt;
 
 use super::core::Faults;
 use super::{pause, Violations};
 
-/// Clients: a producer, an ordered consumer, a pull consumer.
-pub const CLIENTS: usize = 3;
+/// Clients: a producer, an ordered consumer, a pull consumer, a key-value writer and a
+/// key-value watcher.
+pub const CLIENTS: usize = 5;
+/// Key-value updates.
+const UPDATES: u64 = 20;
 
 /// How much the workload does.
 #[derive(Debug, Clone)]
@@ -57,6 +63,8 @@ pub struct Report {
     pub ordered: Vec<u64>,
     /// Stream sequences the pull consumer received (and acknowledged), each once.
     pub pulled: BTreeSet<u64>,
+    /// The key-value updates the watch delivered: revision and value.
+    pub watched: Vec<(u64, String)>,
     /// Whether every client drained.
     pub drained: bool,
 }
@@ -72,6 +80,8 @@ pub struct Counts {
     pub failed: u64,
     /// Pull deliveries, redeliveries included.
     pub pulled: u64,
+    /// Key-value puts acknowledged.
+    pub puts: u64,
 }
 
 #[derive(Default)]
@@ -81,6 +91,7 @@ struct Log {
     failed: BTreeMap<String, String>,
     ordered: Vec<u64>,
     pulled: BTreeSet<u64>,
+    watched: Vec<(u64, String)>,
     counts: Counts,
     violations: Violations,
 }
@@ -140,7 +151,54 @@ pub async fn workload<R: Runtime>(
         Ok(s) => s,
         Err(err) => return fail(format!("the stream could not be looked up: {err}")),
     };
+    let kv_config = nats_stores::kv::proto::Config::new("cfg");
+    let kv = match js[3].create_key_value(kv_config).await {
+        Ok(kv) => kv,
+        Err(err) => return fail(format!("the bucket could not be created: {err}")),
+    };
+    let watch = match js[4].get_key_value("cfg").await {
+        Ok(watcher) => watcher.watch("k").await,
+        Err(err) => return fail(format!("the bucket could not be opened: {err}")),
+    };
+    let mut watch = match watch {
+        Ok(watch) => watch,
+        Err(err) => return fail(format!("the watch could not start: {err}")),
+    };
     (faults.start)();
+
+    // The key-value writer and watcher.
+    let written = flag();
+    {
+        let (kv, log, rt, written, gap) =
+            (kv.clone(), Arc::clone(&log), runtimes[3].clone(), Arc::clone(&written), plan.gap);
+        runtimes[3].spawn(async move {
+            for n in 0..UPDATES {
+                if kv.put("k", Bytes::from(format!("v{n}"))).await.is_ok() {
+                    lock(&log).counts.puts += 1;
+                }
+                pause(&rt, gap * 3).await;
+            }
+            set(&written);
+        });
+    }
+    let watch_done = flag();
+    {
+        let (log, done) = (Arc::clone(&log), Arc::clone(&watch_done));
+        runtimes[4].spawn(async move {
+            while let Some(item) = watch.next().await {
+                let Ok(entry) = item else { continue };
+                let mut log = lock(&log);
+                if let Some(&(last, _)) = log.watched.last() {
+                    if entry.revision <= last {
+                        log.violations
+                            .push(format!("the watch delivered revision {} after {last}", entry.revision));
+                    }
+                }
+                log.watched.push((entry.revision, String::from_utf8_lossy(&entry.value).into_owned()));
+            }
+            set(&done);
+        });
+    }
 
     // The producer.
     let produced = flag();
@@ -247,7 +305,7 @@ pub async fn workload<R: Runtime>(
         });
     }
 
-    while !is_set(&produced) {
+    while !(is_set(&produced) && is_set(&written)) {
         pause(&rt, Duration::from_millis(20)).await;
     }
     faults.healed.await;
@@ -332,6 +390,35 @@ pub async fn workload<R: Runtime>(
         }
         pause(&rt, Duration::from_millis(50)).await;
     }
+    // The watch ends up where a read after the faults is.
+    let mut latest = None;
+    for attempt in 0.. {
+        match kv.entry("k").await {
+            Ok(entry) => {
+                latest = entry.map(|e| (e.revision, String::from_utf8_lossy(&e.value).into_owned()));
+                break;
+            }
+            Err(err) if attempt >= 20 => {
+                lock(&log).violations.push(format!("reading the key after the faults: {err}"));
+                break;
+            }
+            Err(_) => pause(&rt, Duration::from_millis(250)).await,
+        }
+    }
+    let watched_by = rt.now() + Duration::from_secs(30);
+    loop {
+        let last = lock(&log).watched.last().cloned();
+        if last == latest {
+            break;
+        }
+        if rt.now() >= watched_by {
+            lock(&log)
+                .violations
+                .push(format!("30 s after the faults the watch is at {last:?}, the key at {latest:?}"));
+            break;
+        }
+        pause(&rt, Duration::from_millis(50)).await;
+    }
     set(&pulling);
     let mut drained = true;
     for (i, client) in clients.iter().enumerate() {
@@ -341,7 +428,7 @@ pub async fn workload<R: Runtime>(
         }
     }
     let ended_by = rt.now() + Duration::from_secs(10);
-    while !(is_set(&ordered_done) && is_set(&pull_done)) {
+    while !(is_set(&ordered_done) && is_set(&pull_done) && is_set(&watch_done)) {
         if rt.now() >= ended_by {
             lock(&log).violations.push("a consumer's task did not end after its client drained");
             break;
@@ -354,6 +441,7 @@ pub async fn workload<R: Runtime>(
         stored,
         ordered: log.ordered.clone(),
         pulled: log.pulled.clone(),
+        watched: log.watched.clone(),
         drained,
     };
     (report, log.counts.clone(), std::mem::take(&mut log.violations))

@@ -65,6 +65,8 @@ async fn the_jetstream_workload_sees_on_a_real_server_what_it_sees_simulated<R: 
     assert!(violations.is_empty(), "against the real server: {violations:?}");
     assert_eq!((counts.acked, counts.unknown, counts.failed), (30, 0, 0), "{real:?}");
     assert_eq!(real.ordered, (1..=30).collect::<Vec<u64>>());
+    let updates: Vec<(u64, String)> = (0..20).map(|n| (n + 1, format!("v{n}"))).collect();
+    assert_eq!(real.watched, updates, "every key-value update, once, in order");
     assert!(real.drained);
     for servers in [1, 3] {
         let (simulated, _) =
