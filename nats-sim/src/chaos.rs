@@ -49,7 +49,7 @@ impl Chaos {
         let sim = net.sim().clone();
         let mut faults = Vec::new();
         let mut healed = Duration::ZERO;
-        let ms = |d: Duration| d.as_millis() as u64;
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         loop {
             let gap = sim.with_rng(|rng| rng.between(ms(self.gap.0), ms(self.gap.1)));
             sim.sleep(Duration::from_millis(gap)).await;
@@ -64,7 +64,7 @@ impl Chaos {
                 sim.with_rng(|rng| rng.below(if cluster.with_jetstream(|_| ()).is_some() { 6 } else { 5 }));
             let fault = match kind {
                 0 | 1 if up.len() > 1 => {
-                    let server = up[sim.with_rng(|rng| rng.below(up.len() as u64)) as usize];
+                    let server = up[sim.with_rng(|rng| rng.index(up.len()))];
                     let lame = kind == 1;
                     if lame {
                         cluster.lame_duck(server);
@@ -85,20 +85,20 @@ impl Chaos {
                     }
                 }
                 2 if !links.is_empty() => {
-                    let link = &links[sim.with_rng(|rng| rng.below(links.len() as u64)) as usize];
+                    let link = &links[sim.with_rng(|rng| rng.index(links.len()))];
                     net.reset(link.id);
                     Fault::Reset
                 }
                 3 if !links.is_empty() => {
-                    let link = &links[sim.with_rng(|rng| rng.below(links.len() as u64)) as usize];
+                    let link = &links[sim.with_rng(|rng| rng.index(links.len()))];
                     let side = if sim.with_rng(|rng| rng.chance(70)) { Side::Server } else { Side::Client };
                     net.stall(link.id, side, now + span);
                     healed = healed.max(now + span);
                     Fault::Stall
                 }
                 4 if !self.hosts.is_empty() => {
-                    let host = self.hosts[sim.with_rng(|rng| rng.below(self.hosts.len() as u64)) as usize];
-                    let server = sim.with_rng(|rng| rng.below(cluster.len() as u64)) as usize;
+                    let host = self.hosts[sim.with_rng(|rng| rng.index(self.hosts.len()))];
+                    let server = sim.with_rng(|rng| rng.index(cluster.len()));
                     net.partition(host, &Cluster::address(server), now + span);
                     healed = healed.max(now + span);
                     Fault::Partition

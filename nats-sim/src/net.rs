@@ -15,6 +15,11 @@ use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::executor::{lock, Sim};
 
+/// A duration in whole microseconds (for the trace and the random draws).
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
 /// Which end of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -185,7 +190,7 @@ impl Net {
         dir.stalled_until = dir.stalled_until.max(until);
         let reader = dir.reader.take();
         drop(state);
-        self.0.sim.trace(&[11, id, until.as_micros() as u64], || {
+        self.0.sim.trace(&[11, id, micros(until)], || {
             format!("stall link {id} {side:?} until {until:?}")
         });
         if let Some(reader) = reader {
@@ -199,7 +204,7 @@ impl Net {
         let ids: Vec<u64> =
             self.links().into_iter().filter(|l| l.host == host && l.server == server).map(|l| l.id).collect();
         lock(&self.0.state).partitions.insert((host, server.to_owned()), until);
-        self.0.sim.trace(&[12, u64::from(host), until.as_micros() as u64], || {
+        self.0.sim.trace(&[12, u64::from(host), micros(until)], || {
             format!("partition host {host} from {server} until {until:?}")
         });
         for id in ids {
@@ -247,7 +252,7 @@ impl Net {
 
     fn latency(&self) -> Duration {
         let (lo, hi) = lock(&self.0.state).config.latency;
-        let micros = self.0.sim.with_rng(|rng| rng.between(lo.as_micros() as u64, hi.as_micros() as u64));
+        let micros = self.0.sim.with_rng(|rng| rng.between(micros(lo), micros(hi)));
         Duration::from_micros(micros)
     }
 

@@ -237,7 +237,7 @@ pub async fn workload<R: Runtime>(
             while let Some(msg) = sub.next().await {
                 record(&log, name, &msg.payload);
                 n += 1;
-                if n % 50 == 0 && !pause_for.is_zero() {
+                if n.is_multiple_of(50) && !pause_for.is_zero() {
                     pause(&rt, pause_for).await;
                 }
             }

@@ -164,6 +164,9 @@ pub fn jetstream_without_faults(
 
 type Options = Box<dyn Fn(usize) -> ConnectOptions + Send>;
 
+/// The faults the chaos applied, and when they were all healed.
+type ChaosOutcome = (Vec<Fault>, Duration);
+
 fn without_faults<Rep, C, Fut>(
     seed: u64,
     servers: usize,
@@ -181,7 +184,7 @@ where
         let net = Net::new(sim.clone(), NetConfig::default());
         let config = ServerConfig { servers, jetstream: with_jetstream, ..ServerConfig::default() };
         let cluster = Cluster::new(&net, config);
-        let hosts: Vec<Host> = (0..clients).map(|i| Host::new(&net, i as u32 + 1)).collect();
+        let hosts: Vec<Host> = (0..clients).map(|i| Host::new(&net, u32::try_from(i + 1).unwrap_or(u32::MAX))).collect();
         let options: Options = Box::new(move |i| ConnectOptions::new().rng_seed(seed ^ i as u64));
         let future = run(hosts, cluster.urls(), options);
         let (report, counts, violations) =
@@ -230,14 +233,14 @@ fn simulate(
         Workload::Core => core::CLIENTS,
         Workload::JetStream => jetstream::CLIENTS,
     };
-    let hosts: Vec<Host> = (0..clients).map(|i| Host::new(&net, i as u32 + 1)).collect();
+    let hosts: Vec<Host> = (0..clients).map(|i| Host::new(&net, u32::try_from(i + 1).unwrap_or(u32::MAX))).collect();
     let chaos = Chaos {
         until: Duration::from_secs(5),
         gap: (Duration::from_millis(50), Duration::from_millis(700)),
         longest: Duration::from_secs(3),
         hosts: hosts.iter().map(Host::id).collect(),
     };
-    let outcome: Arc<Mutex<Option<(Vec<Fault>, Duration)>>> = Arc::default();
+    let outcome: Arc<Mutex<Option<ChaosOutcome>>> = Arc::default();
     let start = {
         let (sim, net, cluster, outcome) = (sim.clone(), net.clone(), cluster.clone(), Arc::clone(&outcome));
         Box::new(move || {

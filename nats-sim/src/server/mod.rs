@@ -377,11 +377,11 @@ impl ClusterState {
         for (cid, sid) in direct {
             self.deliveries += 1;
             let n = self.deliveries;
-            if self.defects.drop_every.is_some_and(|every| n % every == 0) {
+            if self.defects.drop_every.is_some_and(|every| n.is_multiple_of(every)) {
                 continue;
             }
             self.deliver(net, max_pending, cid, &sid, msg);
-            if self.defects.duplicate_every.is_some_and(|every| n % every == 0) {
+            if self.defects.duplicate_every.is_some_and(|every| n.is_multiple_of(every)) {
                 self.deliver(net, max_pending, cid, &sid, msg);
             }
         }

@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn operations_partial_input_and_limits() {
-        let op = |s: &str| parse(s.as_bytes(), 1024).map(|r| r.map(|(op, used)| (op, used)));
+        let op = |s: &str| parse(s.as_bytes(), 1024);
         assert_eq!(op("PING\r\n"), Ok(Some((ClientOp::Ping, 6))));
         assert_eq!(op("PI"), Ok(None));
         assert_eq!(op("PUB a 5\r\nhel"), Ok(None), "payload not all here");
