@@ -190,9 +190,7 @@ impl Net {
         dir.stalled_until = dir.stalled_until.max(until);
         let reader = dir.reader.take();
         drop(state);
-        self.0.sim.trace(&[11, id, micros(until)], || {
-            format!("stall link {id} {side:?} until {until:?}")
-        });
+        self.0.sim.trace(&[11, id, micros(until)], || format!("stall link {id} {side:?} until {until:?}"));
         if let Some(reader) = reader {
             self.0.sim.wake_at(until, reader);
         }

@@ -1,6 +1,6 @@
 //! Workloads and their invariants, and the seeded runs that put them under chaos.
 //!
-//! A workload is written against [`Runtime`](nats_client::Runtime), not the simulation:
+//! A workload is written against [`Runtime`], not the simulation:
 //! the same code runs on the simulation (under faults, or without them) and on a real
 //! runtime against a real nats-server, and without faults both must report the same
 //! client-visible result ([`core::Report`]).

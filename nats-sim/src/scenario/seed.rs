@@ -184,7 +184,8 @@ where
         let net = Net::new(sim.clone(), NetConfig::default());
         let config = ServerConfig { servers, jetstream: with_jetstream, ..ServerConfig::default() };
         let cluster = Cluster::new(&net, config);
-        let hosts: Vec<Host> = (0..clients).map(|i| Host::new(&net, u32::try_from(i + 1).unwrap_or(u32::MAX))).collect();
+        let hosts: Vec<Host> =
+            (0..clients).map(|i| Host::new(&net, u32::try_from(i + 1).unwrap_or(u32::MAX))).collect();
         let options: Options = Box::new(move |i| ConnectOptions::new().rng_seed(seed ^ i as u64));
         let future = run(hosts, cluster.urls(), options);
         let (report, counts, violations) =
@@ -233,7 +234,8 @@ fn simulate(
         Workload::Core => core::CLIENTS,
         Workload::JetStream => jetstream::CLIENTS,
     };
-    let hosts: Vec<Host> = (0..clients).map(|i| Host::new(&net, u32::try_from(i + 1).unwrap_or(u32::MAX))).collect();
+    let hosts: Vec<Host> =
+        (0..clients).map(|i| Host::new(&net, u32::try_from(i + 1).unwrap_or(u32::MAX))).collect();
     let chaos = Chaos {
         until: Duration::from_secs(5),
         gap: (Duration::from_millis(50), Duration::from_millis(700)),

@@ -13,7 +13,7 @@
 //! `409 Consumer Deleted`, `409 Message Size Exceeds MaxBytes`, `100 Idle Heartbeat`
 //! (with `Nats-Last-Consumer` / `Nats-Last-Stream`).
 //!
-//! Two paths, as in the server: [`JetStream::handle`] answers what comes in (API
+//! Two paths, as in the server: `JetStream::handle` answers what comes in (API
 //! requests, publishes, acks) at once; a ticker task ([`spawn_ticker`]) does what a
 //! consumer's own loop does in the server: deliveries to waiting pull requests and push
 //! subjects, redeliveries after `ack_wait`, request expiry and heartbeats, and the
@@ -1835,7 +1835,7 @@ impl Consumer {
     }
 }
 
-/// Starts the task that does what the JetStream model has due ([`JetStream::tick`]) and
+/// Starts the task that does what the JetStream model has due (`JetStream::tick`) and
 /// routes it: deliveries, redeliveries, pull request expiry and heartbeats. It sleeps until
 /// the model's next deadline, and the model wakes it when a message, request or ack
 /// brings work sooner. Does nothing without JetStream or when the task runs already; the
