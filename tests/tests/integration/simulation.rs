@@ -74,3 +74,38 @@ async fn the_jetstream_workload_sees_on_a_real_server_what_it_sees_simulated<R: 
         assert_eq!(simulated, real, "{servers} simulated server(s) against the real one");
     }
 }
+
+runtime_tests!(a_refused_token_reads_the_same_from_a_real_server_and_a_simulated_one);
+
+async fn a_refused_token_reads_the_same_from_a_real_server_and_a_simulated_one<R: Runtime>(rt: R) {
+    use nats_integration_tests::{ServerAuth, ServerConfig};
+
+    let server = NatsServer::start(ServerConfig::new().auth(ServerAuth::Token("s3cret".into())));
+    let options = || ConnectOptions::new().token("nope");
+    let real =
+        nats_client::connect_with_runtime(rt, &server.url(), options()).await.err().map(|e| e.to_string());
+
+    let sim = nats_sim::Sim::new(1);
+    let net = nats_sim::Net::new(sim.clone(), nats_sim::NetConfig::default());
+    let config = nats_sim::ServerConfig { token: Some("s3cret".into()), ..nats_sim::ServerConfig::default() };
+    let cluster = nats_sim::Cluster::new(&net, config);
+    let host = nats_sim::Host::new(&net, 1);
+    let simulated = sim
+        .block_on(
+            async move {
+                nats_client::connect_with_runtime(host, &cluster.urls(), options())
+                    .await
+                    .err()
+                    .map(|e| e.to_string())
+            },
+            Duration::from_secs(60),
+        )
+        .expect("the run ends");
+    let real = real.expect("the real server refuses the token");
+    assert!(real.contains("Authorization Violation"), "{real}");
+    // The servers' addresses differ; the errors must not otherwise.
+    assert_eq!(
+        simulated.map(|e| e.replace("s0:4222", "SERVER")),
+        Some(real.replace(&server.url()[7..], "SERVER"))
+    );
+}
