@@ -16,6 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use futures_io::AsyncRead;
 #[cfg(feature = "tls")]
 use futures_rustls::TlsConnector;
@@ -137,12 +138,15 @@ impl<R: Runtime> Driver<R> {
         self.write_queue.clear();
     }
 
-    /// Drops the halves of a forgotten transport (call with the shared state free).
-    fn detach_halves(&mut self) {
-        if std::mem::take(&mut self.detach_halves) {
-            self.shared.writer().detach();
-            self.shared.reader().detach();
+    /// Drops the halves of a forgotten transport (call with the shared state free);
+    /// returns what the writer had taken from the core and not written.
+    fn detach_halves(&mut self) -> Vec<Bytes> {
+        if !std::mem::take(&mut self.detach_halves) {
+            return Vec::new();
         }
+        let unwritten = self.shared.writer().detach();
+        self.shared.reader().detach();
+        unwritten
     }
 
     /// The transport failed: forget it and tell the core.
@@ -153,16 +157,28 @@ impl<R: Runtime> Driver<R> {
     /// The transport failed with an IO error (its kind is kept for the user; a WebSocket
     /// protocol error is reported as such).
     fn fail_io(&mut self, kind: TransportErrorKind, error: &io::Error) {
+        self.fail_io_unwritten(kind, error, Vec::new());
+    }
+
+    fn fail_io_unwritten(&mut self, kind: TransportErrorKind, error: &io::Error, unwritten: Vec<Bytes>) {
         #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
         let kind = websocket::error_kind(error, kind);
-        self.fail_with(TransportError::from_io(kind, error));
+        self.fail_with_unwritten(TransportError::from_io(kind, error), unwritten);
     }
 
     fn fail_with(&mut self, error: TransportError) {
+        self.fail_with_unwritten(error, Vec::new());
+    }
+
+    /// The transport failed; `unwritten` is what the writer had taken for it and could
+    /// not write (when the failure was the writer's). The core gets that back before it
+    /// hears of the failure, so that the publishes in it go to the reconnect buffer.
+    fn fail_with_unwritten(&mut self, error: TransportError, mut unwritten: Vec<Bytes>) {
         let Some(transport) = self.transport else { return };
         self.drop_io();
-        self.detach_halves();
+        unwritten.extend(self.detach_halves());
         let mut inner = self.shared.lock();
+        inner.conn.handle_unwritten(transport, unwritten);
         inner.conn.handle_disconnected(self.runtime.now(), transport, error);
     }
 
@@ -342,6 +358,7 @@ impl<R: Runtime> Driver<R> {
             };
             deadline
         };
+        // A transport the core gave up itself: it settled what it had handed out.
         self.detach_halves();
         if split {
             self.split();
@@ -485,9 +502,9 @@ impl<R: Runtime> Driver<R> {
         let pumped = writer.pump(&*self.shared, cx);
         let failure = writer.take_failure();
         drop(writer);
-        if let Some((transport, error)) = failure {
+        if let Some((transport, error, unwritten)) = failure {
             if self.transport == Some(transport) {
-                self.fail_io(TransportErrorKind::Io, &error);
+                self.fail_io_unwritten(TransportErrorKind::Io, &error, unwritten);
             }
             return true;
         }
@@ -540,8 +557,9 @@ impl<R: Runtime> Driver<R> {
             Some(e) => self.fail_io(TransportErrorKind::Io, e),
             None => {
                 self.drop_io();
-                self.detach_halves();
+                let unwritten = self.detach_halves();
                 let mut inner = self.shared.lock();
+                inner.conn.handle_unwritten(transport, unwritten);
                 inner.conn.handle_disconnected(self.runtime.now(), transport, TransportError::closed());
             }
         }

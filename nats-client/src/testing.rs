@@ -843,6 +843,20 @@ mod tests {
         assert!(now >= before && now <= crate::SystemTime::now());
     }
 
+    /// With a fixed seed, a connection's tokens and inboxes are the same on every run (a
+    /// simulation replays); without one they differ from connection to connection.
+    #[test]
+    fn a_fixed_seed_replays_the_tokens() {
+        let tokens = |options: ConnectOptions| {
+            let (_rt, client, _server) = connected(options);
+            (client.new_token(), client.new_token(), client.new_inbox())
+        };
+        let first = tokens(ConnectOptions::new().rng_seed(7));
+        assert_eq!(first, tokens(ConnectOptions::new().rng_seed(7)));
+        assert_ne!(first.0, first.1);
+        assert_ne!(tokens(ConnectOptions::new()), tokens(ConnectOptions::new()));
+    }
+
     /// Every duration the client takes may be `Duration::MAX`, and means never: no panic
     /// when it is added to the clock (in the caller's task or in the driver), and nothing
     /// times out, not even after a decade on the virtual clock.

@@ -50,6 +50,13 @@ impl WriteQueue {
         self.needs_flush = false;
     }
 
+    /// Takes what is queued and not written, in order (the transport failed).
+    pub(crate) fn take_unwritten(&mut self) -> Vec<Bytes> {
+        self.queued = 0;
+        self.needs_flush = false;
+        self.chunks.drain(..).collect()
+    }
+
     /// Whether everything queued was written and flushed.
     pub(crate) fn is_empty(&self) -> bool {
         self.chunks.is_empty() && !self.needs_flush

@@ -20,6 +20,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::Context;
 
+use bytes::Bytes;
 use futures_io::AsyncWrite;
 use nats_proto::TransportId;
 
@@ -43,8 +44,9 @@ pub(crate) trait Outbox {
 pub(crate) struct Writer {
     sink: Option<(TransportId, Half)>,
     queue: WriteQueue,
-    /// The write half failed: the driver reports it to the core.
-    failed: Option<(TransportId, io::Error)>,
+    /// The write half failed: the driver reports it to the core, with what it took from
+    /// the core and could not write.
+    failed: Option<(TransportId, io::Error, Vec<Bytes>)>,
 }
 
 /// What a [`Writer::pump`] did.
@@ -70,14 +72,21 @@ impl Writer {
         self.failed = None;
     }
 
-    /// Drops the write half and what was queued for it (the transport is gone).
-    pub(crate) fn detach(&mut self) {
+    /// Drops the write half (the transport is gone); returns what was queued for it and
+    /// not written, for the core to carry over ([`Connection::handle_unwritten`]).
+    ///
+    /// [`Connection::handle_unwritten`]: nats_proto::Connection::handle_unwritten
+    pub(crate) fn detach(&mut self) -> Vec<Bytes> {
         self.sink = None;
-        self.queue.clear();
+        // A failure not yet reported holds what its write left: that comes first.
+        let mut unwritten = self.failed.as_mut().map(|(_, _, u)| std::mem::take(u)).unwrap_or_default();
+        unwritten.extend(self.queue.take_unwritten());
+        unwritten
     }
 
-    /// The failure of the write half, for the driver to report.
-    pub(crate) fn take_failure(&mut self) -> Option<(TransportId, io::Error)> {
+    /// The failure of the write half, for the driver to report: the transport, the error,
+    /// and what was taken for it and not written.
+    pub(crate) fn take_failure(&mut self) -> Option<(TransportId, io::Error, Vec<Bytes>)> {
         self.failed.take()
     }
 
@@ -108,13 +117,14 @@ impl Writer {
             gone = !outbox.refill(transport, queue);
         });
         if gone {
+            // The core gave the transport up and settled what it had handed out.
             self.detach();
             return Pumped::Failed;
         }
         match outcome {
             WriteOutcome::Failed(error) => {
-                self.detach();
-                self.failed = Some((transport, error));
+                let unwritten = self.detach();
+                self.failed = Some((transport, error, unwritten));
                 Pumped::Failed
             }
             WriteOutcome::Done if more => Pumped::More,
@@ -296,16 +306,18 @@ mod tests {
     }
 
     #[test]
-    fn a_write_error_is_kept_for_the_driver_and_the_half_dropped() {
+    fn a_write_error_is_kept_for_the_driver_with_what_was_not_written_and_the_half_dropped() {
         let pipe = Pipe::with_room(1024);
         pipe.0.lock().unwrap().fail = Some(io::ErrorKind::ConnectionReset);
-        let outbox = Scripted::holding(&[b"PING\r\n"]);
+        let outbox = Scripted::holding(&[b"PING\r\n", b"PUB a 1\r\nx\r\n"]);
         let transport = transport();
         let mut writer = Writer::default();
         writer.attach(transport, Box::pin(pipe.clone()));
         assert_eq!(pump(&mut writer, &outbox), Pumped::Failed);
-        let (failed, error) = writer.take_failure().expect("a failure to report");
+        let (failed, error, unwritten) = writer.take_failure().expect("a failure to report");
         assert_eq!((failed, error.kind()), (transport, io::ErrorKind::ConnectionReset));
+        let unwritten: Vec<u8> = unwritten.concat();
+        assert_eq!(unwritten, b"PING\r\nPUB a 1\r\nx\r\n", "every byte taken, for the core to carry over");
         assert_eq!(pump(&mut writer, &outbox), Pumped::Idle, "detached");
     }
 }

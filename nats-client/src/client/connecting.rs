@@ -72,7 +72,8 @@ pub async fn connect_with_runtime<R: Runtime>(
     let mut options = options;
     options.callbacks.clear();
     options.auth_callback = None;
-    let client = Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared), runtime }), shared };
+    let handle = Handle { options, shared: Arc::clone(&shared), runtime, tokens: Default::default() };
+    let client = Client { inner: Arc::new(handle), shared };
     if !client.inner.options.proto.retry_on_initial_connect {
         client.wait_for_first_connection().await?;
     }

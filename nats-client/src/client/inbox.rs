@@ -19,17 +19,16 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn new_inbox(&self) -> String {
-        format!(
-            "{}.{}",
-            self.inner.options.proto.inbox_prefix,
-            inbox_token(self.inner.options.proto.rng_seed)
-        )
+        format!("{}.{}", self.inner.options.proto.inbox_prefix, self.new_token())
     }
 
     /// A fresh random token of 22 base62 characters (the shape of a NUID), from the
     /// connection's random source: unique within the process, unpredictable across
     /// processes (seeded from the browser's crypto in a page). Object names in an object
-    /// store, service ids and consumer names take it.
+    /// store, service ids and consumer names take it. With a fixed
+    /// [`rng_seed`](crate::ConnectOptions::rng_seed) the tokens follow from the seed
+    /// alone (the n-th token of a connection is the same on every run: simulations
+    /// replay), which is why two live connections must not share a seed.
     ///
     /// ```no_run
     /// # fn example(client: nats_client::Client) {
@@ -38,20 +37,34 @@ impl Client {
     /// # }
     /// ```
     pub fn new_token(&self) -> String {
-        inbox_token(self.inner.options.proto.rng_seed)
+        let n = self.inner.tokens.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match self.inner.options.proto.rng_seed {
+            Some(seed) => seeded_token(seed, n),
+            None => inbox_token(),
+        }
     }
 }
 
+/// The `n`-th token of a connection seeded with `seed`: two SplitMix64 steps, no hasher
+/// keyed at random.
+fn seeded_token(seed: u64, n: u64) -> String {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let base = seed.wrapping_add(n.wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_add(0x6e75_6964);
+    let value = (u128::from(mix(base)) << 64) | u128::from(mix(base ^ 0xa5a5_a5a5_a5a5_a5a5));
+    base62(value)
+}
+
 /// A 22-character token, unique within the process (a counter) and unpredictable across
-/// processes (hashed with a randomly keyed hasher, and the connection's random seed when
-/// it has one: in the browser std's hasher keys are fixed, and the seed comes from the
-/// browser's crypto).
-fn inbox_token(seed: Option<u64>) -> String {
+/// processes (hashed with a randomly keyed hasher): for connections without a seed.
+fn inbox_token() -> String {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::OnceLock;
 
-    const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     static KEYS: OnceLock<(
         std::collections::hash_map::RandomState,
         std::collections::hash_map::RandomState,
@@ -61,13 +74,14 @@ fn inbox_token(seed: Option<u64>) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut high = a.build_hasher();
     let mut low = b.build_hasher();
-    if let Some(seed) = seed {
-        high.write_u64(seed);
-        low.write_u64(seed.rotate_left(32));
-    }
     high.write_u64(n);
     low.write_u64(n);
-    let mut value = (u128::from(high.finish()) << 64) | u128::from(low.finish() ^ n);
+    base62((u128::from(high.finish()) << 64) | u128::from(low.finish() ^ n))
+}
+
+/// 22 base62 characters of `value`.
+fn base62(mut value: u128) -> String {
+    const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut token = String::with_capacity(22);
     for _ in 0..22 {
         token.push(char::from(ALPHABET[(value % 62) as usize]));

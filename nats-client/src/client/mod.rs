@@ -39,6 +39,8 @@ struct Handle {
     options: ConnectOptions,
     shared: Arc<Shared>,
     runtime: Arc<dyn DynRuntime>,
+    /// Tokens made so far ([`Client::new_token`]).
+    tokens: std::sync::atomic::AtomicU64,
 }
 
 /// A connection to NATS. Cloning is cheap; the connection closes when the last clone (and
@@ -685,7 +687,15 @@ mod tests {
         while conn.poll_event().is_some() {}
         let shared = Arc::new(Shared::new(conn));
         let runtime: Arc<dyn super::DynRuntime> = Arc::new(FixedClock(now));
-        Client { inner: Arc::new(Handle { options, shared: Arc::clone(&shared), runtime }), shared }
+        Client {
+            inner: Arc::new(Handle {
+                options,
+                shared: Arc::clone(&shared),
+                runtime,
+                tokens: Default::default(),
+            }),
+            shared,
+        }
     }
 
     #[test]

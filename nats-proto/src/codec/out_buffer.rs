@@ -135,6 +135,15 @@ impl OutBuffer {
         Some(self.tail.split_to(n).freeze())
     }
 
+    /// Puts `bytes` back in front of everything queued (bytes split off with
+    /// [`split_front`](Self::split_front) and not written after all).
+    pub fn prepend(&mut self, bytes: Bytes) {
+        if !bytes.is_empty() {
+            self.chunks_len += bytes.len();
+            self.chunks.push_front(bytes);
+        }
+    }
+
     /// Moves everything in `other` to the end of this buffer, without copying payloads.
     pub fn append(&mut self, other: &mut OutBuffer) {
         if other.is_empty() {

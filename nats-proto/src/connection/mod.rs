@@ -52,7 +52,7 @@ pub use pool::Server;
 pub use requests::Expected;
 pub use subscriptions::PendingLimits;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use self::drain::Drain;
 use self::keepalive::Keepalive;
@@ -317,14 +317,29 @@ impl<I: Instant> Connection<I> {
     /// Takes up to `max` bytes of [`outbound`](Self::outbound), no more than
     /// [`writable_len`](Self::writable_len), as one chunk, without copying, and counts
     /// them as written: for callers that write outside a lock. Bytes taken but then lost
-    /// with the transport are lost like bytes in the kernel's buffer; publishes not yet
-    /// taken move to the reconnect buffer.
-    pub fn take_outbound(&mut self, max: usize) -> Option<bytes::Bytes> {
+    /// with the transport are lost like bytes in the kernel's buffer, unless given back
+    /// with [`handle_unwritten`](Self::handle_unwritten); publishes not yet taken move to
+    /// the reconnect buffer.
+    pub fn take_outbound(&mut self, max: usize) -> Option<Bytes> {
         let max = match self.pacing.limit() {
             Some(_) => max.min(self.writable_len()),
             None => max,
         };
         self.outbound.take(max)
+    }
+
+    /// The transport did not accept `chunks`, the end of what
+    /// [`take_outbound`](Self::take_outbound) handed out for `transport` (in order, since
+    /// the caller last took): they were never written. Call it before reporting the
+    /// transport's failure ([`handle_disconnected`](Self::handle_disconnected)): the
+    /// publishes among them that had not started on the wire then move to the reconnect
+    /// buffer, as those never taken do, instead of being lost with the transport. Ignored
+    /// for a transport that is not the current one.
+    pub fn handle_unwritten(&mut self, transport: TransportId, chunks: impl IntoIterator<Item = Bytes>) {
+        if !self.link.is_open(transport) {
+            return;
+        }
+        self.outbound.unwrite(chunks.into_iter().filter(|c| !c.is_empty()).collect());
     }
 
     /// Gives back a chunk taken with [`take_outbound`](Self::take_outbound) once it is

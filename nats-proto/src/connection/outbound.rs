@@ -20,8 +20,14 @@ pub(crate) struct Outbound {
     out: OutBuffer,
     /// Bytes of `out` written since the transport opened.
     written: u64,
-    /// Absolute offsets of publishes in `out` not yet completely written.
+    /// Absolute offsets of publishes in `out` not yet completely written, and of those in
+    /// the chunks of the last `take`s (kept until the next one: the writer may give them
+    /// back unwritten, [`unwrite`](Self::unwrite)).
     pub_frames: VecDeque<(u64, u64)>,
+    /// Whether the last change was a `take`: the next `take` continues the same batch.
+    /// Any other change ends the batch, and the next `take` starts a new one; a writer
+    /// takes again only once it wrote everything taken before.
+    taking: bool,
     reconnect_buf: OutBuffer,
     /// The length of each publish in `reconnect_buf`.
     reconnect_frames: VecDeque<usize>,
@@ -38,6 +44,7 @@ impl Outbound {
             out: OutBuffer::new(),
             written: 0,
             pub_frames: VecDeque::new(),
+            taking: false,
             reconnect_buf: OutBuffer::new(),
             reconnect_frames: VecDeque::new(),
             reconnect_limit,
@@ -46,6 +53,7 @@ impl Outbound {
 
     /// The write queue, to encode control ops into (they are not tracked).
     pub(crate) fn queue(&mut self) -> &mut OutBuffer {
+        self.taking = false;
         &mut self.out
     }
 
@@ -69,6 +77,7 @@ impl Outbound {
         self.out.clear();
         self.written = 0;
         self.pub_frames.clear();
+        self.taking = false;
     }
 
     /// Queues a publish on the live transport; returns its encoded length.
@@ -83,6 +92,7 @@ impl Outbound {
         self.out.write_pub_raw(subject, reply, headers, payload);
         let len = self.out.len() - queued;
         self.pub_frames.push_back((start, start + len as u64));
+        self.taking = false;
         len
     }
 
@@ -127,11 +137,32 @@ impl Outbound {
         self.account_written(n);
     }
 
-    /// Takes up to `max` bytes of the write queue as one chunk, counted as written.
+    /// Takes up to `max` bytes of the write queue as one chunk, counted as written. The
+    /// first `take` of a batch settles the one before: all of it was written.
     pub(crate) fn take(&mut self, max: usize) -> Option<Bytes> {
+        if !self.taking {
+            self.taking = true;
+            self.drop_written_frames();
+        }
         let chunk = self.out.split_front(max)?;
-        self.account_written(chunk.len());
+        self.written += chunk.len() as u64;
         Some(chunk)
+    }
+
+    /// The end of what the last `take`s handed out, in order, was not written: it goes
+    /// back to the front of the write queue, so that the publishes in it that had not
+    /// started on the wire move to the reconnect buffer with the transport's loss. Ignored
+    /// if it is more than was handed out.
+    pub(crate) fn unwrite(&mut self, chunks: Vec<Bytes>) {
+        let n: usize = chunks.iter().map(Bytes::len).sum();
+        if n as u64 > self.written {
+            return;
+        }
+        for chunk in chunks.into_iter().rev() {
+            self.out.prepend(chunk);
+        }
+        self.written -= n as u64;
+        self.taking = false;
     }
 
     /// A written chunk no longer shared, given back for reuse ([`OutBuffer::recycle`]).
@@ -141,6 +172,11 @@ impl Outbound {
 
     fn account_written(&mut self, n: usize) {
         self.written += n as u64;
+        self.drop_written_frames();
+        self.taking = false;
+    }
+
+    fn drop_written_frames(&mut self) {
         while self.pub_frames.front().is_some_and(|&(_, end)| end <= self.written) {
             self.pub_frames.pop_front();
         }
@@ -150,6 +186,7 @@ impl Outbound {
     /// buffer, the rest of the queue is dropped.
     pub(crate) fn carry_unwritten(&mut self) {
         debug_assert!(self.reconnect_buf.is_empty());
+        self.taking = false;
         for &(start, end) in &self.pub_frames {
             if start < self.written {
                 continue;
@@ -168,6 +205,7 @@ impl Outbound {
     /// published. `mark_after` is asked after each publish whether a PING follows it
     /// (publish pacing); returns where each such PING ends.
     pub(crate) fn release_buffered(&mut self, mut mark_after: impl FnMut(usize) -> bool) -> Vec<u64> {
+        self.taking = false;
         let mut marks = Vec::new();
         let mut at = self.end();
         // Bytes of the reconnect buffer released but not yet moved.

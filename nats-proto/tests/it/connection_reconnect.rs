@@ -638,3 +638,55 @@ fn reconnect_delay_callback_replaces_the_backoff_and_jitter() {
     let seen = seen.lock().unwrap().clone();
     assert_eq!(&seen[..3], [0, 1, 2], "consecutive failures of the server: {seen:?}");
 }
+
+/// A writer that takes bytes (`take_outbound`) and then finds its transport broken gives
+/// back what it could not write (`handle_unwritten`): the publishes that had not started
+/// on the wire go out after the reconnect; one partly written is lost, as bytes in the
+/// kernel's buffer are.
+#[test]
+fn publishes_taken_but_not_written_are_carried_over_a_reconnect() {
+    for accepted in [0, 3] {
+        let mut h = Harness::new(reconnect_options("127.0.0.1:4222"));
+        h.connect(info());
+        h.client_ops();
+        for (name, payload) in [("a", &b"first"[..]), ("b", &b"second"[..]), ("c", &b"third"[..])] {
+            h.conn.publish(&subject(name), None, None, &Bytes::from_static(payload)).unwrap();
+        }
+        // One batch in small chunks, frames split across them.
+        let mut taken = Vec::new();
+        while let Some(chunk) = h.conn.take_outbound(7) {
+            taken.push(chunk);
+        }
+        // The transport took `accepted` bytes, then failed.
+        let mut unwritten: Vec<Bytes> = taken;
+        unwritten[0] = unwritten[0].slice(accepted..);
+        h.conn.handle_unwritten(h.transport(), unwritten);
+        h.drop_transport();
+        h.conn.publish(&subject("d"), None, None, &Bytes::from_static(b"down")).unwrap();
+        h.reconnect(info());
+        let expected: &[ClientOp] = if accepted == 0 {
+            &[pub_op("a", b"first"), pub_op("b", b"second"), pub_op("c", b"third"), pub_op("d", b"down")]
+        } else {
+            &[pub_op("b", b"second"), pub_op("c", b"third"), pub_op("d", b"down")]
+        };
+        assert_eq!(h.client_ops(), expected, "{accepted} bytes accepted");
+    }
+}
+
+/// What was given back must have been taken from the current transport: more than that,
+/// or for another transport, changes nothing.
+#[test]
+fn unwritten_bytes_that_were_not_taken_are_ignored() {
+    let mut h = Harness::new(reconnect_options("127.0.0.1:4222"));
+    h.connect(info());
+    h.client_ops();
+    h.conn.publish(&subject("a"), None, None, &Bytes::from_static(b"x")).unwrap();
+    let taken = h.conn.take_outbound(usize::MAX).expect("the publish");
+    let too_much = vec![Bytes::from_static(&[b'z'; 4096])];
+    h.conn.handle_unwritten(h.transport(), too_much);
+    assert!(h.conn.outbound().is_empty(), "nothing restored");
+    drop(taken);
+    h.drop_transport();
+    h.reconnect(info());
+    assert!(h.client_ops().is_empty(), "the publish counted as written is not sent again");
+}
