@@ -24,9 +24,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use nats_client::{Client, ClientEvent, ConnectOptions, RequestError, Runtime, State};
+use nats_client::{Client, ClientEvent, ConnectOptions, RequestError, Runtime};
 
-use super::{epoch, pause, Violations};
+use super::{epoch, pause, reconnected, Violations};
 
 /// Clients: two publishers, three subscribers, a responder and a requester.
 pub const CLIENTS: usize = 7;
@@ -300,19 +300,8 @@ pub async fn workload<R: Runtime>(
 
     // The quiet phase: faults healed, every client back, then everything must work.
     faults.healed.await;
-    let back_by = rt.now() + Duration::from_secs(30);
-    for (i, client) in clients.iter().enumerate() {
-        while client.connection_state() != State::Connected {
-            if rt.now() >= back_by {
-                lock(&log).violations.push(format!(
-                    "client {i} not connected 30 s after the faults healed ({:?}, last error {:?})",
-                    client.connection_state(),
-                    client.last_error()
-                ));
-                break;
-            }
-            pause(&rt, Duration::from_millis(20)).await;
-        }
+    for late in reconnected(&rt, &clients, Duration::from_secs(30)).await {
+        lock(&log).violations.push(late);
     }
     for client in &clients[SUB_A..=RESPONDER] {
         if let Err(err) = client.flush().await {

@@ -21,13 +21,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use nats_client::{Client, ConnectOptions, Runtime, State};
+use nats_client::{Client, ConnectOptions, Runtime};
 use nats_jetstream::proto::{ConsumerConfig, PublishRetry, PullOptions, StreamConfig};
 use nats_jetstream::{OrderedConfig, Publish};
 use nats_stores::KeyValueExt;
 
 use super::core::Faults;
-use super::{pause, Violations};
+use super::{pause, reconnected, Violations};
 
 /// Clients: a producer, an ordered consumer, a pull consumer, a key-value writer and a
 /// key-value watcher.
@@ -309,15 +309,8 @@ pub async fn workload<R: Runtime>(
         pause(&rt, Duration::from_millis(20)).await;
     }
     faults.healed.await;
-    let back_by = rt.now() + Duration::from_secs(30);
-    for (i, client) in clients.iter().enumerate() {
-        while client.connection_state() != State::Connected {
-            if rt.now() >= back_by {
-                lock(&log).violations.push(format!("client {i} not connected 30 s after the faults healed"));
-                break;
-            }
-            pause(&rt, Duration::from_millis(20)).await;
-        }
+    for late in reconnected(&rt, &clients, Duration::from_secs(30)).await {
+        lock(&log).violations.push(late);
     }
 
     // What the stream holds.

@@ -23,6 +23,27 @@ pub async fn pause<R: Runtime>(runtime: &R, by: Duration) {
     runtime.sleep_until(runtime.now() + by).await;
 }
 
+/// Waits until every client is connected, for at most `within` on `runtime`'s clock;
+/// says which were not (after faults are healed, a client must find a server).
+pub async fn reconnected<R: Runtime>(runtime: &R, clients: &[Client], within: Duration) -> Vec<String> {
+    let by = runtime.now() + within;
+    let mut late = Vec::new();
+    for (i, client) in clients.iter().enumerate() {
+        while client.connection_state() != State::Connected {
+            if runtime.now() >= by {
+                late.push(format!(
+                    "client {i} not connected {within:?} after the faults healed ({:?}, last error {:?})",
+                    client.connection_state(),
+                    client.last_error()
+                ));
+                break;
+            }
+            pause(runtime, Duration::from_millis(20)).await;
+        }
+    }
+    late
+}
+
 /// A client's connection epoch: it changes whenever the client loses its connection and
 /// whenever it gets one back, so two equal readings mean one unbroken connection between
 /// them (as far as the client knows; a server that cut it off unnoticed shows up later).
