@@ -30,8 +30,11 @@ struct Inner {
     /// `base + now`. Only differences of them are ever used, so runs stay deterministic.
     base: Instant,
     state: Mutex<State>,
-    /// Tasks not being polled, by id.
-    tasks: Mutex<BTreeMap<u64, Task>>,
+    /// Tasks not being polled, by id, each with its one waker. One waker per task, made
+    /// once: code that compares wakers (`Waker::will_wake`) then sees the same answer on
+    /// every run, where fresh wakers per poll would compare by where the allocator put
+    /// them.
+    tasks: Mutex<BTreeMap<u64, (Task, Waker)>>,
 }
 
 struct State {
@@ -173,7 +176,8 @@ impl Sim {
             state.ready.insert(id);
             id
         };
-        lock(&self.0.tasks).insert(id, Box::pin(future));
+        let waker = Waker::from(Arc::new(TaskWaker { id, sim: Arc::downgrade(&self.0) }));
+        lock(&self.0.tasks).insert(id, (Box::pin(future), waker));
     }
 
     /// A future completing at virtual time `at`.
@@ -258,12 +262,11 @@ impl Sim {
             state.trace.record(now, &[1, id], || format!("poll task {id}"));
             id
         };
-        let Some(mut task) = lock(&self.0.tasks).remove(&picked) else {
+        let Some((mut task, waker)) = lock(&self.0.tasks).remove(&picked) else {
             return Ok(()); // Woken after it completed.
         };
-        let waker = Waker::from(Arc::new(TaskWaker { id: picked, sim: Arc::downgrade(&self.0) }));
         if task.as_mut().poll(&mut Context::from_waker(&waker)).is_pending() {
-            lock(&self.0.tasks).insert(picked, task);
+            lock(&self.0.tasks).insert(picked, (task, waker));
         }
         Ok(())
     }
