@@ -159,7 +159,10 @@
 //! | fatal, known | `Authorization Violation`, `Authentication Timeout`, `User/Account Authentication Expired`, `User Authentication Revoked`, `Stale Connection`, `Maximum Payload Violation`, `maximum (account active) connections exceeded`, `maximum control line exceeded`, `Unknown Protocol Operation`, `invalid client protocol`, `no responders requires headers support`, `Secure Connection - TLS Required` | the core closes the transport ([`Action::CloseTransport`]), records `last_error`, reports [`Event::Disconnected`], then reconnects (or closes when `allow_reconnect` is off) |
 //! | fatal, unknown | any other text, and a bare `-ERR` | as fatal, known: a peer that sends one and keeps the socket open cannot leave the client half-alive |
 //!
-//! During the handshake every `-ERR` fails the attempt and the next server is tried. A server
+//! During the handshake every `-ERR` fails the attempt and the next server is tried, except a
+//! per-operation error for one of the subscriptions sent with CONNECT (they go before the
+//! handshake's PING, so that they are live when [`Event::Connected`] or
+//! [`Event::Reconnected`] is reported): that is reported as when connected. A server
 //! that refuses the credentials twice in a row with the same error (`Authorization
 //! Violation`, `User`/`Account Authentication Expired`, `User Authentication Revoked`),
 //! while connected or while handshaking, closes the connection with

@@ -1,5 +1,5 @@
-//! The handshake: INFO, the TLS decision, CONNECT with credentials, and what follows
-//! the PONG (re-subscriptions, buffered publishes).
+//! The handshake: INFO, the TLS decision, CONNECT with credentials and the subscriptions,
+//! and what follows the PONG (buffered publishes).
 
 use crate::prelude::*;
 
