@@ -187,6 +187,12 @@ fn the_checks_catch_servers_that_drop_or_repeat_messages() {
         "{failure}"
     );
     assert_eq!(failure.trace.len(), 5, "the trace's last entries");
+    let again = run_seed_with(Workload::Core, 3, 5, &dropping).expect_err("it fails again");
+    assert_eq!(
+        (&again.message, &again.trace),
+        (&failure.message, &failure.trace),
+        "the same failure, the same trace"
+    );
     assert!(failure.to_string().contains("NATS_SIM_WORKLOAD=core NATS_SIM_SEED=3 cargo test"), "{failure}");
 
     let repeating = Defects { duplicate_every: Some(97), ..Defects::default() };
