@@ -173,8 +173,12 @@ impl<R: Runtime> Driver<R> {
     /// The transport failed; `unwritten` is what the writer had taken for it and could
     /// not write (when the failure was the writer's). The core gets that back before it
     /// hears of the failure, so that the publishes in it go to the reconnect buffer.
-    fn fail_with_unwritten(&mut self, error: TransportError, mut unwritten: Vec<Bytes>) {
+    fn fail_with_unwritten(&mut self, error: TransportError, unwritten: Vec<Bytes>) {
         let Some(transport) = self.transport else { return };
+        // Before the halves are split the driver writes itself (the handshake, and the
+        // publishes released right after it); after, the shared writer does: one of the
+        // two holds what was taken and not written.
+        let mut unwritten = [self.write_queue.take_unwritten(), unwritten].concat();
         self.drop_io();
         unwritten.extend(self.detach_halves());
         let mut inner = self.shared.lock();
@@ -556,8 +560,9 @@ impl<R: Runtime> Driver<R> {
         match error {
             Some(e) => self.fail_io(TransportErrorKind::Io, e),
             None => {
+                let mut unwritten = self.write_queue.take_unwritten();
                 self.drop_io();
-                let unwritten = self.detach_halves();
+                unwritten.extend(self.detach_halves());
                 let mut inner = self.shared.lock();
                 inner.conn.handle_unwritten(transport, unwritten);
                 inner.conn.handle_disconnected(self.runtime.now(), transport, TransportError::closed());
