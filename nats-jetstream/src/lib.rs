@@ -67,7 +67,7 @@ pub use context::{new, with_domain, with_prefix, Context, Publish, PublishAckFut
 pub use direct::DirectBatch;
 pub use error::{AckError, ConsumerError, FetchError, PublishError, StreamError};
 pub use message::Message;
-pub use ordered::{Ordered, OrderedConfig, OrderedConsumer};
+pub use ordered::{Ordered, OrderedConfig, OrderedConsumer, DEFAULT_BATCH};
 pub use paged::Paged;
 pub use publisher::{PublishFailure, PublishReport, Publisher};
 pub use push::{PushConsumer, PushMessages};

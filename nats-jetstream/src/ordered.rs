@@ -30,7 +30,11 @@ pub struct OrderedConfig {
     pub filter_subject: Option<String>,
     /// Where the first consumer starts.
     pub deliver_policy: DeliverPolicy,
-    /// Messages per pull request.
+    /// Messages per pull request. The default, [`DEFAULT_BATCH`](crate::DEFAULT_BATCH), is lowered to the
+    /// client's [`subscription_capacity`](nats_client::Client::subscription_capacity)
+    /// when that is smaller (past it the client drops the rest of a batch, and the
+    /// consumer notices only at its next heartbeat); a batch set explicitly is used as it
+    /// is.
     pub batch: usize,
     /// Idle heartbeat interval; two missed ones reset the consumer.
     pub heartbeat: Duration,
@@ -42,12 +46,15 @@ pub struct OrderedConfig {
     pub headers_only: bool,
 }
 
+/// The default [`OrderedConfig::batch`].
+pub const DEFAULT_BATCH: usize = 500;
+
 impl Default for OrderedConfig {
     fn default() -> Self {
         Self {
             filter_subject: None,
             deliver_policy: DeliverPolicy::All,
-            batch: 500,
+            batch: DEFAULT_BATCH,
             heartbeat: Duration::from_secs(5),
             expires: Duration::from_secs(30),
             filter_subjects: Vec::new(),
@@ -133,8 +140,14 @@ impl OrderedConsumer {
                 headers_only: self.config.headers_only,
                 ..ConsumerConfig::default()
             },
+            // The default batch never asks for more than the inbox subscription holds:
+            // the client would drop the rest, and the consumer would notice only at the
+            // next heartbeat, one capacity's worth of messages per heartbeat interval.
             options: PullOptions::default()
-                .batch(self.config.batch)
+                .batch(match self.config.batch {
+                    DEFAULT_BATCH => DEFAULT_BATCH.min(capacity(&self.context.client)),
+                    batch => batch,
+                })
                 .expires(self.config.expires)
                 .heartbeat(self.config.heartbeat),
             tracker: OrderedTracker::named(self.context.client.new_token()),
@@ -151,6 +164,11 @@ impl OrderedConsumer {
             resets,
         }
     }
+}
+
+/// The messages an inbox subscription of `client` holds (at least 1).
+fn capacity(client: &nats_client::Client) -> usize {
+    usize::try_from(client.subscription_capacity().0).unwrap_or(usize::MAX).max(1)
 }
 
 /// The messages of an ordered consumer.

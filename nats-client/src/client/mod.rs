@@ -530,6 +530,21 @@ impl Client {
         self.shared.lock().conn.statistics()
     }
 
+    /// How many messages and payload bytes each subscription holds for its reader before
+    /// it drops what comes next ([`ConnectOptions::subscription_capacity`]): what a
+    /// consumer asking the server for a batch should not ask beyond.
+    ///
+    /// ```no_run
+    /// # fn example(client: nats_client::Client) {
+    /// let (messages, bytes) = client.subscription_capacity();
+    /// println!("at most {messages} messages and {bytes} bytes pending per subscription");
+    /// # }
+    /// ```
+    pub fn subscription_capacity(&self) -> (u64, u64) {
+        let limits = self.inner.options.pending_limits;
+        (limits.messages, limits.bytes)
+    }
+
     /// The server's last INFO.
     ///
     /// ```no_run
