@@ -1,5 +1,5 @@
 //! The simulated servers' behaviours as the client sees them, one scenario each on a fixed
-//! seed: authorization errors, max payload, lame duck, a stale connection, a slow
+//! seed: token and nkey authorization (the nonce), max payload, lame duck, a stale connection, a slow
 //! consumer cut off. (The fault-free workloads are also compared with a real nats-server
 //! in the integration tests' `simulation` module; the authorization error here too.)
 
@@ -58,6 +58,40 @@ fn a_wrong_token_is_an_authorization_violation_and_the_right_one_connects() {
     let wrong = wrong.expect_err("refused");
     assert!(wrong.contains("Authorization Violation"), "{wrong}");
     assert_eq!(right, Ok(true));
+}
+
+/// A user key from fixed bytes, so the run stays the same for its seed.
+fn user(byte: u8) -> nkeys::KeyPair {
+    nkeys::KeyPair::new_from_raw(nkeys::KeyPairType::User, [byte; 32]).unwrap()
+}
+
+#[test]
+fn an_nkey_user_signs_each_connections_nonce_and_an_unknown_key_is_refused() {
+    let (alice, mallory) = (user(1), user(2));
+    let config = ServerConfig { nkeys: vec![alice.public_key()], ..ServerConfig::default() };
+    let alice_seed = alice.seed().unwrap();
+    let mallory_seed = mallory.seed().unwrap();
+    run(config, |_, net, cluster| async move {
+        let (host, urls) = (Host::new(&net, 1), cluster.urls());
+        let connect = |options| nats_client::connect_with_runtime(host.clone(), &urls, options);
+        for refused in [ConnectOptions::new().nkey(mallory_seed), ConnectOptions::new()] {
+            let error = connect(refused).await.map(|_| ()).expect_err("refused").to_string();
+            assert!(error.contains("Authorization Violation"), "{error}");
+        }
+        let options = ConnectOptions::new().nkey(alice_seed).reconnect_time_wait(Duration::from_millis(10));
+        let client = connect(options).await.expect("alice connects");
+        let mut sub = client.subscribe("auth").await.unwrap();
+        let mut events = client.events();
+        // The restarted server sends a new nonce and accepts only its signature.
+        cluster.stop(0);
+        cluster.start(0);
+        let seen =
+            events_until(&mut events, |e| matches!(e, ClientEvent::Reconnected(_) | ClientEvent::Closed(_)))
+                .await;
+        assert!(matches!(seen.last(), Some(ClientEvent::Reconnected(_))), "{seen:?}");
+        client.publish("auth", "signed".into()).await.unwrap();
+        assert_eq!(sub.next().await.map(|m| m.payload), Some("signed".into()));
+    });
 }
 
 #[test]

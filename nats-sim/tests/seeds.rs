@@ -94,8 +94,9 @@ fn summary(workload: Workload, first: u64, outcomes: &[SeedOutcome]) {
         }
         None => Vec::new(),
     };
+    let nkey_users = outcomes.iter().filter(|o| o.nkey_user).count();
     eprintln!(
-        "{} seeds of {} from {first}, each run twice with the same trace: faults {faults:?}; {}; combined trace {combined:016x}",
+        "{} seeds of {} from {first} ({nkey_users} as an nkey user), each run twice with the same trace: faults {faults:?}; {}; combined trace {combined:016x}",
         outcomes.len(),
         workload.name(),
         counts.join(", ")

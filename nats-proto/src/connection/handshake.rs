@@ -58,6 +58,15 @@ impl<I: Instant> Connection<I> {
                 }
             }
             Phase::Connected => {
+                let mut info = info;
+                // Only the INFO answering the first PING says which account the
+                // connection is bound to (2.12+); later updates keep it.
+                if let Some(known) = self.link.info().filter(|_| !info.connect_info) {
+                    if info.remote_account.is_none() {
+                        info.remote_account.clone_from(&known.remote_account);
+                        info.is_system_account = known.is_system_account;
+                    }
+                }
                 let lame_duck = info.ldm;
                 self.link.set_info(info.clone());
                 self.report.event(Event::ServerInfo(info));

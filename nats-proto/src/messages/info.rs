@@ -90,6 +90,19 @@ pub struct ServerInfo {
     /// The server's public curve key for encrypted auth callouts (2.10+).
     #[serde(deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     pub xkey: Option<String>,
+    /// Set on the INFO a 2.12+ server sends right after its first PONG to a client
+    /// (`protocol` 1), which says which account the connection is bound to.
+    #[serde(deserialize_with = "nullable")]
+    pub connect_info: bool,
+    /// The account the connection is bound to (2.12+, from the INFO with `connect_info`).
+    #[serde(deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    pub remote_account: Option<String>,
+    /// Whether that account is the system account (`acc_is_sys`, 2.12+).
+    #[serde(rename = "acc_is_sys", deserialize_with = "nullable")]
+    pub is_system_account: bool,
+    /// The JetStream API level the server implements (`api_lvl`, 2.11+; 0 when not sent).
+    #[serde(rename = "api_lvl", deserialize_with = "nullable")]
+    pub jetstream_api_level: u32,
 }
 
 impl ServerInfo {
@@ -121,6 +134,18 @@ mod tests {
         assert_eq!(info.max_payload, 1_048_576);
         assert!(info.connect_urls.is_empty());
         assert_eq!(info.nonce, None);
+    }
+
+    #[test]
+    fn parses_the_info_a_2_15_1_server_sends_after_the_first_pong() {
+        let json = r#"{"server_id":"NAM","server_name":"NAM","version":"2.15.1","proto":1,"git_commit":"b2fd3ef","go":"go1.27.2","host":"0.0.0.0","port":14999,"headers":true,"auth_required":true,"max_payload":1048576,"client_id":5,"client_ip":"127.0.0.1","connect_info":true,"remote_account":"$G","api_lvl":5,"xkey":"XBA4"}"#;
+        let info: ServerInfo = serde_json::from_str(json).unwrap();
+        assert!(info.connect_info);
+        assert_eq!(info.remote_account.as_deref(), Some("$G"));
+        assert!(!info.is_system_account);
+        assert_eq!(info.jetstream_api_level, 5);
+        let round_trip: ServerInfo = serde_json::from_str(&serde_json::to_string(&info).unwrap()).unwrap();
+        assert_eq!(round_trip, info);
     }
 
     #[test]

@@ -48,6 +48,38 @@ fn async_info_connect_urls_are_merged_and_reported() {
 }
 
 #[test]
+fn the_account_from_the_info_after_the_first_pong_outlives_later_updates() {
+    let mut h = Harness::new(options("10.0.0.1:4222"));
+    h.connect(info());
+    assert_eq!(h.conn.server_info().and_then(|i| i.remote_account.clone()), None);
+    // nats-server 2.12+: after the first PONG, an INFO with the bound account.
+    h.send(&[info_op(info_with(|i| {
+        i.connect_info = true;
+        i.remote_account = Some("APP".into());
+        i.is_system_account = true;
+    }))]);
+    let events = h.events();
+    let [Event::ServerInfo(got)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!((got.remote_account.as_deref(), got.is_system_account), (Some("APP"), true));
+    // A cluster update does not repeat it; the account stays known, and is reported so.
+    h.send(&[info_op(info_with(|i| i.connect_urls = urls(&["10.0.0.2:4222"])))]);
+    let events = h.events();
+    let [Event::ServerInfo(got), Event::DiscoveredServers { .. }] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        (got.remote_account.as_deref(), got.is_system_account, got.connect_info),
+        (Some("APP"), true, false)
+    );
+    let kept = h.conn.server_info().expect("an INFO");
+    assert_eq!((kept.remote_account.as_deref(), kept.is_system_account), (Some("APP"), true));
+    // A new connection starts without it until its own INFO says.
+    h.drop_transport();
+    h.reconnect(info());
+    assert_eq!(h.conn.server_info().and_then(|i| i.remote_account.clone()), None);
+}
+
+#[test]
 fn discovered_servers_get_the_scheme_and_token_of_the_current_server() {
     let mut h = Harness::new(options("tls://s3cret-token@nats.example.com:4443"));
     let server = h.expect_connect();

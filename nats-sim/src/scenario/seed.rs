@@ -53,8 +53,25 @@ pub struct SeedOutcome {
     pub virtual_time: Duration,
     /// The faults applied.
     pub faults: Vec<Fault>,
+    /// Whether the clients authenticated as an nkey user, signing each connection's nonce.
+    pub nkey_user: bool,
     /// What the workload counted.
     pub counts: Counts,
+}
+
+/// The nkey user whose key `seed`'s clients authenticate with, for about a quarter of the
+/// seeds (each connection then signs its server's nonce). Drawn from the seed apart from
+/// the run's generator, so that the choice moves none of the run's other draws.
+pub(crate) fn nkey_user(seed: u64) -> Option<nkeys::KeyPair> {
+    let mut rng = crate::rng::Rng::new(seed ^ u64::from_be_bytes(*b"signed\0\0"));
+    if !rng.chance(25) {
+        return None;
+    }
+    let mut raw = [0u8; 32];
+    for chunk in raw.chunks_mut(8) {
+        chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    nkeys::KeyPair::new_from_raw(nkeys::KeyPairType::User, raw).ok()
 }
 
 /// A seed whose run broke an invariant, panicked or got stuck.
@@ -118,6 +135,7 @@ pub fn run_seed_with(
             steps: sim.steps(),
             virtual_time: sim.elapsed(),
             faults,
+            nkey_user: nkey_user(seed).is_some(),
             counts,
         }),
         Ok(Err(message)) => Err(fail(message)),
@@ -217,6 +235,7 @@ fn simulate(
         )
     });
     let net = Net::new(sim.clone(), NetConfig { latency, split_percent: split, ..NetConfig::default() });
+    let user = nkey_user(seed);
     let cluster = Cluster::new(
         &net,
         ServerConfig {
@@ -227,9 +246,11 @@ fn simulate(
             lame_duck_grace: Duration::from_secs(1),
             jetstream: workload == Workload::JetStream,
             defects: defects.clone(),
+            nkeys: user.iter().map(nkeys::KeyPair::public_key).collect(),
             ..ServerConfig::default()
         },
     );
+    let user_seed = user.and_then(|key| key.seed().ok());
     let clients = match workload {
         Workload::Core => core::CLIENTS,
         Workload::JetStream => jetstream::CLIENTS,
@@ -277,6 +298,10 @@ fn simulate(
             .connection_timeout(Duration::from_secs(1))
             .max_reconnect_attempts(None)
             .drain_timeout(Duration::from_secs(5));
+        let options = match &user_seed {
+            Some(seed) => options.nkey(seed.clone()),
+            None => options,
+        };
         match capacity {
             Some((messages, bytes)) => options.subscription_capacity(messages, bytes),
             None => options,

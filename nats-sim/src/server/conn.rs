@@ -8,7 +8,7 @@ use std::task::Poll;
 use futures_io::{AsyncRead, AsyncWrite};
 
 use super::parse::{parse, ClientOp, ParseError};
-use super::{subject, Close, Cluster, ClusterState, Publish, Sub};
+use super::{auth, subject, Close, Cluster, ClusterState, Info, Publish, Sub};
 use crate::executor::lock;
 use crate::net::SimStream;
 
@@ -72,6 +72,13 @@ pub(super) async fn serve(cluster: Cluster, cid: u64, mut stream: SimStream) {
 
 use std::future::Future;
 
+/// Whether the servers' version sends an INFO with `connect_info` after the first PONG
+/// (nats-server 2.12 and later).
+fn sends_connect_info(config: &super::ServerConfig) -> bool {
+    nats_client::ServerVersion::parse(&config.version)
+        .is_none_or(|v| v >= nats_client::ServerVersion::new(2, 12, 0))
+}
+
 /// Handles every complete operation at the front of `input`.
 fn handle_input(cluster: &Cluster, cid: u64, input: &mut Vec<u8>) {
     let config = &cluster.0.config;
@@ -106,7 +113,7 @@ fn handle(cluster: &Cluster, state: &mut ClusterState, cid: u64, op: ClientOp) {
     let config = &cluster.0.config;
     let net = &cluster.0.net;
     let Some(conn) = state.conns.get_mut(&cid) else { return };
-    if !conn.connected && !matches!(op, ClientOp::Connect(_)) && config.token.is_some() {
+    if !conn.connected && !matches!(op, ClientOp::Connect(_)) && auth::required(config) {
         state.fail(cid, "Authorization Violation");
         return;
     }
@@ -117,11 +124,9 @@ fn handle(cluster: &Cluster, state: &mut ClusterState, cid: u64, op: ClientOp) {
                 conn.close = Some(Close::Now);
                 return;
             };
-            if let Some(token) = &config.token {
-                if connect.get("auth_token").and_then(|t| t.as_str()) != Some(token.as_str()) {
-                    state.fail(cid, "Authorization Violation");
-                    return;
-                }
+            if !auth::authorized(config, conn.nonce.as_deref(), &connect) {
+                state.fail(cid, "Authorization Violation");
+                return;
             }
             let flag =
                 |name: &str, default: bool| connect.get(name).and_then(|v| v.as_bool()).unwrap_or(default);
@@ -133,12 +138,22 @@ fn handle(cluster: &Cluster, state: &mut ClusterState, cid: u64, op: ClientOp) {
                 state.fail(cid, "no responders requires headers support");
                 return;
             }
+            conn.protocol = connect.get("protocol").and_then(serde_json::Value::as_u64).unwrap_or(0);
             conn.connected = true;
             if conn.verbose {
                 state.send(cid, b"+OK\r\n");
             }
         }
-        ClientOp::Ping => state.send(cid, b"PONG\r\n"),
+        ClientOp::Ping => {
+            let connect_info =
+                conn.connected && !conn.first_pong_sent && conn.protocol >= 1 && sends_connect_info(config);
+            conn.first_pong_sent |= conn.connected;
+            state.send(cid, b"PONG\r\n");
+            if connect_info {
+                let info = cluster.info(state, cid, Info::Bound);
+                state.send(cid, info.as_bytes());
+            }
+        }
         ClientOp::Pong => conn.pings_out = 0,
         ClientOp::Sub { subject, queue, sid } => {
             if !subject::valid_filter(&subject) {

@@ -1,10 +1,11 @@
 //! Simulated nats-servers, as faithful to nats-server as the client relies on: INFO
-//! (cluster URLs, lame duck), authorization errors and the `-ERR` texts, PING/PONG both
+//! (cluster URLs, lame duck, the nonce), token and nkey authorization, authorization errors and the `-ERR` texts, PING/PONG both
 //! ways with stale-connection cut-offs, subscriptions with wildcards and queue groups
 //! across a cluster, max payload, slow-consumer cut-offs, restarts that lose what was in
 //! flight, and no-responders statuses. The servers of a cluster share one routing table
 //! (routes are instantaneous).
 
+mod auth;
 mod conn;
 pub mod jetstream;
 mod parse;
@@ -23,6 +24,9 @@ use crate::net::{Net, SimStream};
 pub struct ServerConfig {
     /// Servers in the cluster (`s0:4222`, `s1:4222`, ...).
     pub servers: usize,
+    /// The nats-server version they announce and behave as ([`VERSION`] by default):
+    /// before 2.12 no INFO follows the first PONG.
+    pub version: String,
     /// The largest payload (headers included) a client may publish.
     pub max_payload: usize,
     /// Bytes queued for a client before the server cuts it off as a slow consumer.
@@ -33,6 +37,9 @@ pub struct ServerConfig {
     pub ping_max: u32,
     /// A token every CONNECT must carry (`auth_token`).
     pub token: Option<String>,
+    /// Users' nkey public keys (`U...`): with any, each connection's first INFO carries a
+    /// nonce that the CONNECT must sign with one of them (`nkey` and `sig`).
+    pub nkeys: Vec<String>,
     /// How long a lame-duck server keeps its clients before closing them.
     pub lame_duck_grace: Duration,
     /// Whether JetStream answers on `$JS.API.>`.
@@ -54,11 +61,13 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             servers: 1,
+            version: VERSION.to_owned(),
             max_payload: 1024 * 1024,
             max_pending: 64 * 1024 * 1024,
             ping_interval: Duration::from_secs(120),
             ping_max: 2,
             token: None,
+            nkeys: Vec::new(),
             lame_duck_grace: Duration::from_secs(2),
             jetstream: false,
             defects: Defects::default(),
@@ -66,7 +75,7 @@ impl Default for ServerConfig {
     }
 }
 
-/// The version the simulated servers announce.
+/// The version the simulated servers announce unless configured otherwise.
 pub const VERSION: &str = "2.15.1";
 
 /// A cluster of simulated servers; clones share it.
@@ -109,6 +118,24 @@ struct Conn {
     verbose: bool,
     pings_out: u32,
     close: Option<Close>,
+    /// The nonce its first INFO carried (with nkey users).
+    nonce: Option<String>,
+    /// The `protocol` its CONNECT declared.
+    protocol: u64,
+    /// Whether the first PONG after CONNECT (and the INFO with `connect_info`) went out.
+    first_pong_sent: bool,
+}
+
+/// Which of a connection's INFOs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Info {
+    /// The first, before CONNECT: the only one with the nonce.
+    First,
+    /// An asynchronous update: cluster URLs, lame duck.
+    Update,
+    /// The one nats-server (2.12 and later) sends after its first PONG to a client that
+    /// declared `protocol` 1: `connect_info` and the account the client is bound to.
+    Bound,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,7 +226,7 @@ impl Cluster {
             let cids: Vec<u64> =
                 state.conns.iter().filter(|(_, c)| c.connected).map(|(&cid, _)| cid).collect();
             for cid in cids {
-                let info = self.info(&state, cid);
+                let info = self.info(&state, cid, Info::Update);
                 state.send(cid, info.as_bytes());
             }
         }
@@ -239,7 +266,7 @@ impl Cluster {
                 .map(|(&cid, _)| cid)
                 .collect();
             for cid in cids {
-                let info = self.info(&state, cid);
+                let info = self.info(&state, cid, Info::Update);
                 state.send(cid, info.as_bytes());
             }
         }
@@ -255,18 +282,18 @@ impl Cluster {
         });
     }
 
-    /// The INFO line for connection `cid`.
-    fn info(&self, state: &ClusterState, cid: u64) -> String {
+    /// The INFO line `which` for connection `cid`.
+    fn info(&self, state: &ClusterState, cid: u64, which: Info) -> String {
         let server = state.conns.get(&cid).map_or(0, |c| c.server);
         let config = &self.0.config;
         let urls: Vec<String> = (0..config.servers)
             .filter(|&j| state.servers[j].up && !state.servers[j].lame_duck)
             .map(Self::address)
             .collect();
-        let info = serde_json::json!({
+        let mut info = serde_json::json!({
             "server_id": format!("SIM{server}"),
             "server_name": format!("s{server}"),
-            "version": VERSION,
+            "version": config.version,
             "proto": 1,
             "go": "sim",
             "host": format!("s{server}"),
@@ -276,10 +303,24 @@ impl Cluster {
             "client_id": cid,
             "cluster": "sim",
             "connect_urls": urls,
-            "auth_required": config.token.is_some(),
+            "auth_required": auth::required(config),
             "jetstream": config.jetstream,
             "ldm": state.servers[server].lame_duck,
         });
+        if let Some(fields) = info.as_object_mut() {
+            match which {
+                Info::First => {
+                    if let Some(nonce) = state.conns.get(&cid).and_then(|c| c.nonce.as_ref()) {
+                        fields.insert("nonce".into(), nonce.as_str().into());
+                    }
+                }
+                Info::Bound => {
+                    fields.insert("connect_info".into(), true.into());
+                    fields.insert("remote_account".into(), "$G".into());
+                }
+                Info::Update => {}
+            }
+        }
         format!("INFO {info} \r\n")
     }
 
@@ -307,9 +348,12 @@ impl Cluster {
                     verbose: true,
                     pings_out: 0,
                     close: None,
+                    nonce: self.0.net.sim().with_rng(|rng| auth::nonce(&self.0.config, rng)),
+                    protocol: 0,
+                    first_pong_sent: false,
                 },
             );
-            let info = self.info(&state, cid);
+            let info = self.info(&state, cid, Info::First);
             state.send(cid, info.as_bytes());
             cid
         };
