@@ -17,6 +17,18 @@ pub(super) const DEFAULT_MAX_WAITING: i64 = 512;
 pub(super) const DEFAULT_MAX_ACK_PENDING: i64 = 1000;
 const DEFAULT_INACTIVE_THRESHOLD: Duration = Duration::from_secs(5);
 
+/// Sets `key` to the server's default `value` when it is missing or `null` (or `0`, when
+/// the server treats zero as unset: `zero_too`).
+fn fill(config: &mut Map<String, Value>, key: &str, value: Value, zero_too: bool) {
+    let missing = match config.get(key) {
+        None | Some(Value::Null) => true,
+        Some(v) => zero_too && v.as_i64() == Some(0),
+    };
+    if missing {
+        config.insert(key.into(), value);
+    }
+}
+
 /// A stream configuration with the server's defaults filled in, checked.
 pub(super) fn stream_config(name: &str, body: &Value) -> Result<Map<String, Value>, ApiError> {
     let Some(given) = body.as_object() else {
@@ -31,15 +43,7 @@ pub(super) fn stream_config(name: &str, body: &Value) -> Result<Map<String, Valu
     if !valid_name(name) {
         return Err(ApiError::invalid_stream_config("invalid stream name"));
     }
-    let mut default = |key: &str, value: Value, zero_too: bool| {
-        let missing = match config.get(key) {
-            None | Some(Value::Null) => true,
-            Some(v) => zero_too && v.as_i64() == Some(0),
-        };
-        if missing {
-            config.insert(key.into(), value);
-        }
-    };
+    let mut default = |key: &str, value: Value, zero_too: bool| fill(&mut config, key, value, zero_too);
     default("retention", Value::from("limits"), false);
     for key in ["max_consumers", "max_msgs", "max_bytes", "max_msgs_per_subject", "max_msg_size"] {
         default(key, Value::from(-1), true);
@@ -107,15 +111,7 @@ pub(super) fn consumer_config(
         }
     }
     let acked = config.get("ack_policy").and_then(Value::as_str).is_some_and(|a| a != "none");
-    let mut default = |key: &str, value: Value, zero_too: bool| {
-        let missing = match config.get(key) {
-            None | Some(Value::Null) => true,
-            Some(v) => zero_too && v.as_i64() == Some(0),
-        };
-        if missing {
-            config.insert(key.into(), value);
-        }
-    };
+    let mut default = |key: &str, value: Value, zero_too: bool| fill(&mut config, key, value, zero_too);
     default("deliver_policy", Value::from("all"), false);
     default("ack_policy", Value::from("none"), false);
     default("ack_wait", Value::from(nanos(DEFAULT_ACK_WAIT)), true);
