@@ -5,7 +5,8 @@
 //! lame-duck mode (then stopped, then restarted), a connection reset, a stalled direction
 //! (a client that stops reading, or a server that stops answering: slow-consumer and
 //! stale-connection cut-offs follow when it lasts), a partition between a host and a
-//! server, and a JetStream leader election (the API answers 503 meanwhile).
+//! server, a JetStream leader election (the API answers 503 meanwhile), and now and then an
+//! outage of every server at once.
 
 use std::time::Duration;
 
@@ -40,6 +41,8 @@ pub enum Fault {
     Partition,
     /// A JetStream leader election.
     Election,
+    /// Every server down at once, then started again.
+    Outage,
 }
 
 impl Chaos {
@@ -60,8 +63,15 @@ impl Chaos {
             let span = Duration::from_millis(sim.with_rng(|rng| rng.between(10, ms(self.longest))));
             let up: Vec<usize> = (0..cluster.len()).filter(|&i| cluster.is_up(i)).collect();
             let links = net.links();
-            let kind =
-                sim.with_rng(|rng| rng.below(if cluster.with_jetstream(|_| ()).is_some() { 6 } else { 5 }));
+            // Elections (5) only with JetStream.
+            let kinds: &[u64] = if cluster.with_jetstream(|_| ()).is_some() {
+                &[0, 1, 2, 3, 4, 5, 6]
+            } else {
+                &[0, 1, 2, 3, 4, 6]
+            };
+            let kind = kinds[sim.with_rng(|rng| rng.index(kinds.len()))];
+            // Outages are rarer than the other faults: one draw in three of their share.
+            let kind = if kind == 6 && sim.with_rng(|rng| !rng.chance(33)) { 0 } else { kind };
             let fault = match kind {
                 0 | 1 if up.len() > 1 => {
                     let server = up[sim.with_rng(|rng| rng.index(up.len()))];
@@ -107,6 +117,20 @@ impl Chaos {
                     cluster.with_jetstream(|js| js.elect(now + span));
                     healed = healed.max(now + span);
                     Fault::Election
+                }
+                6 if !up.is_empty() => {
+                    for &server in &up {
+                        cluster.stop(server);
+                    }
+                    let (cluster, sim2) = (cluster.clone(), sim.clone());
+                    sim.spawn(async move {
+                        sim2.sleep(span).await;
+                        for server in up {
+                            cluster.start(server);
+                        }
+                    });
+                    healed = healed.max(now + span);
+                    Fault::Outage
                 }
                 _ => continue,
             };
