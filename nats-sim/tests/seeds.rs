@@ -3,7 +3,8 @@
 //!
 //! `NATS_SIM_SEEDS=<n>` runs more seeds of each workload (from `NATS_SIM_FIRST`);
 //! `NATS_SIM_WORKLOAD=<core|jetstream> NATS_SIM_SEED=<s>` replays one with its trace
-//! printed (`replay`, ignored unless asked for).
+//! printed (`replay`, ignored unless asked for; `NATS_SIM_TRACE_LINES=<n>` prints its last
+//! `n` trace entries instead of 200).
 
 use nats_sim::scenario::{run_seed, Counts, SeedOutcome, Workload};
 
@@ -154,6 +155,13 @@ const REGRESSIONS: &[(Workload, u64, &str)] = &[
         17,
         "an ack whose confirmation was lost left nothing to redeliver (the check counted confirmed acks only)",
     ),
+    (
+        Workload::Core,
+        2_034_152,
+        "a client gave up a connection as stale a few milliseconds after the stall that starved it ended, \
+         its PONGs still in flight, and the first flush of the quiet phase failed (the quiet phase now starts \
+         once the clients have had the time to notice the faults)",
+    ),
 ];
 
 #[test]
@@ -174,7 +182,7 @@ fn replay() {
         Ok("jetstream") => Workload::JetStream,
         _ => Workload::Core,
     };
-    match run_seed(workload, seed, 200) {
+    match run_seed(workload, seed, env("NATS_SIM_TRACE_LINES").map_or(200, |n| n as usize)) {
         Ok(outcome) => eprintln!("seed {seed} held: {outcome:#?}"),
         Err(failure) => panic!("{failure}"),
     }

@@ -177,7 +177,8 @@ fn record(log: &Shared, name: &'static str, payload: &[u8]) {
 pub struct Faults {
     /// Starts the faults.
     pub start: Box<dyn FnOnce() + Send>,
-    /// Completes when every fault is healed.
+    /// Completes when every fault is healed and what they did to connections has been
+    /// noticed.
     pub healed: Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 

@@ -182,6 +182,11 @@ pub fn jetstream_without_faults(
 
 type Options = Box<dyn Fn(usize) -> ConnectOptions + Send>;
 
+/// How often clients and servers PING each other in the seeded runs.
+const PING_INTERVAL: Duration = Duration::from_secs(1);
+/// Unanswered PINGs after which either side gives a connection up.
+const MAX_PINGS_OUT: u32 = 2;
+
 /// The faults the chaos applied, and when they were all healed.
 type ChaosOutcome = (Vec<Fault>, Duration);
 
@@ -241,8 +246,8 @@ fn simulate(
         ServerConfig {
             servers: 3,
             max_pending,
-            ping_interval: Duration::from_secs(1),
-            ping_max: 2,
+            ping_interval: PING_INTERVAL,
+            ping_max: MAX_PINGS_OUT,
             lame_duck_grace: Duration::from_secs(1),
             jetstream: workload == Workload::JetStream,
             defects: defects.clone(),
@@ -282,7 +287,11 @@ fn simulate(
                 let done =
                     outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref().map(|o| o.1);
                 if let Some(at) = done {
-                    sim.sleep_until(at).await;
+                    // A client (or server) learns that a connection died with the fault
+                    // only when its PINGs go unanswered: up to (outstanding + 1) ping
+                    // intervals after the fault ended, the PONGs still in flight. The
+                    // quiet phase starts once that can no longer happen.
+                    sim.sleep_until(at + PING_INTERVAL * (MAX_PINGS_OUT + 1)).await;
                     break;
                 }
                 sim.sleep(Duration::from_millis(50)).await;
@@ -292,8 +301,8 @@ fn simulate(
     let options = move |i: usize| {
         let options = ConnectOptions::new()
             .rng_seed(seed ^ (i as u64).wrapping_mul(0x9e37_79b9))
-            .ping_interval(Duration::from_secs(1))
-            .max_pings_outstanding(2)
+            .ping_interval(PING_INTERVAL)
+            .max_pings_outstanding(MAX_PINGS_OUT)
             .reconnect_time_wait(Duration::from_millis(50))
             .connection_timeout(Duration::from_secs(1))
             .max_reconnect_attempts(None)
