@@ -182,7 +182,11 @@ fn replay() {
         Ok("jetstream") => Workload::JetStream,
         _ => Workload::Core,
     };
-    match run_seed(workload, seed, env("NATS_SIM_TRACE_LINES").map_or(200, |n| n as usize)) {
+    match run_seed(
+        workload,
+        seed,
+        env("NATS_SIM_TRACE_LINES").map_or(200, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+    ) {
         Ok(outcome) => eprintln!("seed {seed} held: {outcome:#?}"),
         Err(failure) => panic!("{failure}"),
     }
