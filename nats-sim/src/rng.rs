@@ -44,6 +44,13 @@ impl Rng {
     pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
+
+    /// Fills `bytes` with random bytes, eight from each draw (little-endian).
+    pub fn fill(&mut self, bytes: &mut [u8]) {
+        for chunk in bytes.chunks_mut(8) {
+            chunk.copy_from_slice(&self.next_u64().to_le_bytes()[..chunk.len()]);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -62,5 +69,17 @@ mod tests {
             assert!((3..=9).contains(&a.between(3, 9)));
         }
         assert_eq!(a.below(0), 0);
+    }
+
+    #[test]
+    fn fill_takes_eight_bytes_per_draw_and_part_of_the_last() {
+        let mut draws = Rng::new(7);
+        let expected: Vec<u8> =
+            [draws.next_u64(), draws.next_u64()].iter().flat_map(|d| d.to_le_bytes()).take(11).collect();
+        let mut bytes = [0u8; 11];
+        let mut rng = Rng::new(7);
+        rng.fill(&mut bytes);
+        assert_eq!(bytes.as_slice(), expected.as_slice());
+        assert_eq!(rng.next_u64(), draws.next_u64(), "two draws used");
     }
 }

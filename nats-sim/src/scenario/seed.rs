@@ -68,9 +68,7 @@ pub(crate) fn nkey_user(seed: u64) -> Option<nkeys::KeyPair> {
         return None;
     }
     let mut raw = [0u8; 32];
-    for chunk in raw.chunks_mut(8) {
-        chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
-    }
+    rng.fill(&mut raw);
     nkeys::KeyPair::new_from_raw(nkeys::KeyPairType::User, raw).ok()
 }
 

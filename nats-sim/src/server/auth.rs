@@ -24,10 +24,7 @@ pub(super) fn nonce(config: &ServerConfig, rng: &mut Rng) -> Option<String> {
         return None;
     }
     let mut raw = [0u8; 11];
-    for chunk in raw.chunks_mut(8) {
-        let bits = rng.next_u64().to_le_bytes();
-        chunk.copy_from_slice(&bits[..chunk.len()]);
-    }
+    rng.fill(&mut raw);
     Some(BASE64URL_NOPAD.encode(&raw))
 }
 
